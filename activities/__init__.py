@@ -1,0 +1,1 @@
+"""Temporal activities: every side effect Herald's workflows have (database, delivery, rendering)."""

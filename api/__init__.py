@@ -1,0 +1,1 @@
+"""FastAPI adapter: HTTP routes over Herald's domain services."""

@@ -1,0 +1,47 @@
+"""The HTTP API: ``herald api`` (or ``uvicorn --factory api.app:create_app``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from api.problems import install_problem_handlers
+from api.routers import api_keys, customers, events, health, loyalty, runs, users
+from herald.db import Database
+from herald.events.dispatch import EventDispatcher
+from herald.settings import Settings, get_settings
+from herald.temporal import TemporalConnection
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.db = Database(settings.database_url)
+        app.state.temporal = TemporalConnection(settings)
+        app.state.dispatcher = EventDispatcher(
+            app.state.db, app.state.temporal.client, settings.task_queue
+        )
+        sweeper = asyncio.create_task(app.state.dispatcher.run_sweeper(settings.dispatch_interval_s))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            app.state.db.dispose()
+
+    app = FastAPI(
+        title="Herald",
+        version="0.1.0",
+        summary="Marketing automation engine: customers, events, loyalty, journeys, on Temporal.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    for router in (health, api_keys, customers, users, events, loyalty, runs):
+        app.include_router(router.router)
+    return app
+

@@ -1,0 +1,66 @@
+"""Errors as RFC 9457 problem+json: every 4xx names what was wrong and, where it can, the field."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from herald.errors import HeraldError
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+# Discriminator tags pydantic inserts into error paths; the client never sent them.
+_UNION_TAGS = {"order.paid", "order.refunded", "custom", "single", "batch"}
+
+
+def problem(status: int, title: str, detail: str, request: Request, **extra: Any) -> JSONResponse:
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in _UNION_TAGS]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:] or parts
+    return ".".join(parts)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HeraldError)
+    async def _domain(request: Request, exc: HeraldError) -> JSONResponse:
+        extra = {"errors": [{"field": exc.field, "message": exc.detail}]} if exc.field else {}
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        response = problem(exc.status, exc.title, exc.detail, request, **extra)
+        if headers:
+            response.headers.update(headers)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _field(tuple(err["loc"])), "message": err["msg"]} for err in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return problem(422, "Invalid input", detail, request, errors=errors)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        return problem(exc.status_code, title, str(exc.detail), request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "Internal error", "an unexpected error occurred", request)

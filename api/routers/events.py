@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Body, Depends
+from pydantic import Discriminator, Tag
+from sqlalchemy.orm import Session
+
+from api.deps import get_dispatcher, org_session, require
+from herald.access.permissions import Permission
+from herald.access.service import Principal
+from herald.events.dispatch import EventDispatcher
+from herald.events.schemas import EventBatch, EventIn, EventOut, EventsAccepted
+from herald.events.service import get_event, record_events
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+
+def _single_or_batch(value: Any) -> str:
+    return "batch" if isinstance(value, dict) and "events" in value else "single"
+
+
+EventsBody = Annotated[
+    Annotated[EventBatch, Tag("batch")] | Annotated[EventIn, Tag("single")],
+    Discriminator(_single_or_batch),
+]
+
+
+@router.post("", status_code=202, response_model=EventsAccepted,
+             summary="Post one event, or a batch of up to 1,000 as {\"events\": [...]}")
+def post_events(
+    body: Annotated[EventsBody, Body()],
+    background: BackgroundTasks,
+    _: Principal = Depends(require(Permission.events_write)),
+    session: Session = Depends(org_session),
+    dispatcher: EventDispatcher = Depends(get_dispatcher),
+) -> EventsAccepted:
+    events = body.events if isinstance(body, EventBatch) else [body]
+    accepted = record_events(session, events)
+    # Stored durably above; handing them to Temporal happens after the response.
+    background.add_task(dispatcher.dispatch, [a.id for a in accepted if not a.duplicate])
+    return EventsAccepted(accepted=len(accepted), events=accepted)
+
+
+@router.get("/{event_id}", response_model=EventOut)
+def read_event(
+    event_id: uuid.UUID,
+    _: Principal = Depends(require(Permission.customers_read)),
+    session: Session = Depends(org_session),
+) -> EventOut:
+    return get_event(session, event_id)

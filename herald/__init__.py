@@ -1,0 +1,1 @@
+"""Herald: marketing automation engine. Domain code shared by the API, workflows and activities."""

@@ -1,0 +1,42 @@
+"""What each role may do. One table, read by the API's guards."""
+
+from __future__ import annotations
+
+import enum
+
+from herald.access.models import Role
+
+
+class Permission(enum.StrEnum):
+    customers_read = "customers:read"
+    customers_create = "customers:create"
+    customers_update = "customers:update"
+    customers_delete = "customers:delete"
+    accounts_manage = "accounts:manage"
+    events_write = "events:write"
+    loyalty_read = "loyalty:read"
+    loyalty_configure = "loyalty:configure"
+    runs_read = "runs:read"
+    api_keys_manage = "api_keys:manage"
+
+
+_P = Permission
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.owner: frozenset(Permission),
+    # Managers see and run everything but the earning rate and the keys.
+    Role.manager: frozenset(Permission) - {_P.loyalty_configure, _P.api_keys_manage},
+    # At the till: look up and create customers, post orders, show points. No edits, no deletes.
+    Role.cashier: frozenset(
+        {_P.customers_read, _P.customers_create, _P.events_write, _P.loyalty_read}
+    ),
+    # Marketers read profiles to build audiences but do not edit them.
+    Role.marketing: frozenset({_P.customers_read, _P.loyalty_read, _P.runs_read}),
+    # Sales work inquiries only; customer profiles are out of their reach.
+    Role.sales: frozenset(),
+    Role.customer: frozenset(),
+}
+
+
+def allows(role: Role, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[role]

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from herald.access.models import ApiKey, Role, User
+from herald.db import utcnow
+from herald.errors import Conflict, InvalidInput, NotFound, Unauthorized
+
+KEY_PREFIX = "hk_"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A freshly issued key. ``secret`` is shown once and never stored."""
+
+    key: ApiKey
+    secret: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the organization and role a valid key grants."""
+
+    organization_id: uuid.UUID
+    role: Role
+    api_key_id: uuid.UUID
+
+
+def _digest(secret: str) -> str:
+    # Keys are 256-bit random strings, so a plain SHA-256 is enough (no password stretching).
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_api_key(session: Session, organization_id: uuid.UUID, role: Role, name: str) -> IssuedKey:
+    if role is Role.customer:
+        raise InvalidInput("API keys are for staff roles, not customers", field="role")
+    prefix = secrets.token_hex(6)
+    secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(
+        organization_id=organization_id,
+        name=name,
+        role=role,
+        prefix=prefix,
+        digest=_digest(secret),
+    )
+    session.add(key)
+    session.flush()
+    return IssuedKey(key=key, secret=secret)
+
+
+def revoke_api_key(session: Session, key_id: uuid.UUID) -> None:
+    key = session.get(ApiKey, key_id)
+    if key is None or key.revoked_at is not None:
+        raise NotFound("no such API key")
+    key.revoked_at = utcnow()
+    session.commit()
+
+
+def list_api_keys(session: Session) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
+
+
+def authenticate(session: Session, secret: str) -> Principal:
+    """Resolve a bearer key (system session: the key itself says which organization)."""
+    parts = secret.split("_")
+    if not secret.startswith(KEY_PREFIX) or len(parts) < 3:
+        raise Unauthorized("malformed API key")
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
+    if (
+        key is None
+        or key.revoked_at is not None
+        or not hmac.compare_digest(key.digest, _digest(secret))
+    ):
+        raise Unauthorized("unknown or revoked API key")
+    return Principal(organization_id=key.organization_id, role=key.role, api_key_id=key.id)
+
+
+def create_customer_user(session: Session, email: str) -> User:
+    """A sign-in account for a shopper (role ``customer``), to be linked to their profile."""
+    email = email.lower()
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict("a user with this email exists", field="email")
+    user = User(email=email, role=Role.customer)
+    session.add(user)
+    session.commit()
+    return user

@@ -1,0 +1,158 @@
+"""The ``herald`` command."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from herald.settings import STATE_DIR, get_settings
+
+app = typer.Typer(help="Herald: marketing automation engine on Temporal.", no_args_is_help=True)
+orgs = typer.Typer(help="Organizations (brands).", no_args_is_help=True)
+app.add_typer(orgs, name="orgs")
+console = Console()
+
+DEMO_KEY_FILE = STATE_DIR / "demo-owner-key"
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    from herald.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    console.print("[green]database is up to date[/green]")
+
+
+@app.command()
+def api() -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
+        log_level="info",
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker (same as ``python worker.py``)."""
+    from worker import main
+
+    main()
+
+
+@orgs.command("create")
+def create_org(
+    name: str, slug: str = typer.Option(None, help="URL name; derived from NAME if omitted")
+) -> None:
+    """Create an organization and print its owner API key (shown once)."""
+    from herald.db import Database
+    from herald.errors import HeraldError
+    from herald.organizations.service import create_organization
+
+    db = Database(get_settings().database_url)
+    try:
+        with db.system_session() as session:
+            org, key = create_organization(session, name, slug)
+    except HeraldError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(1) from exc
+    table = Table(show_header=False)
+    table.add_row("organization", f"{org.name} ({org.slug})")
+    table.add_row("id", str(org.id))
+    table.add_row("owner API key", key.secret)
+    console.print(table)
+    console.print("Store the key now: it is not shown again.")
+
+
+def _demo_key() -> str:
+    """Create the demo organization on first start; later starts read its key back."""
+    from sqlalchemy import select
+
+    from herald.db import Database
+    from herald.organizations.models import Organization
+    from herald.organizations.service import create_organization
+
+    db = Database(get_settings().database_url)
+    with db.system_session() as session:
+        exists = session.scalar(select(Organization.id).where(Organization.slug == "demo"))
+        if exists is None:
+            _, key = create_organization(session, "Demo Shop", "demo")
+            DEMO_KEY_FILE.write_text(key.secret + "\n")
+            DEMO_KEY_FILE.chmod(0o600)
+    db.dispose()
+    return DEMO_KEY_FILE.read_text().strip() if DEMO_KEY_FILE.exists() else "(see earlier output)"
+
+
+@app.command()
+def dev() -> None:
+    """Everything on this machine: Temporal dev server with its UI, database, worker and API."""
+    from herald.devserver import start_dev_server, wait_for_port
+    from herald.migrate import upgrade
+
+    settings = get_settings()
+    STATE_DIR.mkdir(exist_ok=True)
+    temporal_port = int(settings.temporal_address.rsplit(":", 1)[1])
+    children: list[subprocess.Popen[bytes]] = []
+
+    def stop_all() -> None:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in reversed(children):
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+    try:
+        console.print("starting Temporal dev server ...")
+        children.append(
+            start_dev_server(
+                port=temporal_port,
+                ui_port=settings.temporal_ui_port,
+                db_file=STATE_DIR / "temporal.db",
+                namespace=settings.temporal_namespace,
+                log_file=STATE_DIR / "temporal.log",
+            )
+        )
+        wait_for_port(temporal_port)
+        upgrade(settings.database_url)
+        key = _demo_key()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        children.append(subprocess.Popen([sys.executable, "-m", "herald.cli", "worker"], env=env))
+        children.append(subprocess.Popen([sys.executable, "-m", "herald.cli", "api"], env=env))
+        wait_for_port(settings.api_port)
+        base = f"http://{settings.api_host}:{settings.api_port}"
+        table = Table(title="Herald is running", show_header=False)
+        table.add_row("API", base)
+        table.add_row("API docs", f"{base}/docs")
+        table.add_row("Temporal UI", f"http://127.0.0.1:{settings.temporal_ui_port}")
+        table.add_row("database", settings.database_url)
+        table.add_row("demo owner key", key)
+        console.print(table)
+        console.print("Ctrl-C stops everything.")
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        console.print("[red]a component exited; stopping[/red]")
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        console.print("stopping ...")
+    finally:
+        stop_all()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from herald.db import Base, TenantScoped, utcnow
+
+
+class Customer(TenantScoped, Base):
+    """A shopper's profile. Soft-deleted profiles stay for the loyalty ledger and can be restored."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "external_id"),
+        UniqueConstraint("organization_id", "primary_email"),
+        Index("ix_customers_org_created", "organization_id", "created_at", "id"),
+        Index("ix_customers_org_name", "organization_id", "name", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    # Lower-cased copy of the primary address: unique per organization.
+    primary_email: Mapped[str | None] = mapped_column(String(320))
+    birthday: Mapped[date | None]
+    locale: Mapped[str | None] = mapped_column(String(35))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+    emails: Mapped[list[CustomerEmail]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="CustomerEmail.position"
+    )
+    phones: Mapped[list[CustomerPhone]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="CustomerPhone.position"
+    )
+    tags: Mapped[list[CustomerTag]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="CustomerTag.tag"
+    )
+
+
+class CustomerEmail(TenantScoped, Base):
+    __tablename__ = "customer_emails"
+    __table_args__ = (Index("ix_customer_emails_org_email", "organization_id", "email"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class CustomerPhone(TenantScoped, Base):
+    __tablename__ = "customer_phones"
+    __table_args__ = (Index("ix_customer_phones_org_phone", "organization_id", "phone"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    phone: Mapped[str] = mapped_column(String(20))  # E.164
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class CustomerTag(TenantScoped, Base):
+    __tablename__ = "customer_tags"
+    __table_args__ = (Index("ix_customer_tags_org_tag", "organization_id", "tag"),)
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+MAX_ATTRIBUTES_BYTES = 16_384
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+
+
+def to_e164(number: str) -> str:
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number in E.164 form (+<country><number>): {exc}") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError("not a valid phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _check_timezone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    return value
+
+
+def _check_locale(value: str | None) -> str | None:
+    if value is not None and not _LOCALE.match(value):
+        raise ValueError("locale must be a BCP 47 tag such as 'en' or 'de-AT'")
+    return value.replace("_", "-") if value else value
+
+
+def _check_attributes(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value)) > MAX_ATTRIBUTES_BYTES:
+        raise ValueError(f"attributes exceed {MAX_ATTRIBUTES_BYTES} bytes")
+    return value
+
+
+def _normalize_tags(value: list[str]) -> list[str]:
+    tags = []
+    for tag in value:
+        tag = tag.strip()
+        if not tag or len(tag) > 64:
+            raise ValueError("tags are 1 to 64 characters")
+        if tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def _address_shorthand(value: Any) -> Any:
+    return {"address": value} if isinstance(value, str) else value
+
+
+def _number_shorthand(value: Any) -> Any:
+    return {"number": value} if isinstance(value, str) else value
+
+
+Timezone = Annotated[str | None, AfterValidator(_check_timezone)]
+Locale = Annotated[str | None, AfterValidator(_check_locale)]
+Attributes = Annotated[dict[str, Any], AfterValidator(_check_attributes)]
+Tags = Annotated[list[str], Field(max_length=100), AfterValidator(_normalize_tags)]
+
+
+class EmailIn(BaseModel):
+    address: EmailStr
+    primary: bool = False
+
+
+class PhoneIn(BaseModel):
+    number: Annotated[str, AfterValidator(to_e164)]
+    primary: bool = False
+
+
+def _one_primary(items: list[Any], what: str) -> list[Any]:
+    primaries = sum(1 for item in items if item.primary)
+    if primaries > 1:
+        raise ValueError(f"only one {what} can be primary")
+    if items and primaries == 0:
+        items[0].primary = True
+    return items
+
+
+EmailList = Annotated[
+    list[Annotated[EmailIn, BeforeValidator(_address_shorthand)]],
+    Field(max_length=20),
+    AfterValidator(lambda v: _one_primary(v, "email")),
+]
+PhoneList = Annotated[
+    list[Annotated[PhoneIn, BeforeValidator(_number_shorthand)]],
+    Field(max_length=20),
+    AfterValidator(lambda v: _one_primary(v, "phone")),
+]
+
+
+class CustomerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="", max_length=200)
+    emails: EmailList = []
+    phones: PhoneList = []
+    birthday: date | None = None
+    locale: Locale = None
+    timezone: Timezone = None
+    external_id: str | None = Field(default=None, min_length=1, max_length=200)
+    attributes: Attributes = {}
+    tags: Tags = []
+
+    @field_validator("birthday")
+    @classmethod
+    def _birthday_in_past(cls, value: date | None) -> date | None:
+        if value is not None and (value.year < 1900 or value > date.today()):
+            raise ValueError("birthday must be a past date after 1900")
+        return value
+
+
+class CustomerUpdate(BaseModel):
+    """A partial update. ``attributes`` merges (a null value removes the key); lists replace."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200)
+    emails: EmailList | None = None
+    phones: PhoneList | None = None
+    birthday: date | None = None
+    locale: Locale = None
+    timezone: Timezone = None
+    external_id: str | None = Field(default=None, min_length=1, max_length=200)
+    attributes: dict[str, Any] | None = None
+    tags: Tags | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> CustomerUpdate:
+        if not self.model_fields_set:
+            raise ValueError("nothing to update")
+        return self
+
+
+class EmailOut(BaseModel):
+    address: str
+    primary: bool
+
+
+class PhoneOut(BaseModel):
+    number: str
+    primary: bool
+
+
+class CustomerOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    emails: list[EmailOut]
+    phones: list[PhoneOut]
+    birthday: date | None
+    locale: str | None
+    timezone: str | None
+    external_id: str | None
+    attributes: dict[str, Any]
+    tags: list[str]
+    user_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None
+
+
+SortKey = Literal["created_at", "-created_at", "updated_at", "-updated_at", "name", "-name"]
+
+
+class CustomerQuery(BaseModel):
+    q: str | None = Field(default=None, max_length=200, description="name, email or phone")
+    tag: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    include_deleted: bool = False
+    sort: SortKey = "-created_at"
+    limit: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = None
+
+
+class CustomerPage(BaseModel):
+    items: list[CustomerOut]
+    next_cursor: str | None
+
+
+class AccountLink(BaseModel):
+    user_id: uuid.UUID
+
+
+class AccountOut(BaseModel):
+    user_id: uuid.UUID
+    email: str
+    role: str

@@ -1,0 +1,177 @@
+"""Database access: the declarative base, engines, and organization-scoped sessions.
+
+Tenancy is enforced here, not in routes: a session opened for an organization adds
+``organization_id = :org`` to every ORM select, update and delete on tenant-owned tables and
+refuses to flush rows that belong to another organization.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, Uuid, create_engine, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    declared_attr,
+    mapped_column,
+    sessionmaker,
+    with_loader_criteria,
+)
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names, so Alembic migrations look the same on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC, also on SQLite (which stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored; use timezone-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType, uuid.UUID: Uuid}
+
+
+class TenantScoped:
+    """Mixin for every row that belongs to one organization."""
+
+    @declared_attr
+    def organization_id(cls) -> Mapped[uuid.UUID]:
+        return mapped_column(
+            ForeignKey("organizations.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+
+
+ORG_KEY = "organization_id"
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_statements_to_organization(state: ORMExecuteState) -> None:
+    org_id = state.session.info.get(ORG_KEY)
+    if org_id is None:
+        return
+    if state.is_select or state.is_update or state.is_delete:
+        state.statement = state.statement.options(
+            with_loader_criteria(
+                TenantScoped,
+                lambda cls: cls.organization_id == org_id,
+                include_aliases=True,
+            )
+        )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_and_check_organization(session: Session, flush_context: Any, instances: Any) -> None:
+    org_id = session.info.get(ORG_KEY)
+    if org_id is None:
+        return
+    for obj in list(session.new) + list(session.dirty):
+        if not isinstance(obj, TenantScoped):
+            continue
+        if obj.organization_id is None:
+            obj.organization_id = org_id
+        elif obj.organization_id != org_id:
+            raise PermissionError("row of another organization in a scoped session")
+
+
+def session_organization(session: Session) -> uuid.UUID:
+    org_id = session.info.get(ORG_KEY)
+    if org_id is None:
+        raise RuntimeError("this operation needs an organization-scoped session")
+    return org_id  # type: ignore[no-any-return]
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy issue BEGIN itself, so we can make it IMMEDIATE: the API and the worker
+        # are separate processes writing one file; a deferred transaction that later upgrades to
+        # a write lock fails with "database is locked" instead of waiting.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            from pathlib import Path
+
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+class Database:
+    """One engine and session factory per process; sessions are opened per unit of work."""
+
+    def __init__(self, url: str) -> None:
+        # Every mapped class must be known before the first flush sorts tables by foreign key.
+        import herald.models  # noqa: F401
+
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self, organization_id: uuid.UUID) -> Iterator[Session]:
+        """A session that can only see and write rows of one organization."""
+        with self._sessions() as session:
+            session.info[ORG_KEY] = organization_id
+            yield session
+
+    @contextmanager
+    def system_session(self) -> Iterator[Session]:
+        """An unscoped session for cross-organization system work (key lookup, event sweeps)."""
+        with self._sessions() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,140 @@
+"""Hands stored events to Temporal.
+
+Events are committed first and dispatched after, so the API answers 202 even when Temporal is
+down. The fast path dispatches right after the commit; a sweeper retries whatever is left.
+Starting a workflow twice is harmless: workflow ids are derived from the event's subject and a
+duplicate start is treated as success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from herald.db import Database, utcnow
+from herald.events.models import Event
+from herald.events.reactions import WorkflowStart, workflows_for
+from herald.temporal import START_RPC_TIMEOUT, run_search_attributes
+
+log = logging.getLogger(__name__)
+
+# Bounded so a 1,000-event batch does not open 1,000 concurrent RPCs.
+MAX_CONCURRENT_STARTS = 64
+SWEEP_BATCH = 500
+# The fast path owns fresh events; the sweeper only takes those it left behind.
+SWEEP_GRACE = timedelta(seconds=3)
+
+
+class EventDispatcher:
+    def __init__(
+        self, db: Database, client: Callable[[], Awaitable[Client]], task_queue: str
+    ) -> None:
+        self._db = db
+        self._client = client
+        self._task_queue = task_queue
+        self._limit = asyncio.Semaphore(MAX_CONCURRENT_STARTS)
+
+    async def _start(self, client: Client, start: WorkflowStart) -> None:
+        async with self._limit:
+            try:
+                await client.start_workflow(
+                    start.workflow,
+                    start.arg,
+                    id=start.workflow_id,
+                    task_queue=self._task_queue,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    search_attributes=run_search_attributes(
+                        start.workflow,
+                        str(start.organization_id),
+                        str(start.customer_id) if start.customer_id else None,
+                    ),
+                    rpc_timeout=START_RPC_TIMEOUT,
+                )
+            except WorkflowAlreadyStartedError:
+                pass  # the same subject was already handed over: that is the point
+
+    async def _dispatch_event(self, client: Client, event: Event) -> str | None:
+        """Start every workflow the event triggers; the error text if one could not start."""
+        try:
+            await asyncio.gather(*(self._start(client, s) for s in workflows_for(event)))
+        except Exception as exc:  # Temporal unreachable, timeouts: keep the event for the sweeper
+            return f"{type(exc).__name__}: {exc}"[:2000]
+        return None
+
+    async def dispatch(self, event_ids: Sequence[uuid.UUID]) -> int:
+        """Dispatch the given events if still pending; returns how many went out."""
+        if not event_ids:
+            return 0
+        with self._db.system_session() as session:
+            events = list(
+                session.scalars(
+                    select(Event).where(Event.id.in_(event_ids), Event.dispatched_at.is_(None))
+                )
+            )
+        return await self._dispatch(events)
+
+    async def sweep(self) -> int:
+        """Dispatch events left pending (Temporal was down, the process died before dispatch)."""
+        with self._db.system_session() as session:
+            events = list(
+                session.scalars(
+                    select(Event)
+                    .where(Event.dispatched_at.is_(None), Event.received_at < utcnow() - SWEEP_GRACE)
+                    .order_by(Event.received_at)
+                    .limit(SWEEP_BATCH)
+                )
+            )
+        return await self._dispatch(events)
+
+    async def _dispatch(self, events: list[Event]) -> int:
+        if not events:
+            return 0
+        try:
+            client = await self._client()
+        except Exception as exc:
+            self._record_failures({e.id: f"Temporal unreachable: {exc}" for e in events})
+            return 0
+        outcomes = await asyncio.gather(*(self._dispatch_event(client, e) for e in events))
+        done = [e.id for e, error in zip(events, outcomes, strict=True) if error is None]
+        failed = {e.id: error for e, error in zip(events, outcomes, strict=True) if error}
+        if done:
+            with self._db.system_session() as session:
+                session.execute(
+                    update(Event)
+                    .where(Event.id.in_(done))
+                    .values(dispatched_at=utcnow(), last_dispatch_error=None)
+                )
+                session.commit()
+        self._record_failures(failed)
+        return len(done)
+
+    def _record_failures(self, failed: dict[uuid.UUID, str]) -> None:
+        if not failed:
+            return
+        # One statement for the whole batch: when Temporal is down every event fails alike.
+        error = next(iter(failed.values()))
+        log.warning("%d events not dispatched yet: %s", len(failed), error)
+        with self._db.system_session() as session:
+            session.execute(
+                update(Event)
+                .where(Event.id.in_(list(failed)))
+                .values(dispatch_attempts=Event.dispatch_attempts + 1, last_dispatch_error=error)
+            )
+            session.commit()
+
+    async def run_sweeper(self, interval_s: float) -> None:
+        while True:
+            try:
+                while await self.sweep() == SWEEP_BATCH:
+                    pass  # a backlog: keep draining before sleeping
+            except Exception:
+                log.exception("event sweep failed")
+            await asyncio.sleep(interval_s)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from herald.db import Base, TenantScoped, utcnow
+
+
+class Event(TenantScoped, Base):
+    """Something that happened to a customer, stored before anything reacts to it.
+
+    ``dispatched_at`` stays empty until every workflow the event triggers has been started;
+    the dispatcher sweeps such rows, so an event accepted while Temporal is down is never lost.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "idempotency_key"),
+        Index("ix_events_customer", "organization_id", "customer_id", "occurred_at"),
+        Index("ix_events_type", "organization_id", "type", "occurred_at"),
+        Index(
+            "ix_events_undispatched",
+            "received_at",
+            postgresql_where=text("dispatched_at IS NULL"),
+            sqlite_where=text("dispatched_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    type: Mapped[str] = mapped_column(String(100))
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    dispatched_at: Mapped[datetime | None]
+    dispatch_attempts: Mapped[int] = mapped_column(default=0)
+    last_dispatch_error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,201 @@
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from herald.customers.service import get_customer
+from herald.db import session_organization, utcnow
+from herald.errors import InvalidInput
+from herald.loyalty.models import EntryKind, LedgerEntry, LoyaltyAccount, LoyaltySettings, Rounding
+from herald.loyalty.schemas import (
+    AwardOrderPointsInput,
+    LedgerEntryOut,
+    LedgerOutcome,
+    LoyaltySettingsIn,
+    LoyaltySettingsOut,
+    PointsOut,
+    ReverseOrderPointsInput,
+)
+
+ORDER_PAID = "order.paid"
+ORDER_REFUNDED = "order.refunded"
+
+_ROUNDING = {Rounding.down: ROUND_FLOOR, Rounding.half_up: ROUND_HALF_UP, Rounding.up: ROUND_CEILING}
+DEFAULT_RULE = LoyaltySettingsIn(points_per_unit=Decimal(1), rounding=Rounding.down)
+
+
+def get_settings(session: Session) -> LoyaltySettingsOut:
+    row = session.scalar(select(LoyaltySettings))
+    if row is None:
+        return LoyaltySettingsOut(**DEFAULT_RULE.model_dump(), updated_at=None)
+    return LoyaltySettingsOut(
+        points_per_unit=row.points_per_unit, rounding=row.rounding, updated_at=row.updated_at
+    )
+
+
+def put_settings(session: Session, data: LoyaltySettingsIn) -> LoyaltySettingsOut:
+    row = session.scalar(select(LoyaltySettings))
+    if row is None:
+        row = LoyaltySettings()
+        session.add(row)
+    row.points_per_unit = data.points_per_unit
+    row.rounding = data.rounding
+    row.updated_at = utcnow()
+    session.commit()
+    return get_settings(session)
+
+
+def points_for(amount: Decimal, rule: LoyaltySettingsOut) -> int:
+    return int((amount * rule.points_per_unit).to_integral_value(rounding=_ROUNDING[rule.rounding]))
+
+
+def _lock_account(session: Session, customer_id: uuid.UUID) -> LoyaltyAccount:
+    """Create the account row if needed and lock it: awards and reversals of one customer queue up."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(LoyaltyAccount)
+        .values(
+            organization_id=session_organization(session),
+            customer_id=customer_id,
+            balance=0,
+            lifetime_earned=0,
+            updated_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["customer_id"])
+    )
+    return session.scalars(
+        select(LoyaltyAccount).where(LoyaltyAccount.customer_id == customer_id).with_for_update()
+    ).one()
+
+
+def _entry(session: Session, source: str, source_id: str) -> LedgerEntry | None:
+    return session.scalar(
+        select(LedgerEntry).where(LedgerEntry.source == source, LedgerEntry.source_id == source_id)
+    )
+
+
+def _append(session: Session, account: LoyaltyAccount, entry: LedgerEntry) -> LedgerOutcome | None:
+    """Write the entry and the balance in one transaction.
+
+    Returns None when a concurrent writer (another customer's lock) stored the same source first.
+    """
+    session.add(entry)
+    account.balance += entry.points
+    if entry.points > 0:
+        account.lifetime_earned += entry.points
+    account.updated_at = utcnow()
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        if _entry(session, entry.source, entry.source_id) is None:
+            raise
+        return None
+    return LedgerOutcome(status="awarded", points=entry.points, balance=account.balance, entry_id=entry.id)
+
+
+def award_order_points(session: Session, data: AwardOrderPointsInput) -> LedgerOutcome:
+    """Award points for a paid order, exactly once per (organization, order)."""
+    get_customer(session, data.customer_id, include_deleted=True)
+    account = _lock_account(session, data.customer_id)
+    existing = _entry(session, ORDER_PAID, data.order_id)
+    if existing is not None:
+        session.rollback()
+        return LedgerOutcome(
+            status="already_awarded", points=existing.points, balance=account.balance,
+            entry_id=existing.id,
+        )
+    refund = _entry(session, ORDER_REFUNDED, data.order_id)
+    if refund is not None:  # the refund overtook the payment: nothing to earn
+        session.rollback()
+        return LedgerOutcome(status="order_refunded", points=0, balance=account.balance, entry_id=None)
+    rule = get_settings(session)
+    entry = LedgerEntry(
+        customer_id=data.customer_id,
+        kind=EntryKind.earn,
+        points=points_for(data.amount, rule),
+        source=ORDER_PAID,
+        source_id=data.order_id,
+        event_id=data.event_id,
+        details={
+            "amount": str(data.amount),
+            "currency": data.currency,
+            "points_per_unit": str(rule.points_per_unit),
+            "rounding": rule.rounding.value,
+        },
+    )
+    outcome = _append(session, account, entry)
+    return outcome or award_order_points(session, data)
+
+
+def reverse_order_points(session: Session, data: ReverseOrderPointsInput) -> LedgerOutcome:
+    """Take back what an order earned, once. A refund that arrives first blocks the later award."""
+    get_customer(session, data.customer_id, include_deleted=True)
+    account = _lock_account(session, data.customer_id)
+    existing = _entry(session, ORDER_REFUNDED, data.order_id)
+    if existing is not None:
+        session.rollback()
+        return LedgerOutcome(
+            status="already_reversed", points=existing.points, balance=account.balance,
+            entry_id=existing.id,
+        )
+    award = _entry(session, ORDER_PAID, data.order_id)
+    entry = LedgerEntry(
+        customer_id=data.customer_id,
+        kind=EntryKind.reversal,
+        points=-award.points if award is not None else 0,
+        source=ORDER_REFUNDED,
+        source_id=data.order_id,
+        event_id=data.event_id,
+        reverses_entry_id=award.id if award is not None else None,
+        details={"reverses": str(award.id)} if award is not None else {"award": "none yet"},
+    )
+    outcome = _append(session, account, entry)
+    if outcome is None:
+        return reverse_order_points(session, data)
+    outcome.status = "reversed" if award is not None else "refund_recorded"
+    return outcome
+
+
+def _encode_cursor(created_at: datetime, entry_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{entry_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        stamp, raw_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(stamp), uuid.UUID(raw_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("invalid cursor", field="cursor") from exc
+
+
+def customer_points(
+    session: Session, customer_id: uuid.UUID, *, limit: int = 50, cursor: str | None = None
+) -> PointsOut:
+    get_customer(session, customer_id, include_deleted=True)
+    account = session.get(LoyaltyAccount, customer_id)
+    stmt = select(LedgerEntry).where(LedgerEntry.customer_id == customer_id)
+    if cursor:
+        stmt = stmt.where(tuple_(LedgerEntry.created_at, LedgerEntry.id) < _decode_cursor(cursor))
+    rows = list(
+        session.scalars(
+            stmt.order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()).limit(limit + 1)
+        )
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return PointsOut(
+        customer_id=customer_id,
+        balance=account.balance if account else 0,
+        lifetime_earned=account.lifetime_earned if account else 0,
+        entries=[LedgerEntryOut.model_validate(r, from_attributes=True) for r in rows],
+        next_cursor=_encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
+    )

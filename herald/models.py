@@ -1,0 +1,23 @@
+"""Every table, imported once so ``Base.metadata`` is complete (Alembic, tests)."""
+
+from herald.access.models import ApiKey, User
+from herald.customers.models import Customer, CustomerEmail, CustomerPhone, CustomerTag
+from herald.db import Base
+from herald.events.models import Event
+from herald.loyalty.models import LedgerEntry, LoyaltyAccount, LoyaltySettings
+from herald.organizations.models import Organization
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Customer",
+    "CustomerEmail",
+    "CustomerPhone",
+    "CustomerTag",
+    "Event",
+    "LedgerEntry",
+    "LoyaltyAccount",
+    "LoyaltySettings",
+    "Organization",
+    "User",
+]

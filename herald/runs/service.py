@@ -1,0 +1,108 @@
+"""Herald's view of its Temporal runs, read from visibility and scoped to one organization."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from herald.errors import InvalidInput, NotFound
+from herald.runs.schemas import RunDetail, RunOut, RunPage, RunQuery, RunStatus
+from herald.temporal import CUSTOMER_ID, ORGANIZATION_ID, RUN_TYPE
+
+_STATUS: dict[WorkflowExecutionStatus, RunStatus] = {
+    WorkflowExecutionStatus.RUNNING: "running",
+    WorkflowExecutionStatus.COMPLETED: "completed",
+    WorkflowExecutionStatus.FAILED: "failed",
+    WorkflowExecutionStatus.CANCELED: "canceled",
+    WorkflowExecutionStatus.TERMINATED: "terminated",
+    WorkflowExecutionStatus.CONTINUED_AS_NEW: "continued_as_new",
+    WorkflowExecutionStatus.TIMED_OUT: "timed_out",
+}
+_VISIBILITY_STATUS = {v: k.name.title().replace("_", "") for k, v in _STATUS.items()}
+
+
+def _visibility_query(organization_id: uuid.UUID, query: RunQuery) -> str:
+    # Every value is validated (uuid, identifier pattern, enum) before it is put in the query.
+    clauses = [f"{ORGANIZATION_ID.name} = '{organization_id}'"]
+    if query.type:
+        clauses.append(f"{RUN_TYPE.name} = '{query.type}'")
+    if query.customer_id:
+        clauses.append(f"{CUSTOMER_ID.name} = '{query.customer_id}'")
+    if query.status:
+        clauses.append(f"ExecutionStatus = '{_VISIBILITY_STATUS[query.status]}'")
+    # Visibility lists newest first; the dev server's SQLite store refuses an explicit ORDER BY.
+    return " AND ".join(clauses)
+
+
+def _to_out(execution: WorkflowExecution) -> RunOut:
+    attrs = execution.typed_search_attributes
+    customer = attrs.get(CUSTOMER_ID)
+    return RunOut(
+        workflow_id=execution.id,
+        run_id=execution.run_id,
+        type=execution.workflow_type,
+        status=_STATUS.get(execution.status or WorkflowExecutionStatus.RUNNING, "running"),
+        customer_id=uuid.UUID(customer) if customer else None,
+        start_time=execution.start_time,
+        close_time=execution.close_time,
+    )
+
+
+async def list_runs(client: Client, organization_id: uuid.UUID, query: RunQuery) -> RunPage:
+    token = None
+    if query.cursor:
+        try:
+            token = base64.urlsafe_b64decode(query.cursor.encode())
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidInput("invalid cursor", field="cursor") from exc
+    pages = client.list_workflows(
+        _visibility_query(organization_id, query), page_size=query.limit, next_page_token=token
+    )
+    await pages.fetch_next_page()
+    items = [_to_out(e) for e in pages.current_page or []]
+    next_token = pages.next_page_token
+    return RunPage(
+        items=items,
+        next_cursor=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
+    )
+
+
+async def get_run(client: Client, organization_id: uuid.UUID, workflow_id: str) -> RunDetail:
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        description = await handle.describe()
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            raise NotFound("no such run") from exc
+        raise
+    # Another brand's run is indistinguishable from a missing one.
+    if description.typed_search_attributes.get(ORGANIZATION_ID) != str(organization_id):
+        raise NotFound("no such run")
+    run = _to_out(description)
+    result: Any = None
+    failure = None
+    if description.status is WorkflowExecutionStatus.COMPLETED:
+        result = await handle.result(follow_runs=False)
+    elif description.status is WorkflowExecutionStatus.FAILED:
+        try:
+            await handle.result(follow_runs=False)
+        except WorkflowFailureError as exc:
+            cause = exc.cause
+            failure = f"{cause}" if cause is None else f"{type(cause).__name__}: {cause}"
+    return RunDetail(
+        **run.model_dump(),
+        result=result,
+        failure=failure,
+        temporal_ui_path=f"/namespaces/{client.namespace}/workflows/{quote(workflow_id, safe='')}/{run.run_id}",
+    )

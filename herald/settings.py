@@ -1,0 +1,34 @@
+"""Runtime settings, read from the environment (prefix ``HERALD_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Local state of the embedded setup (SQLite file, Temporal dev server database, demo key).
+STATE_DIR = Path(".herald")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HERALD_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{STATE_DIR / 'herald.db'}",
+        description="SQLAlchemy URL; PostgreSQL in production (postgresql+psycopg://...).",
+    )
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "herald"
+    # How often the API sweeps stored events that could not be handed to Temporal yet.
+    dispatch_interval_s: float = 1.0
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    temporal_ui_port: int = 8233
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,88 @@
+"""Temporal wiring shared by the API, the worker and the CLI: client, data converter, search attributes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from herald.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Herald's own search attributes. They carry ids only, never personal data.
+ORGANIZATION_ID = SearchAttributeKey.for_keyword("HeraldOrganizationId")
+CUSTOMER_ID = SearchAttributeKey.for_keyword("HeraldCustomerId")
+RUN_TYPE = SearchAttributeKey.for_keyword("HeraldRunType")
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (ORGANIZATION_ID, CUSTOMER_ID, RUN_TYPE)
+
+# Fail fast when the server is unreachable: callers keep the work and try again later.
+START_RPC_TIMEOUT = timedelta(seconds=5)
+
+
+def search_attribute_flags() -> list[str]:
+    """``temporal server start-dev`` flags registering Herald's search attributes."""
+    flags = []
+    for key in SEARCH_ATTRIBUTES:
+        flags += ["--search-attribute", f"{key.name}=Keyword"]
+    return flags
+
+
+def run_search_attributes(
+    run_type: str, organization_id: str, customer_id: str | None = None
+) -> TypedSearchAttributes:
+    pairs: list[SearchAttributePair[str]] = [
+        SearchAttributePair(RUN_TYPE, run_type),
+        SearchAttributePair(ORGANIZATION_ID, organization_id),
+    ]
+    if customer_id is not None:
+        pairs.append(SearchAttributePair(CUSTOMER_ID, customer_id))
+    return TypedSearchAttributes(pairs)
+
+
+async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        lazy=lazy,
+    )
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> None:
+    """Register Herald's search attributes if the namespace lacks them (idempotent)."""
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    missing = {
+        key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        for key in SEARCH_ATTRIBUTES
+        if key.name not in existing.custom_attributes
+    }
+    if missing:
+        log.info("registering search attributes %s", sorted(missing))
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+
+
+class TemporalConnection:
+    """Connects on first use and again after a failure, so a process can start before Temporal."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: Client | None = None
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> Client:
+        if self._client is None:
+            async with self._lock:
+                if self._client is None:
+                    self._client = await connect(self._settings)
+        return self._client

@@ -1,0 +1,66 @@
+"""Herald's Temporal worker: ``python worker.py`` (or ``herald worker``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.worker import Worker
+
+from activities.loyalty import LoyaltyActivities
+from herald.db import Database
+from herald.settings import Settings, get_settings
+from herald.temporal import connect, ensure_search_attributes
+from workflows.loyalty import AwardOrderPoints, ReverseOrderPoints
+
+log = logging.getLogger("herald.worker")
+
+WORKFLOWS = [AwardOrderPoints, ReverseOrderPoints]
+# Activities are synchronous database work: they run on this many threads.
+ACTIVITY_THREADS = 32
+
+
+def build_worker(settings: Settings, client, db: Database, executor: ThreadPoolExecutor) -> Worker:  # type: ignore[no-untyped-def]
+    loyalty = LoyaltyActivities(db)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=[loyalty.award_order_points, loyalty.reverse_order_points],
+        activity_executor=executor,
+        max_concurrent_activities=ACTIVITY_THREADS,
+    )
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    client = await connect(settings)
+    try:
+        await ensure_search_attributes(client, settings.temporal_namespace)
+    except Exception as exc:  # a server without the operator service (or rights): say so, go on
+        log.warning("could not check search attributes: %s", exc)
+    db = Database(settings.database_url)
+    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
+        async with build_worker(settings, client, db, executor):
+            log.info("worker polling task queue %r", settings.task_queue)
+            await stop.wait()
+    db.dispose()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def _run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(get_settings(), stop)
+
+    asyncio.run(_run())
+
+
+if __name__ == "__main__":
+    main()

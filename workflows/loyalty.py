@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.loyalty import LoyaltyActivities
+    from herald.loyalty.schemas import (
+        AwardOrderPointsInput,
+        LedgerOutcome,
+        ReverseOrderPointsInput,
+    )
+
+# A ledger write takes milliseconds; a stuck attempt is abandoned and retried. Retries go on
+# (a database outage must not lose an award) but back off to one a minute.
+LEDGER_WRITE = {
+    "start_to_close_timeout": timedelta(seconds=10),
+    "retry_policy": RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=1),
+    ),
+}
+
+
+@workflow.defn
+class AwardOrderPoints:
+    """Points for one paid order. The workflow id is derived from the order, so it runs once."""
+
+    @workflow.run
+    async def run(self, data: AwardOrderPointsInput) -> LedgerOutcome:
+        return await workflow.execute_activity_method(
+            LoyaltyActivities.award_order_points, data, **LEDGER_WRITE
+        )
+
+
+@workflow.defn
+class ReverseOrderPoints:
+    """Takes back the points of a refunded order, once."""
+
+    @workflow.run
+    async def run(self, data: ReverseOrderPointsInput) -> LedgerOutcome:
+        return await workflow.execute_activity_method(
+            LoyaltyActivities.reverse_order_points, data, **LEDGER_WRITE
+        )
