@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, Update, select, update
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -69,30 +69,33 @@ class EventDispatcher:
             return f"{type(exc).__name__}: {exc}"[:2000]
         return None
 
+    # Database work is synchronous: it runs on a thread so the event loop keeps serving requests.
+
+    def _load(self, query: Select[tuple[Event]]) -> list[Event]:
+        with self._db.system_session() as session:
+            return list(session.scalars(query))
+
+    def _update(self, statement: Update) -> None:
+        with self._db.system_session() as session:
+            session.execute(statement)
+            session.commit()
+
     async def dispatch(self, event_ids: Sequence[uuid.UUID]) -> int:
         """Dispatch the given events if still pending; returns how many went out."""
         if not event_ids:
             return 0
-        with self._db.system_session() as session:
-            events = list(
-                session.scalars(
-                    select(Event).where(Event.id.in_(event_ids), Event.dispatched_at.is_(None))
-                )
-            )
-        return await self._dispatch(events)
+        query = select(Event).where(Event.id.in_(event_ids), Event.dispatched_at.is_(None))
+        return await self._dispatch(await asyncio.to_thread(self._load, query))
 
     async def sweep(self) -> int:
         """Dispatch events left pending (Temporal was down, the process died before dispatch)."""
-        with self._db.system_session() as session:
-            events = list(
-                session.scalars(
-                    select(Event)
-                    .where(Event.dispatched_at.is_(None), Event.received_at < utcnow() - SWEEP_GRACE)
-                    .order_by(Event.received_at)
-                    .limit(SWEEP_BATCH)
-                )
-            )
-        return await self._dispatch(events)
+        query = (
+            select(Event)
+            .where(Event.dispatched_at.is_(None), Event.received_at < utcnow() - SWEEP_GRACE)
+            .order_by(Event.received_at)
+            .limit(SWEEP_BATCH)
+        )
+        return await self._dispatch(await asyncio.to_thread(self._load, query))
 
     async def _dispatch(self, events: list[Event]) -> int:
         if not events:
@@ -100,35 +103,33 @@ class EventDispatcher:
         try:
             client = await self._client()
         except Exception as exc:
-            self._record_failures({e.id: f"Temporal unreachable: {exc}" for e in events})
+            await self._record_failures({e.id: f"Temporal unreachable: {exc}" for e in events})
             return 0
         outcomes = await asyncio.gather(*(self._dispatch_event(client, e) for e in events))
         done = [e.id for e, error in zip(events, outcomes, strict=True) if error is None]
         failed = {e.id: error for e, error in zip(events, outcomes, strict=True) if error}
         if done:
-            with self._db.system_session() as session:
-                session.execute(
-                    update(Event)
-                    .where(Event.id.in_(done))
-                    .values(dispatched_at=utcnow(), last_dispatch_error=None)
-                )
-                session.commit()
-        self._record_failures(failed)
+            await asyncio.to_thread(
+                self._update,
+                update(Event)
+                .where(Event.id.in_(done))
+                .values(dispatched_at=utcnow(), last_dispatch_error=None),
+            )
+        await self._record_failures(failed)
         return len(done)
 
-    def _record_failures(self, failed: dict[uuid.UUID, str]) -> None:
+    async def _record_failures(self, failed: dict[uuid.UUID, str]) -> None:
         if not failed:
             return
         # One statement for the whole batch: when Temporal is down every event fails alike.
         error = next(iter(failed.values()))
         log.warning("%d events not dispatched yet: %s", len(failed), error)
-        with self._db.system_session() as session:
-            session.execute(
-                update(Event)
-                .where(Event.id.in_(list(failed)))
-                .values(dispatch_attempts=Event.dispatch_attempts + 1, last_dispatch_error=error)
-            )
-            session.commit()
+        await asyncio.to_thread(
+            self._update,
+            update(Event)
+            .where(Event.id.in_(list(failed)))
+            .values(dispatch_attempts=Event.dispatch_attempts + 1, last_dispatch_error=error),
+        )
 
     async def run_sweeper(self, interval_s: float) -> None:
         while True:
