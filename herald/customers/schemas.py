@@ -56,14 +56,10 @@ def _check_attributes(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _normalize_tags(value: list[str]) -> list[str]:
-    tags = []
-    for tag in value:
-        tag = tag.strip()
-        if not tag or len(tag) > 64:
-            raise ValueError("tags are 1 to 64 characters")
-        if tag not in tags:
-            tags.append(tag)
-    return tags
+    tags = {tag.strip() for tag in value}
+    if any(not tag or len(tag) > 64 for tag in tags):
+        raise ValueError("tags are 1 to 64 characters")
+    return sorted(tags)
 
 
 def _address_shorthand(value: Any) -> Any:
