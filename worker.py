@@ -7,6 +7,7 @@ import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
+from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.loyalty import LoyaltyActivities
@@ -22,7 +23,9 @@ WORKFLOWS = [AwardOrderPoints, ReverseOrderPoints]
 ACTIVITY_THREADS = 32
 
 
-def build_worker(settings: Settings, client, db: Database, executor: ThreadPoolExecutor) -> Worker:  # type: ignore[no-untyped-def]
+def build_worker(
+    settings: Settings, client: Client, db: Database, executor: ThreadPoolExecutor
+) -> Worker:
     loyalty = LoyaltyActivities(db)
     return Worker(
         client,
@@ -50,7 +53,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     async def _run() -> None:
         stop = asyncio.Event()

@@ -21,7 +21,9 @@ class LoyaltyActivities:
             try:
                 return service.award_order_points(session, data)
             except HeraldError as exc:  # e.g. the customer is gone: retrying cannot help
-                raise ApplicationError(exc.detail, type=type(exc).__name__, non_retryable=True) from exc
+                raise ApplicationError(
+                    exc.detail, type=type(exc).__name__, non_retryable=True
+                ) from exc
 
     @activity.defn
     def reverse_order_points(self, data: ReverseOrderPointsInput) -> LedgerOutcome:
@@ -29,4 +31,6 @@ class LoyaltyActivities:
             try:
                 return service.reverse_order_points(session, data)
             except HeraldError as exc:
-                raise ApplicationError(exc.detail, type=type(exc).__name__, non_retryable=True) from exc
+                raise ApplicationError(
+                    exc.detail, type=type(exc).__name__, non_retryable=True
+                ) from exc

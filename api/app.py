@@ -15,6 +15,7 @@ from herald.events.dispatch import EventDispatcher
 from herald.settings import Settings, get_settings
 from herald.temporal import TemporalConnection
 
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -25,7 +26,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.dispatcher = EventDispatcher(
             app.state.db, app.state.temporal.client, settings.task_queue
         )
-        sweeper = asyncio.create_task(app.state.dispatcher.run_sweeper(settings.dispatch_interval_s))
+        sweeper = asyncio.create_task(
+            app.state.dispatcher.run_sweeper(settings.dispatch_interval_s)
+        )
         try:
             yield
         finally:
@@ -44,4 +47,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (health, api_keys, customers, users, events, loyalty, runs):
         app.include_router(router.router)
     return app
-

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -40,7 +39,10 @@ def api() -> None:
 
     settings = get_settings()
     uvicorn.run(
-        "api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port,
+        "api.app:create_app",
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
         log_level="info",
     )
 

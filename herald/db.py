@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, Uuid, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -65,7 +65,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType, uuid.UUID: Uuid}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSONType,
+        uuid.UUID: Uuid,
+    }
 
 
 class TenantScoped:
@@ -114,7 +118,7 @@ def session_organization(session: Session) -> uuid.UUID:
     org_id = session.info.get(ORG_KEY)
     if org_id is None:
         raise RuntimeError("this operation needs an organization-scoped session")
-    return org_id  # type: ignore[no-any-return]
+    return org_id
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -36,10 +36,17 @@ def start_dev_server(
 ) -> subprocess.Popen[bytes]:
     """Start the dev server with Herald's search attributes registered; ``ui_port=None`` is headless."""
     args = [
-        temporal_cli(), "server", "start-dev",
-        "--ip", "127.0.0.1", "--port", str(port),
-        "--namespace", namespace,
-        "--log-level", "warn",
+        temporal_cli(),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--namespace",
+        namespace,
+        "--log-level",
+        "warn",
         *search_attribute_flags(),
     ]
     args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]

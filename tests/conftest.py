@@ -26,10 +26,14 @@ from herald.migrate import upgrade
 from herald.organizations.service import create_organization
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get("HERALD_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "HERALD_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
-def wait_until(predicate: Callable[[], Any], timeout_s: float = 30.0, interval_s: float = 0.1) -> Any:
+def wait_until(
+    predicate: Callable[[], Any], timeout_s: float = 30.0, interval_s: float = 0.1
+) -> Any:
     deadline = time.monotonic() + timeout_s
     while True:
         value = predicate()
@@ -87,7 +91,9 @@ def _create_pg_database() -> tuple[str, Callable[[], None]]:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A freshly migrated database of each kind Herald supports."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'herald.db'}"
@@ -153,9 +159,10 @@ class Process:
     popen: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.popen = subprocess.Popen(
-            self.args, env=self.env, cwd=ROOT, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT
-        )
+        with open(self.log, "ab") as output:  # the child keeps its own copy of the descriptor
+            self.popen = subprocess.Popen(
+                self.args, env=self.env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
+            )
 
     def kill(self) -> None:
         """SIGKILL: no clean shutdown, as when a machine dies."""
@@ -190,9 +197,21 @@ def worker_process(env: dict[str, str], log_dir: Path) -> Process:
 def api_process(env: dict[str, str], log_dir: Path) -> tuple[Process, str]:
     port = free_port()
     proc = Process(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env, log_dir / "api.log",
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "api.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env,
+        log_dir / "api.log",
     )
     return proc, f"http://127.0.0.1:{port}"
 
@@ -208,7 +227,9 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(
-    database_url: str, db: Database, temporal_server: TemporalServer,
+    database_url: str,
+    db: Database,
+    temporal_server: TemporalServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     """Worker and API processes on one database, sharing the session's Temporal server."""
@@ -235,7 +256,9 @@ def create_customer(stack: Stack, org: Org, **fields: Any) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-def order_paid(customer_id: str, order_id: str, amount: str = "10.00", currency: str = "EUR") -> dict[str, Any]:
+def order_paid(
+    customer_id: str, order_id: str, amount: str = "10.00", currency: str = "EUR"
+) -> dict[str, Any]:
     return {
         "type": "order.paid",
         "customer": {"id": customer_id},
@@ -249,7 +272,9 @@ def points(stack: Stack, org: Org, customer_id: str) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-def wait_for_entries(stack: Stack, org: Org, customer_id: str, count: int, timeout_s: float = 30) -> dict[str, Any]:
+def wait_for_entries(
+    stack: Stack, org: Org, customer_id: str, count: int, timeout_s: float = 30
+) -> dict[str, Any]:
     return wait_until(  # type: ignore[no-any-return]
         lambda: (p := points(stack, org, customer_id)) and len(p["entries"]) >= count and p,
         timeout_s=timeout_s,

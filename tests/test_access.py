@@ -17,12 +17,14 @@ def test_every_endpoint_answers_another_organizations_key_with_404(
 ) -> None:
     customer = create_customer(stack, org)
     cid = customer["id"]
-    event = stack.api.post(
-        "/v1/events", json=order_paid(cid, "T-1"), headers=org.headers()
-    ).json()["events"][0]
+    event = stack.api.post("/v1/events", json=order_paid(cid, "T-1"), headers=org.headers()).json()[
+        "events"
+    ][0]
     wait_for_entries(stack, org, cid, 1)
     run_id = f"AwardOrderPoints/{org.id}/T-1"
-    user = stack.api.post("/v1/users", json={"email": "t@example.com"}, headers=org.headers()).json()
+    user = stack.api.post(
+        "/v1/users", json={"email": "t@example.com"}, headers=org.headers()
+    ).json()
     key = stack.api.post(
         "/v1/api-keys", json={"name": "till", "role": "cashier"}, headers=org.headers()
     ).json()
@@ -52,16 +54,22 @@ def test_every_endpoint_answers_another_organizations_key_with_404(
     response = stack.api.post("/v1/events", json=order_paid(cid, "T-2"), headers=foreign)
     assert response.status_code == 422
     # The owner still sees everything unchanged.
-    assert stack.api.get(f"/v1/customers/{cid}", headers=org.headers()).json()["name"] == customer["name"]
+    assert (
+        stack.api.get(f"/v1/customers/{cid}", headers=org.headers()).json()["name"]
+        == customer["name"]
+    )
 
 
-def test_a_link_to_another_organizations_user_is_refused(stack: Stack, org: Org, other_org: Org) -> None:
+def test_a_link_to_another_organizations_user_is_refused(
+    stack: Stack, org: Org, other_org: Org
+) -> None:
     customer = create_customer(stack, org)
     foreign_user = stack.api.post(
         "/v1/users", json={"email": "x@example.com"}, headers=other_org.headers()
     ).json()
     response = stack.api.put(
-        f"/v1/customers/{customer['id']}/account", json={"user_id": foreign_user["user_id"]},
+        f"/v1/customers/{customer['id']}/account",
+        json={"user_id": foreign_user["user_id"]},
         headers=org.headers(),
     )
     assert response.status_code == 404
@@ -96,7 +104,9 @@ def test_each_roles_forbidden_action_is_a_403_and_changes_nothing(
     assert response.json()["status"] == 403
     after = stack.api.get(f"/v1/customers/{customer['id']}", headers=org.headers()).json()
     assert after == before
-    assert stack.api.get("/v1/loyalty/settings", headers=org.headers()).json()["points_per_unit"] in ("1", "1.0000")
+    assert stack.api.get("/v1/loyalty/settings", headers=org.headers()).json()[
+        "points_per_unit"
+    ] in ("1", "1.0000")
 
 
 def test_roles_can_do_what_their_job_needs(stack: Stack, org: Org) -> None:
@@ -104,12 +114,21 @@ def test_roles_can_do_what_their_job_needs(stack: Stack, org: Org) -> None:
     created = stack.api.post("/v1/customers", json={"name": "Walk-in"}, headers=cashier)
     assert created.status_code == 201
     cid = created.json()["id"]
-    assert stack.api.post("/v1/events", json=order_paid(cid, "C-1"), headers=cashier).status_code == 202
+    assert (
+        stack.api.post("/v1/events", json=order_paid(cid, "C-1"), headers=cashier).status_code
+        == 202
+    )
     assert stack.api.get(f"/v1/customers/{cid}/points", headers=cashier).status_code == 200
     manager = org.headers(Role.manager)
-    assert stack.api.patch(f"/v1/customers/{cid}", json={"name": "Known"}, headers=manager).status_code == 200
+    assert (
+        stack.api.patch(f"/v1/customers/{cid}", json={"name": "Known"}, headers=manager).status_code
+        == 200
+    )
     assert stack.api.get("/v1/runs", headers=manager).status_code == 200
-    assert stack.api.get(f"/v1/customers/{cid}", headers=org.headers(Role.marketing)).status_code == 200
+    assert (
+        stack.api.get(f"/v1/customers/{cid}", headers=org.headers(Role.marketing)).status_code
+        == 200
+    )
 
 
 def test_keys_are_shown_once_stored_hashed_and_revocable(stack: Stack, org: Org) -> None:
@@ -126,11 +145,16 @@ def test_keys_are_shown_once_stored_hashed_and_revocable(stack: Stack, org: Org)
 
         row = session.get(ApiKey, uuid.UUID(issued["id"]))
         assert row is not None and secret not in (row.digest, row.prefix)
-    assert stack.api.delete(f"/v1/api-keys/{issued['id']}", headers=org.headers()).status_code == 204
+    assert (
+        stack.api.delete(f"/v1/api-keys/{issued['id']}", headers=org.headers()).status_code == 204
+    )
     response = stack.api.get("/v1/customers", headers=auth)
     assert response.status_code == 401
     assert stack.api.get("/v1/customers").status_code == 401
-    assert stack.api.get("/v1/customers", headers={"Authorization": "Bearer nonsense"}).status_code == 401
+    assert (
+        stack.api.get("/v1/customers", headers={"Authorization": "Bearer nonsense"}).status_code
+        == 401
+    )
 
 
 def test_a_scoped_session_cannot_read_or_write_another_organizations_rows(
@@ -150,12 +174,12 @@ def test_a_scoped_session_cannot_read_or_write_another_organizations_rows(
             session.flush()
 
 
-def test_runs_are_listed_only_for_the_callers_organization(stack: Stack, org: Org, other_org: Org) -> None:
+def test_runs_are_listed_only_for_the_callers_organization(
+    stack: Stack, org: Org, other_org: Org
+) -> None:
     mine = create_customer(stack, org)
     theirs = create_customer(stack, other_org)
     stack.api.post("/v1/events", json=order_paid(mine["id"], "L-1"), headers=org.headers())
     stack.api.post("/v1/events", json=order_paid(theirs["id"], "L-1"), headers=other_org.headers())
-    runs = wait_until(
-        lambda: stack.api.get("/v1/runs", headers=org.headers()).json()["items"]
-    )
+    runs = wait_until(lambda: stack.api.get("/v1/runs", headers=org.headers()).json()["items"])
     assert {r["customer_id"] for r in runs} == {mine["id"]}

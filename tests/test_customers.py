@@ -9,7 +9,8 @@ from tests.conftest import Org, Stack, create_customer
 
 def test_a_profile_keeps_every_field_and_names_its_primaries(stack: Stack, org: Org) -> None:
     customer = create_customer(
-        stack, org,
+        stack,
+        org,
         name="Grace Hopper",
         emails=["grace@navy.example", {"address": "Grace@Work.example", "primary": True}],
         phones=["+49 30 901820"],
@@ -30,10 +31,14 @@ def test_a_profile_keeps_every_field_and_names_its_primaries(stack: Stack, org: 
     assert fetched == customer
 
 
-def test_duplicate_external_id_or_primary_email_is_a_409(stack: Stack, org: Org, other_org: Org) -> None:
+def test_duplicate_external_id_or_primary_email_is_a_409(
+    stack: Stack, org: Org, other_org: Org
+) -> None:
     create_customer(stack, org, emails=["dup@example.com"], external_id="X-1")
-    for body in ({"emails": ["other@example.com"], "external_id": "X-1"},
-                 {"emails": ["DUP@example.com"]}):
+    for body in (
+        {"emails": ["other@example.com"], "external_id": "X-1"},
+        {"emails": ["DUP@example.com"]},
+    ):
         response = stack.api.post("/v1/customers", json=body, headers=org.headers())
         assert response.status_code == 409, response.text
         assert response.headers["content-type"].startswith("application/problem+json")
@@ -46,8 +51,14 @@ def test_duplicate_external_id_or_primary_email_is_a_409(stack: Stack, org: Org,
 def test_search_filters_sorting_and_cursor_pages(stack: Stack, org: Org) -> None:
     names = ["Carol", "Alice", "Eve", "Bob", "Dave"]
     made = [
-        create_customer(stack, org, name=n, emails=[f"{n.lower()}@example.com"],
-                        phones=[f"+1415555{i:04d}"], tags=["even"] if i % 2 == 0 else [])
+        create_customer(
+            stack,
+            org,
+            name=n,
+            emails=[f"{n.lower()}@example.com"],
+            phones=[f"+1415555{i:04d}"],
+            tags=["even"] if i % 2 == 0 else [],
+        )
         for i, n in enumerate(names)
     ]
     headers = org.headers()
@@ -76,7 +87,10 @@ def test_search_filters_sorting_and_cursor_pages(stack: Stack, org: Org) -> None
     assert [c["name"] for c in later] == names[2:]
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     assert query(created_after=future)["items"] == []
-    assert stack.api.get("/v1/customers", params={"cursor": "garbage"}, headers=headers).status_code == 422
+    assert (
+        stack.api.get("/v1/customers", params={"cursor": "garbage"}, headers=headers).status_code
+        == 422
+    )
 
 
 def test_patch_merges_attributes_and_replaces_lists(stack: Stack, org: Org) -> None:
@@ -99,12 +113,19 @@ def test_soft_delete_hides_and_restore_brings_back(stack: Stack, org: Org) -> No
     headers = org.headers()
     assert stack.api.delete(f"/v1/customers/{cid}", headers=headers).status_code == 204
     assert stack.api.get(f"/v1/customers/{cid}", headers=headers).status_code == 404
-    assert stack.api.get("/v1/customers", params={"q": "Gone"}, headers=headers).json()["items"] == []
+    assert (
+        stack.api.get("/v1/customers", params={"q": "Gone"}, headers=headers).json()["items"] == []
+    )
     kept = stack.api.get(f"/v1/customers/{cid}", params={"include_deleted": True}, headers=headers)
     assert kept.status_code == 200 and kept.json()["deleted_at"] is not None
     assert stack.api.get(f"/v1/customers/{cid}/points", headers=headers).status_code == 200
     assert stack.api.post(f"/v1/customers/{cid}/restore", headers=headers).status_code == 200
-    assert [c["id"] for c in stack.api.get("/v1/customers", params={"q": "Gone"}, headers=headers).json()["items"]] == [cid]
+    assert [
+        c["id"]
+        for c in stack.api.get("/v1/customers", params={"q": "Gone"}, headers=headers).json()[
+            "items"
+        ]
+    ] == [cid]
 
 
 def test_a_profile_is_promoted_to_or_linked_with_a_customer_account(stack: Stack, org: Org) -> None:
@@ -113,11 +134,18 @@ def test_a_profile_is_promoted_to_or_linked_with_a_customer_account(stack: Stack
     account = stack.api.post(f"/v1/customers/{first['id']}/account", headers=headers)
     assert account.status_code == 201, account.text
     assert account.json()["role"] == "customer" and account.json()["email"] == "member@example.com"
-    assert stack.api.post(f"/v1/customers/{first['id']}/account", headers=headers).status_code == 409
-    assert stack.api.get(f"/v1/customers/{first['id']}", headers=headers).json()["user_id"] == account.json()["user_id"]
+    assert (
+        stack.api.post(f"/v1/customers/{first['id']}/account", headers=headers).status_code == 409
+    )
+    assert (
+        stack.api.get(f"/v1/customers/{first['id']}", headers=headers).json()["user_id"]
+        == account.json()["user_id"]
+    )
 
     second = create_customer(stack, org)
-    user = stack.api.post("/v1/users", json={"email": "shopper@example.com"}, headers=headers).json()
+    user = stack.api.post(
+        "/v1/users", json={"email": "shopper@example.com"}, headers=headers
+    ).json()
     linked = stack.api.put(
         f"/v1/customers/{second['id']}/account", json={"user_id": user["user_id"]}, headers=headers
     )

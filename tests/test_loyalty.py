@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client
 
+from herald.devserver import free_port, wait_for_port
 from herald.events.models import Event
 from herald.loyalty.models import LedgerEntry
 from tests.conftest import (
@@ -26,12 +27,12 @@ from tests.conftest import (
     wait_until,
     worker_process,
 )
-from herald.devserver import free_port, wait_for_port
 
 
 def test_order_paid_awards_points_at_the_merchants_rate(stack: Stack, org: Org) -> None:
     put = stack.api.put(
-        "/v1/loyalty/settings", json={"points_per_unit": "2.5", "rounding": "half_up"},
+        "/v1/loyalty/settings",
+        json={"points_per_unit": "2.5", "rounding": "half_up"},
         headers=org.headers(),
     )
     assert put.status_code == 200, put.text
@@ -48,7 +49,7 @@ def test_order_paid_awards_points_at_the_merchants_rate(stack: Stack, org: Org) 
     assert response.status_code == 202, response.text
 
     ledger = wait_for_entries(stack, org, customer["id"], 1)
-    assert ledger["balance"] == 26  # 10.30 × 2.5 = 25.75, rounded half up
+    assert ledger["balance"] == 26  # 10.30 * 2.5 = 25.75, rounded half up
     entry = ledger["entries"][0]
     assert entry["kind"] == "earn" and entry["source_id"] == "A-1"
     assert entry["details"]["points_per_unit"] in ("2.5", "2.5000")
@@ -56,7 +57,8 @@ def test_order_paid_awards_points_at_the_merchants_rate(stack: Stack, org: Org) 
     # The award is a Temporal run the operator can find by organization and customer.
     runs = wait_until(
         lambda: stack.api.get(
-            "/v1/runs", params={"customer_id": customer["id"], "type": "AwardOrderPoints"},
+            "/v1/runs",
+            params={"customer_id": customer["id"], "type": "AwardOrderPoints"},
             headers=org.headers(),
         ).json()["items"]
     )
@@ -88,20 +90,29 @@ def test_fifty_concurrent_posts_of_one_order_award_once(stack: Stack, org: Org) 
 
 def _undispatched(stack: Stack, org: Org) -> int:
     with stack.db.session(org.id) as session:
-        return session.scalar(
-            select(func.count()).select_from(Event).where(Event.dispatched_at.is_(None))
-        ) or 0
+        return (
+            session.scalar(
+                select(func.count()).select_from(Event).where(Event.dispatched_at.is_(None))
+            )
+            or 0
+        )
 
 
 def test_refund_reverses_the_award_once(stack: Stack, org: Org) -> None:
     customer = create_customer(stack, org)
-    assert stack.api.post(
-        "/v1/events", json=order_paid(customer["id"], "R-1", amount="30"), headers=org.headers()
-    ).status_code == 202
+    assert (
+        stack.api.post(
+            "/v1/events", json=order_paid(customer["id"], "R-1", amount="30"), headers=org.headers()
+        ).status_code
+        == 202
+    )
     award = wait_for_entries(stack, org, customer["id"], 1)["entries"][0]
 
-    refund = {"type": "order.refunded", "customer": {"id": customer["id"]},
-              "properties": {"order_id": "R-1"}}
+    refund = {
+        "type": "order.refunded",
+        "customer": {"id": customer["id"]},
+        "properties": {"order_id": "R-1"},
+    }
     for _ in range(3):
         assert stack.api.post("/v1/events", json=refund, headers=org.headers()).status_code == 202
     ledger = wait_for_entries(stack, org, customer["id"], 2)
@@ -115,17 +126,28 @@ def test_refund_reverses_the_award_once(stack: Stack, org: Org) -> None:
 
 def test_a_refund_that_overtakes_the_payment_prevents_the_award(stack: Stack, org: Org) -> None:
     customer = create_customer(stack, org)
-    refund = {"type": "order.refunded", "customer": {"id": customer["id"]},
-              "properties": {"order_id": "LATE-1"}}
+    refund = {
+        "type": "order.refunded",
+        "customer": {"id": customer["id"]},
+        "properties": {"order_id": "LATE-1"},
+    }
     assert stack.api.post("/v1/events", json=refund, headers=org.headers()).status_code == 202
     wait_for_entries(stack, org, customer["id"], 1)
-    assert stack.api.post(
-        "/v1/events", json=order_paid(customer["id"], "LATE-1", amount="99"), headers=org.headers()
-    ).status_code == 202
+    assert (
+        stack.api.post(
+            "/v1/events",
+            json=order_paid(customer["id"], "LATE-1", amount="99"),
+            headers=org.headers(),
+        ).status_code
+        == 202
+    )
     run_id = f"AwardOrderPoints/{org.id}/LATE-1"
     detail = wait_until(
-        lambda: (r := stack.api.get(f"/v1/runs/{run_id}", headers=org.headers())).status_code == 200
-        and r.json()["status"] == "completed" and r.json()
+        lambda: (
+            (r := stack.api.get(f"/v1/runs/{run_id}", headers=org.headers())).status_code == 200
+            and r.json()["status"] == "completed"
+            and r.json()
+        )
     )
     assert detail["result"]["status"] == "order_refunded"
     assert points(stack, org, customer["id"])["balance"] == 0
@@ -165,9 +187,12 @@ def test_worker_killed_during_an_award_finishes_it_once_after_restart(
     ledger = wait_for_entries(stack, org, customer["id"], 2, timeout_s=60)
     assert ledger["balance"] == 6
     with stack.db.session(org.id) as session:
-        assert session.scalar(
-            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.source_id == "K-1")
-        ) == 1
+        assert (
+            session.scalar(
+                select(func.count()).select_from(LedgerEntry).where(LedgerEntry.source_id == "K-1")
+            )
+            == 1
+        )
 
 
 def _activity_started(server: TemporalServer, workflow_id: str) -> bool:

@@ -37,7 +37,15 @@ def _assert_problem(response: Any, status: int, field: str | None = None) -> Non
         ({"phones": ["0301234567"]}, "phones.0.number"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"birthday": "2999-01-01"}, "birthday"),
-        ({"emails": [{"address": "a@x.com", "primary": True}, {"address": "b@x.com", "primary": True}]}, "emails"),
+        (
+            {
+                "emails": [
+                    {"address": "a@x.com", "primary": True},
+                    {"address": "b@x.com", "primary": True},
+                ]
+            },
+            "emails",
+        ),
         ({"name": "x", "unknown": 1}, "unknown"),
     ],
 )
@@ -67,7 +75,10 @@ def _order(customer_id: str, **properties: Any) -> dict[str, Any]:
         (lambda e: e["properties"].update(currency="XYZ"), "events.0.properties.currency"),
         (lambda e: e.update(occurred_at="2026-01-01T10:00:00"), "events.0.occurred_at"),
         (lambda e: e.update(type="Not A Type"), "events.0.type"),
-        (lambda e: e.update(customer={"id": "00000000-0000-0000-0000-000000000000"}), "events.0.customer"),
+        (
+            lambda e: e.update(customer={"id": "00000000-0000-0000-0000-000000000000"}),
+            "events.0.customer",
+        ),
     ],
 )
 def test_bad_events_are_refused_and_the_whole_batch_writes_nothing(
@@ -106,8 +117,11 @@ def test_a_repeated_idempotency_key_is_stored_once(stack: Stack, org: Org) -> No
 def test_signup_creates_an_unknown_customer(stack: Stack, org: Org) -> None:
     response = stack.api.post(
         "/v1/events",
-        json={"type": "signup", "customer": {"email": "New@Example.com", "name": "Newbie"},
-              "properties": {"source": "footer-form"}},
+        json={
+            "type": "signup",
+            "customer": {"email": "New@Example.com", "name": "Newbie"},
+            "properties": {"source": "footer-form"},
+        },
         headers=org.headers(),
     )
     assert response.status_code == 202, response.text
@@ -116,7 +130,8 @@ def test_signup_creates_an_unknown_customer(stack: Stack, org: Org) -> None:
     assert profile["name"] == "Newbie" and profile["emails"][0]["address"] == "new@example.com"
     # A second signup of the same address finds the profile instead of duplicating it.
     again = stack.api.post(
-        "/v1/events", json={"type": "signup", "customer": {"email": "new@example.com"}},
+        "/v1/events",
+        json={"type": "signup", "customer": {"email": "new@example.com"}},
         headers=org.headers(),
     ).json()["events"][0]
     assert again["customer_id"] == customer_id

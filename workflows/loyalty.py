@@ -15,14 +15,12 @@ with workflow.unsafe.imports_passed_through():
 
 # A ledger write takes milliseconds; a stuck attempt is abandoned and retried. Retries go on
 # (a database outage must not lose an award) but back off to one a minute.
-LEDGER_WRITE = {
-    "start_to_close_timeout": timedelta(seconds=10),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=1),
-    ),
-}
+LEDGER_WRITE_TIMEOUT = timedelta(seconds=10)
+LEDGER_WRITE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+)
 
 
 @workflow.defn
@@ -32,7 +30,10 @@ class AwardOrderPoints:
     @workflow.run
     async def run(self, data: AwardOrderPointsInput) -> LedgerOutcome:
         return await workflow.execute_activity_method(
-            LoyaltyActivities.award_order_points, data, **LEDGER_WRITE
+            LoyaltyActivities.award_order_points,
+            data,
+            start_to_close_timeout=LEDGER_WRITE_TIMEOUT,
+            retry_policy=LEDGER_WRITE_RETRY,
         )
 
 
@@ -43,5 +44,8 @@ class ReverseOrderPoints:
     @workflow.run
     async def run(self, data: ReverseOrderPointsInput) -> LedgerOutcome:
         return await workflow.execute_activity_method(
-            LoyaltyActivities.reverse_order_points, data, **LEDGER_WRITE
+            LoyaltyActivities.reverse_order_points,
+            data,
+            start_to_close_timeout=LEDGER_WRITE_TIMEOUT,
+            retry_policy=LEDGER_WRITE_RETRY,
         )

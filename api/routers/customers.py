@@ -50,7 +50,9 @@ def get_customer(
     _: Principal = Depends(require(Permission.customers_read)),
     session: Session = Depends(org_session),
 ) -> CustomerOut:
-    return service.to_out(service.get_customer(session, customer_id, include_deleted=include_deleted))
+    return service.to_out(
+        service.get_customer(session, customer_id, include_deleted=include_deleted)
+    )
 
 
 @router.patch("/{customer_id}", response_model=CustomerOut)
@@ -81,8 +83,12 @@ def restore_customer(
     return service.to_out(service.restore_customer(session, customer_id))
 
 
-@router.post("/{customer_id}/account", status_code=201, response_model=AccountOut,
-             summary="Promote the profile to a sign-in account (customer role)")
+@router.post(
+    "/{customer_id}/account",
+    status_code=201,
+    response_model=AccountOut,
+    summary="Promote the profile to a sign-in account (customer role)",
+)
 def promote_to_account(
     customer_id: uuid.UUID,
     _: Principal = Depends(require(Permission.accounts_manage)),
@@ -92,8 +98,11 @@ def promote_to_account(
     return AccountOut(user_id=user.id, email=user.email, role=user.role.value)
 
 
-@router.put("/{customer_id}/account", response_model=AccountOut,
-            summary="Link the profile to an existing customer-role user")
+@router.put(
+    "/{customer_id}/account",
+    response_model=AccountOut,
+    summary="Link the profile to an existing customer-role user",
+)
 def link_account(
     customer_id: uuid.UUID,
     body: AccountLink,

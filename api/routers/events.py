@@ -27,8 +27,12 @@ EventsBody = Annotated[
 ]
 
 
-@router.post("", status_code=202, response_model=EventsAccepted,
-             summary="Post one event, or a batch of up to 1,000 as {\"events\": [...]}")
+@router.post(
+    "",
+    status_code=202,
+    response_model=EventsAccepted,
+    summary='Post one event, or a batch of up to 1,000 as {"events": [...]}',
+)
 def post_events(
     body: Annotated[EventsBody, Body()],
     background: BackgroundTasks,

@@ -16,8 +16,12 @@ class CustomerUserCreate(BaseModel):
     email: EmailStr
 
 
-@router.post("", status_code=201, response_model=AccountOut,
-             summary="Create a sign-in user with the customer role")
+@router.post(
+    "",
+    status_code=201,
+    response_model=AccountOut,
+    summary="Create a sign-in user with the customer role",
+)
 def create_user(
     body: CustomerUserCreate,
     _: Principal = Depends(require(Permission.accounts_manage)),

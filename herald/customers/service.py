@@ -66,7 +66,11 @@ def _set_tags(customer: Customer, tags: list[str]) -> None:
 
 
 def _check_unique(
-    session: Session, *, external_id: str | None, primary_email: str | None, exclude: uuid.UUID | None
+    session: Session,
+    *,
+    external_id: str | None,
+    primary_email: str | None,
+    exclude: uuid.UUID | None,
 ) -> None:
     """Name the clashing field before the database's unique index would refuse it anonymously."""
 
@@ -113,7 +117,9 @@ def create_customer(session: Session, data: CustomerCreate, *, commit: bool = Tr
     return customer
 
 
-def get_customer(session: Session, customer_id: uuid.UUID, *, include_deleted: bool = False) -> Customer:
+def get_customer(
+    session: Session, customer_id: uuid.UUID, *, include_deleted: bool = False
+) -> Customer:
     customer = session.get(Customer, customer_id)
     if customer is None or (customer.deleted_at is not None and not include_deleted):
         raise NotFound("no such customer")
@@ -178,7 +184,9 @@ _SORT_COLUMNS = {
 
 
 def _encode_cursor(value: Any, customer_id: uuid.UUID) -> str:
-    raw = json.dumps([value.isoformat() if isinstance(value, datetime) else value, str(customer_id)])
+    raw = json.dumps(
+        [value.isoformat() if isinstance(value, datetime) else value, str(customer_id)]
+    )
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
@@ -211,7 +219,8 @@ def list_customers(session: Session, query: CustomerQuery) -> CustomerPage:
         if len(digits) >= 3:
             conditions.append(
                 exists().where(
-                    CustomerPhone.customer_id == Customer.id, CustomerPhone.phone.like(f"%{digits}%")
+                    CustomerPhone.customer_id == Customer.id,
+                    CustomerPhone.phone.like(f"%{digits}%"),
                 )
             )
         stmt = stmt.where(or_(*conditions))

@@ -9,6 +9,7 @@ duplicate start is treated as success.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -44,7 +45,8 @@ class EventDispatcher:
 
     async def _start(self, client: Client, start: WorkflowStart) -> None:
         async with self._limit:
-            try:
+            # A duplicate start means the subject was already handed over: that is the point.
+            with contextlib.suppress(WorkflowAlreadyStartedError):
                 await client.start_workflow(
                     start.workflow,
                     start.arg,
@@ -58,8 +60,6 @@ class EventDispatcher:
                     ),
                     rpc_timeout=START_RPC_TIMEOUT,
                 )
-            except WorkflowAlreadyStartedError:
-                pass  # the same subject was already handed over: that is the point
 
     async def _dispatch_event(self, client: Client, event: Event) -> str | None:
         """Start every workflow the event triggers; the error text if one could not start."""
@@ -71,7 +71,7 @@ class EventDispatcher:
 
     # Database work is synchronous: it runs on a thread so the event loop keeps serving requests.
 
-    def _load(self, query: Select[tuple[Event]]) -> list[Event]:
+    def _load(self, query: Select[Event]) -> list[Event]:
         with self._db.system_session() as session:
             return list(session.scalars(query))
 

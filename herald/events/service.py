@@ -82,7 +82,9 @@ def _record(session: Session, events: Sequence[EventIn]) -> list[AcceptedEvent]:
             idempotency_key=key,
         )
         session.add(event)
-        result = AcceptedEvent(id=event.id, type=event.type, customer_id=customer.id, duplicate=False)
+        result = AcceptedEvent(
+            id=event.id, type=event.type, customer_id=customer.id, duplicate=False
+        )
         if key is not None:
             seen_keys[key] = result
         accepted.append(result)

@@ -43,7 +43,12 @@ class LedgerOutcome(BaseModel):
     """What an award or reversal did; the workflow's result, shown in the Temporal UI."""
 
     status: Literal[
-        "awarded", "already_awarded", "order_refunded", "reversed", "already_reversed", "refund_recorded"
+        "awarded",
+        "already_awarded",
+        "order_refunded",
+        "reversed",
+        "already_reversed",
+        "refund_recorded",
     ]
     points: int
     balance: int

@@ -28,7 +28,11 @@ from herald.loyalty.schemas import (
 ORDER_PAID = "order.paid"
 ORDER_REFUNDED = "order.refunded"
 
-_ROUNDING = {Rounding.down: ROUND_FLOOR, Rounding.half_up: ROUND_HALF_UP, Rounding.up: ROUND_CEILING}
+_ROUNDING = {
+    Rounding.down: ROUND_FLOOR,
+    Rounding.half_up: ROUND_HALF_UP,
+    Rounding.up: ROUND_CEILING,
+}
 DEFAULT_RULE = LoyaltySettingsIn(points_per_unit=Decimal(1), rounding=Rounding.down)
 
 
@@ -99,7 +103,9 @@ def _append(session: Session, account: LoyaltyAccount, entry: LedgerEntry) -> Le
         if _entry(session, entry.source, entry.source_id) is None:
             raise
         return None
-    return LedgerOutcome(status="awarded", points=entry.points, balance=account.balance, entry_id=entry.id)
+    return LedgerOutcome(
+        status="awarded", points=entry.points, balance=account.balance, entry_id=entry.id
+    )
 
 
 def award_order_points(session: Session, data: AwardOrderPointsInput) -> LedgerOutcome:
@@ -110,13 +116,17 @@ def award_order_points(session: Session, data: AwardOrderPointsInput) -> LedgerO
     if existing is not None:
         session.rollback()
         return LedgerOutcome(
-            status="already_awarded", points=existing.points, balance=account.balance,
+            status="already_awarded",
+            points=existing.points,
+            balance=account.balance,
             entry_id=existing.id,
         )
     refund = _entry(session, ORDER_REFUNDED, data.order_id)
     if refund is not None:  # the refund overtook the payment: nothing to earn
         session.rollback()
-        return LedgerOutcome(status="order_refunded", points=0, balance=account.balance, entry_id=None)
+        return LedgerOutcome(
+            status="order_refunded", points=0, balance=account.balance, entry_id=None
+        )
     rule = get_settings(session)
     entry = LedgerEntry(
         customer_id=data.customer_id,
@@ -144,7 +154,9 @@ def reverse_order_points(session: Session, data: ReverseOrderPointsInput) -> Led
     if existing is not None:
         session.rollback()
         return LedgerOutcome(
-            status="already_reversed", points=existing.points, balance=account.balance,
+            status="already_reversed",
+            points=existing.points,
+            balance=account.balance,
             entry_id=existing.id,
         )
     award = _entry(session, ORDER_PAID, data.order_id)

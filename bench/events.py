@@ -1,0 +1,283 @@
+"""Throughput of order.paid events: API acceptance, award completion, and the bare Temporal limit.
+
+    python bench/events.py [--quick] [--events N]
+
+Starts what it needs: a Temporal dev server (SQLite file, WAL, as `herald dev` runs it), Herald's
+worker and API as processes, on PostgreSQL from HERALD_BENCH_DATABASE_URL (default: the local
+`test` database). Prints a table and, last, one JSON line of the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, insert, select
+from temporalio import activity, workflow
+from temporalio.worker import Worker
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from herald.customers.models import Customer  # noqa: E402
+from herald.db import Database, utcnow  # noqa: E402
+from herald.devserver import free_port, start_dev_server, wait_for_port  # noqa: E402
+from herald.events.models import Event  # noqa: E402
+from herald.loyalty.models import LedgerEntry  # noqa: E402
+from herald.migrate import upgrade  # noqa: E402
+from herald.organizations.service import create_organization  # noqa: E402
+from herald.settings import Settings  # noqa: E402
+from herald.temporal import connect  # noqa: E402
+
+DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+BARE_QUEUE = "bench-bare"
+
+
+@activity.defn
+async def bare_noop() -> None:
+    return None
+
+
+@workflow.defn(sandboxed=False)
+class BareWorkflow:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.execute_activity(bare_noop, start_to_close_timeout=timedelta(seconds=30))
+
+
+def start_herald(env: dict[str, str], log_dir: Path) -> tuple[list[subprocess.Popen[bytes]], str]:
+    port = free_port()
+    out = open(log_dir / "herald.log", "ab")  # noqa: SIM115
+    worker = subprocess.Popen(
+        [sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=out, stderr=out
+    )
+    api = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "api.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=out,
+    )
+    wait_for_port(port)
+    return [worker, api], f"http://127.0.0.1:{port}"
+
+
+def seed_customers(db: Database, org_id: uuid.UUID, count: int) -> list[str]:
+    ids = [uuid.uuid4() for _ in range(count)]
+    now = utcnow()
+    with db.session(org_id) as session:
+        session.execute(
+            insert(Customer),
+            [
+                {
+                    "id": i,
+                    "organization_id": org_id,
+                    "name": f"Bench {n}",
+                    "attributes": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for n, i in enumerate(ids)
+            ],
+        )
+        session.commit()
+    return [str(i) for i in ids]
+
+
+def post_events(
+    base_url: str, key: str, customers: list[str], total: int, batch: int, clients: int
+) -> float:
+    run = uuid.uuid4().hex[:8]
+    batches = [
+        {
+            "events": [
+                {
+                    "type": "order.paid",
+                    "customer": {"id": customers[n % len(customers)]},
+                    "properties": {"order_id": f"{run}-{n}", "amount": "25.00", "currency": "EUR"},
+                }
+                for n in range(start, min(start + batch, total))
+            ]
+        }
+        for start in range(0, total, batch)
+    ]
+    headers = {"Authorization": f"Bearer {key}"}
+
+    def send(chunk: list[dict]) -> None:
+        with httpx.Client(base_url=base_url, headers=headers, timeout=120) as client:
+            for body in chunk:
+                response = client.post("/v1/events", json=body)
+                response.raise_for_status()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(send, [batches[i::clients] for i in range(clients)]))
+    return started
+
+
+def wait_for_awards(db: Database, org_id: uuid.UUID, total: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with db.session(org_id) as session:
+            done = session.scalar(select(func.count()).select_from(LedgerEntry)) or 0
+        if done >= total:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"only {done} of {total} awards after {timeout_s:.0f}s")
+
+
+def award_figures(db: Database, org_id: uuid.UUID) -> tuple[list[float], float, float]:
+    """Post-to-visible latencies (ms) and the first receipt / last award times (epoch s)."""
+    with db.session(org_id) as session:
+        rows = session.execute(
+            select(Event.received_at, LedgerEntry.created_at).join(
+                LedgerEntry, LedgerEntry.event_id == Event.id
+            )
+        ).all()
+    latencies = [(awarded - received).total_seconds() * 1000 for received, awarded in rows]
+    first = min(r for r, _ in rows).timestamp()
+    last = max(a for _, a in rows).timestamp()
+    return latencies, first, last
+
+
+async def bare_rate(address: str, total: int) -> float:
+    client = await connect(Settings(temporal_address=address))
+    run = uuid.uuid4().hex[:8]
+    async with Worker(
+        client,
+        task_queue=BARE_QUEUE,
+        workflows=[BareWorkflow],
+        activities=[bare_noop],
+        max_concurrent_activities=32,
+    ):
+        started = time.perf_counter()
+        limit = asyncio.Semaphore(64)
+
+        async def start(n: int) -> None:
+            async with limit:
+                await client.start_workflow(
+                    BareWorkflow.run, id=f"bare-{run}-{n}", task_queue=BARE_QUEUE
+                )
+
+        await asyncio.gather(*(start(n) for n in range(total)))
+        query = f"WorkflowType = 'BareWorkflow' AND WorkflowId STARTS_WITH 'bare-{run}' AND ExecutionStatus = 'Completed'"
+        while (await client.count_workflows(query)).count < total:
+            await asyncio.sleep(0.25)
+        return total / (time.perf_counter() - started)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="1,000 events instead of 10,000")
+    parser.add_argument("--events", type=int)
+    parser.add_argument("--batch", type=int, default=100, help="events per POST")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
+    args = parser.parse_args()
+    total = args.events or (1_000 if args.quick else 10_000)
+    database_url = os.environ.get("HERALD_BENCH_DATABASE_URL", DEFAULT_DB)
+    console = Console(stderr=True)
+
+    upgrade(database_url)
+    db = Database(database_url)
+    with tempfile.TemporaryDirectory(prefix="herald-bench-") as tmp:
+        tmp_dir = Path(tmp)
+        temporal_port = free_port()
+        temporal = start_dev_server(
+            port=temporal_port,
+            ui_port=None,
+            db_file=tmp_dir / "temporal.db",
+            log_file=tmp_dir / "temporal.log",
+        )
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            wait_for_port(temporal_port)
+            address = f"127.0.0.1:{temporal_port}"
+            env = {
+                **os.environ,
+                "HERALD_DATABASE_URL": database_url,
+                "HERALD_TEMPORAL_ADDRESS": address,
+                "HERALD_TASK_QUEUE": "herald-bench",
+            }
+            procs, base_url = start_herald(env, tmp_dir)
+            with db.system_session() as session:
+                org, key = create_organization(session, f"Bench {uuid.uuid4().hex[:6]}")
+            customers = seed_customers(db, org.id, min(total, 1_000))
+            time.sleep(2)  # let the worker finish starting
+
+            console.print(f"posting {total:,} order.paid events ...")
+            started = post_events(base_url, key.secret, customers, total, args.batch, args.clients)
+            accepted_s = time.perf_counter() - started
+            wait_for_awards(db, org.id, total, timeout_s=total / 5 + 120)
+            latencies, first, last = award_figures(db, org.id)
+            awards_per_s = total / (last - first)
+
+            for proc in procs:  # the bare run gets the server to itself
+                proc.terminate()
+                proc.wait(timeout=30)
+            procs = []
+            console.print(f"starting {total:,} bare workflows ...")
+            bare_per_s = asyncio.run(bare_rate(address, total))
+        finally:
+            for proc in procs:
+                proc.terminate()
+            temporal.terminate()
+            temporal.wait(timeout=30)
+    db.dispose()
+
+    figures = {
+        "events": total,
+        "events_per_s": round(total / accepted_s, 1),
+        "awards_per_s": round(awards_per_s, 1),
+        "bare_workflows_per_s": round(bare_per_s, 1),
+        "awards_to_bare_ratio": round(awards_per_s / bare_per_s, 2),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+    }
+    table = Table(title=f"order.paid → points, {total:,} events, batches of {args.batch}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row("events accepted per second (API)", f"{figures['events_per_s']:,}")
+    table.add_row("awards completed per second", f"{figures['awards_per_s']:,}")
+    table.add_row(
+        "bare workflows per second (1 no-op activity)", f"{figures['bare_workflows_per_s']:,}"
+    )
+    table.add_row("awards / bare", f"{figures['awards_to_bare_ratio']}")
+    table.add_row("post → points visible, p50 (ms)", f"{figures['p50_ms']:,}")
+    table.add_row("post → points visible, p99 (ms)", f"{figures['p99_ms']:,}")
+    Console().print(table)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
