@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -247,28 +248,55 @@ def list_customers(session: Session, query: CustomerQuery) -> CustomerPage:
 # -- resolving customers referenced by events ------------------------------------------------------
 
 
-def find_customer(
-    session: Session,
-    *,
-    customer_id: uuid.UUID | None = None,
-    external_id: str | None = None,
-    email: str | None = None,
-) -> Customer | None:
-    """Find a live customer by Herald id, the shop's id, or any of their email addresses."""
-    stmt = select(Customer).where(Customer.deleted_at.is_(None))
-    if customer_id is not None:
-        stmt = stmt.where(Customer.id == customer_id)
-    elif external_id is not None:
-        stmt = stmt.where(Customer.external_id == external_id)
-    elif email is not None:
-        stmt = stmt.where(
-            exists().where(
-                CustomerEmail.customer_id == Customer.id, CustomerEmail.email == email.lower()
+@dataclass
+class CustomerIndex:
+    """Live customers of one batch of references, found in three queries whatever the batch size."""
+
+    by_id: set[uuid.UUID]
+    by_external_id: dict[str, uuid.UUID]
+    by_email: dict[str, uuid.UUID]
+
+    def find(
+        self, customer_id: uuid.UUID | None, external_id: str | None, email: str | None
+    ) -> uuid.UUID | None:
+        if customer_id is not None:
+            return customer_id if customer_id in self.by_id else None
+        found = self.by_external_id.get(external_id) if external_id else None
+        if found is None and email:
+            found = self.by_email.get(email.lower())
+        return found
+
+    def remember(self, customer: Customer) -> None:
+        if customer.external_id:
+            self.by_external_id[customer.external_id] = customer.id
+        if customer.primary_email:
+            self.by_email[customer.primary_email] = customer.id
+
+
+def index_customers(
+    session: Session, *, ids: set[uuid.UUID], external_ids: set[str], emails: set[str]
+) -> CustomerIndex:
+    live = Customer.deleted_at.is_(None)
+    index = CustomerIndex(set(), {}, {})
+    if ids:
+        index.by_id = set(session.scalars(select(Customer.id).where(Customer.id.in_(ids), live)))
+    if external_ids:
+        rows = session.execute(
+            select(Customer.external_id, Customer.id).where(
+                Customer.external_id.in_(external_ids), live
             )
-        ).order_by(Customer.primary_email != email.lower(), Customer.created_at)
-    else:
-        return None
-    return session.scalars(stmt.limit(1)).first()
+        )
+        index.by_external_id = {ext: cid for ext, cid in rows if ext is not None}
+    if emails:
+        rows = session.execute(
+            select(CustomerEmail.email, Customer.id)
+            .join(Customer, Customer.id == CustomerEmail.customer_id)
+            .where(CustomerEmail.email.in_({e.lower() for e in emails}), live)
+            # A primary address wins over the same address listed as someone's secondary.
+            .order_by(CustomerEmail.is_primary, Customer.created_at.desc())
+        )
+        index.by_email = {email: cid for email, cid in rows}
+    return index
 
 
 # -- sign-in accounts ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer
 from herald.customers.schemas import CustomerCreate, EmailIn
-from herald.customers.service import create_customer, find_customer
+from herald.customers.service import create_customer, index_customers
 from herald.db import utcnow
 from herald.errors import InvalidInput, NotFound
 from herald.events.models import Event
@@ -18,26 +18,17 @@ from herald.events.schemas import AcceptedEvent, CustomerRef, EventIn, EventOut
 SIGNUP = "signup"
 
 
-def _resolve_customer(session: Session, ref: CustomerRef, event_type: str, index: int) -> Customer:
-    customer = find_customer(
-        session, customer_id=ref.id, external_id=ref.external_id, email=ref.email
+def _signup_customer(session: Session, ref: CustomerRef) -> Customer:
+    # Created without a commit: the profile and its event land in one transaction.
+    return create_customer(
+        session,
+        CustomerCreate(
+            name=ref.name or "",
+            external_id=ref.external_id,
+            emails=[EmailIn(address=ref.email, primary=True)] if ref.email else [],
+        ),
+        commit=False,
     )
-    if customer is None and ref.id is None and ref.external_id is not None and ref.email:
-        customer = find_customer(session, email=ref.email)
-    if customer is not None:
-        return customer
-    if event_type == SIGNUP and ref.id is None:
-        # Create without committing: the profile and its event land in one transaction.
-        return create_customer(
-            session,
-            CustomerCreate(
-                name=ref.name or "",
-                external_id=ref.external_id,
-                emails=[EmailIn(address=ref.email, primary=True)] if ref.email else [],
-            ),
-            commit=False,
-        )
-    raise InvalidInput("no such customer", field=f"events.{index}.customer")
 
 
 def record_events(session: Session, events: Sequence[EventIn]) -> list[AcceptedEvent]:
@@ -52,41 +43,53 @@ def record_events(session: Session, events: Sequence[EventIn]) -> list[AcceptedE
 
 
 def _record(session: Session, events: Sequence[EventIn]) -> list[AcceptedEvent]:
+    refs = [e.customer for e in events]
+    customers = index_customers(
+        session,
+        ids={r.id for r in refs if r.id},
+        external_ids={r.external_id for r in refs if r.id is None and r.external_id},
+        emails={r.email for r in refs if r.id is None and r.email},
+    )
+    keys = {e.idempotency_key for e in events if e.idempotency_key}
+    earlier: dict[str, AcceptedEvent] = {}
+    if keys:
+        for prior in session.scalars(select(Event).where(Event.idempotency_key.in_(keys))):
+            assert prior.idempotency_key is not None
+            earlier[prior.idempotency_key] = AcceptedEvent(
+                id=prior.id, type=prior.type, customer_id=prior.customer_id, duplicate=True
+            )
     accepted: list[AcceptedEvent] = []
-    seen_keys: dict[str, AcceptedEvent] = {}
     now = utcnow()
     for index, data in enumerate(events):
         key = data.idempotency_key
-        if key is not None:
-            if key in seen_keys:
-                accepted.append(seen_keys[key].model_copy(update={"duplicate": True}))
-                continue
-            prior = session.scalar(select(Event).where(Event.idempotency_key == key))
-            if prior is not None:
-                accepted.append(
-                    AcceptedEvent(
-                        id=prior.id, type=prior.type, customer_id=prior.customer_id, duplicate=True
-                    )
-                )
-                continue
-        customer = _resolve_customer(session, data.customer, data.type, index)
+        if key is not None and key in earlier:
+            accepted.append(earlier[key].model_copy(update={"duplicate": True}))
+            continue
+        ref = data.customer
+        customer_id = customers.find(ref.id, ref.external_id, ref.email)
+        if customer_id is None:
+            if data.type != SIGNUP or ref.id is not None:
+                raise InvalidInput("no such customer", field=f"events.{index}.customer")
+            created = _signup_customer(session, ref)
+            customers.remember(created)
+            customer_id = created.id
         event = Event(
             id=uuid.uuid4(),
             type=data.type,
-            customer_id=customer.id,
+            customer_id=customer_id,
             occurred_at=data.occurred_at or now,
             received_at=now,
-            properties=data.properties.model_dump(mode="json", exclude_none=True)
-            if not isinstance(data.properties, dict)
-            else data.properties,
+            properties=data.properties
+            if isinstance(data.properties, dict)
+            else data.properties.model_dump(mode="json", exclude_none=True),
             idempotency_key=key,
         )
         session.add(event)
         result = AcceptedEvent(
-            id=event.id, type=event.type, customer_id=customer.id, duplicate=False
+            id=event.id, type=event.type, customer_id=customer_id, duplicate=False
         )
         if key is not None:
-            seen_keys[key] = result
+            earlier[key] = result
         accepted.append(result)
     session.commit()
     return accepted

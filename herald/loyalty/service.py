@@ -86,6 +86,16 @@ def _entry(session: Session, source: str, source_id: str) -> LedgerEntry | None:
     )
 
 
+def _order_entries(session: Session, order_id: str) -> dict[str, LedgerEntry]:
+    """The order's award and reversal entries, by source, in one query."""
+    rows = session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.source.in_((ORDER_PAID, ORDER_REFUNDED)), LedgerEntry.source_id == order_id
+        )
+    )
+    return {row.source: row for row in rows}
+
+
 def _append(session: Session, account: LoyaltyAccount, entry: LedgerEntry) -> LedgerOutcome | None:
     """Write the entry and the balance in one transaction.
 
@@ -109,10 +119,13 @@ def _append(session: Session, account: LoyaltyAccount, entry: LedgerEntry) -> Le
 
 
 def award_order_points(session: Session, data: AwardOrderPointsInput) -> LedgerOutcome:
-    """Award points for a paid order, exactly once per (organization, order)."""
-    get_customer(session, data.customer_id, include_deleted=True)
+    """Award points for a paid order, exactly once per (organization, order).
+
+    The customer id comes from a stored event of this organization, so it is not looked up again.
+    """
     account = _lock_account(session, data.customer_id)
-    existing = _entry(session, ORDER_PAID, data.order_id)
+    entries = _order_entries(session, data.order_id)
+    existing = entries.get(ORDER_PAID)
     if existing is not None:
         session.rollback()
         return LedgerOutcome(
@@ -121,8 +134,7 @@ def award_order_points(session: Session, data: AwardOrderPointsInput) -> LedgerO
             balance=account.balance,
             entry_id=existing.id,
         )
-    refund = _entry(session, ORDER_REFUNDED, data.order_id)
-    if refund is not None:  # the refund overtook the payment: nothing to earn
+    if ORDER_REFUNDED in entries:  # the refund overtook the payment: nothing to earn
         session.rollback()
         return LedgerOutcome(
             status="order_refunded", points=0, balance=account.balance, entry_id=None
@@ -148,9 +160,9 @@ def award_order_points(session: Session, data: AwardOrderPointsInput) -> LedgerO
 
 def reverse_order_points(session: Session, data: ReverseOrderPointsInput) -> LedgerOutcome:
     """Take back what an order earned, once. A refund that arrives first blocks the later award."""
-    get_customer(session, data.customer_id, include_deleted=True)
     account = _lock_account(session, data.customer_id)
-    existing = _entry(session, ORDER_REFUNDED, data.order_id)
+    entries = _order_entries(session, data.order_id)
+    existing = entries.get(ORDER_REFUNDED)
     if existing is not None:
         session.rollback()
         return LedgerOutcome(
@@ -159,7 +171,7 @@ def reverse_order_points(session: Session, data: ReverseOrderPointsInput) -> Led
             balance=account.balance,
             entry_id=existing.id,
         )
-    award = _entry(session, ORDER_PAID, data.order_id)
+    award = entries.get(ORDER_PAID)
     entry = LedgerEntry(
         customer_id=data.customer_id,
         kind=EntryKind.reversal,
