@@ -288,14 +288,14 @@ def index_customers(
         )
         index.by_external_id = {ext: cid for ext, cid in rows if ext is not None}
     if emails:
-        rows = session.execute(
+        matches = session.execute(
             select(CustomerEmail.email, Customer.id)
             .join(Customer, Customer.id == CustomerEmail.customer_id)
             .where(CustomerEmail.email.in_({e.lower() for e in emails}), live)
             # A primary address wins over the same address listed as someone's secondary.
             .order_by(CustomerEmail.is_primary, Customer.created_at.desc())
         )
-        index.by_email = {email: cid for email, cid in rows}
+        index.by_email = {email: cid for email, cid in matches}
     return index
 
 
