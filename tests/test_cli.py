@@ -1,0 +1,109 @@
+"""The commands an engineer types: `herald dev`, `herald migrate`, `herald orgs create`."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from herald.devserver import free_port, wait_for_port
+from tests.conftest import wait_until
+
+HERALD = str(Path(sys.executable).parent / "herald")
+
+
+def test_orgs_create_prints_an_owner_key_that_works(tmp_path: Path) -> None:
+    env = {**os.environ, "HERALD_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    subprocess.run([HERALD, "migrate"], env=env, check=True, capture_output=True)
+    created = subprocess.run(
+        [HERALD, "orgs", "create", "Corner Bakery"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert "corner-bakery" in created.stdout
+    key = re.search(r"hk_[0-9a-f]{12}_[\w-]+", created.stdout)
+    assert key is not None
+    again = subprocess.run(
+        [HERALD, "orgs", "create", "Corner Bakery"], env=env, capture_output=True, text=True
+    )
+    assert again.returncode == 1 and "exists" in again.stdout
+
+    from herald.access.service import authenticate
+    from herald.db import Database
+
+    db = Database(env["HERALD_DATABASE_URL"])
+    with db.system_session() as session:
+        assert authenticate(session, key.group(0)).role.value == "owner"
+    db.dispose()
+
+
+def test_herald_dev_brings_up_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    temporal, ui, api = free_port(), free_port(), free_port()
+    env = {
+        **os.environ,
+        "HERALD_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal}",
+        "HERALD_TEMPORAL_UI_PORT": str(ui),
+        "HERALD_API_PORT": str(api),
+        "HERALD_TASK_QUEUE": "herald-dev-test",
+    }
+    env.pop("HERALD_DATABASE_URL", None)  # the embedded default: SQLite under .herald/
+    log = tmp_path / "dev.log"
+    with open(log, "wb") as output:
+        dev = subprocess.Popen(
+            [HERALD, "dev"],
+            cwd=tmp_path,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for_port(api, timeout_s=90)
+        key = wait_until(lambda: (tmp_path / ".herald" / "demo-owner-key").exists())
+        key = (tmp_path / ".herald" / "demo-owner-key").read_text().strip()
+        wait_until(lambda: key in log.read_text(), timeout_s=30)
+        base = f"http://127.0.0.1:{api}"
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+            assert wait_until(lambda: client.get("/readyz").status_code == 200)
+            assert client.get("/docs").status_code == 200
+            customer = client.post("/v1/customers", json={"name": "Dev", "external_id": "d-1"})
+            assert customer.status_code == 201
+            client.post(
+                "/v1/events",
+                json={
+                    "type": "order.paid",
+                    "customer": {"external_id": "d-1"},
+                    "properties": {"order_id": "D-1", "amount": "5", "currency": "USD"},
+                },
+            )
+            points = wait_until(
+                lambda: client.get(f"/v1/customers/{customer.json()['id']}/points").json()[
+                    "balance"
+                ]
+            )
+            assert points == 5
+        assert httpx.get(f"http://127.0.0.1:{ui}/", timeout=10).status_code == 200
+        assert (tmp_path / ".herald" / "herald.db").exists()
+        assert (tmp_path / ".herald" / "temporal.db").exists()
+    finally:
+        os.killpg(dev.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        code = dev.wait(timeout=60)
+    assert code == 0, log.read_text()[-2000:]
+    for port in (temporal, ui, api):
+        wait_until(lambda port=port: _closed(port), timeout_s=20)
+
+
+def _closed(port: int) -> bool:
+    try:
+        wait_for_port(port, timeout_s=0.2)
+    except TimeoutError:
+        return True
+    return False

@@ -1,0 +1,111 @@
+"""Workflow behaviour on Temporal's time-skipping test server, and replay of recorded histories."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import func, select
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer, Worker
+
+from activities.loyalty import LoyaltyActivities
+from herald.customers.schemas import CustomerCreate
+from herald.customers.service import create_customer
+from herald.db import Database
+from herald.loyalty.models import LedgerEntry
+from herald.loyalty.schemas import AwardOrderPointsInput
+from herald.migrate import upgrade
+from tests.conftest import PG_ADMIN_URL, _create_pg_database, make_org
+from worker import WORKFLOWS
+from workflows.loyalty import AwardOrderPoints
+
+HISTORIES = Path(__file__).parent / "histories"
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+
+
+def _set_read_only(database: str, read_only: bool) -> None:
+    """Flip a database into (or out of) read-only mode, as during a failover, and drop sessions."""
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        setting = "on" if read_only else "off"
+        conn.execute(f'ALTER DATABASE "{database}" SET default_transaction_read_only = {setting}')
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        )
+
+
+async def test_an_award_outlives_a_database_outage_and_lands_once() -> None:
+    url, drop = _create_pg_database()
+    database = url.rsplit("/", 1)[1]
+    upgrade(url)
+    db = Database(url)
+    try:
+        org = make_org(db)
+        with db.session(org.id) as session:
+            customer = create_customer(session, CustomerCreate(name="Patient"))
+        _set_read_only(database, True)
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+        )
+        async with env:
+            activities = LoyaltyActivities(db)
+            with ThreadPoolExecutor(4) as executor:
+                async with Worker(
+                    env.client,
+                    task_queue="award-outage",
+                    workflows=[AwardOrderPoints],
+                    activities=[activities.award_order_points],
+                    activity_executor=executor,
+                ):
+                    handle = await env.client.start_workflow(
+                        AwardOrderPoints.run,
+                        AwardOrderPointsInput(
+                            organization_id=org.id,
+                            customer_id=customer.id,
+                            order_id="OUTAGE-1",
+                            amount=Decimal("12.00"),
+                            currency="EUR",
+                            event_id=uuid.uuid4(),
+                        ),
+                        id=f"award-outage-{uuid.uuid4()}",
+                        task_queue="award-outage",
+                    )
+                    # The write keeps failing and keeps being retried: nothing gives up.
+                    for _ in range(200):
+                        pending = (await handle.describe()).raw_description.pending_activities
+                        if pending and pending[0].attempt >= 3:
+                            break
+                        await asyncio.sleep(0.1)
+                    else:
+                        raise AssertionError("the ledger write was not retried")
+                    assert "read-only" in pending[0].last_failure.message
+
+                    _set_read_only(database, False)
+                    # Time skipping jumps over the back-off (up to a minute between attempts).
+                    outcome = await handle.result()
+        assert outcome.status == "awarded" and outcome.points == 12
+        with db.session(org.id) as session:
+            count = session.scalar(select(func.count()).select_from(LedgerEntry))
+        assert count == 1
+    finally:
+        db.dispose()
+        drop()
+
+
+async def test_recorded_histories_replay_with_the_current_workflow_code() -> None:
+    """Changing a workflow in a way that breaks runs already in flight fails here."""
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    histories = sorted(HISTORIES.glob("*.json"))
+    assert histories, "no recorded histories"
+    for path in histories:
+        history = WorkflowHistory.from_json(path.stem, path.read_text())
+        await replayer.replay_workflow(history)
