@@ -121,6 +121,19 @@ def session_organization(session: Session) -> uuid.UUID:
     return org_id
 
 
+def read_snapshot(session: Session) -> None:
+    """Make the session's next transaction read one consistent snapshot.
+
+    Call before the first query. PostgreSQL's default (read committed) lets two reads of one
+    request see different commits, e.g. a balance older than the ledger listed beside it.
+    SQLite transactions are serialized already.
+    """
+    if session.in_transaction():
+        raise RuntimeError("read_snapshot must come before the session's first query")
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from herald.customers.service import get_customer
-from herald.db import session_organization, utcnow
+from herald.db import read_snapshot, session_organization, utcnow
 from herald.errors import InvalidInput
 from herald.loyalty.models import EntryKind, LedgerEntry, LoyaltyAccount, LoyaltySettings, Rounding
 from herald.loyalty.schemas import (
@@ -204,6 +204,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 def customer_points(
     session: Session, customer_id: uuid.UUID, *, limit: int = 50, cursor: str | None = None
 ) -> PointsOut:
+    read_snapshot(session)  # the balance and the entries beside it agree
     get_customer(session, customer_id, include_deleted=True)
     account = session.get(LoyaltyAccount, customer_id)
     stmt = select(LedgerEntry).where(LedgerEntry.customer_id == customer_id)
