@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from herald.customers.models import Customer  # noqa: E402
 from herald.db import Database, utcnow  # noqa: E402
-from herald.devserver import free_port, start_dev_server, wait_for_port  # noqa: E402
+from herald.devserver import free_port, herald_command, start_dev_server, wait_for_port  # noqa: E402
 from herald.events.models import Event  # noqa: E402
 from herald.loyalty.models import LedgerEntry  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
@@ -61,33 +61,16 @@ class BareWorkflow:
 
 
 def start_herald(env: dict[str, str], log_dir: Path) -> tuple[list[subprocess.Popen[bytes]], str]:
+    """Herald's worker and API, started as an operator starts them."""
     port = free_port()
-    out = open(log_dir / "herald.log", "ab")  # noqa: SIM115
-    worker = subprocess.Popen(
-        [sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=out, stderr=out
-    )
-    api = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "api.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=out,
-        stderr=out,
-    )
+    env = {**env, "HERALD_API_PORT": str(port), "HERALD_API_ACCESS_LOG": "false"}
+    with open(log_dir / "herald.log", "ab") as out:
+        procs = [
+            subprocess.Popen(herald_command(kind), cwd=ROOT, env=env, stdout=out, stderr=out)
+            for kind in ("worker", "api")
+        ]
     wait_for_port(port)
-    return [worker, api], f"http://127.0.0.1:{port}"
+    return procs, f"http://127.0.0.1:{port}"
 
 
 def seed_customers(db: Database, org_id: uuid.UUID, count: int) -> list[str]:

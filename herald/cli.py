@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import typer
@@ -44,6 +43,7 @@ def api() -> None:
         host=settings.api_host,
         port=settings.api_port,
         log_level="info",
+        access_log=settings.api_access_log,
     )
 
 
@@ -101,7 +101,7 @@ def _demo_key() -> str:
 @app.command()
 def dev() -> None:
     """Everything on this machine: Temporal dev server with its UI, database, worker and API."""
-    from herald.devserver import start_dev_server, wait_for_port
+    from herald.devserver import herald_command, start_dev_server, wait_for_port
     from herald.migrate import upgrade
 
     settings = get_settings()
@@ -134,8 +134,8 @@ def dev() -> None:
         upgrade(settings.database_url)
         key = _demo_key()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        children.append(subprocess.Popen([sys.executable, "-m", "herald.cli", "worker"], env=env))
-        children.append(subprocess.Popen([sys.executable, "-m", "herald.cli", "api"], env=env))
+        children.append(subprocess.Popen(herald_command("worker"), env=env))
+        children.append(subprocess.Popen(herald_command("api"), env=env))
         wait_for_port(settings.api_port)
         base = f"http://{settings.api_host}:{settings.api_port}"
         table = Table(title="Herald is running", show_header=False)

@@ -57,6 +57,11 @@ def start_dev_server(
     return subprocess.Popen(args, stdout=output, stderr=subprocess.STDOUT)
 
 
+def herald_command(*args: str) -> list[str]:
+    """The ``herald`` CLI under this interpreter, for child processes (no PATH needed)."""
+    return [sys.executable, "-m", "herald.cli", *args]
+
+
 def wait_for_port(port: int, host: str = "127.0.0.1", timeout_s: float = 30.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     dispatch_interval_s: float = 1.0
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_access_log: bool = True
     temporal_ui_port: int = 8233
 
 

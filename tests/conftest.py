@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,7 +20,7 @@ import pytest
 from herald.access.models import Role
 from herald.access.service import issue_api_key
 from herald.db import Database
-from herald.devserver import free_port, start_dev_server, wait_for_port
+from herald.devserver import free_port, herald_command, start_dev_server, wait_for_port
 from herald.migrate import upgrade
 from herald.organizations.service import create_organization
 
@@ -191,29 +190,13 @@ def herald_env(database_url: str, temporal_address: str, task_queue: str) -> dic
 
 
 def worker_process(env: dict[str, str], log_dir: Path) -> Process:
-    return Process([sys.executable, "worker.py"], env, log_dir / "worker.log")
+    return Process(herald_command("worker"), env, log_dir / "worker.log")
 
 
 def api_process(env: dict[str, str], log_dir: Path) -> tuple[Process, str]:
     port = free_port()
-    proc = Process(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "api.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env,
-        log_dir / "api.log",
-    )
-    return proc, f"http://127.0.0.1:{port}"
+    env = {**env, "HERALD_API_PORT": str(port), "HERALD_API_ACCESS_LOG": "false"}
+    return Process(herald_command("api"), env, log_dir / "api.log"), f"http://127.0.0.1:{port}"
 
 
 @dataclass

@@ -231,7 +231,16 @@ def test_events_posted_while_temporal_is_down_are_dispatched_after(
             response = client.post("/v1/events", json=batch, headers=org.headers())
             assert response.status_code == 202, response.text
             assert client.get("/readyz").status_code == 503
-            time.sleep(1.0)
+            event_id = response.json()["events"][0]["id"]
+            waiting = wait_until(
+                lambda: (
+                    (e := client.get(f"/v1/events/{event_id}", headers=org.headers()).json())[
+                        "dispatch_attempts"
+                    ]
+                    and e
+                )
+            )
+            assert waiting["dispatched_at"] is None and waiting["last_dispatch_error"]
             assert points(stack, org, customer["id"])["balance"] == 0
             assert _undispatched(stack, org) == 5
 
@@ -240,6 +249,8 @@ def test_events_posted_while_temporal_is_down_are_dispatched_after(
             ledger = wait_for_entries(stack, org, customer["id"], 5, timeout_s=60)
             assert ledger["balance"] == 15
             assert client.get("/readyz").status_code == 200
+            sent = client.get(f"/v1/events/{event_id}", headers=org.headers()).json()
+            assert sent["dispatched_at"] is not None and sent["last_dispatch_error"] is None
     finally:
         api.stop()
         worker.stop()

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -23,18 +25,21 @@ LEDGER_WRITE_RETRY = RetryPolicy(
 )
 
 
+async def _write_ledger(
+    activity: Callable[[LoyaltyActivities, Any], LedgerOutcome], data: Any
+) -> LedgerOutcome:
+    return await workflow.execute_activity_method(
+        activity, data, start_to_close_timeout=LEDGER_WRITE_TIMEOUT, retry_policy=LEDGER_WRITE_RETRY
+    )
+
+
 @workflow.defn
 class AwardOrderPoints:
     """Points for one paid order. The workflow id is derived from the order, so it runs once."""
 
     @workflow.run
     async def run(self, data: AwardOrderPointsInput) -> LedgerOutcome:
-        return await workflow.execute_activity_method(
-            LoyaltyActivities.award_order_points,
-            data,
-            start_to_close_timeout=LEDGER_WRITE_TIMEOUT,
-            retry_policy=LEDGER_WRITE_RETRY,
-        )
+        return await _write_ledger(LoyaltyActivities.award_order_points, data)
 
 
 @workflow.defn
@@ -43,9 +48,4 @@ class ReverseOrderPoints:
 
     @workflow.run
     async def run(self, data: ReverseOrderPointsInput) -> LedgerOutcome:
-        return await workflow.execute_activity_method(
-            LoyaltyActivities.reverse_order_points,
-            data,
-            start_to_close_timeout=LEDGER_WRITE_TIMEOUT,
-            retry_policy=LEDGER_WRITE_RETRY,
-        )
+        return await _write_ledger(LoyaltyActivities.reverse_order_points, data)

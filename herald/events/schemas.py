@@ -140,4 +140,8 @@ class EventOut(BaseModel):
     received_at: datetime
     properties: dict[str, Any]
     idempotency_key: str | None
-    dispatched_at: datetime | None
+    dispatched_at: datetime | None = Field(
+        description="when its workflows were started; empty while waiting"
+    )
+    dispatch_attempts: int
+    last_dispatch_error: str | None

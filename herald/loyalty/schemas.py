@@ -39,17 +39,20 @@ class ReverseOrderPointsInput(BaseModel):
     event_id: uuid.UUID
 
 
+OutcomeStatus = Literal[
+    "awarded",
+    "already_awarded",
+    "order_refunded",
+    "reversed",
+    "already_reversed",
+    "refund_recorded",
+]
+
+
 class LedgerOutcome(BaseModel):
     """What an award or reversal did; the workflow's result, shown in the Temporal UI."""
 
-    status: Literal[
-        "awarded",
-        "already_awarded",
-        "order_refunded",
-        "reversed",
-        "already_reversed",
-        "refund_recorded",
-    ]
+    status: OutcomeStatus
     points: int
     balance: int
     entry_id: uuid.UUID | None

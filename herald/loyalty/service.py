@@ -21,6 +21,7 @@ from herald.loyalty.schemas import (
     LedgerOutcome,
     LoyaltySettingsIn,
     LoyaltySettingsOut,
+    OutcomeStatus,
     PointsOut,
     ReverseOrderPointsInput,
 )
@@ -96,7 +97,23 @@ def _order_entries(session: Session, order_id: str) -> dict[str, LedgerEntry]:
     return {row.source: row for row in rows}
 
 
-def _append(session: Session, account: LoyaltyAccount, entry: LedgerEntry) -> LedgerOutcome | None:
+def _unchanged(
+    session: Session, account: LoyaltyAccount, status: OutcomeStatus, entry: LedgerEntry | None
+) -> LedgerOutcome:
+    """Nothing to write: report what is there, then release the account lock."""
+    outcome = LedgerOutcome(
+        status=status,
+        points=entry.points if entry else 0,
+        balance=account.balance,
+        entry_id=entry.id if entry else None,
+    )
+    session.rollback()
+    return outcome
+
+
+def _append(
+    session: Session, account: LoyaltyAccount, entry: LedgerEntry, status: OutcomeStatus
+) -> LedgerOutcome | None:
     """Write the entry and the balance in one transaction.
 
     Returns None when a concurrent writer (another customer's lock) stored the same source first.
@@ -114,7 +131,7 @@ def _append(session: Session, account: LoyaltyAccount, entry: LedgerEntry) -> Le
             raise
         return None
     return LedgerOutcome(
-        status="awarded", points=entry.points, balance=account.balance, entry_id=entry.id
+        status=status, points=entry.points, balance=account.balance, entry_id=entry.id
     )
 
 
@@ -125,20 +142,10 @@ def award_order_points(session: Session, data: AwardOrderPointsInput) -> LedgerO
     """
     account = _lock_account(session, data.customer_id)
     entries = _order_entries(session, data.order_id)
-    existing = entries.get(ORDER_PAID)
-    if existing is not None:
-        session.rollback()
-        return LedgerOutcome(
-            status="already_awarded",
-            points=existing.points,
-            balance=account.balance,
-            entry_id=existing.id,
-        )
+    if ORDER_PAID in entries:
+        return _unchanged(session, account, "already_awarded", entries[ORDER_PAID])
     if ORDER_REFUNDED in entries:  # the refund overtook the payment: nothing to earn
-        session.rollback()
-        return LedgerOutcome(
-            status="order_refunded", points=0, balance=account.balance, entry_id=None
-        )
+        return _unchanged(session, account, "order_refunded", None)
     rule = get_settings(session)
     entry = LedgerEntry(
         customer_id=data.customer_id,
@@ -154,23 +161,15 @@ def award_order_points(session: Session, data: AwardOrderPointsInput) -> LedgerO
             "rounding": rule.rounding.value,
         },
     )
-    outcome = _append(session, account, entry)
-    return outcome or award_order_points(session, data)
+    return _append(session, account, entry, "awarded") or award_order_points(session, data)
 
 
 def reverse_order_points(session: Session, data: ReverseOrderPointsInput) -> LedgerOutcome:
     """Take back what an order earned, once. A refund that arrives first blocks the later award."""
     account = _lock_account(session, data.customer_id)
     entries = _order_entries(session, data.order_id)
-    existing = entries.get(ORDER_REFUNDED)
-    if existing is not None:
-        session.rollback()
-        return LedgerOutcome(
-            status="already_reversed",
-            points=existing.points,
-            balance=account.balance,
-            entry_id=existing.id,
-        )
+    if ORDER_REFUNDED in entries:
+        return _unchanged(session, account, "already_reversed", entries[ORDER_REFUNDED])
     award = entries.get(ORDER_PAID)
     entry = LedgerEntry(
         customer_id=data.customer_id,
@@ -182,11 +181,8 @@ def reverse_order_points(session: Session, data: ReverseOrderPointsInput) -> Led
         reverses_entry_id=award.id if award is not None else None,
         details={"reverses": str(award.id)} if award is not None else {"award": "none yet"},
     )
-    outcome = _append(session, account, entry)
-    if outcome is None:
-        return reverse_order_points(session, data)
-    outcome.status = "reversed" if award is not None else "refund_recorded"
-    return outcome
+    status: OutcomeStatus = "reversed" if award is not None else "refund_recorded"
+    return _append(session, account, entry, status) or reverse_order_points(session, data)
 
 
 def _encode_cursor(created_at: datetime, entry_id: uuid.UUID) -> str:
