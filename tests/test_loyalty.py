@@ -36,6 +36,8 @@ def test_order_paid_awards_points_at_the_merchants_rate(stack: Stack, org: Org) 
         headers=org.headers(),
     )
     assert put.status_code == 200, put.text
+    settings = stack.api.get("/v1/loyalty/settings", headers=org.headers()).json()
+    assert (settings["points_per_unit"], settings["rounding"]) == ("2.5", "half_up")
     customer = create_customer(stack, org, external_id="shop-42")
     response = stack.api.post(
         "/v1/events",
@@ -52,7 +54,7 @@ def test_order_paid_awards_points_at_the_merchants_rate(stack: Stack, org: Org) 
     assert ledger["balance"] == 26  # 10.30 * 2.5 = 25.75, rounded half up
     entry = ledger["entries"][0]
     assert entry["kind"] == "earn" and entry["source_id"] == "A-1"
-    assert entry["details"]["points_per_unit"] in ("2.5", "2.5000")
+    assert entry["details"]["points_per_unit"] == "2.5"
 
     # The award is a Temporal run the operator can find by organization and customer.
     runs = wait_until(

@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_serializer
 
 from herald.loyalty.models import EntryKind, Rounding
 
@@ -15,10 +15,19 @@ class LoyaltySettingsIn(BaseModel):
     rounding: Rounding = Rounding.down
 
 
+def plain_decimal(value: Decimal) -> str:
+    """``2.5000`` as stored by the database, ``2.5`` as people write it."""
+    return format(value.normalize(), "f")
+
+
 class LoyaltySettingsOut(BaseModel):
     points_per_unit: Decimal
     rounding: Rounding
     updated_at: datetime | None
+
+    @field_serializer("points_per_unit")
+    def _plain(self, value: Decimal) -> str:
+        return plain_decimal(value)
 
 
 class AwardOrderPointsInput(BaseModel):

@@ -24,6 +24,7 @@ from herald.loyalty.schemas import (
     OutcomeStatus,
     PointsOut,
     ReverseOrderPointsInput,
+    plain_decimal,
 )
 
 ORDER_PAID = "order.paid"
@@ -157,7 +158,7 @@ def award_order_points(session: Session, data: AwardOrderPointsInput) -> LedgerO
         details={
             "amount": str(data.amount),
             "currency": data.currency,
-            "points_per_unit": str(rule.points_per_unit),
+            "points_per_unit": plain_decimal(rule.points_per_unit),
             "rounding": rule.rounding.value,
         },
     )
