@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from api.problems import install_problem_handlers
-from api.routers import api_keys, customers, events, health, loyalty, runs, users
+from api.routers import api_keys, customers, events, health, loyalty, runs, templates, users
 from herald.db import Database
 from herald.events.dispatch import EventDispatcher
 from herald.settings import Settings, get_settings
@@ -44,6 +44,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for router in (health, api_keys, customers, users, events, loyalty, runs):
+    for router in (health, api_keys, customers, users, events, loyalty, runs, templates):
         app.include_router(router.router)
     return app

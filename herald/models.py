@@ -5,6 +5,7 @@ from herald.customers.models import Customer, CustomerEmail, CustomerPhone, Cust
 from herald.db import Base
 from herald.events.models import Event
 from herald.loyalty.models import LedgerEntry, LoyaltyAccount, LoyaltySettings
+from herald.messaging.models import Message, MessageTemplate
 from herald.organizations.models import Organization
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "LedgerEntry",
     "LoyaltyAccount",
     "LoyaltySettings",
+    "Message",
+    "MessageTemplate",
     "Organization",
     "User",
 ]

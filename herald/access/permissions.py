@@ -18,6 +18,9 @@ class Permission(enum.StrEnum):
     loyalty_configure = "loyalty:configure"
     runs_read = "runs:read"
     api_keys_manage = "api_keys:manage"
+    templates_read = "templates:read"
+    templates_write = "templates:write"
+    messages_read = "messages:read"
 
 
 _P = Permission
@@ -31,7 +34,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {_P.customers_read, _P.customers_create, _P.events_write, _P.loyalty_read}
     ),
     # Marketers read profiles to build audiences but do not edit them.
-    Role.marketing: frozenset({_P.customers_read, _P.loyalty_read, _P.runs_read}),
+    Role.marketing: frozenset(
+        {
+            _P.customers_read,
+            _P.loyalty_read,
+            _P.runs_read,
+            _P.templates_read,
+            _P.templates_write,
+            _P.messages_read,
+        }
+    ),
     # Sales work inquiries only; customer profiles are out of their reach.
     Role.sales: frozenset(),
     Role.customer: frozenset(),

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
+
+from api.deps import org_session, require
+from herald.access.permissions import Permission
+from herald.access.service import Principal
+from herald.messaging import templates
+from herald.messaging.schemas import (
+    PreviewRequest,
+    RenderedMessage,
+    TemplateCreate,
+    TemplateOut,
+    TemplateUpdate,
+)
+
+router = APIRouter(prefix="/v1/templates", tags=["messaging"])
+read = require(Permission.templates_read)
+write = require(Permission.templates_write)
+
+
+def _out(template: object) -> TemplateOut:
+    return TemplateOut.model_validate(template, from_attributes=True)
+
+
+@router.post("", status_code=201, response_model=TemplateOut)
+def create_template(
+    body: TemplateCreate, _: Principal = Depends(write), session: Session = Depends(org_session)
+) -> TemplateOut:
+    return _out(templates.create_template(session, body))
+
+
+@router.get("", response_model=list[TemplateOut])
+def list_templates(
+    _: Principal = Depends(read), session: Session = Depends(org_session)
+) -> list[TemplateOut]:
+    return [_out(t) for t in templates.list_templates(session)]
+
+
+@router.get("/{template_id}", response_model=TemplateOut)
+def get_template(
+    template_id: uuid.UUID, _: Principal = Depends(read), session: Session = Depends(org_session)
+) -> TemplateOut:
+    return _out(templates.get_template(session, template_id))
+
+
+@router.patch("/{template_id}", response_model=TemplateOut)
+def update_template(
+    template_id: uuid.UUID,
+    body: TemplateUpdate,
+    _: Principal = Depends(write),
+    session: Session = Depends(org_session),
+) -> TemplateOut:
+    return _out(templates.update_template(session, template_id, body))
+
+
+@router.delete("/{template_id}", status_code=204)
+def delete_template(
+    template_id: uuid.UUID, _: Principal = Depends(write), session: Session = Depends(org_session)
+) -> None:
+    templates.delete_template(session, template_id)
+
+
+@router.post(
+    "/{template_id}/preview",
+    response_model=RenderedMessage,
+    summary="Render for a customer or for sample data, without sending",
+)
+def preview_template(
+    template_id: uuid.UUID,
+    body: PreviewRequest,
+    principal: Principal = Depends(read),
+    session: Session = Depends(org_session),
+) -> RenderedMessage:
+    return templates.preview(session, principal.organization_id, template_id, body)

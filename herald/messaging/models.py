@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from herald.db import Base, TenantScoped, utcnow
+
+
+class Channel(enum.StrEnum):
+    email = "email"
+    sms = "sms"
+    push = "push"
+    in_app = "in_app"
+
+
+class Category(enum.StrEnum):
+    """Marketing messages need consent and carry unsubscribe headers; transactional ones do not."""
+
+    marketing = "marketing"
+    transactional = "transactional"
+
+
+class MessageStatus(enum.StrEnum):
+    queued = "queued"
+    sent = "sent"
+    delivered = "delivered"
+    opened = "opened"
+    clicked = "clicked"
+    bounced = "bounced"
+    complained = "complained"
+    failed = "failed"
+    skipped = "skipped"
+    unknown = "unknown"
+
+
+class MessageTemplate(TenantScoped, Base):
+    """A message written once, with a content variant per locale."""
+
+    __tablename__ = "message_templates"
+    __table_args__ = (UniqueConstraint("organization_id", "key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    key: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[Channel] = mapped_column(Enum(Channel, native_enum=False, length=10))
+    category: Mapped[Category] = mapped_column(Enum(Category, native_enum=False, length=20))
+    default_locale: Mapped[str] = mapped_column(String(35))
+    # {locale: content}; the content's shape depends on the channel (see schemas).
+    variants: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+
+class Message(TenantScoped, Base):
+    """One message to one recipient. Written before the provider is called, keyed by intent."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "idempotency_key"),
+        Index("ix_messages_customer", "organization_id", "customer_id", "created_at"),
+        Index("ix_messages_created", "organization_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    idempotency_key: Mapped[str] = mapped_column(String(300))
+    channel: Mapped[Channel] = mapped_column(Enum(Channel, native_enum=False, length=10))
+    category: Mapped[Category] = mapped_column(Enum(Category, native_enum=False, length=20))
+    template_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("message_templates.id", ondelete="SET NULL")
+    )
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    recipient: Mapped[str] = mapped_column(String(320))
+    locale: Mapped[str | None] = mapped_column(String(35))
+    # The rendered content and headers, exactly as handed to the provider.
+    content: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    provider: Mapped[str] = mapped_column(String(30))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[MessageStatus] = mapped_column(
+        Enum(MessageStatus, native_enum=False, length=20), default=MessageStatus.queued
+    )
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from herald.messaging.models import Category, Channel, MessageStatus
+
+
+class EmailContent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(min_length=1, max_length=998)
+    html: str = Field(min_length=1, max_length=512_000)
+    text: str | None = Field(default=None, max_length=512_000)
+
+
+class SmsContent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(min_length=1, max_length=1600)
+
+
+class PushContent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=2000)
+    data: dict[str, str] = {}
+
+
+class InAppContent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=10_000)
+    data: dict[str, str] = {}
+
+
+CONTENT_MODELS: dict[Channel, type[BaseModel]] = {
+    Channel.email: EmailContent,
+    Channel.sms: SmsContent,
+    Channel.push: PushContent,
+    Channel.in_app: InAppContent,
+}
+# Fields rendered with HTML autoescaping; every other field is plain text.
+HTML_FIELDS = frozenset({"html"})
+
+TemplateKey = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$", examples=["welcome-email"])
+LOCALE_PATTERN = r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$"
+LocaleTag = Field(pattern=LOCALE_PATTERN, examples=["en", "de-AT"])
+
+
+class TemplateCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = TemplateKey
+    name: str = Field(min_length=1, max_length=200)
+    channel: Channel
+    category: Category = Category.marketing
+    default_locale: str = LocaleTag
+    variants: dict[str, dict[str, Any]] = Field(
+        min_length=1,
+        max_length=50,
+        description="content per locale; its fields depend on the channel "
+        "(email: subject, html, text; sms: body; push and in_app: title, body, data)",
+    )
+
+
+class TemplateUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    category: Category | None = None
+    default_locale: str | None = Field(default=None, pattern=LOCALE_PATTERN)
+    variants: dict[str, dict[str, Any]] | None = Field(default=None, min_length=1, max_length=50)
+
+
+class TemplateOut(BaseModel):
+    id: uuid.UUID
+    key: str
+    name: str
+    channel: Channel
+    category: Category
+    default_locale: str
+    variants: dict[str, dict[str, Any]]
+    created_at: datetime
+    updated_at: datetime
+
+
+class SampleContext(BaseModel):
+    customer: dict[str, Any] = {}
+    event: dict[str, Any] = {}
+
+
+class PreviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: uuid.UUID | None = Field(default=None, description="render for this customer")
+    sample: SampleContext | None = Field(default=None, description="or for sample data")
+    locale: str | None = None
+
+
+class RenderedMessage(BaseModel):
+    template_id: uuid.UUID
+    channel: Channel
+    locale: str
+    content: dict[str, Any]
+
+
+class MessageOut(BaseModel):
+    id: uuid.UUID
+    idempotency_key: str
+    channel: Channel
+    category: Category
+    template_id: uuid.UUID | None
+    customer_id: uuid.UUID | None
+    recipient: str
+    locale: str | None
+    content: dict[str, Any]
+    provider: str
+    provider_message_id: str | None
+    status: MessageStatus
+    status_reason: str | None
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class MessagePage(BaseModel):
+    items: list[MessageOut]
+    next_cursor: str | None

@@ -1,0 +1,181 @@
+"""Message templates: validated when saved, picked by locale, rendered for one recipient."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from herald.customers.models import Customer
+from herald.customers.service import get_customer
+from herald.db import utcnow
+from herald.errors import Conflict, InvalidInput, NotFound
+from herald.loyalty.models import LoyaltyAccount
+from herald.messaging.models import Channel, MessageTemplate
+from herald.messaging.rendering import check_template, render
+from herald.messaging.schemas import (
+    CONTENT_MODELS,
+    HTML_FIELDS,
+    PreviewRequest,
+    RenderedMessage,
+    TemplateCreate,
+    TemplateUpdate,
+)
+from herald.organizations.models import Organization
+
+
+def _validated_variants(
+    channel: Channel, variants: dict[str, dict[str, Any]], default_locale: str
+) -> dict[str, dict[str, Any]]:
+    if default_locale not in variants:
+        raise InvalidInput(
+            f"no variant for the default locale {default_locale!r}", field="default_locale"
+        )
+    model = CONTENT_MODELS[channel]
+    clean: dict[str, dict[str, Any]] = {}
+    for locale, raw in variants.items():
+        try:
+            content = model.model_validate(raw).model_dump(exclude_none=True)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            path = ".".join(str(p) for p in error["loc"])
+            raise InvalidInput(error["msg"], field=f"variants.{locale}.{path}") from exc
+        for name, value in content.items():
+            texts = value.items() if isinstance(value, dict) else [(None, value)]
+            for key, text in texts:
+                field = f"variants.{locale}.{name}" + (f".{key}" if key else "")
+                check_template(text, field)
+        clean[locale] = content
+    return clean
+
+
+def create_template(session: Session, data: TemplateCreate) -> MessageTemplate:
+    template = MessageTemplate(
+        key=data.key,
+        name=data.name,
+        channel=data.channel,
+        category=data.category,
+        default_locale=data.default_locale,
+        variants=_validated_variants(data.channel, data.variants, data.default_locale),
+    )
+    if session.scalar(select(MessageTemplate.id).where(MessageTemplate.key == data.key)):
+        raise Conflict(f"a template with key {data.key!r} exists", field="key")
+    session.add(template)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"a template with key {data.key!r} exists", field="key") from exc
+    return template
+
+
+def get_template(session: Session, template_id: uuid.UUID) -> MessageTemplate:
+    template = session.get(MessageTemplate, template_id)
+    if template is None or template.deleted_at is not None:
+        raise NotFound("no such template")
+    return template
+
+
+def list_templates(session: Session) -> list[MessageTemplate]:
+    return list(
+        session.scalars(
+            select(MessageTemplate)
+            .where(MessageTemplate.deleted_at.is_(None))
+            .order_by(MessageTemplate.key)
+        )
+    )
+
+
+def update_template(
+    session: Session, template_id: uuid.UUID, data: TemplateUpdate
+) -> MessageTemplate:
+    template = get_template(session, template_id)
+    if data.name is not None:
+        template.name = data.name
+    if data.category is not None:
+        template.category = data.category
+    default_locale = data.default_locale or template.default_locale
+    variants = data.variants if data.variants is not None else template.variants
+    template.variants = _validated_variants(template.channel, variants, default_locale)
+    template.default_locale = default_locale
+    template.updated_at = utcnow()
+    session.commit()
+    return template
+
+
+def delete_template(session: Session, template_id: uuid.UUID) -> None:
+    template = get_template(session, template_id)
+    template.deleted_at = utcnow()
+    session.commit()
+
+
+def pick_variant(template: MessageTemplate, locale: str | None) -> tuple[str, dict[str, Any]]:
+    """The recipient's locale, else its language, else the template's default."""
+    for candidate in (locale, locale.split("-")[0] if locale else None):
+        if candidate and candidate in template.variants:
+            return candidate, template.variants[candidate]
+    return template.default_locale, template.variants[template.default_locale]
+
+
+def render_content(content: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    rendered: dict[str, Any] = {}
+    for name, value in content.items():
+        if isinstance(value, dict):
+            rendered[name] = {
+                key: render(text, context, field=f"{name}.{key}") for key, text in value.items()
+            }
+        else:
+            rendered[name] = render(value, context, html=name in HTML_FIELDS, field=name)
+    return rendered
+
+
+def customer_context(session: Session, customer: Customer) -> dict[str, Any]:
+    """What templates see of a customer: plain values, never ORM objects."""
+    account = session.get(LoyaltyAccount, customer.id)
+    primary_phone = next((p.phone for p in customer.phones if p.is_primary), None)
+    return {
+        "id": str(customer.id),
+        "name": customer.name,
+        "first_name": customer.name.split(" ")[0] if customer.name else "",
+        "email": customer.primary_email,
+        "phone": primary_phone,
+        "locale": customer.locale,
+        "timezone": customer.timezone,
+        "attributes": dict(customer.attributes),
+        "tags": [t.tag for t in customer.tags],
+        "points": account.balance if account else 0,
+    }
+
+
+def organization_context(session: Session, organization_id: uuid.UUID) -> dict[str, Any]:
+    org = session.get(Organization, organization_id)
+    return {"name": org.name, "slug": org.slug} if org else {}
+
+
+def preview(
+    session: Session, organization_id: uuid.UUID, template_id: uuid.UUID, request: PreviewRequest
+) -> RenderedMessage:
+    template = get_template(session, template_id)
+    context: dict[str, Any] = {
+        "organization": organization_context(session, organization_id),
+        "unsubscribe_url": "https://example.invalid/unsubscribe/preview",
+    }
+    locale = request.locale
+    if request.customer_id is not None:
+        customer = get_customer(session, request.customer_id)
+        context["customer"] = customer_context(session, customer)
+        locale = locale or customer.locale
+    if request.sample is not None:
+        context.setdefault("customer", request.sample.customer)
+        context["event"] = request.sample.event
+    chosen, content = pick_variant(template, locale)
+    return RenderedMessage(
+        template_id=template.id,
+        channel=template.channel,
+        locale=chosen,
+        content=render_content(content, context),
+    )
