@@ -11,14 +11,16 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.loyalty import LoyaltyActivities
+from activities.messaging import MessagingActivities
 from herald.db import Database
 from herald.settings import Settings, get_settings
 from herald.temporal import connect, ensure_search_attributes
 from workflows.loyalty import AwardOrderPoints, ReverseOrderPoints
+from workflows.messaging import SendMessage
 
 log = logging.getLogger("herald.worker")
 
-WORKFLOWS = [AwardOrderPoints, ReverseOrderPoints]
+WORKFLOWS = [AwardOrderPoints, ReverseOrderPoints, SendMessage]
 # Activities are synchronous database work: they run on this many threads.
 ACTIVITY_THREADS = 32
 
@@ -27,11 +29,16 @@ def build_worker(
     settings: Settings, client: Client, db: Database, executor: ThreadPoolExecutor
 ) -> Worker:
     loyalty = LoyaltyActivities(db)
+    messaging = MessagingActivities(db)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[loyalty.award_order_points, loyalty.reverse_order_points],
+        activities=[
+            loyalty.award_order_points,
+            loyalty.reverse_order_points,
+            messaging.deliver_message,
+        ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
     )

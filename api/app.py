@@ -9,7 +9,17 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from api.problems import install_problem_handlers
-from api.routers import api_keys, customers, events, health, loyalty, runs, templates, users
+from api.routers import (
+    api_keys,
+    customers,
+    events,
+    health,
+    loyalty,
+    messages,
+    runs,
+    templates,
+    users,
+)
 from herald.db import Database
 from herald.events.dispatch import EventDispatcher
 from herald.settings import Settings, get_settings
@@ -21,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
         app.state.db = Database(settings.database_url)
         app.state.temporal = TemporalConnection(settings)
         app.state.dispatcher = EventDispatcher(
@@ -44,6 +55,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for router in (health, api_keys, customers, users, events, loyalty, runs, templates):
+    for router in (health, api_keys, customers, users, events, loyalty, runs, templates, messages):
         app.include_router(router.router)
     return app

@@ -14,6 +14,7 @@ from herald.access.service import Principal, authenticate
 from herald.db import Database
 from herald.errors import Forbidden, Unauthorized
 from herald.events.dispatch import EventDispatcher
+from herald.settings import Settings
 from herald.temporal import TemporalConnection
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer hk_...`")
@@ -21,6 +22,10 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 
 def get_db(request: Request) -> Database:
     return request.app.state.db  # type: ignore[no-any-return]
+
+
+def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
 
 
 def get_dispatcher(request: Request) -> EventDispatcher:

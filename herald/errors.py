@@ -33,6 +33,11 @@ class Unauthorized(HeraldError):
     title = "Unauthorized"
 
 
+class StillRunning(HeraldError):
+    status = 504
+    title = "Still running"
+
+
 class InvalidInput(HeraldError):
     status = 422
     title = "Invalid input"

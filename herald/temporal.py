@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+from pydantic import BaseModel
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
-from temporalio.client import Client
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDReusePolicy,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from herald.settings import Settings
 
@@ -73,6 +83,39 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
         )
+
+
+@dataclass(frozen=True)
+class WorkflowStart:
+    """A Herald run to start: its workflow id is derived from its subject, so it starts once."""
+
+    workflow: str
+    workflow_id: str
+    arg: BaseModel
+    organization_id: uuid.UUID
+    customer_id: uuid.UUID | None
+
+
+async def start_run(
+    client: Client, task_queue: str, start: WorkflowStart
+) -> WorkflowHandle[Any, Any]:
+    """Start the run, or return the one its id already names (a duplicate start is success)."""
+    try:
+        return await client.start_workflow(
+            start.workflow,
+            start.arg,
+            id=start.workflow_id,
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=run_search_attributes(
+                start.workflow,
+                str(start.organization_id),
+                str(start.customer_id) if start.customer_id else None,
+            ),
+            rpc_timeout=START_RPC_TIMEOUT,
+        )
+    except WorkflowAlreadyStartedError:
+        return client.get_workflow_handle(start.workflow_id)
 
 
 class TemporalConnection:

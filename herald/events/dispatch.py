@@ -9,7 +9,6 @@ duplicate start is treated as success.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -17,13 +16,11 @@ from datetime import timedelta
 
 from sqlalchemy import Select, Update, select, update
 from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from herald.db import Database, utcnow
 from herald.events.models import Event
-from herald.events.reactions import WorkflowStart, workflows_for
-from herald.temporal import START_RPC_TIMEOUT, run_search_attributes
+from herald.events.reactions import workflows_for
+from herald.temporal import WorkflowStart, start_run
 
 log = logging.getLogger(__name__)
 
@@ -45,21 +42,7 @@ class EventDispatcher:
 
     async def _start(self, client: Client, start: WorkflowStart) -> None:
         async with self._limit:
-            # A duplicate start means the subject was already handed over: that is the point.
-            with contextlib.suppress(WorkflowAlreadyStartedError):
-                await client.start_workflow(
-                    start.workflow,
-                    start.arg,
-                    id=start.workflow_id,
-                    task_queue=self._task_queue,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                    search_attributes=run_search_attributes(
-                        start.workflow,
-                        str(start.organization_id),
-                        str(start.customer_id) if start.customer_id else None,
-                    ),
-                    rpc_timeout=START_RPC_TIMEOUT,
-                )
+            await start_run(client, self._task_queue, start)
 
     async def _dispatch_event(self, client: Client, event: Event) -> str | None:
         """Start every workflow the event triggers; the error text if one could not start."""

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-
-from pydantic import BaseModel
 
 from herald.events.models import Event
-
-
-@dataclass(frozen=True)
-class WorkflowStart:
-    workflow: str
-    workflow_id: str
-    arg: BaseModel
-    organization_id: uuid.UUID
-    customer_id: uuid.UUID | None
-
+from herald.temporal import WorkflowStart
 
 Reaction = Callable[[Event], list[WorkflowStart]]
 
 
 def reactions() -> list[Reaction]:
-    # Imported here: domains import this module for WorkflowStart.
+    # Imported here: domain trigger modules import the events package themselves.
     from herald.loyalty.triggers import loyalty_workflows_for
 
     return [loyalty_workflows_for]

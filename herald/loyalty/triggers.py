@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from herald.events.models import Event
-from herald.events.reactions import WorkflowStart
 from herald.loyalty.schemas import AwardOrderPointsInput, ReverseOrderPointsInput
 from herald.loyalty.service import ORDER_PAID, ORDER_REFUNDED
+from herald.temporal import WorkflowStart
 
 AWARD_WORKFLOW = "AwardOrderPoints"
 REVERSE_WORKFLOW = "ReverseOrderPoints"

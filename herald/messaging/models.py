@@ -88,6 +88,9 @@ class Message(TenantScoped, Base):
     )
     status_reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(default=0)
+    # Set before the provider is called, cleared when it answers: still set on a retry means
+    # the earlier attempt's outcome was lost.
+    in_flight: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 07:52:20.103077
+Create Date: 2026-11-23 07:54:47.186251
 """
 
 from collections.abc import Sequence
@@ -108,6 +108,7 @@ def upgrade() -> None:
         ),
         sa.Column("status_reason", sa.Text(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("in_flight", sa.Boolean(), nullable=False),
         sa.Column("created_at", herald.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", herald.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("updated_at", herald.db.UTCDateTime(timezone=True), nullable=False),

@@ -1,0 +1,114 @@
+"""Reading messages (the outbox included) and preparing test sends."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from herald.customers.schemas import to_e164
+from herald.customers.service import get_customer
+from herald.errors import InvalidInput, NotFound
+from herald.messaging.delivery import DeliveryRequest
+from herald.messaging.models import Channel, Message
+from herald.messaging.schemas import MessageOut, MessagePage
+from herald.messaging.templates import get_template
+from herald.temporal import WorkflowStart
+
+SEND_WORKFLOW = "SendMessage"
+
+
+class TestSendRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str | None = Field(default=None, description="email address or E.164 number")
+    customer_id: uuid.UUID | None = Field(default=None, description="render for this customer")
+
+
+def _checked_recipient(channel: Channel, to: str) -> str:
+    try:
+        if channel is Channel.email:
+            return validate_email(to, check_deliverability=False).normalized
+        if channel is Channel.sms:
+            return to_e164(to)
+    except (EmailNotValidError, ValueError) as exc:
+        raise InvalidInput(f"not a valid {channel.value} recipient: {exc}", field="to") from exc
+    raise InvalidInput(f"{channel.value} test sends go to a customer", field="to")
+
+
+def test_send(
+    session: Session, organization_id: uuid.UUID, template_id: uuid.UUID, body: TestSendRequest
+) -> WorkflowStart:
+    """A one-off send of a template (each call its own intent), through the normal delivery path."""
+    template = get_template(session, template_id)
+    if body.to is None and body.customer_id is None:
+        raise InvalidInput("give a recipient (to) or a customer_id", field="to")
+    to = _checked_recipient(template.channel, body.to) if body.to else None
+    if body.customer_id is not None:
+        get_customer(session, body.customer_id)
+    key = f"test-send/{uuid.uuid4()}"
+    return WorkflowStart(
+        workflow=SEND_WORKFLOW,
+        workflow_id=f"{SEND_WORKFLOW}/{organization_id}/{key}",
+        arg=DeliveryRequest(
+            organization_id=organization_id,
+            idempotency_key=key,
+            template_id=template.id,
+            customer_id=body.customer_id,
+            to=to,
+        ),
+        organization_id=organization_id,
+        customer_id=body.customer_id,
+    )
+
+
+def get_message(session: Session, message_id: uuid.UUID) -> MessageOut:
+    message = session.get(Message, message_id)
+    if message is None:
+        raise NotFound("no such message")
+    return MessageOut.model_validate(message, from_attributes=True)
+
+
+def list_messages(
+    session: Session,
+    *,
+    provider: str | None = None,
+    customer_id: uuid.UUID | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> MessagePage:
+    stmt = select(Message)
+    if provider is not None:
+        stmt = stmt.where(Message.provider == provider)
+    if customer_id is not None:
+        stmt = stmt.where(Message.customer_id == customer_id)
+    if cursor:
+        try:
+            stamp, raw_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+            after = (datetime.fromisoformat(stamp), uuid.UUID(raw_id))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidInput("invalid cursor", field="cursor") from exc
+        stmt = stmt.where(tuple_(Message.created_at, Message.id) < after)
+    rows = list(
+        session.scalars(
+            stmt.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit + 1)
+        )
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = (
+        base64.urlsafe_b64encode(
+            f"{rows[-1].created_at.isoformat()}|{rows[-1].id}".encode()
+        ).decode()
+        if more
+        else None
+    )
+    return MessagePage(
+        items=[MessageOut.model_validate(m, from_attributes=True) for m in rows],
+        next_cursor=next_cursor,
+    )
