@@ -29,7 +29,7 @@ def build_worker(
     settings: Settings, client: Client, db: Database, executor: ThreadPoolExecutor
 ) -> Worker:
     loyalty = LoyaltyActivities(db)
-    messaging = MessagingActivities(db)
+    messaging = MessagingActivities(db, settings.public_url)
     return Worker(
         client,
         task_queue=settings.task_queue,

@@ -8,19 +8,22 @@ from temporalio.exceptions import ApplicationError
 from herald.db import Database
 from herald.messaging.delivery import DeliveryOutcome, DeliveryRequest, deliver
 from herald.messaging.providers import ProviderError, providers_for
+from herald.messaging.setup import load_messaging_settings
 
 
 class MessagingActivities:
     """Message delivery. Idempotent by the message's unique intent key."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, public_url: str) -> None:
         self._db = db
+        self._public_url = public_url
 
     @activity.defn
     def deliver_message(self, request: DeliveryRequest) -> DeliveryOutcome:
         with self._db.session(request.organization_id) as session:
+            providers = providers_for(load_messaging_settings(session), self._public_url)
             try:
-                return deliver(session, request, providers_for(request.organization_id))
+                return deliver(session, request, providers)
             except ProviderError as exc:  # the provider said "later": retry, at its pace
                 delay = timedelta(seconds=exc.retry_after_s) if exc.retry_after_s else None
                 raise ApplicationError(

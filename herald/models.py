@@ -5,7 +5,7 @@ from herald.customers.models import Customer, CustomerEmail, CustomerPhone, Cust
 from herald.db import Base
 from herald.events.models import Event
 from herald.loyalty.models import LedgerEntry, LoyaltyAccount, LoyaltySettings
-from herald.messaging.models import Message, MessageTemplate
+from herald.messaging.models import Message, MessageTemplate, MessagingSettings
 from herald.organizations.models import Organization
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "LoyaltySettings",
     "Message",
     "MessageTemplate",
+    "MessagingSettings",
     "Organization",
     "User",
 ]

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_access_log: bool = True
+    # Where providers and recipients reach this API (webhooks, unsubscribe links).
+    public_url: str = "http://127.0.0.1:8000"
     temporal_ui_port: int = 8233
 
 

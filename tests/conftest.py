@@ -23,6 +23,7 @@ from herald.db import Database
 from herald.devserver import free_port, herald_command, start_dev_server, wait_for_port
 from herald.migrate import upgrade
 from herald.organizations.service import create_organization
+from tests.fakes import FakeProviders
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(
@@ -262,3 +263,11 @@ def wait_for_entries(
         lambda: (p := points(stack, org, customer_id)) and len(p["entries"]) >= count and p,
         timeout_s=timeout_s,
     )
+
+
+@pytest.fixture
+def fake_providers() -> Iterator[FakeProviders]:
+    fake = FakeProviders()
+    fake.start()
+    yield fake
+    fake.stop()

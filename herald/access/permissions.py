@@ -21,6 +21,7 @@ class Permission(enum.StrEnum):
     templates_read = "templates:read"
     templates_write = "templates:write"
     messages_read = "messages:read"
+    messaging_configure = "messaging:configure"
 
 
 _P = Permission

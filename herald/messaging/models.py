@@ -57,6 +57,26 @@ class MessageTemplate(TenantScoped, Base):
     deleted_at: Mapped[datetime | None]
 
 
+class MessagingSettings(TenantScoped, Base):
+    """Per-organization delivery setup. Secrets are write-only through the API."""
+
+    __tablename__ = "messaging_settings"
+    __table_args__ = (UniqueConstraint("organization_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    email_from: Mapped[str | None] = mapped_column(String(320))
+    email_from_name: Mapped[str | None] = mapped_column(String(200))
+    # CAN-SPAM: every marketing email carries the sender's postal address.
+    postal_address: Mapped[str | None] = mapped_column(Text)
+    sendgrid_api_key: Mapped[str | None] = mapped_column(Text)
+    sendgrid_host: Mapped[str | None] = mapped_column(String(300))
+    twilio_account_sid: Mapped[str | None] = mapped_column(String(64))
+    twilio_auth_token: Mapped[str | None] = mapped_column(Text)
+    twilio_base_url: Mapped[str | None] = mapped_column(String(300))
+    sms_from: Mapped[str | None] = mapped_column(String(20))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class Message(TenantScoped, Base):
     """One message to one recipient. Written before the provider is called, keyed by intent."""
 

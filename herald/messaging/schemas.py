@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl
 
+from herald.customers.schemas import to_e164
 from herald.messaging.models import Category, Channel, MessageStatus
 
 
@@ -132,3 +133,31 @@ class MessageOut(BaseModel):
 class MessagePage(BaseModel):
     items: list[MessageOut]
     next_cursor: str | None
+
+
+class MessagingSettingsIn(BaseModel):
+    """A partial update: fields left out keep their value; secrets are never read back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email_from: EmailStr | None = None
+    email_from_name: str | None = Field(default=None, max_length=200)
+    postal_address: str | None = Field(default=None, max_length=500)
+    sendgrid_api_key: str | None = Field(default=None, min_length=1, max_length=500)
+    sendgrid_host: HttpUrl | None = None
+    twilio_account_sid: str | None = Field(default=None, pattern=r"^AC[0-9a-fA-F]{32}$")
+    twilio_auth_token: str | None = Field(default=None, min_length=1, max_length=200)
+    twilio_base_url: HttpUrl | None = None
+    sms_from: Annotated[str, AfterValidator(to_e164)] | None = None
+
+
+class MessagingSettingsOut(BaseModel):
+    email_from: str | None
+    email_from_name: str | None
+    postal_address: str | None
+    sendgrid_configured: bool
+    twilio_configured: bool
+    twilio_account_sid: str | None
+    sms_from: str | None
+    email_provider: str
+    sms_provider: str

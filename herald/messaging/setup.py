@@ -1,0 +1,44 @@
+"""The organization's messaging settings: sender, postal address, provider accounts."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from herald.db import utcnow
+from herald.messaging.models import Channel, MessagingSettings
+from herald.messaging.providers import providers_for
+from herald.messaging.schemas import MessagingSettingsIn, MessagingSettingsOut
+
+
+def load_messaging_settings(session: Session) -> MessagingSettings | None:
+    return session.scalar(select(MessagingSettings))
+
+
+def settings_out(row: MessagingSettings | None) -> MessagingSettingsOut:
+    providers = providers_for(row, public_url="")
+    return MessagingSettingsOut(
+        email_from=row.email_from if row else None,
+        email_from_name=row.email_from_name if row else None,
+        postal_address=row.postal_address if row else None,
+        sendgrid_configured=bool(row and row.sendgrid_api_key),
+        twilio_configured=bool(row and row.twilio_auth_token),
+        twilio_account_sid=row.twilio_account_sid if row else None,
+        sms_from=row.sms_from if row else None,
+        email_provider=providers(Channel.email).name,
+        sms_provider=providers(Channel.sms).name,
+    )
+
+
+def put_messaging_settings(session: Session, data: MessagingSettingsIn) -> MessagingSettingsOut:
+    row = load_messaging_settings(session)
+    if row is None:
+        row = MessagingSettings()
+        session.add(row)
+    for field in data.model_fields_set:
+        value = getattr(data, field)
+        # URLs are stored without a trailing slash: the SDKs append their own paths.
+        setattr(row, field, str(value).rstrip("/") if value is not None else None)
+    row.updated_at = utcnow()
+    session.commit()
+    return settings_out(row)

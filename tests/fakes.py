@@ -1,0 +1,107 @@
+"""Local stand-ins for the outside world: enough of SendGrid's v3 Mail Send and Twilio's Messages
+API for the real SDKs to talk to, including throttling and server errors on cue."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: Any
+    accepted: bool
+
+
+@dataclass
+class FakeProviders:
+    requests: list[Received] = field(default_factory=list)
+    # Answers to give before accepting again: (status, headers).
+    failures: deque[tuple[int, dict[str, str]]] = field(default_factory=deque)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def accepted(self, path_part: str) -> list[Received]:
+        return [r for r in self.requests if r.accepted and path_part in r.path]
+
+    def start(self) -> None:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path == "/v3/mail/send":
+                    fake._sendgrid(self, json.loads(raw or b"{}"))
+                elif self.path.startswith("/2010-04-01/Accounts/") and self.path.endswith(
+                    "/Messages.json"
+                ):
+                    form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                    fake._twilio(self, form)
+                else:
+                    self._answer(404, {}, b"{}")
+
+            def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+
+    def _next_failure(self) -> tuple[int, dict[str, str]] | None:
+        return self.failures.popleft() if self.failures else None
+
+    def _sendgrid(self, handler: Any, body: Any) -> None:
+        failure = self._next_failure()
+        self.requests.append(Received(handler.path, dict(handler.headers), body, failure is None))
+        if failure is not None:
+            status, headers = failure
+            error = {"errors": [{"message": f"fake failure {status}"}]}
+            handler._answer(status, headers, json.dumps(error).encode())
+            return
+        handler._answer(202, {"X-Message-Id": f"sg-{uuid.uuid4().hex[:16]}"}, b"")
+
+    def _twilio(self, handler: Any, form: dict[str, str]) -> None:
+        failure = self._next_failure()
+        self.requests.append(Received(handler.path, dict(handler.headers), form, failure is None))
+        if failure is not None:
+            status, headers = failure
+            error = {
+                "code": 20500 if status >= 500 else 21211,
+                "message": "fake failure",
+                "status": status,
+            }
+            handler._answer(status, headers, json.dumps(error).encode())
+            return
+        sid = f"SM{uuid.uuid4().hex}"
+        answer = {
+            "sid": sid,
+            "status": "queued",
+            "to": form.get("To"),
+            "from": form.get("From"),
+            "body": form.get("Body"),
+        }
+        handler._answer(201, {}, json.dumps(answer).encode())
