@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/record_histories.py
 
-Run it when a workflow gains a new path worth guarding; never re-record to make a replay pass.
+Existing files are kept; delete none to make a replay pass. Add a run here when a workflow
+gains a path worth guarding.
 """
 
 from __future__ import annotations
@@ -23,14 +24,19 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
 from activities.loyalty import LoyaltyActivities  # noqa: E402
+from activities.messaging import MessagingActivities  # noqa: E402
 from herald.customers.schemas import CustomerCreate  # noqa: E402
 from herald.customers.service import create_customer  # noqa: E402
 from herald.db import Database  # noqa: E402
 from herald.devserver import temporal_cli  # noqa: E402
 from herald.loyalty.schemas import AwardOrderPointsInput, ReverseOrderPointsInput  # noqa: E402
+from herald.messaging.delivery import DeliveryRequest  # noqa: E402
+from herald.messaging.schemas import TemplateCreate  # noqa: E402
+from herald.messaging.templates import create_template  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
 from herald.organizations.service import create_organization  # noqa: E402
 from workflows.loyalty import AwardOrderPoints, ReverseOrderPoints  # noqa: E402
+from workflows.messaging import SendMessage  # noqa: E402
 
 OUT = ROOT / "tests" / "histories"
 
@@ -43,18 +49,35 @@ async def record() -> None:
         with db.system_session() as session:
             org, _ = create_organization(session, "History Shop")
         with db.session(org.id) as session:
-            customer = create_customer(session, CustomerCreate(name="Replay"))
+            customer = create_customer(
+                session, CustomerCreate(name="Replay", emails=["replay@example.com"])
+            )
+            template = create_template(
+                session,
+                TemplateCreate(
+                    key="replay",
+                    name="Replay",
+                    channel="email",
+                    default_locale="en",
+                    variants={"en": {"subject": "Hi {{ customer.name }}", "html": "<p>Hi</p>"}},
+                ),
+            )
         env = await WorkflowEnvironment.start_local(
             dev_server_existing_path=temporal_cli(), data_converter=pydantic_data_converter
         )
         async with env:
             loyalty = LoyaltyActivities(db)
+            messaging = MessagingActivities(db, public_url="http://127.0.0.1:8000")
             with ThreadPoolExecutor(4) as executor:
                 async with Worker(
                     env.client,
                     task_queue="record",
-                    workflows=[AwardOrderPoints, ReverseOrderPoints],
-                    activities=[loyalty.award_order_points, loyalty.reverse_order_points],
+                    workflows=[AwardOrderPoints, ReverseOrderPoints, SendMessage],
+                    activities=[
+                        loyalty.award_order_points,
+                        loyalty.reverse_order_points,
+                        messaging.deliver_message,
+                    ],
                     activity_executor=executor,
                 ):
                     runs = [
@@ -80,9 +103,21 @@ async def record() -> None:
                                 event_id=uuid.uuid4(),
                             ),
                         ),
+                        (
+                            "send_message",
+                            SendMessage.run,
+                            DeliveryRequest(
+                                organization_id=org.id,
+                                idempotency_key="replay-1",
+                                template_id=template.id,
+                                customer_id=customer.id,
+                            ),
+                        ),
                     ]
                     OUT.mkdir(exist_ok=True)
                     for name, run, arg in runs:
+                        if (OUT / f"{name}.json").exists():
+                            continue  # recorded histories are kept: they guard old runs
                         handle = await env.client.start_workflow(
                             run, arg, id=f"{name}-{uuid.uuid4()}", task_queue="record"
                         )
