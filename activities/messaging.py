@@ -5,8 +5,8 @@ from datetime import timedelta
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from herald.db import Database
-from herald.messaging.delivery import DeliveryOutcome, DeliveryRequest, deliver
+from herald.db import Database, utcnow
+from herald.messaging.delivery import DeliveryOutcome, DeliveryRequest, SendRules, deliver
 from herald.messaging.providers import ProviderError, providers_for
 from herald.messaging.setup import load_messaging_settings
 
@@ -21,9 +21,11 @@ class MessagingActivities:
     @activity.defn
     def deliver_message(self, request: DeliveryRequest) -> DeliveryOutcome:
         with self._db.session(request.organization_id) as session:
-            providers = providers_for(load_messaging_settings(session), self._public_url)
+            settings = load_messaging_settings(session)
+            providers = providers_for(settings, self._public_url)
             try:
-                return deliver(session, request, providers)
+                now = max(utcnow(), request.workflow_time or utcnow())
+                return deliver(session, request, providers, SendRules.of(settings), now)
             except ProviderError as exc:  # the provider said "later": retry, at its pace
                 delay = timedelta(seconds=exc.retry_after_s) if exc.retry_after_s else None
                 raise ApplicationError(

@@ -5,12 +5,19 @@ from herald.customers.models import Customer, CustomerEmail, CustomerPhone, Cust
 from herald.db import Base
 from herald.events.models import Event
 from herald.loyalty.models import LedgerEntry, LoyaltyAccount, LoyaltySettings
-from herald.messaging.models import Message, MessageTemplate, MessagingSettings
+from herald.messaging.models import (
+    Consent,
+    Message,
+    MessageTemplate,
+    MessagingSettings,
+    Suppression,
+)
 from herald.organizations.models import Organization
 
 __all__ = [
     "ApiKey",
     "Base",
+    "Consent",
     "Customer",
     "CustomerEmail",
     "CustomerPhone",
@@ -23,5 +30,6 @@ __all__ = [
     "MessageTemplate",
     "MessagingSettings",
     "Organization",
+    "Suppression",
     "User",
 ]

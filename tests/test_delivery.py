@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -11,8 +12,8 @@ from sqlalchemy import func, select
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer as create_customer_row
 from herald.customers.service import delete_customer
-from herald.db import Database
-from herald.messaging.delivery import DeliveryRequest, deliver
+from herald.db import Database, utcnow
+from herald.messaging.delivery import DeliveryRequest, SendRules, deliver
 from herald.messaging.models import Channel, Message, MessageStatus
 from herald.messaging.providers import OutboxProvider, OutgoingMessage, ProviderError
 from herald.messaging.schemas import TemplateCreate
@@ -67,9 +68,18 @@ def _customer(db: Database, org: Org, **fields: Any) -> uuid.UUID:
         return create_customer_row(session, CustomerCreate(**data)).id
 
 
-def _deliver(db: Database, org: Org, request: DeliveryRequest, provider: Any) -> Any:
+def _deliver(
+    db: Database,
+    org: Org,
+    request: DeliveryRequest,
+    provider: Any,
+    rules: SendRules | None = None,
+    now: datetime | None = None,
+) -> Any:
     with db.session(org.id) as session:
-        return deliver(session, request, lambda channel: provider)
+        return deliver(
+            session, request, lambda channel: provider, rules or SendRules(), now or utcnow()
+        )
 
 
 def _request(

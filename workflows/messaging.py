@@ -25,10 +25,15 @@ class SendMessage:
 
     @workflow.run
     async def run(self, request: DeliveryRequest) -> DeliveryOutcome:
-        return await workflow.execute_activity_method(
-            MessagingActivities.deliver_message,
-            request,
-            start_to_close_timeout=DELIVERY_TIMEOUT,
-            schedule_to_close_timeout=DELIVERY_DEADLINE,
-            retry_policy=DELIVERY_RETRY,
-        )
+        while True:
+            outcome = await workflow.execute_activity_method(
+                MessagingActivities.deliver_message,
+                request.model_copy(update={"workflow_time": workflow.now()}),
+                start_to_close_timeout=DELIVERY_TIMEOUT,
+                schedule_to_close_timeout=DELIVERY_DEADLINE,
+                retry_policy=DELIVERY_RETRY,
+            )
+            if outcome.deferred_until is None:
+                return outcome
+            # Quiet hours: a durable timer holds the message; the rules are checked again after.
+            await workflow.sleep(max(outcome.deferred_until - workflow.now(), timedelta(seconds=1)))

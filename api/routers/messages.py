@@ -9,13 +9,18 @@ from sqlalchemy.orm import Session
 from api.deps import org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
-from herald.messaging import messages, setup
+from herald.messaging import audience, messages, setup
+from herald.messaging.models import Channel
 from herald.messaging.providers import OutboxProvider
 from herald.messaging.schemas import (
+    ConsentIn,
+    ConsentOut,
     MessageOut,
     MessagePage,
     MessagingSettingsIn,
     MessagingSettingsOut,
+    SuppressionIn,
+    SuppressionOut,
 )
 
 router = APIRouter(tags=["messaging"])
@@ -73,3 +78,54 @@ def put_messaging_settings(
     session: Session = Depends(org_session),
 ) -> MessagingSettingsOut:
     return setup.put_messaging_settings(session, body)
+
+
+@router.get("/v1/customers/{customer_id}/consent", response_model=ConsentOut, tags=["customers"])
+def get_consent(
+    customer_id: uuid.UUID,
+    _: Principal = Depends(require(Permission.audience_manage)),
+    session: Session = Depends(org_session),
+) -> ConsentOut:
+    return audience.get_consent(session, customer_id)
+
+
+@router.put(
+    "/v1/customers/{customer_id}/consent",
+    response_model=ConsentOut,
+    tags=["customers"],
+    summary="Grant or revoke marketing consent per channel",
+)
+def set_consent(
+    customer_id: uuid.UUID,
+    body: ConsentIn,
+    _: Principal = Depends(require(Permission.audience_manage)),
+    session: Session = Depends(org_session),
+) -> ConsentOut:
+    return audience.set_consent(session, customer_id, body)
+
+
+@router.get("/v1/suppressions", response_model=list[SuppressionOut])
+def list_suppressions(
+    channel: Channel | None = None,
+    _: Principal = Depends(require(Permission.audience_manage)),
+    session: Session = Depends(org_session),
+) -> list[SuppressionOut]:
+    return audience.list_suppressions(session, channel)
+
+
+@router.post("/v1/suppressions", status_code=201, response_model=SuppressionOut)
+def add_suppression(
+    body: SuppressionIn,
+    _: Principal = Depends(require(Permission.audience_manage)),
+    session: Session = Depends(org_session),
+) -> SuppressionOut:
+    return audience.add_suppression(session, body)
+
+
+@router.delete("/v1/suppressions/{suppression_id}", status_code=204)
+def remove_suppression(
+    suppression_id: uuid.UUID,
+    _: Principal = Depends(require(Permission.audience_manage)),
+    session: Session = Depends(org_session),
+) -> None:
+    audience.remove_suppression(session, suppression_id)

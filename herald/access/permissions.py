@@ -22,6 +22,8 @@ class Permission(enum.StrEnum):
     templates_write = "templates:write"
     messages_read = "messages:read"
     messaging_configure = "messaging:configure"
+    # Consent and the suppression list: who may be reached.
+    audience_manage = "audience:manage"
 
 
 _P = Permission
@@ -43,6 +45,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.templates_read,
             _P.templates_write,
             _P.messages_read,
+            _P.audience_manage,
         }
     ),
     # Sales work inquiries only; customer profiles are out of their reach.

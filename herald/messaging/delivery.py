@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -19,7 +21,21 @@ from sqlalchemy.orm import Session
 from herald.customers.models import Customer
 from herald.db import session_organization, utcnow
 from herald.errors import InvalidInput
-from herald.messaging.models import Channel, Message, MessageStatus, MessageTemplate
+from herald.messaging.models import (
+    Category,
+    Channel,
+    Message,
+    MessageStatus,
+    MessageTemplate,
+    MessagingSettings,
+)
+from herald.messaging.policy import (
+    FrequencyCap,
+    capped,
+    consent_granted,
+    quiet_until,
+    suppression_reason,
+)
 from herald.messaging.providers import OutgoingMessage, Provider, ProviderError
 from herald.messaging.templates import (
     customer_context,
@@ -43,18 +59,71 @@ class DeliveryRequest(BaseModel):
     # An explicit address (test sends); otherwise the customer's primary one for the channel.
     to: str | None = None
     event: dict[str, Any] = {}
+    # A marketer's test send: no consent, cap or quiet hours (suppression still applies).
+    test: bool = False
+    # The workflow's clock when it asked. Rules use the later of this and the wall clock, so a
+    # workflow that slept through quiet hours (on a time-skipping test server too) sees their end.
+    workflow_time: datetime | None = None
 
 
 class DeliveryOutcome(BaseModel):
     message_id: uuid.UUID
     status: MessageStatus
     reason: str | None = None
+    # Set when quiet hours hold the message: the workflow sleeps until then and tries again.
+    deferred_until: datetime | None = None
 
 
-def _outcome(message: Message) -> DeliveryOutcome:
+@dataclass(frozen=True)
+class SendRules:
+    quiet_hours_start: time | None = None
+    quiet_hours_end: time | None = None
+    frequency_caps: tuple[FrequencyCap, ...] = ()
+
+    @classmethod
+    def of(cls, settings: MessagingSettings | None) -> SendRules:
+        if settings is None:
+            return cls()
+        return cls(
+            settings.quiet_hours_start,
+            settings.quiet_hours_end,
+            tuple(FrequencyCap.model_validate(c) for c in settings.frequency_caps or []),
+        )
+
+
+def _outcome(message: Message, deferred_until: datetime | None = None) -> DeliveryOutcome:
     return DeliveryOutcome(
-        message_id=message.id, status=message.status, reason=message.status_reason
+        message_id=message.id,
+        status=message.status,
+        reason=message.status_reason,
+        deferred_until=deferred_until,
     )
+
+
+def _hold(
+    session: Session, message: Message, request: DeliveryRequest, rules: SendRules, now: datetime
+) -> tuple[str | None, datetime | None]:
+    """Why the message must not go now: a reason to skip it, or a time to try again."""
+    suppressed = suppression_reason(session, message.channel, message.recipient)
+    if suppressed is not None:
+        return f"suppressed: {suppressed}", None
+    if request.test or message.category is not Category.marketing:
+        return None, None
+    if message.customer_id is None or not consent_granted(
+        session, message.customer_id, message.channel
+    ):
+        return f"no {message.channel.value} consent", None
+    cap = capped(session, message.customer_id, list(rules.frequency_caps), message.channel, now)
+    if cap is not None:
+        return (
+            f"frequency cap: {cap.max_messages} {cap.channel.value} per {cap.window_hours}h",
+            None,
+        )
+    customer = session.get(Customer, message.customer_id)
+    until = quiet_until(
+        now, customer.timezone if customer else None, rules.quiet_hours_start, rules.quiet_hours_end
+    )
+    return None, until
 
 
 def _address(customer: Customer, channel: Channel) -> str | None:
@@ -124,11 +193,24 @@ def _prepare(session: Session, request: DeliveryRequest, providers: ProviderChoi
 
 
 def deliver(
-    session: Session, request: DeliveryRequest, providers: ProviderChoice
+    session: Session,
+    request: DeliveryRequest,
+    providers: ProviderChoice,
+    rules: SendRules,
+    now: datetime,
 ) -> DeliveryOutcome:
     message = _prepare(session, request, providers)
     if message.status in SETTLED:
         return _outcome(message)
+    skip, defer_until = _hold(session, message, request, rules, now)
+    if skip is not None:
+        _skip(message, skip)
+        session.commit()
+        return _outcome(message)
+    if defer_until is not None:
+        message.status_reason = f"quiet hours: held until {defer_until.isoformat()}"
+        session.commit()
+        return _outcome(message, deferred_until=defer_until)
     provider = providers(message.channel)
     if message.in_flight and not provider.resend_when_in_doubt:
         # An earlier attempt may have reached the provider: sending again could duplicate it.

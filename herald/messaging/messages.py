@@ -30,15 +30,16 @@ class TestSendRequest(BaseModel):
     customer_id: uuid.UUID | None = Field(default=None, description="render for this customer")
 
 
-def _checked_recipient(channel: Channel, to: str) -> str:
+def checked_recipient(channel: Channel, to: str, field: str = "to") -> str:
+    """An email address or E.164 number in its normal form, or a 422 naming the field."""
     try:
         if channel is Channel.email:
             return validate_email(to, check_deliverability=False).normalized
         if channel is Channel.sms:
             return to_e164(to)
     except (EmailNotValidError, ValueError) as exc:
-        raise InvalidInput(f"not a valid {channel.value} recipient: {exc}", field="to") from exc
-    raise InvalidInput(f"{channel.value} test sends go to a customer", field="to")
+        raise InvalidInput(f"not a valid {channel.value} recipient: {exc}", field=field) from exc
+    raise InvalidInput(f"{channel.value} messages go to a customer, not an address", field=field)
 
 
 def test_send(
@@ -48,7 +49,7 @@ def test_send(
     template = get_template(session, template_id)
     if body.to is None and body.customer_id is None:
         raise InvalidInput("give a recipient (to) or a customer_id", field="to")
-    to = _checked_recipient(template.channel, body.to) if body.to else None
+    to = checked_recipient(template.channel, body.to) if body.to else None
     if body.customer_id is not None:
         get_customer(session, body.customer_id)
     key = f"test-send/{uuid.uuid4()}"
@@ -61,6 +62,7 @@ def test_send(
             template_id=template.id,
             customer_id=body.customer_id,
             to=to,
+            test=True,
         ),
         organization_id=organization_id,
         customer_id=body.customer_id,

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from herald.db import Base, TenantScoped, utcnow
+from herald.db import Base, JSONType, TenantScoped, utcnow
 
 
 class Channel(enum.StrEnum):
@@ -36,6 +36,49 @@ class MessageStatus(enum.StrEnum):
     failed = "failed"
     skipped = "skipped"
     unknown = "unknown"
+
+
+class ConsentStatus(enum.StrEnum):
+    granted = "granted"
+    revoked = "revoked"
+
+
+class SuppressionReason(enum.StrEnum):
+    hard_bounce = "hard_bounce"
+    spam_complaint = "spam_complaint"
+    sms_stop = "sms_stop"
+    manual = "manual"
+
+
+class Consent(TenantScoped, Base):
+    """A customer's permission to receive marketing on one channel, and where it came from."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("customer_id", "channel"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[Channel] = mapped_column(Enum(Channel, native_enum=False, length=10))
+    status: Mapped[ConsentStatus] = mapped_column(Enum(ConsentStatus, native_enum=False, length=10))
+    source: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Suppression(TenantScoped, Base):
+    """An address nothing more is sent to (bounced, complained, texted STOP, or added by hand)."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (UniqueConstraint("organization_id", "channel", "address"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    channel: Mapped[Channel] = mapped_column(Enum(Channel, native_enum=False, length=10))
+    address: Mapped[str] = mapped_column(String(320))  # lower-cased email or E.164 number
+    reason: Mapped[SuppressionReason] = mapped_column(
+        Enum(SuppressionReason, native_enum=False, length=20)
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class MessageTemplate(TenantScoped, Base):
@@ -74,6 +117,11 @@ class MessagingSettings(TenantScoped, Base):
     twilio_auth_token: Mapped[str | None] = mapped_column(Text)
     twilio_base_url: Mapped[str | None] = mapped_column(String(300))
     sms_from: Mapped[str | None] = mapped_column(String(20))
+    # Marketing waits out this window in the recipient's local time (it may wrap midnight).
+    quiet_hours_start: Mapped[time | None]
+    quiet_hours_end: Mapped[time | None]
+    # [{"channel": "email", "max_messages": 3, "window_hours": 24}, ...]
+    frequency_caps: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

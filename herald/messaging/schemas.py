@@ -1,13 +1,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, time
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl
 
 from herald.customers.schemas import to_e164
-from herald.messaging.models import Category, Channel, MessageStatus
+from herald.messaging.models import (
+    Category,
+    Channel,
+    ConsentStatus,
+    MessageStatus,
+    SuppressionReason,
+)
+from herald.messaging.policy import FrequencyCap
 
 
 class EmailContent(BaseModel):
@@ -149,6 +156,9 @@ class MessagingSettingsIn(BaseModel):
     twilio_auth_token: str | None = Field(default=None, min_length=1, max_length=200)
     twilio_base_url: HttpUrl | None = None
     sms_from: Annotated[str, AfterValidator(to_e164)] | None = None
+    quiet_hours_start: time | None = Field(default=None, examples=["21:00"])
+    quiet_hours_end: time | None = Field(default=None, examples=["08:00"])
+    frequency_caps: list[FrequencyCap] | None = None
 
 
 class MessagingSettingsOut(BaseModel):
@@ -161,3 +171,38 @@ class MessagingSettingsOut(BaseModel):
     sms_from: str | None
     email_provider: str
     sms_provider: str
+    quiet_hours_start: time | None
+    quiet_hours_end: time | None
+    frequency_caps: list[FrequencyCap]
+
+
+class ConsentIn(BaseModel):
+    """Per-channel marketing consent; channels left out keep their state."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: ConsentStatus | None = None
+    sms: ConsentStatus | None = None
+    push: ConsentStatus | None = None
+    in_app: ConsentStatus | None = None
+    source: str = Field(default="api", min_length=1, max_length=100)
+
+
+class ConsentOut(BaseModel):
+    customer_id: uuid.UUID
+    channels: dict[Channel, ConsentStatus]
+
+
+class SuppressionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Channel
+    address: str = Field(min_length=3, max_length=320)
+
+
+class SuppressionOut(BaseModel):
+    id: uuid.UUID
+    channel: Channel
+    address: str
+    reason: SuppressionReason
+    created_at: datetime

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from herald.db import utcnow
 from herald.messaging.models import Channel, MessagingSettings
+from herald.messaging.policy import FrequencyCap
 from herald.messaging.providers import providers_for
 from herald.messaging.schemas import MessagingSettingsIn, MessagingSettingsOut
 
@@ -27,6 +30,11 @@ def settings_out(row: MessagingSettings | None) -> MessagingSettingsOut:
         sms_from=row.sms_from if row else None,
         email_provider=providers(Channel.email).name,
         sms_provider=providers(Channel.sms).name,
+        quiet_hours_start=row.quiet_hours_start if row else None,
+        quiet_hours_end=row.quiet_hours_end if row else None,
+        frequency_caps=[FrequencyCap.model_validate(c) for c in row.frequency_caps or []]
+        if row
+        else [],
     )
 
 
@@ -37,8 +45,13 @@ def put_messaging_settings(session: Session, data: MessagingSettingsIn) -> Messa
         session.add(row)
     for field in data.model_fields_set:
         value = getattr(data, field)
-        # URLs are stored without a trailing slash: the SDKs append their own paths.
-        setattr(row, field, str(value).rstrip("/") if value is not None else None)
+        if field == "frequency_caps":
+            row.frequency_caps = [c.model_dump(mode="json") for c in value or []]
+        elif value is None or isinstance(value, time):
+            setattr(row, field, value)
+        else:
+            # URLs are stored without a trailing slash: the SDKs append their own paths.
+            setattr(row, field, str(value).rstrip("/"))
     row.updated_at = utcnow()
     session.commit()
     return settings_out(row)

@@ -1,0 +1,97 @@
+"""Who may be reached: per-channel consent and the suppression list."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from herald.customers.service import get_customer
+from herald.db import utcnow
+from herald.errors import Conflict, InvalidInput, NotFound
+from herald.messaging.messages import checked_recipient
+from herald.messaging.models import (
+    Channel,
+    Consent,
+    Suppression,
+    SuppressionReason,
+)
+from herald.messaging.schemas import ConsentIn, ConsentOut, SuppressionIn, SuppressionOut
+
+
+def get_consent(session: Session, customer_id: uuid.UUID) -> ConsentOut:
+    get_customer(session, customer_id)
+    rows = session.scalars(select(Consent).where(Consent.customer_id == customer_id))
+    return ConsentOut(customer_id=customer_id, channels={r.channel: r.status for r in rows})
+
+
+def set_consent(session: Session, customer_id: uuid.UUID, data: ConsentIn) -> ConsentOut:
+    get_customer(session, customer_id)
+    existing = {
+        r.channel: r
+        for r in session.scalars(select(Consent).where(Consent.customer_id == customer_id))
+    }
+    for channel in Channel:
+        status = getattr(data, channel.value)
+        if status is None:
+            continue
+        row = existing.get(channel)
+        if row is None:
+            session.add(
+                Consent(customer_id=customer_id, channel=channel, status=status, source=data.source)
+            )
+        elif row.status is not status:
+            row.status, row.source, row.updated_at = status, data.source, utcnow()
+    session.commit()
+    return get_consent(session, customer_id)
+
+
+def suppress(
+    session: Session, channel: Channel, address: str, reason: SuppressionReason
+) -> Suppression:
+    """Add an address to the suppression list; adding it again keeps the first entry."""
+    address = address.lower()
+    row = session.scalar(
+        select(Suppression).where(Suppression.channel == channel, Suppression.address == address)
+    )
+    if row is not None:
+        return row
+    row = Suppression(channel=channel, address=address, reason=reason)
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:  # suppressed concurrently (a webhook and a retry of it)
+        session.rollback()
+        return suppress(session, channel, address, reason)
+    return row
+
+
+def add_suppression(session: Session, data: SuppressionIn) -> SuppressionOut:
+    if data.channel not in (Channel.email, Channel.sms):
+        raise InvalidInput("only email addresses and phone numbers are suppressed", field="channel")
+    address = checked_recipient(data.channel, data.address, field="address")
+    if session.scalar(
+        select(Suppression.id).where(
+            Suppression.channel == data.channel, Suppression.address == address.lower()
+        )
+    ):
+        raise Conflict("this address is already suppressed", field="address")
+    row = suppress(session, data.channel, address, SuppressionReason.manual)
+    return SuppressionOut.model_validate(row, from_attributes=True)
+
+
+def list_suppressions(session: Session, channel: Channel | None = None) -> list[SuppressionOut]:
+    stmt = select(Suppression).order_by(Suppression.created_at.desc())
+    if channel is not None:
+        stmt = stmt.where(Suppression.channel == channel)
+    return [SuppressionOut.model_validate(r, from_attributes=True) for r in session.scalars(stmt)]
+
+
+def remove_suppression(session: Session, suppression_id: uuid.UUID) -> None:
+    row = session.get(Suppression, suppression_id)
+    if row is None:
+        raise NotFound("no such suppression")
+    session.delete(row)
+    session.commit()
