@@ -13,7 +13,8 @@ from temporalio.worker import Worker
 from activities.loyalty import LoyaltyActivities
 from activities.messaging import MessagingActivities
 from herald.db import Database
-from herald.settings import Settings, get_settings
+from herald.messaging.unsubscribe import Links
+from herald.settings import Settings, get_settings, signing_key
 from herald.temporal import connect, ensure_search_attributes
 from workflows.loyalty import AwardOrderPoints, ReverseOrderPoints
 from workflows.messaging import SendMessage
@@ -29,7 +30,7 @@ def build_worker(
     settings: Settings, client: Client, db: Database, executor: ThreadPoolExecutor
 ) -> Worker:
     loyalty = LoyaltyActivities(db)
-    messaging = MessagingActivities(db, settings.public_url)
+    messaging = MessagingActivities(db, Links(settings.public_url, signing_key(settings)))
     return Worker(
         client,
         task_queue=settings.task_queue,

@@ -6,26 +6,37 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from herald.db import Database, utcnow
-from herald.messaging.delivery import DeliveryOutcome, DeliveryRequest, SendRules, deliver
+from herald.messaging.delivery import (
+    DeliveryEnv,
+    DeliveryOutcome,
+    DeliveryRequest,
+    SendRules,
+    deliver,
+)
 from herald.messaging.providers import ProviderError, providers_for
 from herald.messaging.setup import load_messaging_settings
+from herald.messaging.unsubscribe import Links
 
 
 class MessagingActivities:
     """Message delivery. Idempotent by the message's unique intent key."""
 
-    def __init__(self, db: Database, public_url: str) -> None:
+    def __init__(self, db: Database, links: Links) -> None:
         self._db = db
-        self._public_url = public_url
+        self._links = links
 
     @activity.defn
     def deliver_message(self, request: DeliveryRequest) -> DeliveryOutcome:
         with self._db.session(request.organization_id) as session:
             settings = load_messaging_settings(session)
-            providers = providers_for(settings, self._public_url)
+            env = DeliveryEnv(
+                providers=providers_for(settings, self._links.public_url),
+                rules=SendRules.of(settings),
+                links=self._links,
+                now=max(utcnow(), request.workflow_time or utcnow()),
+            )
             try:
-                now = max(utcnow(), request.workflow_time or utcnow())
-                return deliver(session, request, providers, SendRules.of(settings), now)
+                return deliver(session, request, env)
             except ProviderError as exc:  # the provider said "later": retry, at its pace
                 delay = timedelta(seconds=exc.retry_after_s) if exc.retry_after_s else None
                 raise ApplicationError(

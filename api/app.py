@@ -16,13 +16,15 @@ from api.routers import (
     health,
     loyalty,
     messages,
+    public,
     runs,
     templates,
     users,
 )
 from herald.db import Database
 from herald.events.dispatch import EventDispatcher
-from herald.settings import Settings, get_settings
+from herald.messaging.unsubscribe import Links
+from herald.settings import Settings, get_settings, signing_key
 from herald.temporal import TemporalConnection
 
 
@@ -32,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
+        app.state.links = Links(settings.public_url, signing_key(settings))
         app.state.db = Database(settings.database_url)
         app.state.temporal = TemporalConnection(settings)
         app.state.dispatcher = EventDispatcher(
@@ -55,6 +58,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for router in (health, api_keys, customers, users, events, loyalty, runs, templates, messages):
+    for router in (
+        health,
+        api_keys,
+        customers,
+        users,
+        events,
+        loyalty,
+        runs,
+        templates,
+        messages,
+        public,
+    ):
         app.include_router(router.router)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,9 +31,27 @@ class Settings(BaseSettings):
     api_access_log: bool = True
     # Where providers and recipients reach this API (webhooks, unsubscribe links).
     public_url: str = "http://127.0.0.1:8000"
+    # Signs unsubscribe links. Set it in production; locally one is made under .herald/.
+    secret_key: str = ""
     temporal_ui_port: int = 8233
 
 
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def signing_key(settings: Settings) -> str:
+    """The configured secret, else a local one created once (API and worker share the file)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = STATE_DIR / "secret-key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        key = secrets.token_urlsafe(32)
+        out.write(key)
+    return key

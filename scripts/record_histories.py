@@ -33,6 +33,7 @@ from herald.loyalty.schemas import AwardOrderPointsInput, ReverseOrderPointsInpu
 from herald.messaging.delivery import DeliveryRequest  # noqa: E402
 from herald.messaging.schemas import TemplateCreate  # noqa: E402
 from herald.messaging.templates import create_template  # noqa: E402
+from herald.messaging.unsubscribe import Links  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
 from herald.organizations.service import create_organization  # noqa: E402
 from workflows.loyalty import AwardOrderPoints, ReverseOrderPoints  # noqa: E402
@@ -67,7 +68,7 @@ async def record() -> None:
         )
         async with env:
             loyalty = LoyaltyActivities(db)
-            messaging = MessagingActivities(db, public_url="http://127.0.0.1:8000")
+            messaging = MessagingActivities(db, Links("http://127.0.0.1:8000", "replay-secret"))
             with ThreadPoolExecutor(4) as executor:
                 async with Worker(
                     env.client,

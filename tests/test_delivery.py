@@ -13,11 +13,12 @@ from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer as create_customer_row
 from herald.customers.service import delete_customer
 from herald.db import Database, utcnow
-from herald.messaging.delivery import DeliveryRequest, SendRules, deliver
+from herald.messaging.delivery import DeliveryEnv, DeliveryRequest, SendRules, deliver
 from herald.messaging.models import Channel, Message, MessageStatus
 from herald.messaging.providers import OutboxProvider, OutgoingMessage, ProviderError
 from herald.messaging.schemas import TemplateCreate
 from herald.messaging.templates import create_template
+from herald.messaging.unsubscribe import Links
 from tests.conftest import Org, Stack, create_customer
 
 EMAIL = {
@@ -76,10 +77,14 @@ def _deliver(
     rules: SendRules | None = None,
     now: datetime | None = None,
 ) -> Any:
+    env = DeliveryEnv(
+        lambda channel: provider,
+        rules or SendRules(),
+        Links("https://h.example", "s"),
+        now or utcnow(),
+    )
     with db.session(org.id) as session:
-        return deliver(
-            session, request, lambda channel: provider, rules or SendRules(), now or utcnow()
-        )
+        return deliver(session, request, env)
 
 
 def _request(

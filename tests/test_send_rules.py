@@ -17,17 +17,21 @@ from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
 from herald.db import Database, utcnow
 from herald.messaging.audience import set_consent, suppress
-from herald.messaging.delivery import DeliveryRequest, SendRules, deliver
+from herald.messaging.delivery import DeliveryEnv, DeliveryRequest, SendRules, deliver
 from herald.messaging.models import Channel, ConsentStatus, MessageStatus, SuppressionReason
 from herald.messaging.policy import FrequencyCap, quiet_until
 from herald.messaging.providers import OutboxProvider
 from herald.messaging.schemas import ConsentIn, MessagingSettingsIn, TemplateCreate
 from herald.messaging.setup import put_messaging_settings
 from herald.messaging.templates import create_template
+from herald.messaging.unsubscribe import Links
 from tests.conftest import Org, Stack
 from tests.test_workflows import TEST_SERVER
 from workflows.messaging import SendMessage
 
+LINKS = Links("https://herald.example", "test-secret")
+# Marketing email needs the sender's postal address (CAN-SPAM).
+RULES = SendRules(postal_address="1 Main St, Springfield")
 NEWSLETTER = TemplateCreate(
     key="news",
     name="News",
@@ -61,10 +65,9 @@ def _send(
     request = DeliveryRequest(
         organization_id=org.id, idempotency_key=key, template_id=template, customer_id=customer
     )
+    env = DeliveryEnv(lambda c: OutboxProvider(), rules or RULES, LINKS, now or utcnow())
     with db.session(org.id) as session:
-        return deliver(
-            session, request, lambda c: OutboxProvider(), rules or SendRules(), now or utcnow()
-        )
+        return deliver(session, request, env)
 
 
 def test_quiet_hours_are_read_in_the_recipient_s_time_zone() -> None:
@@ -107,7 +110,8 @@ def test_a_suppressed_address_gets_nothing(db: Database, org: Org) -> None:
 def test_the_frequency_cap_skips_with_its_reason(db: Database, org: Org) -> None:
     template, customer = _setup(db, org)
     rules = SendRules(
-        frequency_caps=(FrequencyCap(channel=Channel.email, max_messages=2, window_hours=24),)
+        frequency_caps=(FrequencyCap(channel=Channel.email, max_messages=2, window_hours=24),),
+        postal_address="1 Main St",
     )
     statuses = [_send(db, org, template, customer, f"f{i}", rules) for i in range(3)]
     assert [s.status for s in statuses] == [
@@ -128,13 +132,16 @@ async def test_quiet_hours_defer_a_send_and_never_drop_it(db: Database, org: Org
     end = (now + timedelta(hours=3)).time().replace(second=0, microsecond=0)
     with db.session(org.id) as session:
         put_messaging_settings(
-            session, MessagingSettingsIn(quiet_hours_start=start, quiet_hours_end=end)
+            session,
+            MessagingSettingsIn(
+                quiet_hours_start=start, quiet_hours_end=end, postal_address="1 Main St"
+            ),
         )
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
     )
     async with env:
-        activities = MessagingActivities(db, public_url="http://127.0.0.1:8000")
+        activities = MessagingActivities(db, Links("http://127.0.0.1:8000", "test-secret"))
         with ThreadPoolExecutor(4) as executor:
             async with Worker(
                 env.client,

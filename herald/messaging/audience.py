@@ -15,10 +15,12 @@ from herald.messaging.messages import checked_recipient
 from herald.messaging.models import (
     Channel,
     Consent,
+    ConsentStatus,
     Suppression,
     SuppressionReason,
 )
 from herald.messaging.schemas import ConsentIn, ConsentOut, SuppressionIn, SuppressionOut
+from herald.messaging.unsubscribe import Links
 
 
 def get_consent(session: Session, customer_id: uuid.UUID) -> ConsentOut:
@@ -27,8 +29,10 @@ def get_consent(session: Session, customer_id: uuid.UUID) -> ConsentOut:
     return ConsentOut(customer_id=customer_id, channels={r.channel: r.status for r in rows})
 
 
-def set_consent(session: Session, customer_id: uuid.UUID, data: ConsentIn) -> ConsentOut:
-    get_customer(session, customer_id)
+def set_consent(
+    session: Session, customer_id: uuid.UUID, data: ConsentIn, *, include_deleted: bool = False
+) -> ConsentOut:
+    get_customer(session, customer_id, include_deleted=include_deleted)
     existing = {
         r.channel: r
         for r in session.scalars(select(Consent).where(Consent.customer_id == customer_id))
@@ -45,7 +49,8 @@ def set_consent(session: Session, customer_id: uuid.UUID, data: ConsentIn) -> Co
         elif row.status is not status:
             row.status, row.source, row.updated_at = status, data.source, utcnow()
     session.commit()
-    return get_consent(session, customer_id)
+    rows = session.scalars(select(Consent).where(Consent.customer_id == customer_id))
+    return ConsentOut(customer_id=customer_id, channels={r.channel: r.status for r in rows})
 
 
 def suppress(
@@ -95,3 +100,21 @@ def remove_suppression(session: Session, suppression_id: uuid.UUID) -> None:
         raise NotFound("no such suppression")
     session.delete(row)
     session.commit()
+
+
+def unsubscribe_with_token(
+    session: Session, organization_id: uuid.UUID, token: str, links: Links, *, apply: bool
+) -> uuid.UUID:
+    """The customer a one-click link names; with ``apply``, their email consent is revoked."""
+    customer_id = links.read_unsubscribe_token(organization_id, token)
+    if customer_id is None:
+        raise NotFound("this unsubscribe link is not valid")
+    get_customer(session, customer_id, include_deleted=True)
+    if apply:
+        set_consent(
+            session,
+            customer_id,
+            ConsentIn(email=ConsentStatus.revoked, source="one-click unsubscribe"),
+            include_deleted=True,
+        )
+    return customer_id

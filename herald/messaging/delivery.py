@@ -44,6 +44,7 @@ from herald.messaging.templates import (
     pick_variant,
     render_content,
 )
+from herald.messaging.unsubscribe import Links, unsubscribe_headers, with_postal_footer
 
 # Statuses after which a message is never handed to a provider again.
 SETTLED = frozenset(MessageStatus) - {MessageStatus.queued}
@@ -76,9 +77,12 @@ class DeliveryOutcome(BaseModel):
 
 @dataclass(frozen=True)
 class SendRules:
+    """The organization's rules for what may go out, and when."""
+
     quiet_hours_start: time | None = None
     quiet_hours_end: time | None = None
     frequency_caps: tuple[FrequencyCap, ...] = ()
+    postal_address: str | None = None
 
     @classmethod
     def of(cls, settings: MessagingSettings | None) -> SendRules:
@@ -88,7 +92,21 @@ class SendRules:
             settings.quiet_hours_start,
             settings.quiet_hours_end,
             tuple(FrequencyCap.model_validate(c) for c in settings.frequency_caps or []),
+            settings.postal_address,
         )
+
+
+ProviderChoice = Callable[[Channel], Provider]
+
+
+@dataclass(frozen=True)
+class DeliveryEnv:
+    """Everything a delivery depends on besides the request: providers, rules, links, the time."""
+
+    providers: ProviderChoice
+    rules: SendRules
+    links: Links
+    now: datetime
 
 
 def _outcome(message: Message, deferred_until: datetime | None = None) -> DeliveryOutcome:
@@ -139,10 +157,19 @@ def _skip(message: Message, reason: str) -> None:
     message.status_reason = reason
 
 
-ProviderChoice = Callable[[Channel], Provider]
+def _marketing_email(
+    message: Message, content: dict[str, Any], request: DeliveryRequest, env: DeliveryEnv
+) -> dict[str, Any]:
+    """Unsubscribe headers and the postal address, or a failure naming what is missing."""
+    if env.rules.postal_address:
+        content = with_postal_footer(content, env.rules.postal_address)
+    elif not request.test:
+        message.status = MessageStatus.failed
+        message.status_reason = "no postal address in the messaging settings (CAN-SPAM)"
+    return content
 
 
-def _prepare(session: Session, request: DeliveryRequest, providers: ProviderChoice) -> Message:
+def _prepare(session: Session, request: DeliveryRequest, env: DeliveryEnv) -> Message:
     """Find the message of this intent, or create it: rendered and checked, not yet sent."""
     existing = session.scalar(
         select(Message).where(Message.idempotency_key == request.idempotency_key)
@@ -157,13 +184,13 @@ def _prepare(session: Session, request: DeliveryRequest, providers: ProviderChoi
         template_id=template.id,
         customer_id=request.customer_id,
         recipient="",
-        provider=providers(template.channel).name,
+        provider=env.providers(template.channel).name,
         status=MessageStatus.queued,
     )
-    context: dict[str, Any] = {
-        "organization": organization_context(session, session_organization(session)),
-        "event": request.event,
-    }
+    organization_id = session_organization(session)
+    organization = organization_context(session, organization_id)
+    context: dict[str, Any] = {"organization": organization, "event": request.event}
+    headers: dict[str, str] = {}
     locale = None
     customer = session.get(Customer, request.customer_id) if request.customer_id else None
     if request.customer_id is not None and (customer is None or customer.deleted_at is not None):
@@ -171,6 +198,11 @@ def _prepare(session: Session, request: DeliveryRequest, providers: ProviderChoi
     elif customer is not None:
         context["customer"] = customer_context(session, customer)
         locale = customer.locale
+        if template.category is Category.marketing:
+            url = env.links.unsubscribe_url(organization["slug"], organization_id, customer.id)
+            context["unsubscribe_url"] = url
+            if template.channel is Channel.email:
+                headers = unsubscribe_headers(url)
     message.recipient = (
         request.to or (_address(customer, template.channel) if customer else "") or ""
     )
@@ -179,7 +211,10 @@ def _prepare(session: Session, request: DeliveryRequest, providers: ProviderChoi
     message.locale, content = pick_variant(template, locale)
     if message.status is MessageStatus.queued:
         try:
-            message.content = render_content(content, context)
+            rendered = render_content(content, context)
+            if template.channel is Channel.email and template.category is Category.marketing:
+                rendered = _marketing_email(message, rendered, request, env)
+            message.content = {**rendered, "headers": headers} if headers else rendered
         except InvalidInput as exc:
             message.status = MessageStatus.failed
             message.status_reason = f"template: {exc.detail}"
@@ -188,21 +223,15 @@ def _prepare(session: Session, request: DeliveryRequest, providers: ProviderChoi
         session.commit()
     except IntegrityError:  # the same intent was recorded concurrently: use that row
         session.rollback()
-        return _prepare(session, request, providers)
+        return _prepare(session, request, env)
     return message
 
 
-def deliver(
-    session: Session,
-    request: DeliveryRequest,
-    providers: ProviderChoice,
-    rules: SendRules,
-    now: datetime,
-) -> DeliveryOutcome:
-    message = _prepare(session, request, providers)
+def deliver(session: Session, request: DeliveryRequest, env: DeliveryEnv) -> DeliveryOutcome:
+    message = _prepare(session, request, env)
     if message.status in SETTLED:
         return _outcome(message)
-    skip, defer_until = _hold(session, message, request, rules, now)
+    skip, defer_until = _hold(session, message, request, env.rules, env.now)
     if skip is not None:
         _skip(message, skip)
         session.commit()
@@ -211,7 +240,7 @@ def deliver(
         message.status_reason = f"quiet hours: held until {defer_until.isoformat()}"
         session.commit()
         return _outcome(message, deferred_until=defer_until)
-    provider = providers(message.channel)
+    provider = env.providers(message.channel)
     if message.in_flight and not provider.resend_when_in_doubt:
         # An earlier attempt may have reached the provider: sending again could duplicate it.
         message.status = MessageStatus.unknown

@@ -30,3 +30,7 @@ def create_organization(
     key = issue_api_key(session, org.id, Role.owner, name="owner (initial)")
     session.commit()
     return org, key
+
+
+def organization_by_slug(session: Session, slug: str) -> Organization | None:
+    return session.scalar(select(Organization).where(Organization.slug == slug))

@@ -1,0 +1,78 @@
+"""Endpoints for people without a key: recipients of Herald's messages."""
+
+from __future__ import annotations
+
+from html import escape
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+
+from api.deps import get_db
+from herald.db import Database
+from herald.errors import NotFound
+from herald.messaging.audience import unsubscribe_with_token
+from herald.organizations.models import Organization
+from herald.organizations.service import organization_by_slug
+
+router = APIRouter(prefix="/v1/public", tags=["public"])
+
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title></head>
+<body style="font-family:sans-serif;max-width:32rem;margin:4rem auto">{body}</body></html>"""
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(_PAGE.format(title=escape(title), body=body), status_code=status)
+
+
+def _organization(db: Database, slug: str) -> Organization:
+    with db.system_session() as session:
+        org = organization_by_slug(session, slug)
+    if org is None:
+        raise NotFound("no such organization")
+    return org
+
+
+def _unsubscribe(request: Request, db: Database, slug: str, token: str, apply: bool) -> str:
+    org = _organization(db, slug)
+    with db.session(org.id) as session:
+        unsubscribe_with_token(session, org.id, token, request.app.state.links, apply=apply)
+    return org.name
+
+
+@router.get(
+    "/{slug}/unsubscribe/{token}",
+    response_class=HTMLResponse,
+    summary="Confirmation page; changes nothing (mail scanners open links)",
+)
+def unsubscribe_page(
+    slug: str, token: str, request: Request, db: Database = Depends(get_db)
+) -> HTMLResponse:
+    try:
+        name = _unsubscribe(request, db, slug, token, apply=False)
+    except NotFound:
+        return _page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 404)
+    return _page(
+        "Unsubscribe",
+        f"<h1>Unsubscribe from {escape(name)}?</h1><form method=post>"
+        "<button type=submit>Unsubscribe</button></form>",
+    )
+
+
+@router.post(
+    "/{slug}/unsubscribe/{token}",
+    response_class=HTMLResponse,
+    summary="One-click unsubscribe (RFC 8058): revokes email marketing consent",
+)
+def unsubscribe(
+    slug: str, token: str, request: Request, db: Database = Depends(get_db)
+) -> HTMLResponse:
+    try:
+        name = _unsubscribe(request, db, slug, token, apply=True)
+    except NotFound:
+        return _page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 404)
+    return _page(
+        "Unsubscribed",
+        f"<h1>You are unsubscribed</h1><p>{escape(name)} will send "
+        "you no more marketing email.</p>",
+    )

@@ -1,0 +1,103 @@
+"""Marketing email carries one-click unsubscribe (RFC 8058) and the sender's postal address."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import Org, Stack, create_customer
+from tests.fakes import FakeProviders
+
+PROMO = {
+    "key": "promo",
+    "name": "Promo",
+    "channel": "email",
+    "category": "marketing",
+    "default_locale": "en",
+    "variants": {
+        "en": {
+            "subject": "Sale, {{ customer.first_name }}",
+            "html": '<p>Sale!</p><a href="{{ unsubscribe_url }}">Unsubscribe</a>',
+            "text": "Sale! Leave: {{ unsubscribe_url }}",
+        }
+    },
+}
+
+
+def _promo_to(stack: Stack, org: Org, customer: dict[str, Any]) -> dict[str, Any]:
+    template = stack.api.post("/v1/templates", json=PROMO, headers=org.headers()).json()
+    response = stack.api.post(
+        f"/v1/templates/{template['id']}/test-send",
+        json={"customer_id": customer["id"]},
+        headers=org.headers(),
+    )
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_the_outbox_shows_unsubscribe_headers_and_the_postal_address(
+    stack: Stack, org: Org
+) -> None:
+    stack.api.put(
+        "/v1/messaging/settings",
+        json={"postal_address": "1 Main St, Springfield"},
+        headers=org.headers(),
+    )
+    customer = create_customer(stack, org, name="Lou Reed")
+    message = _promo_to(stack, org, customer)
+    headers = message["content"]["headers"]
+    url = headers["List-Unsubscribe"].strip("<>")
+    assert url.startswith("http://127.0.0.1:8000/v1/public/") and "/unsubscribe/" in url
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert f'href="{url}"' in message["content"]["html"]
+    assert "1 Main St, Springfield" in message["content"]["html"]
+    assert message["content"]["text"].endswith("1 Main St, Springfield")
+    outbox = stack.api.get("/v1/outbox", headers=org.headers()).json()["items"]
+    assert outbox[0]["content"]["headers"] == headers
+
+
+def test_one_click_unsubscribe_revokes_consent_and_get_changes_nothing(
+    stack: Stack, org: Org, other_org: Org
+) -> None:
+    customer = create_customer(stack, org)
+    consent = f"/v1/customers/{customer['id']}/consent"
+    stack.api.put(consent, json={"email": "granted"}, headers=org.headers())
+    url = _promo_to(stack, org, customer)["content"]["headers"]["List-Unsubscribe"].strip("<>")
+    path = url.split("127.0.0.1:8000", 1)[1]
+
+    page = stack.api.get(path)
+    assert page.status_code == 200 and "<form method=post>" in page.text
+    assert stack.api.get(consent, headers=org.headers()).json()["channels"]["email"] == "granted"
+
+    # Another brand's slug, or an altered token, changes nothing.
+    assert stack.api.post(path.replace(org.slug, other_org.slug)).status_code == 404
+    assert stack.api.post(path[:-3] + "AAA").status_code == 404
+    assert stack.api.get(consent, headers=org.headers()).json()["channels"]["email"] == "granted"
+
+    done = stack.api.post(
+        path,
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert done.status_code == 200 and "unsubscribed" in done.text
+    assert stack.api.get(consent, headers=org.headers()).json()["channels"]["email"] == "revoked"
+    assert stack.api.post(path).status_code == 200  # a second click is harmless
+
+
+def test_sendgrid_receives_the_unsubscribe_headers(
+    stack: Stack, org: Org, fake_providers: FakeProviders
+) -> None:
+    stack.api.put(
+        "/v1/messaging/settings",
+        json={
+            "email_from": "shop@example.com",
+            "sendgrid_api_key": "SG.k",
+            "sendgrid_host": fake_providers.url,
+            "postal_address": "2 High St",
+        },
+        headers=org.headers(),
+    )
+    customer = create_customer(stack, org)
+    message = _promo_to(stack, org, customer)
+    [request] = fake_providers.accepted("/v3/mail/send")
+    assert request.body["headers"] == message["content"]["headers"]
+    assert "2 High St" in request.body["content"][-1]["value"]
