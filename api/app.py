@@ -20,6 +20,7 @@ from api.routers import (
     runs,
     templates,
     users,
+    webhooks,
 )
 from herald.db import Database
 from herald.events.dispatch import EventDispatcher
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         templates,
         messages,
         public,
+        webhooks,
     ):
         app.include_router(router.router)
     return app

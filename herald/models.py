@@ -11,6 +11,7 @@ from herald.messaging.models import (
     MessageTemplate,
     MessagingSettings,
     Suppression,
+    WebhookReceipt,
 )
 from herald.organizations.models import Organization
 
@@ -32,4 +33,5 @@ __all__ = [
     "Organization",
     "Suppression",
     "User",
+    "WebhookReceipt",
 ]

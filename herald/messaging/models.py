@@ -113,6 +113,8 @@ class MessagingSettings(TenantScoped, Base):
     postal_address: Mapped[str | None] = mapped_column(Text)
     sendgrid_api_key: Mapped[str | None] = mapped_column(Text)
     sendgrid_host: Mapped[str | None] = mapped_column(String(300))
+    # The Event Webhook's verification key (base64 DER, as SendGrid shows it).
+    sendgrid_webhook_public_key: Mapped[str | None] = mapped_column(Text)
     twilio_account_sid: Mapped[str | None] = mapped_column(String(64))
     twilio_auth_token: Mapped[str | None] = mapped_column(Text)
     twilio_base_url: Mapped[str | None] = mapped_column(String(300))
@@ -162,3 +164,15 @@ class Message(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WebhookReceipt(TenantScoped, Base):
+    """A provider event already applied. Providers retry and duplicate; each counts once."""
+
+    __tablename__ = "webhook_receipts"
+    __table_args__ = (UniqueConstraint("organization_id", "provider", "receipt_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    provider: Mapped[str] = mapped_column(String(30))
+    receipt_id: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -152,6 +152,7 @@ class MessagingSettingsIn(BaseModel):
     postal_address: str | None = Field(default=None, max_length=500)
     sendgrid_api_key: str | None = Field(default=None, min_length=1, max_length=500)
     sendgrid_host: HttpUrl | None = None
+    sendgrid_webhook_public_key: str | None = Field(default=None, min_length=20, max_length=2000)
     twilio_account_sid: str | None = Field(default=None, pattern=r"^AC[0-9a-fA-F]{32}$")
     twilio_auth_token: str | None = Field(default=None, min_length=1, max_length=200)
     twilio_base_url: HttpUrl | None = None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import time
 
+from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from herald.db import utcnow
+from herald.errors import InvalidInput
 from herald.messaging.models import Channel, MessagingSettings
 from herald.messaging.policy import FrequencyCap
 from herald.messaging.providers import providers_for
@@ -39,6 +41,14 @@ def settings_out(row: MessagingSettings | None) -> MessagingSettingsOut:
 
 
 def put_messaging_settings(session: Session, data: MessagingSettingsIn) -> MessagingSettingsOut:
+    if data.sendgrid_webhook_public_key is not None:
+        try:
+            EventWebhook().convert_public_key_to_ecdsa(data.sendgrid_webhook_public_key)
+        except ValueError as exc:
+            raise InvalidInput(
+                "not a SendGrid verification key (base64, as SendGrid shows it)",
+                field="sendgrid_webhook_public_key",
+            ) from exc
     row = load_messaging_settings(session)
     if row is None:
         row = MessagingSettings()
