@@ -16,6 +16,7 @@ from api.routers import (
     health,
     loyalty,
     messages,
+    newsletter,
     public,
     runs,
     templates,
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         templates,
         messages,
         public,
+        newsletter,
         webhooks,
     ):
         app.include_router(router.router)

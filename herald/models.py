@@ -13,6 +13,7 @@ from herald.messaging.models import (
     Suppression,
     WebhookReceipt,
 )
+from herald.newsletter.models import Subscriber
 from herald.organizations.models import Organization
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "MessageTemplate",
     "MessagingSettings",
     "Organization",
+    "Subscriber",
     "Suppression",
     "User",
     "WebhookReceipt",

@@ -21,11 +21,11 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <body style="font-family:sans-serif;max-width:32rem;margin:4rem auto">{body}</body></html>"""
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+def page(title: str, body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(title=escape(title), body=body), status_code=status)
 
 
-def _organization(db: Database, slug: str) -> Organization:
+def organization_for(db: Database, slug: str) -> Organization:
     with db.system_session() as session:
         org = organization_by_slug(session, slug)
     if org is None:
@@ -34,7 +34,7 @@ def _organization(db: Database, slug: str) -> Organization:
 
 
 def _unsubscribe(request: Request, db: Database, slug: str, token: str, apply: bool) -> str:
-    org = _organization(db, slug)
+    org = organization_for(db, slug)
     with db.session(org.id) as session:
         unsubscribe_with_token(session, org.id, token, request.app.state.links, apply=apply)
     return org.name
@@ -51,8 +51,8 @@ def unsubscribe_page(
     try:
         name = _unsubscribe(request, db, slug, token, apply=False)
     except NotFound:
-        return _page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 404)
-    return _page(
+        return page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 404)
+    return page(
         "Unsubscribe",
         f"<h1>Unsubscribe from {escape(name)}?</h1><form method=post>"
         "<button type=submit>Unsubscribe</button></form>",
@@ -70,8 +70,8 @@ def unsubscribe(
     try:
         name = _unsubscribe(request, db, slug, token, apply=True)
     except NotFound:
-        return _page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 404)
-    return _page(
+        return page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 404)
+    return page(
         "Unsubscribed",
         f"<h1>You are unsubscribed</h1><p>{escape(name)} will send "
         "you no more marketing email.</p>",

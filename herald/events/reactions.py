@@ -13,8 +13,9 @@ Reaction = Callable[[Event], list[WorkflowStart]]
 def reactions() -> list[Reaction]:
     # Imported here: domain trigger modules import the events package themselves.
     from herald.loyalty.triggers import loyalty_workflows_for
+    from herald.newsletter.triggers import newsletter_workflows_for
 
-    return [loyalty_workflows_for]
+    return [loyalty_workflows_for, newsletter_workflows_for]
 
 
 def workflows_for(event: Event) -> list[WorkflowStart]:

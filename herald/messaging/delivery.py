@@ -45,6 +45,7 @@ from herald.messaging.templates import (
     render_content,
 )
 from herald.messaging.unsubscribe import Links, unsubscribe_headers, with_postal_footer
+from herald.newsletter.models import Subscriber
 
 # Statuses after which a message is never handed to a provider again.
 SETTLED = frozenset(MessageStatus) - {MessageStatus.queued}
@@ -59,6 +60,8 @@ class DeliveryRequest(BaseModel):
     customer_id: uuid.UUID | None = None
     # An explicit address (test sends); otherwise the customer's primary one for the channel.
     to: str | None = None
+    # A newsletter subscriber without a customer profile (confirmation emails).
+    subscriber_id: uuid.UUID | None = None
     event: dict[str, Any] = {}
     # A marketer's test send: no consent, cap or quiet hours (suppression still applies).
     test: bool = False
@@ -203,6 +206,16 @@ def _prepare(session: Session, request: DeliveryRequest, env: DeliveryEnv) -> Me
             context["unsubscribe_url"] = url
             if template.channel is Channel.email:
                 headers = unsubscribe_headers(url)
+    if request.subscriber_id is not None:
+        subscriber = session.get(Subscriber, request.subscriber_id)
+        if subscriber is not None:
+            base = f"{env.links.public_url.rstrip('/')}/v1/public/{organization['slug']}/newsletter"
+            context["subscriber"] = {
+                "email": subscriber.email,
+                "confirm_url": f"{base}/confirm/{subscriber.token}",
+                "unsubscribe_url": f"{base}/unsubscribe/{subscriber.token}",
+            }
+            request = request.model_copy(update={"to": request.to or subscriber.email})
     message.recipient = (
         request.to or (_address(customer, template.channel) if customer else "") or ""
     )

@@ -23,7 +23,16 @@ from herald.errors import InvalidInput
 
 # What templates may refer to. Everything else is a typo caught when the template is saved.
 CONTEXT_ROOTS = frozenset(
-    {"customer", "event", "organization", "journey", "campaign", "message", "unsubscribe_url"}
+    {
+        "customer",
+        "subscriber",
+        "event",
+        "organization",
+        "journey",
+        "campaign",
+        "message",
+        "unsubscribe_url",
+    }
 )
 MAX_OUTPUT_CHARS = 512 * 1024
 MAX_RANGE = 1_000

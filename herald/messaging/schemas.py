@@ -160,6 +160,7 @@ class MessagingSettingsIn(BaseModel):
     quiet_hours_start: time | None = Field(default=None, examples=["21:00"])
     quiet_hours_end: time | None = Field(default=None, examples=["08:00"])
     frequency_caps: list[FrequencyCap] | None = None
+    newsletter_double_opt_in: bool = False
 
 
 class MessagingSettingsOut(BaseModel):
@@ -175,6 +176,7 @@ class MessagingSettingsOut(BaseModel):
     quiet_hours_start: time | None
     quiet_hours_end: time | None
     frequency_caps: list[FrequencyCap]
+    newsletter_double_opt_in: bool
 
 
 class ConsentIn(BaseModel):

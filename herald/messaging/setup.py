@@ -37,6 +37,7 @@ def settings_out(row: MessagingSettings | None) -> MessagingSettingsOut:
         frequency_caps=[FrequencyCap.model_validate(c) for c in row.frequency_caps or []]
         if row
         else [],
+        newsletter_double_opt_in=bool(row and row.newsletter_double_opt_in),
     )
 
 
@@ -57,7 +58,7 @@ def put_messaging_settings(session: Session, data: MessagingSettingsIn) -> Messa
         value = getattr(data, field)
         if field == "frequency_caps":
             row.frequency_caps = [c.model_dump(mode="json") for c in value or []]
-        elif value is None or isinstance(value, time):
+        elif value is None or isinstance(value, time | bool):
             setattr(row, field, value)
         else:
             # URLs are stored without a trailing slash: the SDKs append their own paths.

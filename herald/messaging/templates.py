@@ -53,7 +53,9 @@ def _validated_variants(
     return clean
 
 
-def create_template(session: Session, data: TemplateCreate) -> MessageTemplate:
+def create_template(
+    session: Session, data: TemplateCreate, *, commit: bool = True
+) -> MessageTemplate:
     template = MessageTemplate(
         key=data.key,
         name=data.name,
@@ -65,6 +67,9 @@ def create_template(session: Session, data: TemplateCreate) -> MessageTemplate:
     if session.scalar(select(MessageTemplate.id).where(MessageTemplate.key == data.key)):
         raise Conflict(f"a template with key {data.key!r} exists", field="key")
     session.add(template)
+    if not commit:
+        session.flush()
+        return template
     try:
         session.commit()
     except IntegrityError as exc:

@@ -1,0 +1,31 @@
+"""Which workflows newsletter events start."""
+
+from __future__ import annotations
+
+import uuid
+
+from herald.events.models import Event
+from herald.messaging.delivery import DeliveryRequest
+from herald.messaging.messages import SEND_WORKFLOW
+from herald.newsletter.service import CONFIRMATION_REQUESTED
+from herald.temporal import WorkflowStart
+
+
+def newsletter_workflows_for(event: Event) -> list[WorkflowStart]:
+    if event.type != CONFIRMATION_REQUESTED:
+        return []
+    key = f"newsletter-confirmation/{event.id}"
+    return [
+        WorkflowStart(
+            workflow=SEND_WORKFLOW,
+            workflow_id=f"{SEND_WORKFLOW}/{event.organization_id}/{key}",
+            arg=DeliveryRequest(
+                organization_id=event.organization_id,
+                idempotency_key=key,
+                template_id=uuid.UUID(event.properties["template_id"]),
+                subscriber_id=uuid.UUID(event.properties["subscriber_id"]),
+            ),
+            organization_id=event.organization_id,
+            customer_id=event.customer_id,
+        )
+    ]
