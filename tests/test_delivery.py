@@ -224,3 +224,42 @@ def test_messages_are_private_to_their_brand(stack: Stack, org: Org, other_org: 
         == 404
     )
     assert Channel.email.value == message["channel"]
+
+
+def test_in_app_messages_land_in_the_customer_s_inbox(
+    stack: Stack, org: Org, other_org: Org
+) -> None:
+    in_app = {
+        "key": "hello-app",
+        "name": "Hello",
+        "channel": "in_app",
+        "default_locale": "en",
+        "category": "transactional",
+        "variants": {
+            "en": {
+                "title": "Hi {{ customer.first_name }}",
+                "body": "Welcome",
+                "data": {"screen": "home"},
+            }
+        },
+    }
+    template = stack.api.post("/v1/templates", json=in_app, headers=org.headers()).json()
+    customer = create_customer(stack, org, name="Ivy Chen")
+    message = stack.api.post(
+        f"/v1/templates/{template['id']}/test-send",
+        json={"customer_id": customer["id"]},
+        headers=org.headers(),
+    ).json()
+    assert (message["provider"], message["status"]) == ("inbox", "sent")
+    inbox = f"/v1/customers/{customer['id']}/inbox"
+    [item] = stack.api.get(inbox, params={"unread": True}, headers=org.headers()).json()["items"]
+    assert item["content"] == {"title": "Hi Ivy", "body": "Welcome", "data": {"screen": "home"}}
+    assert stack.api.get(inbox, headers=other_org.headers()).status_code == 404
+    read = stack.api.post(f"{inbox}/{item['id']}/read", headers=org.headers()).json()
+    assert read["read_at"] is not None and read["status"] == "opened"
+    assert (
+        stack.api.get(inbox, params={"unread": True}, headers=org.headers()).json()["items"] == []
+    )
+    assert (
+        stack.api.post(f"{inbox}/{item['id']}/read", headers=other_org.headers()).status_code == 404
+    )

@@ -129,3 +129,28 @@ def remove_suppression(
     session: Session = Depends(org_session),
 ) -> None:
     audience.remove_suppression(session, suppression_id)
+
+
+@router.get("/v1/customers/{customer_id}/inbox", response_model=MessagePage, tags=["customers"])
+def get_inbox(
+    customer_id: uuid.UUID,
+    unread: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    _: Principal = Depends(read),
+    session: Session = Depends(org_session),
+) -> MessagePage:
+    return messages.inbox(session, customer_id, unread_only=unread, limit=limit)
+
+
+@router.post(
+    "/v1/customers/{customer_id}/inbox/{message_id}/read",
+    response_model=MessageOut,
+    tags=["customers"],
+)
+def mark_read(
+    customer_id: uuid.UUID,
+    message_id: uuid.UUID,
+    _: Principal = Depends(read),
+    session: Session = Depends(org_session),
+) -> MessageOut:
+    return messages.mark_read(session, customer_id, message_id)

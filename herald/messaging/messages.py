@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from herald.customers.schemas import to_e164
 from herald.customers.service import get_customer
+from herald.db import utcnow
 from herald.errors import InvalidInput, NotFound
 from herald.messaging.delivery import DeliveryRequest
-from herald.messaging.models import Channel, Message
+from herald.messaging.models import Channel, Message, MessageStatus
 from herald.messaging.schemas import MessageOut, MessagePage
 from herald.messaging.templates import get_template
 from herald.temporal import WorkflowStart
@@ -114,3 +115,37 @@ def list_messages(
         items=[MessageOut.model_validate(m, from_attributes=True) for m in rows],
         next_cursor=next_cursor,
     )
+
+
+def inbox(
+    session: Session, customer_id: uuid.UUID, *, unread_only: bool, limit: int
+) -> MessagePage:
+    """The customer's in-app messages, newest first."""
+    get_customer(session, customer_id)
+    stmt = select(Message).where(
+        Message.customer_id == customer_id,
+        Message.channel == Channel.in_app,
+        Message.status.in_((MessageStatus.sent, MessageStatus.delivered, MessageStatus.opened)),
+    )
+    if unread_only:
+        stmt = stmt.where(Message.read_at.is_(None))
+    rows = session.scalars(stmt.order_by(Message.created_at.desc()).limit(limit))
+    return MessagePage(
+        items=[MessageOut.model_validate(m, from_attributes=True) for m in rows], next_cursor=None
+    )
+
+
+def mark_read(session: Session, customer_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
+    message = session.get(Message, message_id)
+    if (
+        message is None
+        or message.customer_id != customer_id
+        or message.channel is not Channel.in_app
+    ):
+        raise NotFound("no such inbox message")
+    if message.read_at is None:
+        message.read_at = utcnow()
+        if message.status in (MessageStatus.sent, MessageStatus.delivered):
+            message.status = MessageStatus.opened
+        session.commit()
+    return MessageOut.model_validate(message, from_attributes=True)

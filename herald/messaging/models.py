@@ -165,6 +165,8 @@ class Message(TenantScoped, Base):
     in_flight: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # In-app messages: when the customer read it in their inbox.
+    read_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -80,6 +80,16 @@ class OutboxProvider:
         return f"outbox-{message.message_id}"
 
 
+class InboxProvider:
+    """In-app messages: delivered by being stored; the customer's inbox lists them."""
+
+    name = "inbox"
+    resend_when_in_doubt = True
+
+    def send(self, message: OutgoingMessage) -> str:
+        return f"inbox-{message.message_id}"
+
+
 class SendGridProvider:
     """SendGrid v3 Mail Send. It has no idempotency key, so a send in doubt is never repeated."""
 
@@ -180,5 +190,5 @@ def providers_for(
             settings.twilio_base_url,
             public_url,
         )
-    chosen = {Channel.email: email, Channel.sms: sms}
+    chosen = {Channel.email: email, Channel.sms: sms, Channel.in_app: InboxProvider()}
     return lambda channel: chosen.get(channel, outbox)

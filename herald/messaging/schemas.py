@@ -135,6 +135,7 @@ class MessageOut(BaseModel):
     attempts: int
     created_at: datetime
     sent_at: datetime | None
+    read_at: datetime | None
 
 
 class MessagePage(BaseModel):
