@@ -27,6 +27,8 @@ class FakeProviders:
     # Answers to give before accepting again: (status, headers).
     failures: deque[tuple[int, dict[str, str]]] = field(default_factory=deque)
     server: ThreadingHTTPServer | None = None
+    # When set to a closed gate, requests are recorded, then answered only once it opens.
+    gate: threading.Event | None = None
 
     @property
     def url(self) -> str:
@@ -68,8 +70,11 @@ class FakeProviders:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
+        if self.gate is not None:
+            self.gate.set()
         if self.server is not None:
             self.server.shutdown()
+            self.server.server_close()
 
     def _next_failure(self) -> tuple[int, dict[str, str]] | None:
         return self.failures.popleft() if self.failures else None
@@ -77,6 +82,8 @@ class FakeProviders:
     def _sendgrid(self, handler: Any, body: Any) -> None:
         failure = self._next_failure()
         self.requests.append(Received(handler.path, dict(handler.headers), body, failure is None))
+        if self.gate is not None:
+            self.gate.wait(timeout=120)
         if failure is not None:
             status, headers = failure
             error = {"errors": [{"message": f"fake failure {status}"}]}

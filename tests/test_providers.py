@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from herald.access.models import Role
-from tests.conftest import Org, Stack
+from tests.conftest import Org, Stack, wait_until
 from tests.fakes import FakeProviders
 
 EMAIL = {
@@ -135,3 +136,26 @@ def test_only_owners_and_managers_configure_providers(stack: Stack, org: Org) ->
         ).status_code
         == 422
     )
+
+
+def test_a_worker_killed_while_sendgrid_accepts_does_not_send_twice(
+    stack: Stack, org: Org, fake_providers: FakeProviders
+) -> None:
+    _configure(stack, org, fake_providers)
+    fake_providers.gate = threading.Event()  # SendGrid takes the mail but has not answered yet
+    sender = threading.Thread(target=_test_send, args=(stack, org, EMAIL, "once@example.com"))
+    sender.start()
+    wait_until(lambda: fake_providers.requests)
+    stack.worker.kill()  # dies before it learns the outcome or updates the row
+    fake_providers.gate.set()
+    sender.join(timeout=30)
+    stack.worker.start()
+
+    def settled() -> dict[str, Any] | None:
+        items = stack.api.get("/v1/messages", headers=org.headers()).json()["items"]
+        return items[0] if items and items[0]["status"] != "queued" else None
+
+    # The retry comes once the lost attempt times out; it finds the send in doubt.
+    message = wait_until(settled, timeout_s=90, interval_s=0.5)
+    assert message["status"] == "unknown" and "not sent again" in message["status_reason"]
+    assert len(fake_providers.requests) == 1

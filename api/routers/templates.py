@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
@@ -82,10 +82,12 @@ def delete_template(
 def preview_template(
     template_id: uuid.UUID,
     body: PreviewRequest,
+    request: Request,
     principal: Principal = Depends(read),
     session: Session = Depends(org_session),
 ) -> RenderedMessage:
-    return templates.preview(session, principal.organization_id, template_id, body)
+    links = request.app.state.links
+    return templates.preview(session, principal.organization_id, template_id, body, links)
 
 
 @router.post(

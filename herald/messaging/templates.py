@@ -25,6 +25,7 @@ from herald.messaging.schemas import (
     TemplateCreate,
     TemplateUpdate,
 )
+from herald.messaging.unsubscribe import Links
 from herald.organizations.models import Organization
 
 
@@ -162,17 +163,27 @@ def organization_context(session: Session, organization_id: uuid.UUID) -> dict[s
 
 
 def preview(
-    session: Session, organization_id: uuid.UUID, template_id: uuid.UUID, request: PreviewRequest
+    session: Session,
+    organization_id: uuid.UUID,
+    template_id: uuid.UUID,
+    request: PreviewRequest,
+    links: Links,
 ) -> RenderedMessage:
     template = get_template(session, template_id)
+    organization = organization_context(session, organization_id)
     context: dict[str, Any] = {
-        "organization": organization_context(session, organization_id),
-        "unsubscribe_url": "https://example.invalid/unsubscribe/preview",
+        "organization": organization,
+        # Sample data has no customer to unsubscribe: the link shows where it will go.
+        "unsubscribe_url": f"{links.public_url.rstrip('/')}/v1/public/{organization['slug']}"
+        "/unsubscribe/<token>",
     }
     locale = request.locale
     if request.customer_id is not None:
         customer = get_customer(session, request.customer_id)
         context["customer"] = customer_context(session, customer)
+        context["unsubscribe_url"] = links.unsubscribe_url(
+            organization["slug"], organization_id, customer.id
+        )
         locale = locale or customer.locale
     if request.sample is not None:
         context.setdefault("customer", request.sample.customer)
