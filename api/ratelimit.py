@@ -8,20 +8,10 @@ from collections import deque
 
 from fastapi import Request
 
-from herald.errors import HeraldError
+from herald.errors import PayloadTooLarge, TooManyRequests
 
 # Public bodies are small forms; anything larger is refused before it is parsed.
 MAX_PUBLIC_BODY_BYTES = 16_384
-
-
-class TooManyRequests(HeraldError):
-    status = 429
-    title = "Too many requests"
-
-
-class PayloadTooLarge(HeraldError):
-    status = 413
-    title = "Payload too large"
 
 
 class RateLimit:

@@ -38,6 +38,16 @@ class StillRunning(HeraldError):
     title = "Still running"
 
 
+class TooManyRequests(HeraldError):
+    status = 429
+    title = "Too many requests"
+
+
+class PayloadTooLarge(HeraldError):
+    status = 413
+    title = "Payload too large"
+
+
 class InvalidInput(HeraldError):
     status = 422
     title = "Invalid input"

@@ -3,12 +3,15 @@ as processes, against SQLite and PostgreSQL. Only the outside world (SendGrid, T
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,10 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from herald.access.models import Role
 from herald.access.service import issue_api_key
@@ -272,3 +279,26 @@ def fake_providers() -> Iterator[FakeProviders]:
     fake.start()
     yield fake
     fake.stop()
+
+
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+
+
+@contextlib.asynccontextmanager
+async def time_skipping_worker(
+    task_queue: str, workflows: list[type], activities: list[Callable[..., Any]]
+) -> AsyncIterator[Client]:
+    """Temporal's time-skipping test server with an in-process worker; yields the client."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+    )
+    async with env:
+        with ThreadPoolExecutor(4) as executor:
+            async with Worker(
+                env.client,
+                task_queue=task_queue,
+                workflows=workflows,
+                activities=activities,
+                activity_executor=executor,
+            ):
+                yield env.client

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from activities.messaging import MessagingActivities
 from herald.customers.schemas import CustomerCreate
@@ -25,8 +20,7 @@ from herald.messaging.schemas import ConsentIn, MessagingSettingsIn, TemplateCre
 from herald.messaging.setup import put_messaging_settings
 from herald.messaging.templates import create_template
 from herald.messaging.unsubscribe import Links
-from tests.conftest import Org, Stack
-from tests.test_workflows import TEST_SERVER
+from tests.conftest import Org, Stack, time_skipping_worker
 from workflows.messaging import SendMessage
 
 LINKS = Links("https://herald.example", "test-secret")
@@ -137,32 +131,21 @@ async def test_quiet_hours_defer_a_send_and_never_drop_it(db: Database, org: Org
                 quiet_hours_start=start, quiet_hours_end=end, postal_address="1 Main St"
             ),
         )
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
-    )
-    async with env:
-        activities = MessagingActivities(db, Links("http://127.0.0.1:8000", "test-secret"))
-        with ThreadPoolExecutor(4) as executor:
-            async with Worker(
-                env.client,
-                task_queue="quiet",
-                workflows=[SendMessage],
-                activities=[activities.deliver_message],
-                activity_executor=executor,
-            ):
-                handle = await env.client.start_workflow(
-                    SendMessage.run,
-                    DeliveryRequest(
-                        organization_id=org.id,
-                        idempotency_key="quiet-1",
-                        template_id=template,
-                        customer_id=customer,
-                    ),
-                    id=f"quiet-{uuid.uuid4()}",
-                    task_queue="quiet",
-                )
-                outcome = await handle.result()
-                run = await handle.describe()
+    activities = MessagingActivities(db, Links("http://127.0.0.1:8000", "test-secret"))
+    async with time_skipping_worker("quiet", [SendMessage], [activities.deliver_message]) as client:
+        handle = await client.start_workflow(
+            SendMessage.run,
+            DeliveryRequest(
+                organization_id=org.id,
+                idempotency_key="quiet-1",
+                template_id=template,
+                customer_id=customer,
+            ),
+            id=f"quiet-{uuid.uuid4()}",
+            task_queue="quiet",
+        )
+        outcome = await handle.result()
+        run = await handle.describe()
     assert outcome.status is MessageStatus.sent
     assert run.close_time is not None
     held = run.close_time - run.start_time

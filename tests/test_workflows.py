@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,8 +11,7 @@ import psycopg
 from sqlalchemy import func, select
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Replayer
 
 from activities.loyalty import LoyaltyActivities
 from herald.customers.schemas import CustomerCreate
@@ -23,12 +20,11 @@ from herald.db import Database
 from herald.loyalty.models import LedgerEntry
 from herald.loyalty.schemas import AwardOrderPointsInput
 from herald.migrate import upgrade
-from tests.conftest import PG_ADMIN_URL, _create_pg_database, make_org
+from tests.conftest import PG_ADMIN_URL, _create_pg_database, make_org, time_skipping_worker
 from worker import WORKFLOWS
 from workflows.loyalty import AwardOrderPoints
 
 HISTORIES = Path(__file__).parent / "histories"
-TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 
 
 def _set_read_only(database: str, read_only: bool) -> None:
@@ -53,45 +49,36 @@ async def test_an_award_outlives_a_database_outage_and_lands_once() -> None:
         with db.session(org.id) as session:
             customer = create_customer(session, CustomerCreate(name="Patient"))
         _set_read_only(database, True)
-        env = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
-        )
-        async with env:
-            activities = LoyaltyActivities(db)
-            with ThreadPoolExecutor(4) as executor:
-                async with Worker(
-                    env.client,
-                    task_queue="award-outage",
-                    workflows=[AwardOrderPoints],
-                    activities=[activities.award_order_points],
-                    activity_executor=executor,
-                ):
-                    handle = await env.client.start_workflow(
-                        AwardOrderPoints.run,
-                        AwardOrderPointsInput(
-                            organization_id=org.id,
-                            customer_id=customer.id,
-                            order_id="OUTAGE-1",
-                            amount=Decimal("12.00"),
-                            currency="EUR",
-                            event_id=uuid.uuid4(),
-                        ),
-                        id=f"award-outage-{uuid.uuid4()}",
-                        task_queue="award-outage",
-                    )
-                    # The write keeps failing and keeps being retried: nothing gives up.
-                    for _ in range(200):
-                        pending = (await handle.describe()).raw_description.pending_activities
-                        if pending and pending[0].attempt >= 3:
-                            break
-                        await asyncio.sleep(0.1)
-                    else:
-                        raise AssertionError("the ledger write was not retried")
-                    assert "read-only" in pending[0].last_failure.message
+        activities = LoyaltyActivities(db)
+        async with time_skipping_worker(
+            "award-outage", [AwardOrderPoints], [activities.award_order_points]
+        ) as client:
+            handle = await client.start_workflow(
+                AwardOrderPoints.run,
+                AwardOrderPointsInput(
+                    organization_id=org.id,
+                    customer_id=customer.id,
+                    order_id="OUTAGE-1",
+                    amount=Decimal("12.00"),
+                    currency="EUR",
+                    event_id=uuid.uuid4(),
+                ),
+                id=f"award-outage-{uuid.uuid4()}",
+                task_queue="award-outage",
+            )
+            # The write keeps failing and keeps being retried: nothing gives up.
+            for _ in range(200):
+                pending = (await handle.describe()).raw_description.pending_activities
+                if pending and pending[0].attempt >= 3:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the ledger write was not retried")
+            assert "read-only" in pending[0].last_failure.message
 
-                    _set_read_only(database, False)
-                    # Time skipping jumps over the back-off (up to a minute between attempts).
-                    outcome = await handle.result()
+            _set_read_only(database, False)
+            # Time skipping jumps over the back-off (up to a minute between attempts).
+            outcome = await handle.result()
         assert outcome.status == "awarded" and outcome.points == 12
         with db.session(org.id) as session:
             count = session.scalar(select(func.count()).select_from(LedgerEntry))

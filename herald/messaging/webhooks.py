@@ -134,14 +134,18 @@ def apply_twilio_status(session: Session, message: Message, params: dict[str, st
     return changed
 
 
-def _customers_with_phone(session: Session, phone: str) -> list[uuid.UUID]:
-    return list(
-        session.scalars(
-            select(Customer.id)
-            .join(CustomerPhone, CustomerPhone.customer_id == Customer.id)
-            .where(CustomerPhone.phone == phone)
-        )
+def _set_sms_consent(session: Session, phone: str, status: ConsentStatus, source: str) -> None:
+    """Every profile with this number follows what the number itself texted."""
+    customers = session.scalars(
+        select(Customer.id)
+        .join(CustomerPhone, CustomerPhone.customer_id == Customer.id)
+        .where(CustomerPhone.phone == phone)
     )
+    for customer_id in list(customers):
+        set_consent(
+            session, customer_id, ConsentIn(sms=status, source=source), include_deleted=True
+        )
+    session.commit()
 
 
 def handle_inbound_sms(
@@ -153,14 +157,7 @@ def handle_inbound_sms(
     word = " ".join(body.strip().upper().split())
     if word in STOP_WORDS:
         suppress(session, Channel.sms, phone, SuppressionReason.sms_stop)
-        for customer_id in _customers_with_phone(session, phone):
-            set_consent(
-                session,
-                customer_id,
-                ConsentIn(sms=ConsentStatus.revoked, source="SMS STOP"),
-                include_deleted=True,
-            )
-        session.commit()
+        _set_sms_consent(session, phone, ConsentStatus.revoked, "SMS STOP")
         return None  # the carrier confirms the opt-out itself
     if word in START_WORDS:
         session.execute(
@@ -170,14 +167,7 @@ def handle_inbound_sms(
                 Suppression.reason == SuppressionReason.sms_stop,
             )
         )
-        for customer_id in _customers_with_phone(session, phone):
-            set_consent(
-                session,
-                customer_id,
-                ConsentIn(sms=ConsentStatus.granted, source="SMS START"),
-                include_deleted=True,
-            )
-        session.commit()
+        _set_sms_consent(session, phone, ConsentStatus.granted, "SMS START")
         return f"{organization_name}: you are subscribed again. Reply STOP to opt out."
     if word in HELP_WORDS:
         session.commit()
