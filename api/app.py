@@ -75,4 +75,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks,
     ):
         app.include_router(router.router)
+    app.include_router(public.tracking)
     return app

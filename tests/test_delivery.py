@@ -41,6 +41,7 @@ class RecordingProvider:
     """Stands in for a provider's HTTP API: counts what reaches it, can fail on cue."""
 
     name = "recording"
+    tracks_engagement = True  # keeps the content as rendered, for the assertions below
 
     def __init__(self, *, resend_when_in_doubt: bool, fail_with: Exception | None = None) -> None:
         self.resend_when_in_doubt = resend_when_in_doubt

@@ -101,3 +101,48 @@ def test_sendgrid_receives_the_unsubscribe_headers(
     [request] = fake_providers.accepted("/v3/mail/send")
     assert request.body["headers"] == message["content"]["headers"]
     assert "2 High St" in request.body["content"][-1]["value"]
+
+
+def test_herald_tracks_opens_and_clicks_where_the_provider_does_not(stack: Stack, org: Org) -> None:
+    template = {
+        **PROMO,
+        "key": "tracked",
+        "variants": {
+            "en": {
+                "subject": "Sale",
+                "html": '<a href="https://shop.example/sale?a=1&b=2">Shop</a> '
+                '<a href="{{ unsubscribe_url }}">Leave</a>',
+            }
+        },
+    }
+    customer = create_customer(stack, org)
+    created = stack.api.post("/v1/templates", json=template, headers=org.headers()).json()
+    message = stack.api.post(
+        f"/v1/templates/{created['id']}/test-send",
+        json={"customer_id": customer["id"]},
+        headers=org.headers(),
+    ).json()
+    html = message["content"]["html"]
+    unsubscribe = message["content"]["headers"]["List-Unsubscribe"].strip("<>")
+    assert f'href="{unsubscribe}"' in html  # never rewritten
+    click = html.split('href="', 1)[1].split('"', 1)[0]
+    pixel = html.split('<img src="', 1)[1].split('"', 1)[0]
+    assert "/v1/track/" in click and "shop.example" not in click
+
+    def to_path(url: str) -> str:
+        return url.split("127.0.0.1:8000", 1)[1]
+
+    def status() -> str:
+        response = stack.api.get(f"/v1/messages/{message['id']}", headers=org.headers())
+        return response.json()["status"]  # type: ignore[no-any-return]
+
+    opened = stack.api.get(to_path(pixel))
+    assert opened.status_code == 200 and opened.headers["content-type"] == "image/gif"
+    assert status() == "opened"
+    redirected = stack.api.get(to_path(click), follow_redirects=False)
+    assert redirected.status_code == 302
+    assert redirected.headers["location"] == "https://shop.example/sale?a=1&b=2"
+    assert status() == "clicked"
+    stack.api.get(to_path(pixel))
+    assert status() == "clicked"  # a later open does not undo the click
+    assert stack.api.get(to_path(click)[:-2] + "xx", follow_redirects=False).status_code == 404

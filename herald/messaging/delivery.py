@@ -44,6 +44,7 @@ from herald.messaging.templates import (
     pick_variant,
     render_content,
 )
+from herald.messaging.tracking import track
 from herald.messaging.unsubscribe import Links, unsubscribe_headers, with_postal_footer
 from herald.newsletter.models import Subscriber
 
@@ -181,6 +182,7 @@ def _prepare(session: Session, request: DeliveryRequest, env: DeliveryEnv) -> Me
         return existing
     template: MessageTemplate = get_template(session, request.template_id)
     message = Message(
+        id=uuid.uuid4(),
         idempotency_key=request.idempotency_key,
         channel=template.channel,
         category=template.category,
@@ -227,6 +229,10 @@ def _prepare(session: Session, request: DeliveryRequest, env: DeliveryEnv) -> Me
             rendered = render_content(content, context)
             if template.channel is Channel.email and template.category is Category.marketing:
                 rendered = _marketing_email(message, rendered, request, env)
+            provider = env.providers(template.channel)
+            if not provider.tracks_engagement and template.channel in (Channel.email, Channel.sms):
+                keep = {context.get("unsubscribe_url", "")}
+                rendered = track(rendered, env.links, organization_id, message.id, keep)
             message.content = {**rendered, "headers": headers} if headers else rendered
         except InvalidInput as exc:
             message.status = MessageStatus.failed

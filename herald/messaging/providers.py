@@ -64,6 +64,8 @@ class Provider(Protocol):
     name: str
     # Whether a send whose outcome was lost may simply be sent again (no effect outside Herald).
     resend_when_in_doubt: bool
+    # Whether the provider reports opens and clicks itself; if not, Herald's links do.
+    tracks_engagement: bool
 
     def send(self, message: OutgoingMessage) -> str:
         """Hand the message over; returns the provider's message id."""
@@ -75,6 +77,7 @@ class OutboxProvider:
 
     name = "outbox"
     resend_when_in_doubt = True
+    tracks_engagement = False
 
     def send(self, message: OutgoingMessage) -> str:
         return f"outbox-{message.message_id}"
@@ -85,6 +88,7 @@ class InboxProvider:
 
     name = "inbox"
     resend_when_in_doubt = True
+    tracks_engagement = False
 
     def send(self, message: OutgoingMessage) -> str:
         return f"inbox-{message.message_id}"
@@ -95,6 +99,7 @@ class SendGridProvider:
 
     name = "sendgrid"
     resend_when_in_doubt = False
+    tracks_engagement = True
 
     def __init__(
         self, api_key: str, sender: str, sender_name: str | None, host: str | None
@@ -135,6 +140,7 @@ class TwilioProvider:
 
     name = "twilio"
     resend_when_in_doubt = False
+    tracks_engagement = False
 
     def __init__(
         self, account_sid: str, auth_token: str, sender: str, base_url: str | None, public_url: str

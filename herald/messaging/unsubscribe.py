@@ -1,4 +1,6 @@
-"""One-click unsubscribe links (RFC 8058): unguessable, bound to one organization and customer.
+"""Signed links: one-click unsubscribe (RFC 8058) and open/click tracking.
+
+Unsubscribe links are unguessable and bound to one organization and customer.
 
 A token is the customer id signed with the deployment's secret and the organization id, so it
 cannot be guessed, cannot be altered, and means nothing to another organization.
@@ -51,6 +53,38 @@ class Links:
     def unsubscribe_url(self, slug: str, organization_id: uuid.UUID, customer_id: uuid.UUID) -> str:
         token = self.unsubscribe_token(organization_id, customer_id)
         return f"{self.public_url.rstrip('/')}/v1/public/{slug}/unsubscribe/{token}"
+
+    def _tracking_signature(
+        self, organization_id: uuid.UUID, message_id: uuid.UUID, kind: str, index: int
+    ) -> bytes:
+        payload = b"track:v1" + organization_id.bytes + message_id.bytes + f"{kind}{index}".encode()
+        return hmac.new(self.secret_key.encode(), payload, hashlib.sha256).digest()[:12]
+
+    def tracking_url(
+        self, organization_id: uuid.UUID, message_id: uuid.UUID, kind: str, index: int
+    ) -> str:
+        signature = _b64(self._tracking_signature(organization_id, message_id, kind, index))
+        token = f"{_b64(message_id.bytes)}.{kind}{index}.{signature}"
+        return f"{self.public_url.rstrip('/')}/v1/track/{token}"
+
+    @staticmethod
+    def parse_tracking_token(token: str) -> tuple[uuid.UUID, str, int, bytes] | None:
+        try:
+            raw_id, what, raw_signature = token.split(".")
+            return uuid.UUID(bytes=_unb64(raw_id)), what[0], int(what[1:]), _unb64(raw_signature)
+        except (ValueError, IndexError):
+            return None
+
+    def tracking_valid(
+        self,
+        organization_id: uuid.UUID,
+        message_id: uuid.UUID,
+        kind: str,
+        index: int,
+        signature: bytes,
+    ) -> bool:
+        expected = self._tracking_signature(organization_id, message_id, kind, index)
+        return hmac.compare_digest(signature, expected)
 
 
 def unsubscribe_headers(url: str) -> dict[str, str]:
