@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from html import escape
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
@@ -47,58 +47,52 @@ def subscribe(
     return {"status": "accepted"}
 
 
-def _link(db: Database, slug: str, token: str, action: str) -> str | None:
+_PAGES = {
+    # action: (question on GET, title and text after POST)
+    "confirm": ("Confirm your subscription to", "Subscribed", "You get news from {name}."),
+    "unsubscribe": (
+        "Unsubscribe from",
+        "Unsubscribed",
+        "{name} will send you no more newsletters.",
+    ),
+}
+
+
+@router.api_route(
+    "/v1/public/{slug}/newsletter/{action}/{token}",
+    methods=["GET", "POST"],
+    response_class=HTMLResponse,
+    dependencies=[Depends(link_limit)],
+    summary="Confirm or leave: GET shows a page and changes nothing (mail scanners open "
+    "links); POST acts",
+)
+def newsletter_link(
+    slug: str,
+    action: Literal["confirm", "unsubscribe"],
+    token: str,
+    request: Request,
+    db: Database = Depends(get_db),
+) -> HTMLResponse:
     org = organization_for(db, slug)
     with db.session(org.id) as session:
         try:
-            if action == "confirm":
-                service.confirm(session, token)
-            elif action == "unsubscribe":
-                service.unsubscribe(session, token)
-            else:
+            if request.method == "GET":
                 service.check_token(session, token)
+            elif action == "confirm":
+                service.confirm(session, token)
+            else:
+                service.unsubscribe(session, token)
         except NotFound:
-            return None
-    return org.name
-
-
-@router.get(
-    "/v1/public/{slug}/newsletter/{action}/{token}",
-    response_class=HTMLResponse,
-    dependencies=[Depends(link_limit)],
-    summary="Confirmation page for a link (GET changes nothing: mail scanners open links)",
-)
-def link_page(slug: str, action: str, token: str, db: Database = Depends(get_db)) -> HTMLResponse:
-    if action not in ("confirm", "unsubscribe"):
-        raise NotFound("no such page")
-    name = _link(db, slug, token, "check")
-    if name is None:
-        return page("Link not valid", INVALID, 404)
-    verb = "Confirm your subscription to" if action == "confirm" else "Unsubscribe from"
-    return page(
-        verb,
-        f"<h1>{verb} {escape(name)}?</h1><form method=post>"
-        f"<button type=submit>{escape(verb.split()[0])}</button></form>",
-    )
-
-
-@router.post(
-    "/v1/public/{slug}/newsletter/{action}/{token}",
-    response_class=HTMLResponse,
-    dependencies=[Depends(link_limit)],
-)
-def link_action(slug: str, action: str, token: str, db: Database = Depends(get_db)) -> HTMLResponse:
-    if action not in ("confirm", "unsubscribe"):
-        raise NotFound("no such page")
-    name = _link(db, slug, token, action)
-    if name is None:
-        return page("Link not valid", INVALID, 404)
-    if action == "confirm":
-        return page("Subscribed", f"<h1>Thank you</h1><p>You get news from {escape(name)}.</p>")
-    return page(
-        "Unsubscribed",
-        f"<h1>You are unsubscribed</h1><p>{escape(name)} will send you no more newsletters.</p>",
-    )
+            return page("Link not valid", INVALID, 404)
+    question, title, text = _PAGES[action]
+    name = escape(org.name)
+    if request.method == "GET":
+        return page(
+            question,
+            f"<h1>{question} {name}?</h1><form method=post>"
+            f"<button type=submit>{question.split()[0]}</button></form>",
+        )
+    return page(title, f"<h1>{title}</h1><p>{text.format(name=name)}</p>")
 
 
 @router.get("/v1/newsletter/subscribers", response_model=list[SubscriberOut])

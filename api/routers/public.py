@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import get_db
+from api.ratelimit import link_limit
 from herald.db import Database
 from herald.errors import NotFound
 from herald.messaging.audience import unsubscribe_with_token
@@ -37,48 +38,34 @@ def organization_for(db: Database, slug: str) -> Organization:
     return org
 
 
-def _unsubscribe(request: Request, db: Database, slug: str, token: str, apply: bool) -> str:
-    org = organization_for(db, slug)
-    with db.session(org.id) as session:
-        unsubscribe_with_token(session, org.id, token, request.app.state.links, apply=apply)
-    return org.name
-
-
-@router.get(
+@router.api_route(
     "/{slug}/unsubscribe/{token}",
+    methods=["GET", "POST"],
     response_class=HTMLResponse,
-    summary="Confirmation page; changes nothing (mail scanners open links)",
-)
-def unsubscribe_page(
-    slug: str, token: str, request: Request, db: Database = Depends(get_db)
-) -> HTMLResponse:
-    try:
-        name = _unsubscribe(request, db, slug, token, apply=False)
-    except NotFound:
-        return page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 404)
-    return page(
-        "Unsubscribe",
-        f"<h1>Unsubscribe from {escape(name)}?</h1><form method=post>"
-        "<button type=submit>Unsubscribe</button></form>",
-    )
-
-
-@router.post(
-    "/{slug}/unsubscribe/{token}",
-    response_class=HTMLResponse,
-    summary="One-click unsubscribe (RFC 8058): revokes email marketing consent",
+    dependencies=[Depends(link_limit)],
+    summary="GET shows a confirmation (mail scanners open links); POST is the one-click "
+    "unsubscribe of RFC 8058 and revokes email marketing consent",
 )
 def unsubscribe(
     slug: str, token: str, request: Request, db: Database = Depends(get_db)
 ) -> HTMLResponse:
+    apply = request.method == "POST"
     try:
-        name = _unsubscribe(request, db, slug, token, apply=True)
+        org = organization_for(db, slug)
+        with db.session(org.id) as session:
+            unsubscribe_with_token(session, org.id, token, request.app.state.links, apply=apply)
     except NotFound:
         return page("Link not valid", "<p>This unsubscribe link is not valid.</p>", 404)
+    name = escape(org.name)
+    if not apply:
+        return page(
+            "Unsubscribe",
+            f"<h1>Unsubscribe from {name}?</h1><form method=post>"
+            "<button type=submit>Unsubscribe</button></form>",
+        )
     return page(
         "Unsubscribed",
-        f"<h1>You are unsubscribed</h1><p>{escape(name)} will send "
-        "you no more marketing email.</p>",
+        f"<h1>You are unsubscribed</h1><p>{name} will send you no more marketing email.</p>",
     )
 
 
