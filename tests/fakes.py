@@ -112,3 +112,10 @@ class FakeProviders:
             "body": form.get("Body"),
         }
         handler._answer(201, {}, json.dumps(answer).encode())
+
+
+if __name__ == "__main__":  # a standalone fake for benchmarks: prints its URL, serves until killed
+    fake = FakeProviders()
+    fake.start()
+    print(fake.url, flush=True)
+    threading.Event().wait()
