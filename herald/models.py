@@ -7,6 +7,7 @@ from herald.events.models import Event
 from herald.loyalty.models import LedgerEntry, LoyaltyAccount, LoyaltySettings
 from herald.messaging.models import (
     Consent,
+    Device,
     Message,
     MessageTemplate,
     MessagingSettings,
@@ -24,6 +25,7 @@ __all__ = [
     "CustomerEmail",
     "CustomerPhone",
     "CustomerTag",
+    "Device",
     "Event",
     "LedgerEntry",
     "LoyaltyAccount",

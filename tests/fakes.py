@@ -1,5 +1,6 @@
-"""Local stand-ins for the outside world: enough of SendGrid's v3 Mail Send and Twilio's Messages
-API for the real SDKs to talk to, including throttling and server errors on cue."""
+"""Local stand-ins for the outside world: enough of SendGrid's v3 Mail Send, Twilio's Messages
+API and FCM's HTTP v1 messages:send for Herald's clients to talk to, including throttling and
+server errors on cue."""
 
 from __future__ import annotations
 
@@ -54,6 +55,8 @@ class FakeProviders:
                 ):
                     form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
                     fake._twilio(self, form)
+                elif self.path.startswith("/v1/projects/") and self.path.endswith("/messages:send"):
+                    fake._fcm(self, json.loads(raw or b"{}"))
                 else:
                     self._answer(404, {}, b"{}")
 
@@ -90,6 +93,16 @@ class FakeProviders:
             handler._answer(status, headers, json.dumps(error).encode())
             return
         handler._answer(202, {"X-Message-Id": f"sg-{uuid.uuid4().hex[:16]}"}, b"")
+
+    def _fcm(self, handler: Any, body: Any) -> None:
+        failure = self._next_failure()
+        self.requests.append(Received(handler.path, dict(handler.headers), body, failure is None))
+        if failure is not None:
+            status, headers = failure
+            handler._answer(status, headers, b'{"error": {"status": "UNAVAILABLE"}}')
+            return
+        name = f"projects/shop/messages/0:{uuid.uuid4().hex[:12]}"
+        handler._answer(200, {}, json.dumps({"name": name}).encode())
 
     def _twilio(self, handler: Any, form: dict[str, str]) -> None:
         failure = self._next_failure()

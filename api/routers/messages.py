@@ -15,6 +15,8 @@ from herald.messaging.providers import OutboxProvider
 from herald.messaging.schemas import (
     ConsentIn,
     ConsentOut,
+    DeviceIn,
+    DeviceOut,
     MessageOut,
     MessagePage,
     MessagingSettingsIn,
@@ -154,3 +156,41 @@ def mark_read(
     session: Session = Depends(org_session),
 ) -> MessageOut:
     return messages.mark_read(session, customer_id, message_id)
+
+
+@router.post(
+    "/v1/customers/{customer_id}/devices",
+    response_model=DeviceOut,
+    tags=["customers"],
+    summary="Register the customer's app install for push (FCM registration token)",
+)
+def register_device(
+    customer_id: uuid.UUID,
+    body: DeviceIn,
+    _: Principal = Depends(require(Permission.customers_update)),
+    session: Session = Depends(org_session),
+) -> DeviceOut:
+    return audience.register_device(session, customer_id, body)
+
+
+@router.get(
+    "/v1/customers/{customer_id}/devices", response_model=list[DeviceOut], tags=["customers"]
+)
+def list_devices(
+    customer_id: uuid.UUID,
+    _: Principal = Depends(require(Permission.customers_read)),
+    session: Session = Depends(org_session),
+) -> list[DeviceOut]:
+    return audience.list_devices(session, customer_id)
+
+
+@router.delete(
+    "/v1/customers/{customer_id}/devices/{device_id}", status_code=204, tags=["customers"]
+)
+def remove_device(
+    customer_id: uuid.UUID,
+    device_id: uuid.UUID,
+    _: Principal = Depends(require(Permission.customers_update)),
+    session: Session = Depends(org_session),
+) -> None:
+    audience.remove_device(session, customer_id, device_id)

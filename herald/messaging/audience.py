@@ -16,10 +16,18 @@ from herald.messaging.models import (
     Channel,
     Consent,
     ConsentStatus,
+    Device,
     Suppression,
     SuppressionReason,
 )
-from herald.messaging.schemas import ConsentIn, ConsentOut, SuppressionIn, SuppressionOut
+from herald.messaging.schemas import (
+    ConsentIn,
+    ConsentOut,
+    DeviceIn,
+    DeviceOut,
+    SuppressionIn,
+    SuppressionOut,
+)
 from herald.messaging.unsubscribe import Links
 
 
@@ -118,3 +126,35 @@ def unsubscribe_with_token(
             include_deleted=True,
         )
     return customer_id
+
+
+def register_device(session: Session, customer_id: uuid.UUID, data: DeviceIn) -> DeviceOut:
+    """Add or refresh a push token; a token seen under another customer moves to this one."""
+    get_customer(session, customer_id)
+    device = session.scalar(select(Device).where(Device.token == data.token))
+    if device is None:
+        device = Device(customer_id=customer_id, token=data.token, platform=data.platform)
+        session.add(device)
+    device.customer_id, device.platform, device.last_seen_at = customer_id, data.platform, utcnow()
+    try:
+        session.commit()
+    except IntegrityError:  # registered concurrently: refresh that row instead
+        session.rollback()
+        return register_device(session, customer_id, data)
+    return DeviceOut.model_validate(device, from_attributes=True)
+
+
+def list_devices(session: Session, customer_id: uuid.UUID) -> list[DeviceOut]:
+    get_customer(session, customer_id)
+    rows = session.scalars(
+        select(Device).where(Device.customer_id == customer_id).order_by(Device.last_seen_at.desc())
+    )
+    return [DeviceOut.model_validate(d, from_attributes=True) for d in rows]
+
+
+def remove_device(session: Session, customer_id: uuid.UUID, device_id: uuid.UUID) -> None:
+    device = session.get(Device, device_id)
+    if device is None or device.customer_id != customer_id:
+        raise NotFound("no such device")
+    session.delete(device)
+    session.commit()

@@ -24,6 +24,7 @@ from herald.errors import InvalidInput
 from herald.messaging.models import (
     Category,
     Channel,
+    Device,
     Message,
     MessageStatus,
     MessageTemplate,
@@ -148,12 +149,19 @@ def _hold(
     return None, until
 
 
-def _address(customer: Customer, channel: Channel) -> str | None:
+def _address(session: Session, customer: Customer, channel: Channel) -> str | None:
     if channel is Channel.email:
         return customer.primary_email
     if channel is Channel.sms:
         return next((p.phone for p in customer.phones if p.is_primary), None)
-    return str(customer.id)  # push and in-app reach the customer's own devices and inbox
+    if channel is Channel.push:  # the device the customer used last
+        return session.scalar(
+            select(Device.token)
+            .where(Device.customer_id == customer.id)
+            .order_by(Device.last_seen_at.desc())
+            .limit(1)
+        )
+    return str(customer.id)  # in-app: the customer's own inbox
 
 
 def _skip(message: Message, reason: str) -> None:
@@ -219,7 +227,7 @@ def _prepare(session: Session, request: DeliveryRequest, env: DeliveryEnv) -> Me
             }
             request = request.model_copy(update={"to": request.to or subscriber.email})
     message.recipient = (
-        request.to or (_address(customer, template.channel) if customer else "") or ""
+        request.to or (_address(session, customer, template.channel) if customer else "") or ""
     )
     if not message.recipient and message.status is MessageStatus.queued:
         _skip(message, f"no {template.channel.value} address")

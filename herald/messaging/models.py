@@ -119,6 +119,9 @@ class MessagingSettings(TenantScoped, Base):
     twilio_auth_token: Mapped[str | None] = mapped_column(Text)
     twilio_base_url: Mapped[str | None] = mapped_column(String(300))
     sms_from: Mapped[str | None] = mapped_column(String(20))
+    # Push: an FCM HTTP v1 messages:send URL and the bearer token to call it with.
+    push_endpoint: Mapped[str | None] = mapped_column(String(500))
+    push_access_token: Mapped[str | None] = mapped_column(Text)
     # Marketing waits out this window in the recipient's local time (it may wrap midnight).
     quiet_hours_start: Mapped[time | None]
     quiet_hours_end: Mapped[time | None]
@@ -180,3 +183,20 @@ class WebhookReceipt(TenantScoped, Base):
     provider: Mapped[str] = mapped_column(String(30))
     receipt_id: Mapped[str] = mapped_column(String(200))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Device(TenantScoped, Base):
+    """A customer's app install that can receive push messages (an FCM registration token)."""
+
+    __tablename__ = "devices"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "token"),
+        Index("ix_devices_customer", "organization_id", "customer_id", "last_seen_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    token: Mapped[str] = mapped_column(String(500))
+    platform: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)

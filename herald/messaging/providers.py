@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import httpx
 from python_http_client.exceptions import HTTPError as SendGridHTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import CustomArg, Header, Mail
@@ -169,6 +170,41 @@ class TwilioProvider:
         return str(sent.sid)
 
 
+class PushProvider:
+    """FCM HTTP v1 ``messages:send``: one request per device token, the message id in ``data``."""
+
+    name = "push"
+    resend_when_in_doubt = False  # a duplicate notification is worse than a missing one
+    tracks_engagement = False
+
+    def __init__(self, endpoint: str, access_token: str) -> None:
+        self._endpoint = endpoint
+        self._headers = {"Authorization": f"Bearer {access_token}"}
+
+    def send(self, message: OutgoingMessage) -> str:
+        content = message.content
+        body = {
+            "message": {
+                "token": message.recipient,
+                "notification": {"title": content["title"], "body": content["body"]},
+                "data": {**content.get("data", {}), MESSAGE_ID_ARG: str(message.message_id)},
+            }
+        }
+        try:
+            response = httpx.post(
+                self._endpoint, json=body, headers=self._headers, timeout=PROVIDER_TIMEOUT_S
+            )
+        except httpx.ConnectError as exc:  # never reached the push service
+            raise ProviderError(f"push service unreachable: {exc}", retryable=True) from exc
+        if response.status_code >= 300:
+            raise _answered(
+                response.status_code,
+                f"push HTTP {response.status_code}: {response.text[:300]}",
+                _retry_after(response.headers),
+            )
+        return str(response.json().get("name", ""))
+
+
 def providers_for(
     settings: MessagingSettings | None, public_url: str
 ) -> Callable[[Channel], Provider]:
@@ -196,5 +232,13 @@ def providers_for(
             settings.twilio_base_url,
             public_url,
         )
-    chosen = {Channel.email: email, Channel.sms: sms, Channel.in_app: InboxProvider()}
+    push: Provider = outbox
+    if settings is not None and settings.push_endpoint and settings.push_access_token:
+        push = PushProvider(settings.push_endpoint, settings.push_access_token)
+    chosen = {
+        Channel.email: email,
+        Channel.sms: sms,
+        Channel.push: push,
+        Channel.in_app: InboxProvider(),
+    }
     return lambda channel: chosen.get(channel, outbox)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl
 
@@ -158,6 +158,8 @@ class MessagingSettingsIn(BaseModel):
     twilio_auth_token: str | None = Field(default=None, min_length=1, max_length=200)
     twilio_base_url: HttpUrl | None = None
     sms_from: Annotated[str, AfterValidator(to_e164)] | None = None
+    push_endpoint: HttpUrl | None = None
+    push_access_token: str | None = Field(default=None, min_length=1, max_length=4000)
     quiet_hours_start: time | None = Field(default=None, examples=["21:00"])
     quiet_hours_end: time | None = Field(default=None, examples=["08:00"])
     frequency_caps: list[FrequencyCap] | None = None
@@ -174,6 +176,7 @@ class MessagingSettingsOut(BaseModel):
     sms_from: str | None
     email_provider: str
     sms_provider: str
+    push_provider: str
     quiet_hours_start: time | None
     quiet_hours_end: time | None
     frequency_caps: list[FrequencyCap]
@@ -210,3 +213,20 @@ class SuppressionOut(BaseModel):
     address: str
     reason: SuppressionReason
     created_at: datetime
+
+
+class DeviceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(
+        min_length=10, max_length=500, description="the app's FCM registration token"
+    )
+    platform: Literal["ios", "android", "web"]
+
+
+class DeviceOut(BaseModel):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    platform: str
+    created_at: datetime
+    last_seen_at: datetime

@@ -32,6 +32,7 @@ def settings_out(row: MessagingSettings | None) -> MessagingSettingsOut:
         sms_from=row.sms_from if row else None,
         email_provider=providers(Channel.email).name,
         sms_provider=providers(Channel.sms).name,
+        push_provider=providers(Channel.push).name,
         quiet_hours_start=row.quiet_hours_start if row else None,
         quiet_hours_end=row.quiet_hours_end if row else None,
         frequency_caps=[FrequencyCap.model_validate(c) for c in row.frequency_caps or []]
