@@ -182,7 +182,7 @@ def _marketing_email(
 
 
 def _prepare(session: Session, request: DeliveryRequest, env: DeliveryEnv) -> Message:
-    """Find the message of this intent, or create it: rendered and checked, not yet sent."""
+    """Find the message of this intent, or add it to the session rendered, not yet committed."""
     existing = session.scalar(
         select(Message).where(Message.idempotency_key == request.idempotency_key)
     )
@@ -246,37 +246,48 @@ def _prepare(session: Session, request: DeliveryRequest, env: DeliveryEnv) -> Me
             message.status = MessageStatus.failed
             message.status_reason = f"template: {exc.detail}"
     session.add(message)
-    try:
-        session.commit()
-    except IntegrityError:  # the same intent was recorded concurrently: use that row
-        session.rollback()
-        return _prepare(session, request, env)
     return message
 
 
-def deliver(session: Session, request: DeliveryRequest, env: DeliveryEnv) -> DeliveryOutcome:
-    message = _prepare(session, request, env)
+def _decide(
+    session: Session, message: Message, request: DeliveryRequest, env: DeliveryEnv
+) -> DeliveryOutcome | None:
+    """Settle, hold or mark the message in flight; None means: call the provider now."""
     if message.status in SETTLED:
         return _outcome(message)
     skip, defer_until = _hold(session, message, request, env.rules, env.now)
     if skip is not None:
         _skip(message, skip)
-        session.commit()
         return _outcome(message)
     if defer_until is not None:
         message.status_reason = f"quiet hours: held until {defer_until.isoformat()}"
-        session.commit()
         return _outcome(message, deferred_until=defer_until)
-    provider = env.providers(message.channel)
-    if message.in_flight and not provider.resend_when_in_doubt:
+    if message.in_flight and not env.providers(message.channel).resend_when_in_doubt:
         # An earlier attempt may have reached the provider: sending again could duplicate it.
         message.status = MessageStatus.unknown
         message.status_reason = "outcome of an earlier attempt was lost; not sent again"
-        session.commit()
         return _outcome(message)
     message.attempts += 1
     message.in_flight = True
-    session.commit()  # from here on, a lost outcome is detectable
+    return None
+
+
+def deliver(session: Session, request: DeliveryRequest, env: DeliveryEnv) -> DeliveryOutcome:
+    try:
+        message = _prepare(session, request, env)
+        decided = _decide(session, message, request, env)
+        # One commit records a new message together with its decision; once it is in flight,
+        # a lost outcome is detectable.
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        recorded = select(Message.id).where(Message.idempotency_key == request.idempotency_key)
+        if session.scalar(recorded) is None:
+            raise  # not the intent key: a real error
+        return deliver(session, request, env)  # recorded concurrently: go on with that row
+    if decided is not None:
+        return decided
+    provider = env.providers(message.channel)
 
     outgoing = OutgoingMessage(
         message_id=message.id,
