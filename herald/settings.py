@@ -46,12 +46,17 @@ def signing_key(settings: Settings) -> str:
     if settings.secret_key:
         return settings.secret_key
     path = STATE_DIR / "secret-key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as out:
-        key = secrets.token_urlsafe(32)
-        out.write(key)
-    return key
+    if not path.exists():
+        # Written aside and linked into place, so a process starting at the same moment never
+        # reads a half-written file; whichever link lands first is the key for everyone.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f"secret-key.{os.getpid()}.tmp")
+        draft.write_text(secrets.token_urlsafe(32))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
