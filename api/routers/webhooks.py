@@ -12,6 +12,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from api.deps import get_app_settings, get_db
+from api.routers.public import organization_for
 from herald.customers.schemas import to_e164
 from herald.db import Database
 from herald.errors import InvalidInput, NotFound, Unauthorized
@@ -22,22 +23,12 @@ from herald.messaging.webhooks import (
     apply_twilio_status,
     handle_inbound_sms,
 )
-from herald.organizations.models import Organization
-from herald.organizations.service import organization_by_slug
 from herald.settings import Settings
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 # A signed request older than this is refused: a captured one cannot be replayed later.
 MAX_SIGNATURE_AGE_S = 600
 MAX_WEBHOOK_BYTES = 5_000_000
-
-
-def _organization(db: Database, slug: str) -> Organization:
-    with db.system_session() as session:
-        org = organization_by_slug(session, slug)
-    if org is None:
-        raise NotFound("no such organization")
-    return org
 
 
 async def _body(request: Request) -> bytes:
@@ -50,7 +41,7 @@ async def _body(request: Request) -> bytes:
 @router.post("/sendgrid/{slug}", status_code=204, summary="SendGrid Event Webhook (signed)")
 async def sendgrid_events(slug: str, request: Request, db: Database = Depends(get_db)) -> Response:
     body = await _body(request)
-    org = _organization(db, slug)
+    org = organization_for(db, slug)
     with db.session(org.id) as session:
         settings = load_messaging_settings(session)
         key = settings.sendgrid_webhook_public_key if settings else None
@@ -121,7 +112,7 @@ async def twilio_inbound(
     db: Database = Depends(get_db),
     settings: Settings = Depends(get_app_settings),
 ) -> Response:
-    org = _organization(db, slug)
+    org = organization_for(db, slug)
     with db.session(org.id) as session:
         messaging = load_messaging_settings(session)
         form = await _verified_form(

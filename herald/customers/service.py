@@ -1,11 +1,7 @@
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, exists, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +22,7 @@ from herald.customers.schemas import (
 )
 from herald.db import utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
+from herald.pagination import decode_cursor, encode_cursor
 
 
 def to_out(customer: Customer) -> CustomerOut:
@@ -184,23 +181,6 @@ _SORT_COLUMNS = {
 }
 
 
-def _encode_cursor(value: Any, customer_id: uuid.UUID) -> str:
-    raw = json.dumps(
-        [value.isoformat() if isinstance(value, datetime) else value, str(customer_id)]
-    )
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_cursor(cursor: str, field: str) -> tuple[Any, uuid.UUID]:
-    try:
-        value, raw_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if field != "name":
-            value = datetime.fromisoformat(value)
-        return value, uuid.UUID(raw_id)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput("invalid cursor", field="cursor") from exc
-
-
 def list_customers(session: Session, query: CustomerQuery) -> CustomerPage:
     field = query.sort.lstrip("-")
     descending = query.sort.startswith("-")
@@ -234,14 +214,14 @@ def list_customers(session: Session, query: CustomerQuery) -> CustomerPage:
     if query.created_before:
         stmt = stmt.where(Customer.created_at < query.created_before)
     if query.cursor:
-        value, after_id = _decode_cursor(query.cursor, field)
+        value, after_id = decode_cursor(query.cursor, timestamp=field != "name")
         key = tuple_(column, Customer.id)
         stmt = stmt.where(key < (value, after_id) if descending else key > (value, after_id))
     order = (column.desc(), Customer.id.desc()) if descending else (column.asc(), Customer.id.asc())
     rows = list(session.scalars(stmt.order_by(*order).limit(query.limit + 1)))
     has_more = len(rows) > query.limit
     rows = rows[: query.limit]
-    next_cursor = _encode_cursor(getattr(rows[-1], field), rows[-1].id) if has_more else None
+    next_cursor = encode_cursor(getattr(rows[-1], field), rows[-1].id) if has_more else None
     return CustomerPage(items=[to_out(c) for c in rows], next_cursor=next_cursor)
 
 

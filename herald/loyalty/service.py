@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import base64
 import uuid
-from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select, tuple_
@@ -13,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from herald.customers.service import get_customer
 from herald.db import read_snapshot, session_organization, utcnow
-from herald.errors import InvalidInput
 from herald.loyalty.models import EntryKind, LedgerEntry, LoyaltyAccount, LoyaltySettings, Rounding
 from herald.loyalty.schemas import (
     AwardOrderPointsInput,
@@ -26,6 +23,7 @@ from herald.loyalty.schemas import (
     ReverseOrderPointsInput,
     plain_decimal,
 )
+from herald.pagination import decode_cursor, encode_cursor
 
 ORDER_PAID = "order.paid"
 ORDER_REFUNDED = "order.refunded"
@@ -186,18 +184,6 @@ def reverse_order_points(session: Session, data: ReverseOrderPointsInput) -> Led
     return _append(session, account, entry, status) or reverse_order_points(session, data)
 
 
-def _encode_cursor(created_at: datetime, entry_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{entry_id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        stamp, raw_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(stamp), uuid.UUID(raw_id)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("invalid cursor", field="cursor") from exc
-
-
 def customer_points(
     session: Session, customer_id: uuid.UUID, *, limit: int = 50, cursor: str | None = None
 ) -> PointsOut:
@@ -206,7 +192,7 @@ def customer_points(
     account = session.get(LoyaltyAccount, customer_id)
     stmt = select(LedgerEntry).where(LedgerEntry.customer_id == customer_id)
     if cursor:
-        stmt = stmt.where(tuple_(LedgerEntry.created_at, LedgerEntry.id) < _decode_cursor(cursor))
+        stmt = stmt.where(tuple_(LedgerEntry.created_at, LedgerEntry.id) < decode_cursor(cursor))
     rows = list(
         session.scalars(
             stmt.order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()).limit(limit + 1)
@@ -219,5 +205,5 @@ def customer_points(
         balance=account.balance if account else 0,
         lifetime_earned=account.lifetime_earned if account else 0,
         entries=[LedgerEntryOut.model_validate(r, from_attributes=True) for r in rows],
-        next_cursor=_encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
+        next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
     )

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
-from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +17,7 @@ from herald.messaging.delivery import DeliveryRequest
 from herald.messaging.models import Channel, Message, MessageStatus
 from herald.messaging.schemas import MessageOut, MessagePage
 from herald.messaging.templates import get_template
+from herald.pagination import decode_cursor, encode_cursor
 from herald.temporal import WorkflowStart
 
 SEND_WORKFLOW = "SendMessage"
@@ -91,12 +90,7 @@ def list_messages(
     if customer_id is not None:
         stmt = stmt.where(Message.customer_id == customer_id)
     if cursor:
-        try:
-            stamp, raw_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-            after = (datetime.fromisoformat(stamp), uuid.UUID(raw_id))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidInput("invalid cursor", field="cursor") from exc
-        stmt = stmt.where(tuple_(Message.created_at, Message.id) < after)
+        stmt = stmt.where(tuple_(Message.created_at, Message.id) < decode_cursor(cursor))
     rows = list(
         session.scalars(
             stmt.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit + 1)
@@ -104,13 +98,7 @@ def list_messages(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = (
-        base64.urlsafe_b64encode(
-            f"{rows[-1].created_at.isoformat()}|{rows[-1].id}".encode()
-        ).decode()
-        if more
-        else None
-    )
+    next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more else None
     return MessagePage(
         items=[MessageOut.model_validate(m, from_attributes=True) for m in rows],
         next_cursor=next_cursor,
