@@ -1,13 +1,14 @@
 """Throughput of Herald's delivery path against a local fake of SendGrid's Mail Send API.
 
-    python bench/delivery.py [--quick] [--messages N] [--threads K]
+    python bench/delivery.py [--quick] [--messages N] [--threads K] [--batch B]
 
-For each of N customers (email consent, marketing template with a personal subject and body):
-render in the sandbox, apply the send-time rules, record the message row, hand it to the real
-sendgrid SDK — the same ``deliver`` function the SendMessage activity runs. Then the same number
-of requests, rendered in advance, posted by a bare loop with the same SDK and threads: the limit
-of this machine and fake. PostgreSQL from HERALD_BENCH_DATABASE_URL (default the local `test`
-database). Prints a table, then one JSON line.
+N customers (email consent, marketing template with a personal subject and body) are sent one
+campaign in batches of B recipients, the way a campaign send hands them over: for each batch
+`deliver_batch` renders every message in the sandbox, checks the send-time rules set-based,
+records the rows, and posts SendGrid personalizations (up to 1,000 per request) through the real
+sendgrid SDK. Then the same request bodies, rendered in advance, posted by a bare loop with the
+same SDK and threads: the limit of this machine and fake. PostgreSQL from
+HERALD_BENCH_DATABASE_URL (default the local `test` database). Prints a table, then one JSON line.
 """
 
 from __future__ import annotations
@@ -21,27 +22,37 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import Mail
-from sqlalchemy import insert
+from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from herald.customers.models import Customer, CustomerEmail  # noqa: E402
 from herald.db import Database, utcnow  # noqa: E402
-from herald.messaging.delivery import DeliveryEnv, DeliveryRequest, SendRules, deliver  # noqa: E402
-from herald.messaging.models import Channel, Consent, ConsentStatus  # noqa: E402
-from herald.messaging.providers import providers_for  # noqa: E402
+from herald.messaging.delivery import (  # noqa: E402
+    DeliveryBatch,
+    DeliveryEnv,
+    Recipient,
+    SendRules,
+    deliver_batch,
+)
+from herald.messaging.models import Channel, Message, MessageStatus  # noqa: E402
+from herald.messaging.providers import (  # noqa: E402
+    OutgoingMessage,
+    SendGridProvider,
+    providers_for,
+)
 from herald.messaging.schemas import MessagingSettingsIn, TemplateCreate  # noqa: E402
 from herald.messaging.setup import load_messaging_settings, put_messaging_settings  # noqa: E402
 from herald.messaging.templates import create_template  # noqa: E402
 from herald.messaging.unsubscribe import Links  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
 from herald.organizations.service import create_organization  # noqa: E402
+from tests.seed import seed_email_audience  # noqa: E402
 
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TEMPLATE = TemplateCreate(
@@ -61,115 +72,62 @@ TEMPLATE = TemplateCreate(
 )
 
 
-def seed(db: Database, org_id: uuid.UUID, count: int) -> list[uuid.UUID]:
-    ids = [uuid.uuid4() for _ in range(count)]
-    now = utcnow()
-    with db.session(org_id) as session:
-        for start in range(0, count, 5_000):
-            chunk = ids[start : start + 5_000]
-            session.execute(
-                insert(Customer),
-                [
-                    {
-                        "id": i,
-                        "organization_id": org_id,
-                        "name": f"Reader {n}",
-                        "attributes": {},
-                        "primary_email": f"r{n}-{i.hex[:6]}@example.com",
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for n, i in enumerate(chunk, start)
-                ],
-            )
-            session.execute(
-                insert(CustomerEmail),
-                [
-                    {
-                        "id": uuid.uuid4(),
-                        "organization_id": org_id,
-                        "customer_id": i,
-                        "email": f"r{n}-{i.hex[:6]}@example.com",
-                        "is_primary": True,
-                        "position": 0,
-                    }
-                    for n, i in enumerate(chunk, start)
-                ],
-            )
-            session.execute(
-                insert(Consent),
-                [
-                    {
-                        "id": uuid.uuid4(),
-                        "organization_id": org_id,
-                        "customer_id": i,
-                        "channel": Channel.email,
-                        "status": ConsentStatus.granted,
-                        "source": "bench",
-                        "updated_at": now,
-                    }
-                    for i in chunk
-                ],
-            )
-        session.commit()
-    return ids
-
-
 def run_herald(
     db: Database,
     org_id: uuid.UUID,
     template_id: uuid.UUID,
     customers: list[uuid.UUID],
     threads: int,
+    batch_size: int,
 ) -> float:
     links = Links("http://127.0.0.1:8000", "bench-secret")
-    with db.session(org_id) as session:
-        settings = load_messaging_settings(session)
-    rules = SendRules.of(settings)
-    run = uuid.uuid4().hex[:8]
+    campaign = uuid.uuid4().hex[:8]
+    batches = [customers[i : i + batch_size] for i in range(0, len(customers), batch_size)]
 
     def send(chunk: list[uuid.UUID]) -> None:
-        providers = providers_for(settings, links.public_url)  # one SDK client per thread
-        for customer_id in chunk:
-            with db.session(org_id) as session:
-                outcome = deliver(
-                    session,
-                    DeliveryRequest(
-                        organization_id=org_id,
-                        idempotency_key=f"bench/{run}/{customer_id}",
-                        template_id=template_id,
-                        customer_id=customer_id,
-                    ),
-                    DeliveryEnv(providers, rules, links, utcnow()),
-                )
-                assert outcome.status.value == "sent", outcome
+        with db.session(org_id) as session:
+            settings = load_messaging_settings(session)
+            env = DeliveryEnv(
+                providers_for(settings, links.public_url),
+                SendRules.of(settings),
+                links,
+                utcnow(),
+            )
+            batch = DeliveryBatch(
+                organization_id=org_id,
+                template_id=template_id,
+                recipients=[
+                    Recipient(idempotency_key=f"bench/{campaign}/{c}", customer_id=c) for c in chunk
+                ],
+            )
+            outcomes = deliver_batch(session, batch, env)
+        assert {o.status for o in outcomes} == {MessageStatus.sent}, outcomes[0]
 
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(send, [customers[i::threads] for i in range(threads)]))
+        list(pool.map(send, batches))
     return len(customers) / (time.perf_counter() - started)
 
 
-def run_bare(fake_url: str, count: int, threads: int) -> float:
-    mails = [
-        Mail(
-            from_email="shop@example.com",
-            to_emails=f"r{n}@example.com",
-            subject=f"Reader {n}, 0 points are waiting",
-            html_content=f"<h1>Hi Reader {n}</h1>",
-            plain_text_content=f"Hi Reader {n}",
-        )
-        for n in range(count)
-    ]
+def prerendered_bodies(db: Database, org_id: uuid.UUID, fake_url: str) -> list[dict[str, Any]]:
+    """The Mail Send bodies of the messages Herald recorded, built before the clock starts."""
+    provider = SendGridProvider("SG.bench", "shop@example.com", None, fake_url)
+    with db.session(org_id) as session:
+        rows = session.execute(select(Message.id, Message.recipient, Message.content)).all()
+    messages = [OutgoingMessage(i, Channel.email, to, content) for i, to, content in rows]
+    return [provider.request_body(request) for request in provider.requests(messages)]
 
-    def send(chunk: list[Mail]) -> None:
+
+def run_bare(fake_url: str, bodies: list[dict[str, Any]], threads: int) -> float:
+    def send(chunk: list[dict[str, Any]]) -> None:
         client = SendGridAPIClient("SG.bench", host=fake_url)
-        for mail in chunk:
-            client.send(mail)
+        for body in chunk:
+            client.send(body)
 
+    count = sum(len(b["personalizations"]) for b in bodies)
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(send, [mails[i::threads] for i in range(threads)]))
+        list(pool.map(send, [bodies[i::threads] for i in range(threads)]))
     return count / (time.perf_counter() - started)
 
 
@@ -177,7 +135,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="2,000 messages instead of 100,000")
     parser.add_argument("--messages", type=int)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=1000, help="recipients per batch")
     args = parser.parse_args()
     total = args.messages or (2_000 if args.quick else 100_000)
     database_url = os.environ.get("HERALD_BENCH_DATABASE_URL", DEFAULT_DB)
@@ -205,11 +164,11 @@ def main() -> None:
             )
             template_id = create_template(session, TEMPLATE).id
         console.print(f"seeding {total:,} customers ...")
-        customers = seed(db, org.id, total)
+        customers = seed_email_audience(db, org.id, total)
         console.print(f"delivering {total:,} emails through Herald ...")
-        herald = run_herald(db, org.id, template_id, customers, args.threads)
+        herald = run_herald(db, org.id, template_id, customers, args.threads, args.batch)
         console.print(f"posting {total:,} pre-rendered emails in a bare loop ...")
-        bare = run_bare(fake_url, total, args.threads)
+        bare = run_bare(fake_url, prerendered_bodies(db, org.id, fake_url), args.threads)
         db.dispose()
     finally:
         fake.terminate()
@@ -217,6 +176,7 @@ def main() -> None:
     figures = {
         "messages": total,
         "threads": args.threads,
+        "batch": args.batch,
         "messages_per_s": round(herald, 1),
         "bare_messages_per_s": round(bare, 1),
         "ratio": round(herald / bare, 2),

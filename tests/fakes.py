@@ -9,6 +9,8 @@ import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
@@ -25,9 +27,12 @@ class Received:
 @dataclass
 class FakeProviders:
     requests: list[Received] = field(default_factory=list)
-    # Answers to give before accepting again: (status, headers).
-    failures: deque[tuple[int, dict[str, str]]] = field(default_factory=deque)
+    # Answers to give, one per request, before accepting again: (status, headers), or None to
+    # accept that request.
+    failures: deque[tuple[int, dict[str, str]] | None] = field(default_factory=deque)
     server: ThreadingHTTPServer | None = None
+    # Text messages Twilio took, as its API shows them.
+    sms: list[dict[str, Any]] = field(default_factory=list)
     # When set to a closed gate, requests are recorded, then answered only once it opens.
     gate: threading.Event | None = None
 
@@ -60,6 +65,14 @@ class FakeProviders:
                 else:
                     self._answer(404, {}, b"{}")
 
+            def do_GET(self) -> None:
+                path, _, query = self.path.partition("?")
+                if path.startswith("/2010-04-01/Accounts/") and path.endswith("/Messages.json"):
+                    params = {k: v[0] for k, v in parse_qs(query).items()}
+                    fake._twilio_list(self, path, params)
+                else:
+                    self._answer(404, {}, b"{}")
+
             def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -82,7 +95,33 @@ class FakeProviders:
     def _next_failure(self) -> tuple[int, dict[str, str]] | None:
         return self.failures.popleft() if self.failures else None
 
+    def emails(self) -> list[dict[str, Any]]:
+        """Every email SendGrid accepted, one per personalization, substitutions applied."""
+        emails = []
+        for request in self.accepted("/v3/mail/send"):
+            parts = {c["type"]: c["value"] for c in request.body["content"]}
+            for p in request.body["personalizations"]:
+                values = dict(parts)
+                for tag, value in p.get("substitutions", {}).items():
+                    values = {kind: text.replace(tag, value) for kind, text in values.items()}
+                emails.append(
+                    {
+                        "to": p["to"][0]["email"],
+                        "subject": p.get("subject", request.body.get("subject")),
+                        "html": values.get("text/html"),
+                        "text": values.get("text/plain"),
+                        "headers": p.get("headers", {}),
+                        "custom_args": p.get("custom_args", {}),
+                    }
+                )
+        return emails
+
     def _sendgrid(self, handler: Any, body: Any) -> None:
+        invalid = _sendgrid_error(body)
+        if invalid is not None:  # SendGrid refuses the request as a whole, as it documents
+            self.requests.append(Received(handler.path, dict(handler.headers), body, False))
+            handler._answer(400, {}, json.dumps({"errors": [{"message": invalid}]}).encode())
+            return
         failure = self._next_failure()
         self.requests.append(Received(handler.path, dict(handler.headers), body, failure is None))
         if self.gate is not None:
@@ -116,15 +155,44 @@ class FakeProviders:
             }
             handler._answer(status, headers, json.dumps(error).encode())
             return
-        sid = f"SM{uuid.uuid4().hex}"
         answer = {
-            "sid": sid,
+            "sid": f"SM{uuid.uuid4().hex}",
             "status": "queued",
             "to": form.get("To"),
             "from": form.get("From"),
             "body": form.get("Body"),
+            "date_created": format_datetime(datetime.now(UTC), usegmt=True),
         }
+        self.sms.append(answer)
+        if self.gate is not None:
+            self.gate.wait(timeout=120)
         handler._answer(201, {}, json.dumps(answer).encode())
+
+    def _twilio_list(self, handler: Any, path: str, params: dict[str, str]) -> None:
+        """Messages.json read: what Twilio took, newest first, filtered by To and From."""
+        found = [
+            m
+            for m in reversed(self.sms)
+            if m["to"] == params.get("To", m["to"]) and m["from"] == params.get("From", m["from"])
+        ][: int(params.get("PageSize", 50))]
+        page = {"messages": found, "uri": path, "page": 0, "page_size": len(found)}
+        handler._answer(200, {}, json.dumps({**page, "next_page_uri": None}).encode())
+
+
+def _sendgrid_error(body: Any) -> str | None:
+    """The v3 Mail Send limits Herald must respect."""
+    personalizations = body.get("personalizations") or []
+    if not 1 <= len(personalizations) <= 1000:
+        return "personalizations: between 1 and 1000 are required"
+    if not body.get("content"):
+        return "content is required"
+    for p in personalizations:
+        if not p.get("subject", body.get("subject")):
+            return "subject is required"
+        size = sum(len(k.encode()) + len(v.encode()) for k, v in p.get("substitutions", {}).items())
+        if size > 10_000:
+            return "substitutions may not exceed 10,000 bytes per personalization"
+    return None
 
 
 if __name__ == "__main__":  # a standalone fake for benchmarks: prints its URL, serves until killed

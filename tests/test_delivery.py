@@ -15,7 +15,7 @@ from herald.customers.service import delete_customer
 from herald.db import Database, utcnow
 from herald.messaging.delivery import DeliveryEnv, DeliveryRequest, SendRules, deliver
 from herald.messaging.models import Channel, Message, MessageStatus
-from herald.messaging.providers import OutboxProvider, OutgoingMessage, ProviderError
+from herald.messaging.providers import OneByOne, OutboxProvider, OutgoingMessage, ProviderError
 from herald.messaging.schemas import TemplateCreate
 from herald.messaging.templates import create_template
 from herald.messaging.unsubscribe import Links
@@ -37,19 +37,26 @@ EMAIL = {
 }
 
 
-class RecordingProvider:
+class RecordingProvider(OneByOne):
     """Stands in for a provider's HTTP API: counts what reaches it, can fail on cue."""
 
     name = "recording"
     tracks_engagement = True  # keeps the content as rendered, for the assertions below
 
-    def __init__(self, *, resend_when_in_doubt: bool, fail_with: Exception | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        resend_when_in_doubt: bool,
+        fail_with: Exception | None = None,
+        fail_after: int = 0,
+    ) -> None:
         self.resend_when_in_doubt = resend_when_in_doubt
         self.fail_with = fail_with
+        self.fail_after = fail_after  # how many messages go through before it fails
         self.sent: list[OutgoingMessage] = []
 
     def send(self, message: OutgoingMessage) -> str:
-        if self.fail_with is not None:
+        if self.fail_with is not None and len(self.sent) == self.fail_after:
             error, self.fail_with = self.fail_with, None
             if isinstance(error, ProviderError):
                 raise error

@@ -70,10 +70,11 @@ def test_email_goes_through_the_sendgrid_sdk_with_herald_s_message_id(
     [request] = fake_providers.accepted("/v3/mail/send")
     assert request.headers["Authorization"] == "Bearer SG.fake-key"
     body = request.body
-    assert body["personalizations"][0]["to"] == [{"email": "reader@example.com"}]
+    [personalization] = body["personalizations"]
+    assert personalization["to"] == [{"email": "reader@example.com"}]
     assert body["from"] == {"email": "shop@example.com", "name": "The Shop"}
-    assert body["subject"].startswith("Hello from Shop")
-    assert body["custom_args"] == {"herald_message_id": message["id"]}
+    assert personalization["subject"].startswith("Hello from Shop")
+    assert personalization["custom_args"] == {"herald_message_id": message["id"]}
     assert message["provider_message_id"].startswith("sg-")
 
 
@@ -159,6 +160,30 @@ def test_a_worker_killed_while_sendgrid_accepts_does_not_send_twice(
     message = wait_until(settled, timeout_s=90, interval_s=0.5)
     assert message["status"] == "unknown" and "not sent again" in message["status_reason"]
     assert len(fake_providers.requests) == 1
+
+
+def test_an_sms_whose_outcome_was_lost_is_found_at_twilio_not_resent(
+    stack: Stack, org: Org, fake_providers: FakeProviders
+) -> None:
+    _configure(stack, org, fake_providers)
+    fake_providers.gate = threading.Event()  # Twilio takes the text but has not answered yet
+    sender = threading.Thread(target=_test_send, args=(stack, org, SMS, "+1 415 555 0199"))
+    sender.start()
+    wait_until(lambda: fake_providers.sms)
+    stack.worker.kill()
+    fake_providers.gate.set()
+    sender.join(timeout=30)
+    stack.worker.start()
+
+    def settled() -> dict[str, Any] | None:
+        items = stack.api.get("/v1/messages", headers=org.headers()).json()["items"]
+        return items[0] if items and items[0]["status"] != "queued" else None
+
+    message = wait_until(settled, timeout_s=90, interval_s=0.5)
+    assert message["status"] == "sent" and "found at the provider" in message["status_reason"]
+    [taken] = fake_providers.sms
+    assert message["provider_message_id"] == taken["sid"]
+    assert len(fake_providers.accepted("/Messages.json")) == 1
 
 
 def test_push_goes_to_the_customer_s_last_device_in_fcm_v1_shape(

@@ -99,7 +99,7 @@ def test_sendgrid_receives_the_unsubscribe_headers(
     customer = create_customer(stack, org)
     message = _promo_to(stack, org, customer)
     [request] = fake_providers.accepted("/v3/mail/send")
-    assert request.body["headers"] == message["content"]["headers"]
+    assert request.body["personalizations"][0]["headers"] == message["content"]["headers"]
     assert "2 High St" in request.body["content"][-1]["value"]
 
 

@@ -3,17 +3,22 @@
 A message row keyed by the intent (``idempotency_key``: campaign + customer, run + step, ...)
 is committed before the provider is called and its attempt counted, so a retry can tell a fresh
 send from one whose outcome was lost, and never sends again what the provider accepted.
+
+A single message is a batch of one. Campaigns hand over a batch of up to ``MAX_BATCH``
+recipients of one template: the rules are checked with a few set-based queries, the rows are
+recorded in one commit and settled in another, and providers with a batch form (SendGrid
+personalizations) get one request for many recipients.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -32,14 +37,20 @@ from herald.messaging.models import (
 )
 from herald.messaging.policy import (
     FrequencyCap,
-    capped,
-    consent_granted,
+    consented,
     quiet_until,
-    suppression_reason,
+    sent_counts,
+    suppressed,
 )
-from herald.messaging.providers import OutgoingMessage, Provider, ProviderError
+from herald.messaging.providers import (
+    Handed,
+    InDoubt,
+    OutgoingMessage,
+    Provider,
+    ProviderError,
+)
 from herald.messaging.templates import (
-    customer_context,
+    customer_contexts,
     get_template,
     organization_context,
     pick_variant,
@@ -49,27 +60,63 @@ from herald.messaging.tracking import track
 from herald.messaging.unsubscribe import Links, unsubscribe_headers, with_postal_footer
 from herald.newsletter.models import Subscriber
 
+# Bounded so a batch and its outcomes stay well inside a Temporal payload (2 MB).
+MAX_BATCH = 2000
+
 # Statuses after which a message is never handed to a provider again.
 SETTLED = frozenset(MessageStatus) - {MessageStatus.queued}
 
 
-class DeliveryRequest(BaseModel):
-    """What to send to whom, and the intent that makes it unique. Ids only, no personal data."""
+class Recipient(BaseModel):
+    """Who one message goes to, and the intent that makes it unique. Ids only, no personal data."""
 
-    organization_id: uuid.UUID
     idempotency_key: str = Field(min_length=1, max_length=300)
-    template_id: uuid.UUID
     customer_id: uuid.UUID | None = None
     # An explicit address (test sends); otherwise the customer's primary one for the channel.
     to: str | None = None
     # A newsletter subscriber without a customer profile (confirmation emails).
     subscriber_id: uuid.UUID | None = None
+
+
+class DeliveryBatch(BaseModel):
+    """One template to many recipients."""
+
+    organization_id: uuid.UUID
+    template_id: uuid.UUID
+    recipients: list[Recipient] = Field(min_length=1, max_length=MAX_BATCH)
     event: dict[str, Any] = {}
     # A marketer's test send: no consent, cap or quiet hours (suppression still applies).
     test: bool = False
     # The workflow's clock when it asked. Rules use the later of this and the wall clock, so a
     # workflow that slept through quiet hours (on a time-skipping test server too) sees their end.
     workflow_time: datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_message_per_intent(self) -> DeliveryBatch:
+        if len({r.idempotency_key for r in self.recipients}) != len(self.recipients):
+            raise ValueError("idempotency keys repeat within the batch")
+        return self
+
+
+class DeliveryRequest(Recipient):
+    """One message: a batch of one."""
+
+    organization_id: uuid.UUID
+    template_id: uuid.UUID
+    event: dict[str, Any] = {}
+    test: bool = False
+    workflow_time: datetime | None = None
+
+    def as_batch(self) -> DeliveryBatch:
+        recipient = Recipient.model_validate(self.model_dump(include=set(Recipient.model_fields)))
+        return DeliveryBatch(
+            organization_id=self.organization_id,
+            template_id=self.template_id,
+            recipients=[recipient],
+            event=self.event,
+            test=self.test,
+            workflow_time=self.workflow_time,
+        )
 
 
 class DeliveryOutcome(BaseModel):
@@ -123,45 +170,81 @@ def _outcome(message: Message, deferred_until: datetime | None = None) -> Delive
     )
 
 
-def _hold(
-    session: Session, message: Message, request: DeliveryRequest, rules: SendRules, now: datetime
-) -> tuple[str | None, datetime | None]:
-    """Why the message must not go now: a reason to skip it, or a time to try again."""
-    suppressed = suppression_reason(session, message.channel, message.recipient)
-    if suppressed is not None:
-        return f"suppressed: {suppressed}", None
-    if request.test or message.category is not Category.marketing:
-        return None, None
-    if message.customer_id is None or not consent_granted(
-        session, message.customer_id, message.channel
-    ):
-        return f"no {message.channel.value} consent", None
-    cap = capped(session, message.customer_id, list(rules.frequency_caps), message.channel, now)
-    if cap is not None:
-        return (
-            f"frequency cap: {cap.max_messages} {cap.channel.value} per {cap.window_hours}h",
-            None,
+@dataclass(frozen=True)
+class _Checks:
+    """What the send-time rules need to know about a batch's recipients, loaded set-based."""
+
+    suppressed: dict[str, str]
+    consented: set[uuid.UUID]
+    sent_within: dict[FrequencyCap, dict[uuid.UUID, int]]
+    timezones: dict[uuid.UUID, str | None]
+
+    @classmethod
+    def load(
+        cls, session: Session, messages: Sequence[Message], rules: SendRules, now: datetime
+    ) -> _Checks:
+        if not messages:
+            return cls({}, set(), {}, {})
+        channel = messages[0].channel
+        customers = {m.customer_id for m in messages if m.customer_id is not None}
+        caps = [c for c in rules.frequency_caps if c.channel is channel]
+        return cls(
+            suppressed=suppressed(session, channel, {m.recipient for m in messages}),
+            consented=consented(session, customers, channel),
+            sent_within={
+                cap: sent_counts(
+                    session, customers, channel, now - timedelta(hours=cap.window_hours)
+                )
+                for cap in caps
+            },
+            timezones=_timezones(session, customers) if rules.quiet_hours_start is not None else {},
         )
-    customer = session.get(Customer, message.customer_id)
-    until = quiet_until(
-        now, customer.timezone if customer else None, rules.quiet_hours_start, rules.quiet_hours_end
-    )
-    return None, until
+
+    def hold(
+        self, message: Message, test: bool, rules: SendRules, now: datetime
+    ) -> tuple[str | None, datetime | None]:
+        """Why the message must not go now: a reason to skip it, or a time to try again."""
+        reason = self.suppressed.get(message.recipient.lower())
+        if reason is not None:
+            return f"suppressed: {reason}", None
+        if test or message.category is not Category.marketing:
+            return None, None
+        if message.customer_id is None or message.customer_id not in self.consented:
+            return f"no {message.channel.value} consent", None
+        for cap, counts in self.sent_within.items():
+            if counts.get(message.customer_id, 0) >= cap.max_messages:
+                return (
+                    f"frequency cap: {cap.max_messages} {cap.channel.value} per "
+                    f"{cap.window_hours}h",
+                    None,
+                )
+        timezone = self.timezones.get(message.customer_id)
+        return None, quiet_until(now, timezone, rules.quiet_hours_start, rules.quiet_hours_end)
 
 
-def _address(session: Session, customer: Customer, channel: Channel) -> str | None:
+def _timezones(session: Session, customers: set[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+    rows = session.execute(select(Customer.id, Customer.timezone).where(Customer.id.in_(customers)))
+    return {customer_id: timezone for customer_id, timezone in rows}
+
+
+def _addresses(
+    session: Session, customers: Sequence[Customer], channel: Channel
+) -> dict[uuid.UUID, str | None]:
+    """Each customer's address on the channel."""
     if channel is Channel.email:
-        return customer.primary_email
+        return {c.id: c.primary_email for c in customers}
     if channel is Channel.sms:
-        return next((p.phone for p in customer.phones if p.is_primary), None)
+        return {c.id: next((p.phone for p in c.phones if p.is_primary), None) for c in customers}
     if channel is Channel.push:  # the device the customer used last
-        return session.scalar(
-            select(Device.token)
-            .where(Device.customer_id == customer.id)
-            .order_by(Device.last_seen_at.desc())
-            .limit(1)
+        latest: dict[uuid.UUID, str | None] = {c.id: None for c in customers}
+        devices = session.execute(
+            select(Device.customer_id, Device.token)
+            .where(Device.customer_id.in_(latest))
+            .order_by(Device.last_seen_at)
         )
-    return str(customer.id)  # in-app: the customer's own inbox
+        latest.update({customer_id: token for customer_id, token in devices})
+        return latest
+    return {c.id: str(c.id) for c in customers}  # in-app: the customer's own inbox
 
 
 def _skip(message: Message, reason: str) -> None:
@@ -169,147 +252,239 @@ def _skip(message: Message, reason: str) -> None:
     message.status_reason = reason
 
 
-def _marketing_email(
-    message: Message, content: dict[str, Any], request: DeliveryRequest, env: DeliveryEnv
-) -> dict[str, Any]:
-    """Unsubscribe headers and the postal address, or a failure naming what is missing."""
-    if env.rules.postal_address:
-        content = with_postal_footer(content, env.rules.postal_address)
-    elif not request.test:
-        message.status = MessageStatus.failed
-        message.status_reason = "no postal address in the messaging settings (CAN-SPAM)"
-    return content
+@dataclass
+class _Composer:
+    """Renders the new messages of one batch: one template, the recipients' data loaded once."""
 
+    session: Session
+    batch: DeliveryBatch
+    env: DeliveryEnv
+    template: MessageTemplate
+    provider: Provider
+    organization: dict[str, Any]
 
-def _prepare(session: Session, request: DeliveryRequest, env: DeliveryEnv) -> Message:
-    """Find the message of this intent, or add it to the session rendered, not yet committed."""
-    existing = session.scalar(
-        select(Message).where(Message.idempotency_key == request.idempotency_key)
-    )
-    if existing is not None:
-        return existing
-    template: MessageTemplate = get_template(session, request.template_id)
-    message = Message(
-        id=uuid.uuid4(),
-        idempotency_key=request.idempotency_key,
-        channel=template.channel,
-        category=template.category,
-        template_id=template.id,
-        customer_id=request.customer_id,
-        recipient="",
-        provider=env.providers(template.channel).name,
-        status=MessageStatus.queued,
-    )
-    organization_id = session_organization(session)
-    organization = organization_context(session, organization_id)
-    context: dict[str, Any] = {"organization": organization, "event": request.event}
-    headers: dict[str, str] = {}
-    locale = None
-    customer = session.get(Customer, request.customer_id) if request.customer_id else None
-    if request.customer_id is not None and (customer is None or customer.deleted_at is not None):
-        _skip(message, "customer deleted")
-    elif customer is not None:
-        context["customer"] = customer_context(session, customer)
-        locale = customer.locale
-        if template.category is Category.marketing:
-            url = env.links.unsubscribe_url(organization["slug"], organization_id, customer.id)
-            context["unsubscribe_url"] = url
-            if template.channel is Channel.email:
-                headers = unsubscribe_headers(url)
-    if request.subscriber_id is not None:
-        subscriber = session.get(Subscriber, request.subscriber_id)
+    def compose(self, recipients: Sequence[Recipient]) -> list[Message]:
+        ids = {r.customer_id for r in recipients if r.customer_id is not None}
+        found = list(self.session.scalars(select(Customer).where(Customer.id.in_(ids))))
+        customers = {c.id: c for c in found if c.deleted_at is None}
+        contexts = customer_contexts(self.session, list(customers.values()))
+        addresses = _addresses(self.session, list(customers.values()), self.template.channel)
+        subscriber_ids = {r.subscriber_id for r in recipients if r.subscriber_id is not None}
+        subscribers = {
+            s.id: s
+            for s in self.session.scalars(
+                select(Subscriber).where(Subscriber.id.in_(subscriber_ids))
+            )
+        }
+        messages = []
+        for recipient in recipients:
+            customer = customers.get(recipient.customer_id) if recipient.customer_id else None
+            message = Message(
+                id=uuid.uuid4(),
+                idempotency_key=recipient.idempotency_key,
+                channel=self.template.channel,
+                category=self.template.category,
+                template_id=self.template.id,
+                customer_id=recipient.customer_id,
+                recipient=recipient.to or (addresses.get(customer.id) if customer else "") or "",
+                provider=self.provider.name,
+                status=MessageStatus.queued,
+                attempts=0,
+                in_flight=False,
+            )
+            subscriber = (
+                subscribers.get(recipient.subscriber_id) if recipient.subscriber_id else None
+            )
+            if recipient.customer_id is not None and customer is None:
+                _skip(message, "customer deleted")
+            self._render(
+                message,
+                contexts.get(customer.id) if customer else None,
+                customer.locale if customer else None,
+                subscriber,
+            )
+            messages.append(message)
+        return messages
+
+    def _render(
+        self,
+        message: Message,
+        customer: dict[str, Any] | None,
+        locale: str | None,
+        subscriber: Subscriber | None,
+    ) -> None:
+        channel, category = self.template.channel, self.template.category
+        context: dict[str, Any] = {"organization": self.organization, "event": self.batch.event}
+        headers: dict[str, str] = {}
+        if customer is not None and message.customer_id is not None:
+            context["customer"] = customer
+            if category is Category.marketing:
+                url = self.env.links.unsubscribe_url(
+                    self.organization["slug"], self.batch.organization_id, message.customer_id
+                )
+                context["unsubscribe_url"] = url
+                if channel is Channel.email:
+                    headers = unsubscribe_headers(url)
         if subscriber is not None:
-            base = f"{env.links.public_url.rstrip('/')}/v1/public/{organization['slug']}/newsletter"
+            base = (
+                f"{self.env.links.public_url.rstrip('/')}/v1/public/"
+                f"{self.organization['slug']}/newsletter"
+            )
             context["subscriber"] = {
                 "email": subscriber.email,
                 "confirm_url": f"{base}/confirm/{subscriber.token}",
                 "unsubscribe_url": f"{base}/unsubscribe/{subscriber.token}",
             }
-            request = request.model_copy(update={"to": request.to or subscriber.email})
-    message.recipient = (
-        request.to or (_address(session, customer, template.channel) if customer else "") or ""
-    )
-    if not message.recipient and message.status is MessageStatus.queued:
-        _skip(message, f"no {template.channel.value} address")
-    message.locale, content = pick_variant(template, locale)
-    if message.status is MessageStatus.queued:
+            message.recipient = message.recipient or subscriber.email
+        if not message.recipient and message.status is MessageStatus.queued:
+            _skip(message, f"no {channel.value} address")
+        message.locale, content = pick_variant(self.template, locale)
+        if message.status is not MessageStatus.queued:
+            return
         try:
             rendered = render_content(content, context)
-            if template.channel is Channel.email and template.category is Category.marketing:
-                rendered = _marketing_email(message, rendered, request, env)
-            provider = env.providers(template.channel)
-            if not provider.tracks_engagement and template.channel in (Channel.email, Channel.sms):
-                keep = {context.get("unsubscribe_url", "")}
-                rendered = track(rendered, env.links, organization_id, message.id, keep)
-            message.content = {**rendered, "headers": headers} if headers else rendered
         except InvalidInput as exc:
             message.status = MessageStatus.failed
             message.status_reason = f"template: {exc.detail}"
-    session.add(message)
-    return message
+            return
+        if channel is Channel.email and category is Category.marketing:
+            if self.env.rules.postal_address:
+                rendered = with_postal_footer(rendered, self.env.rules.postal_address)
+            elif not self.batch.test:
+                message.status = MessageStatus.failed
+                message.status_reason = "no postal address in the messaging settings (CAN-SPAM)"
+        if not self.provider.tracks_engagement and channel in (Channel.email, Channel.sms):
+            keep = {context.get("unsubscribe_url", "")}
+            rendered = track(rendered, self.env.links, self.batch.organization_id, message.id, keep)
+        message.content = {**rendered, "headers": headers} if headers else rendered
+
+
+def _prepare(session: Session, batch: DeliveryBatch, env: DeliveryEnv) -> list[Message]:
+    """The batch's messages in order: those already recorded for these intents, and the new
+    ones rendered and added to the session, not yet committed."""
+    keys = [r.idempotency_key for r in batch.recipients]
+    recorded = {
+        m.idempotency_key: m
+        for m in session.scalars(select(Message).where(Message.idempotency_key.in_(keys)))
+    }
+    fresh = [r for r in batch.recipients if r.idempotency_key not in recorded]
+    if fresh:
+        template = get_template(session, batch.template_id)
+        composer = _Composer(
+            session,
+            batch,
+            env,
+            template,
+            env.providers(template.channel),
+            organization_context(session, session_organization(session)),
+        )
+        composed = composer.compose(fresh)
+        session.add_all(composed)
+        recorded.update((m.idempotency_key, m) for m in composed)
+    return [recorded[key] for key in keys]
 
 
 def _decide(
-    session: Session, message: Message, request: DeliveryRequest, env: DeliveryEnv
-) -> DeliveryOutcome | None:
-    """Settle, hold or mark the message in flight; None means: call the provider now."""
-    if message.status in SETTLED:
-        return _outcome(message)
-    skip, defer_until = _hold(session, message, request, env.rules, env.now)
-    if skip is not None:
-        _skip(message, skip)
-        return _outcome(message)
-    if defer_until is not None:
-        message.status_reason = f"quiet hours: held until {defer_until.isoformat()}"
-        return _outcome(message, deferred_until=defer_until)
-    if message.in_flight and not env.providers(message.channel).resend_when_in_doubt:
-        # An earlier attempt may have reached the provider: sending again could duplicate it.
+    session: Session, messages: Sequence[Message], batch: DeliveryBatch, env: DeliveryEnv
+) -> dict[uuid.UUID, DeliveryOutcome]:
+    """Settle or hold what must not go now; mark the rest in flight. Returns the settled and
+    held messages' outcomes; every other message is to be handed to the provider now."""
+    decided = {m.id: _outcome(m) for m in messages if m.status in SETTLED}
+    pending = [m for m in messages if m.id not in decided]
+    checks = _Checks.load(session, pending, env.rules, env.now)
+    for message in pending:
+        skip, defer_until = checks.hold(message, batch.test, env.rules, env.now)
+        if skip is not None:
+            _skip(message, skip)
+            decided[message.id] = _outcome(message)
+        elif defer_until is not None:
+            message.status_reason = f"quiet hours: held until {defer_until.isoformat()}"
+            decided[message.id] = _outcome(message, deferred_until=defer_until)
+        elif message.in_flight and not env.providers(message.channel).resend_when_in_doubt:
+            # An earlier attempt may have reached the provider: ask it, never send again.
+            _reconcile(message, env.providers(message.channel))
+            decided[message.id] = _outcome(message)
+        else:
+            message.attempts += 1
+            message.in_flight = True
+    return decided
+
+
+def _outgoing(message: Message) -> OutgoingMessage:
+    return OutgoingMessage(
+        message.id, message.channel, message.recipient, message.content, message.created_at
+    )
+
+
+def _reconcile(message: Message, provider: Provider) -> None:
+    found = provider.find(_outgoing(message))
+    if found is None:
+        message.in_flight = False
         message.status = MessageStatus.unknown
         message.status_reason = "outcome of an earlier attempt was lost; not sent again"
-        return _outcome(message)
-    message.attempts += 1
-    message.in_flight = True
-    return None
+        return
+    _settle(message, found)
+    message.status_reason = "outcome of an earlier attempt was lost; found at the provider"
 
 
-def deliver(session: Session, request: DeliveryRequest, env: DeliveryEnv) -> DeliveryOutcome:
+def _settle(message: Message, handed: Handed | None) -> None:
+    if isinstance(handed, str):
+        message.in_flight = False
+        message.provider_message_id = handed
+        message.status = MessageStatus.sent
+        message.status_reason = None
+        message.sent_at = utcnow()
+    elif isinstance(handed, ProviderError):
+        message.in_flight = False  # it answered: the message was not taken
+        message.status_reason = handed.reason
+        if not handed.retryable:
+            message.status = MessageStatus.failed
+    elif handed is None:  # never handed over
+        message.in_flight = False
+        message.attempts -= 1
+    # InDoubt: stays in flight, so the retry knows its outcome was lost.
+
+
+def deliver_batch(
+    session: Session, batch: DeliveryBatch, env: DeliveryEnv
+) -> list[DeliveryOutcome]:
+    """Deliver each recipient's message once; outcomes in the order of the recipients.
+
+    Raises ProviderError (retryable) or the in-doubt error after settling what it could, when
+    a retry has something left to do.
+    """
     try:
-        message = _prepare(session, request, env)
-        decided = _decide(session, message, request, env)
-        # One commit records a new message together with its decision; once it is in flight,
-        # a lost outcome is detectable.
+        messages = _prepare(session, batch, env)
+        decided = _decide(session, messages, batch, env)
+        # One commit records the new messages together with their decisions; once a message is
+        # in flight, a lost outcome is detectable.
         session.commit()
     except IntegrityError:
         session.rollback()
-        recorded = select(Message.id).where(Message.idempotency_key == request.idempotency_key)
-        if session.scalar(recorded) is None:
+        keys = [r.idempotency_key for r in batch.recipients]
+        if session.scalar(select(Message.id).where(Message.idempotency_key.in_(keys))) is None:
             raise  # not the intent key: a real error
-        return deliver(session, request, env)  # recorded concurrently: go on with that row
-    if decided is not None:
-        return decided
-    provider = env.providers(message.channel)
-
-    outgoing = OutgoingMessage(
-        message_id=message.id,
-        channel=message.channel,
-        recipient=message.recipient,
-        content=message.content,
-    )
-    try:
-        provider_id = provider.send(outgoing)
-    except ProviderError as exc:
-        message.in_flight = False  # it answered: the message was not taken
-        message.status_reason = exc.reason
-        if not exc.retryable:
-            message.status = MessageStatus.failed
+        return deliver_batch(session, batch, env)  # recorded concurrently: go on with those rows
+    to_send = [m for m in messages if m.id not in decided]
+    if to_send:
+        provider = env.providers(to_send[0].channel)
+        results = provider.send_batch([_outgoing(m) for m in to_send])
+        for message in to_send:
+            _settle(message, results.get(message.id))
         session.commit()
-        if exc.retryable:
-            raise
-        return _outcome(message)
-    message.in_flight = False
-    message.provider_message_id = provider_id
-    message.status = MessageStatus.sent
-    message.status_reason = None
-    message.sent_at = utcnow()
-    session.commit()
-    return _outcome(message)
+        _raise_for_retry(results)
+    return [decided.get(m.id) or _outcome(m) for m in messages]
+
+
+def _raise_for_retry(results: dict[uuid.UUID, Handed]) -> None:
+    """Once the rest is settled: fail the attempt if a retry has anything left to do."""
+    for handed in results.values():
+        if isinstance(handed, InDoubt):
+            raise handed.error
+    retryable = [h for h in results.values() if isinstance(h, ProviderError) and h.retryable]
+    if retryable:
+        raise retryable[0]
+
+
+def deliver(session: Session, request: DeliveryRequest, env: DeliveryEnv) -> DeliveryOutcome:
+    return deliver_batch(session, request.as_batch(), env)[0]

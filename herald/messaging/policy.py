@@ -6,10 +6,12 @@ yesterday gets nothing from a campaign scheduled last week.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -32,6 +34,8 @@ _COUNTED = (
 
 
 class FrequencyCap(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     channel: Channel
     max_messages: int = Field(ge=1, le=1000)
     window_hours: int = Field(ge=1, le=24 * 90)
@@ -59,38 +63,53 @@ def quiet_until(
     return resume.astimezone(UTC)
 
 
-def consent_granted(session: Session, customer_id: object, channel: Channel) -> bool:
-    status = session.scalar(
-        select(Consent.status).where(Consent.customer_id == customer_id, Consent.channel == channel)
-    )
-    return status is ConsentStatus.granted
-
-
-def suppression_reason(session: Session, channel: Channel, address: str) -> str | None:
-    reason = session.scalar(
-        select(Suppression.reason).where(
-            Suppression.channel == channel, Suppression.address == address.lower()
-        )
-    )
-    return reason.value if reason is not None else None
-
-
-def capped(
-    session: Session, customer_id: object, caps: list[FrequencyCap], channel: Channel, now: datetime
-) -> FrequencyCap | None:
-    for cap in caps:
-        if cap.channel is not channel:
-            continue
-        sent = session.scalar(
-            select(func.count())
-            .select_from(Message)
-            .where(
-                Message.customer_id == customer_id,
-                Message.channel == channel,
-                Message.status.in_(_COUNTED),
-                Message.sent_at >= now - timedelta(hours=cap.window_hours),
+def consented(
+    session: Session, customer_ids: Collection[uuid.UUID], channel: Channel
+) -> set[uuid.UUID]:
+    """The customers among ``customer_ids`` who granted consent on the channel."""
+    if not customer_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Consent.customer_id).where(
+                Consent.customer_id.in_(customer_ids),
+                Consent.channel == channel,
+                Consent.status == ConsentStatus.granted,
             )
         )
-        if (sent or 0) >= cap.max_messages:
-            return cap
-    return None
+    )
+
+
+def suppressed(session: Session, channel: Channel, addresses: Collection[str]) -> dict[str, str]:
+    """Why each suppressed address among ``addresses`` is suppressed (keys lower-cased)."""
+    if not addresses:
+        return {}
+    rows = session.execute(
+        select(Suppression.address, Suppression.reason).where(
+            Suppression.channel == channel,
+            Suppression.address.in_({a.lower() for a in addresses}),
+        )
+    )
+    return {address: reason.value for address, reason in rows}
+
+
+def sent_counts(
+    session: Session,
+    customer_ids: Collection[uuid.UUID],
+    channel: Channel,
+    since: datetime,
+) -> dict[uuid.UUID, int]:
+    """How many messages on the channel went out to each customer since ``since``."""
+    if not customer_ids:
+        return {}
+    rows = session.execute(
+        select(Message.customer_id, func.count())
+        .where(
+            Message.customer_id.in_(customer_ids),
+            Message.channel == channel,
+            Message.status.in_(_COUNTED),
+            Message.sent_at >= since,
+        )
+        .group_by(Message.customer_id)
+    )
+    return {customer_id: count for customer_id, count in rows if customer_id is not None}

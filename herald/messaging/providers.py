@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import urllib.error
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
 from python_http_client.exceptions import HTTPError as SendGridHTTPError
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import CustomArg, Header, Mail
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client as TwilioClient
@@ -27,6 +27,8 @@ from herald.messaging.models import Channel, MessagingSettings
 # Herald's message id travels with every message under this name (SendGrid custom_args).
 MESSAGE_ID_ARG = "herald_message_id"
 PROVIDER_TIMEOUT_S = 20
+# How far a provider's clock may be behind Herald's when matching a lost send.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class OutgoingMessage:
     channel: Channel
     recipient: str
     content: dict[str, Any]
+    # When Herald recorded it: a provider's record older than this is another message.
+    recorded_at: datetime | None = None
 
 
 class ProviderError(Exception):
@@ -45,6 +49,17 @@ class ProviderError(Exception):
         self.reason = reason
         self.retryable = retryable
         self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class InDoubt:
+    """The request left and no answer came back: the provider may or may not have taken it."""
+
+    error: BaseException
+
+
+# What became of one message handed to a provider: its provider id, a refusal, or nobody knows.
+Handed = str | ProviderError | InDoubt
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -68,12 +83,45 @@ class Provider(Protocol):
     # Whether the provider reports opens and clicks itself; if not, Herald's links do.
     tracks_engagement: bool
 
-    def send(self, message: OutgoingMessage) -> str:
-        """Hand the message over; returns the provider's message id."""
+    def send_batch(self, messages: Sequence[OutgoingMessage]) -> dict[uuid.UUID, Handed]:
+        """Hand the messages over, in the provider's batch form where it has one.
+
+        What became of each message, by Herald's message id. Once the provider throttles, fails
+        or stops answering, the rest are not attempted and have no entry.
+        """
+        ...
+
+    def find(self, message: OutgoingMessage) -> str | None:
+        """Reconcile a send whose outcome was lost: the provider's id if it has the message."""
         ...
 
 
-class OutboxProvider:
+class OneByOne:
+    """Providers without a batch form: one request per message, stopping at the first message
+    the provider asks to retry later or whose outcome is lost."""
+
+    def send(self, message: OutgoingMessage) -> str:
+        raise NotImplementedError
+
+    def send_batch(self, messages: Sequence[OutgoingMessage]) -> dict[uuid.UUID, Handed]:
+        results: dict[uuid.UUID, Handed] = {}
+        for message in messages:
+            try:
+                results[message.message_id] = self.send(message)
+            except ProviderError as exc:
+                results[message.message_id] = exc
+                if exc.retryable:
+                    break
+            except Exception as exc:  # sent or not, nobody knows
+                results[message.message_id] = InDoubt(exc)
+                break
+        return results
+
+    def find(self, message: OutgoingMessage) -> str | None:
+        return None  # no way to look a message up: unless it may be resent, it stays unknown
+
+
+class OutboxProvider(OneByOne):
     """Records instead of sending. Sending again is harmless: nothing leaves the machine."""
 
     name = "outbox"
@@ -84,7 +132,7 @@ class OutboxProvider:
         return f"outbox-{message.message_id}"
 
 
-class InboxProvider:
+class InboxProvider(OneByOne):
     """In-app messages: delivered by being stored; the customer's inbox lists them."""
 
     name = "inbox"
@@ -107,36 +155,103 @@ class SendGridProvider:
     ) -> None:
         self._client = SendGridAPIClient(api_key, host=host or "https://api.sendgrid.com")
         self._client.client.timeout = PROVIDER_TIMEOUT_S
-        self._sender = (sender, sender_name) if sender_name else sender
+        self._sender = {"email": sender, **({"name": sender_name} if sender_name else {})}
 
-    def send(self, message: OutgoingMessage) -> str:
-        content = message.content
-        mail = Mail(
-            from_email=self._sender,
-            to_emails=message.recipient,
-            subject=content["subject"],
-            html_content=content["html"],
-            plain_text_content=content.get("text"),
-        )
-        mail.custom_arg = CustomArg(MESSAGE_ID_ARG, str(message.message_id))
-        for name, value in content.get("headers", {}).items():
-            mail.header = Header(name, value)
+    def send_batch(self, messages: Sequence[OutgoingMessage]) -> dict[uuid.UUID, Handed]:
+        results: dict[uuid.UUID, Handed] = {}
+        for request in self.requests(messages):
+            handed = self._send_request(request)
+            results.update((m.message_id, handed) for m in request)
+            if not isinstance(handed, str) and (isinstance(handed, InDoubt) or handed.retryable):
+                break
+        return results
+
+    def _send_request(self, messages: Sequence[OutgoingMessage]) -> Handed:
         try:
-            response = self._client.send(mail)
+            response = self._client.send(self.request_body(messages))
         except SendGridHTTPError as exc:
-            raise _answered(
+            return _answered(
                 exc.status_code,
                 f"SendGrid HTTP {exc.status_code}: {exc.body!r}"[:500],
                 _retry_after(exc.headers),
-            ) from exc
+            )
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, ConnectionRefusedError):  # never reached SendGrid
-                raise ProviderError(f"SendGrid unreachable: {exc.reason}", retryable=True) from exc
-            raise  # sent or not, nobody knows: the delivery path treats it as in doubt
+                return ProviderError(f"SendGrid unreachable: {exc.reason}", retryable=True)
+            return InDoubt(exc)
+        except Exception as exc:  # sent or not, nobody knows
+            return InDoubt(exc)
         return str(response.headers.get("X-Message-Id") or "")
 
+    def find(self, message: OutgoingMessage) -> str | None:
+        return None  # Mail Send has no look-up (only the paid Email Activity add-on)
 
-class TwilioProvider:
+    @staticmethod
+    def requests(messages: Sequence[OutgoingMessage]) -> list[list[OutgoingMessage]]:
+        """How the messages are grouped into Mail Send requests."""
+        return _sendgrid_requests(messages)
+
+    def request_body(self, messages: Sequence[OutgoingMessage]) -> dict[str, Any]:
+        """A v3 Mail Send body. Several recipients share one request as personalizations, their
+        own subject, headers and Herald id in each, their rendered bodies as substitutions."""
+        shared = len(messages) > 1
+        first = messages[0].content
+        texts = {"html": _HTML_TAG, "text": _TEXT_TAG} if shared else first
+        content = [{"type": "text/plain", "value": texts["text"]}] if "text" in first else []
+        content.append({"type": "text/html", "value": texts["html"]})
+        return {
+            "from": self._sender,
+            "personalizations": [_personalization(m, substitute=shared) for m in messages],
+            "content": content,
+        }
+
+
+# SendGrid's limits: recipients per Mail Send request, substitution bytes per recipient.
+SENDGRID_MAX_PERSONALIZATIONS = 1000
+SENDGRID_MAX_SUBSTITUTION_BYTES = 10_000
+_HTML_TAG = "%herald_html%"
+_TEXT_TAG = "%herald_text%"
+
+
+def _substitutions(content: dict[str, Any]) -> dict[str, str]:
+    values = {_HTML_TAG: content["html"]}
+    if "text" in content:
+        values[_TEXT_TAG] = content["text"]
+    return values
+
+
+def _personalization(message: OutgoingMessage, *, substitute: bool) -> dict[str, Any]:
+    content = message.content
+    personalization: dict[str, Any] = {
+        "to": [{"email": message.recipient}],
+        "subject": content["subject"],
+        "custom_args": {MESSAGE_ID_ARG: str(message.message_id)},
+    }
+    if content.get("headers"):
+        personalization["headers"] = content["headers"]
+    if substitute:
+        personalization["substitutions"] = _substitutions(content)
+    return personalization
+
+
+def _sendgrid_requests(messages: Sequence[OutgoingMessage]) -> list[list[OutgoingMessage]]:
+    """Group messages into Mail Send requests: those with the same parts (HTML only, or HTML and
+    text) share a request up to SendGrid's limit; a body too large to substitute goes alone."""
+    alone: list[list[OutgoingMessage]] = []
+    groups: dict[bool, list[list[OutgoingMessage]]] = {}
+    for message in messages:
+        size = sum(len(v.encode()) for v in _substitutions(message.content).values())
+        if size > SENDGRID_MAX_SUBSTITUTION_BYTES:
+            alone.append([message])
+            continue
+        chunks = groups.setdefault("text" in message.content, [[]])
+        if len(chunks[-1]) == SENDGRID_MAX_PERSONALIZATIONS:
+            chunks.append([])
+        chunks[-1].append(message)
+    return alone + [chunk for chunks in groups.values() for chunk in chunks]
+
+
+class TwilioProvider(OneByOne):
     """Twilio Messages API. An SMS in doubt is never resent: a duplicate text costs and annoys."""
 
     name = "twilio"
@@ -169,8 +284,21 @@ class TwilioProvider:
             ) from exc
         return str(sent.sid)
 
+    def find(self, message: OutgoingMessage) -> str | None:
+        """Twilio lists what it took, newest first: the same text to the same number since the
+        message was recorded is this message."""
+        recent = self._client.messages.list(to=message.recipient, from_=self._sender, limit=50)
+        for candidate in recent:
+            if candidate.body == message.content["body"] and (
+                message.recorded_at is None
+                or candidate.date_created is None
+                or candidate.date_created >= message.recorded_at - CLOCK_SKEW
+            ):
+                return str(candidate.sid)
+        return None
 
-class PushProvider:
+
+class PushProvider(OneByOne):
     """FCM HTTP v1 ``messages:send``: one request per device token, the message id in ``data``."""
 
     name = "push"

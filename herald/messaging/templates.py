@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from pydantic import ValidationError
@@ -139,21 +140,29 @@ def render_content(content: dict[str, Any], context: dict[str, Any]) -> dict[str
     return rendered
 
 
-def customer_context(session: Session, customer: Customer) -> dict[str, Any]:
-    """What templates see of a customer: plain values, never ORM objects."""
-    account = session.get(LoyaltyAccount, customer.id)
-    primary_phone = next((p.phone for p in customer.phones if p.is_primary), None)
+def customer_contexts(
+    session: Session, customers: Collection[Customer]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """What templates see of each customer: plain values, never ORM objects."""
+    ids = [c.id for c in customers]
+    accounts = select(LoyaltyAccount.customer_id, LoyaltyAccount.balance).where(
+        LoyaltyAccount.customer_id.in_(ids)
+    )
+    balances = {customer_id: balance for customer_id, balance in session.execute(accounts)}
     return {
-        "id": str(customer.id),
-        "name": customer.name,
-        "first_name": customer.name.split(" ")[0] if customer.name else "",
-        "email": customer.primary_email,
-        "phone": primary_phone,
-        "locale": customer.locale,
-        "timezone": customer.timezone,
-        "attributes": dict(customer.attributes),
-        "tags": [t.tag for t in customer.tags],
-        "points": account.balance if account else 0,
+        customer.id: {
+            "id": str(customer.id),
+            "name": customer.name,
+            "first_name": customer.name.split(" ")[0] if customer.name else "",
+            "email": customer.primary_email,
+            "phone": next((p.phone for p in customer.phones if p.is_primary), None),
+            "locale": customer.locale,
+            "timezone": customer.timezone,
+            "attributes": dict(customer.attributes),
+            "tags": [t.tag for t in customer.tags],
+            "points": balances.get(customer.id, 0),
+        }
+        for customer in customers
     }
 
 
@@ -180,7 +189,7 @@ def preview(
     locale = request.locale
     if request.customer_id is not None:
         customer = get_customer(session, request.customer_id)
-        context["customer"] = customer_context(session, customer)
+        context["customer"] = customer_contexts(session, [customer])[customer.id]
         context["unsubscribe_url"] = links.unsubscribe_url(
             organization["slug"], organization_id, customer.id
         )
