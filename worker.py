@@ -5,32 +5,52 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.journeys import JourneyActivities
 from activities.loyalty import LoyaltyActivities
 from activities.messaging import MessagingActivities
 from herald.db import Database
 from herald.messaging.unsubscribe import Links
 from herald.settings import Settings, get_settings, signing_key
 from herald.temporal import connect, ensure_search_attributes
+from workflows.journeys import JourneyRun
 from workflows.loyalty import AwardOrderPoints, ReverseOrderPoints
 from workflows.messaging import SendMessage
 
 log = logging.getLogger("herald.worker")
 
-WORKFLOWS = [AwardOrderPoints, ReverseOrderPoints, SendMessage]
+WORKFLOWS = [AwardOrderPoints, ReverseOrderPoints, SendMessage, JourneyRun]
 # Activities are synchronous database work: they run on this many threads.
 ACTIVITY_THREADS = 32
+
+
+def journey_activities(journeys: JourneyActivities) -> list[Callable[..., Any]]:
+    return [
+        journeys.enter_journey,
+        journeys.finish_journey,
+        journeys.send_journey_message,
+        journeys.check_condition,
+        journeys.resolve_wait,
+        journeys.update_journey_profile,
+        journeys.award_journey_points,
+        journeys.take_rate_slot,
+        journeys.post_journey_webhook,
+    ]
 
 
 def build_worker(
     settings: Settings, client: Client, db: Database, executor: ThreadPoolExecutor
 ) -> Worker:
     loyalty = LoyaltyActivities(db)
-    messaging = MessagingActivities(db, Links(settings.public_url, signing_key(settings)))
+    links = Links(settings.public_url, signing_key(settings))
+    messaging = MessagingActivities(db, links)
+    journeys = JourneyActivities(db, links)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -39,6 +59,7 @@ def build_worker(
             loyalty.award_order_points,
             loyalty.reverse_order_points,
             messaging.deliver_message,
+            *journey_activities(journeys),
         ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,

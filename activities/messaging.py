@@ -5,17 +5,16 @@ from datetime import timedelta
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from herald.db import Database, utcnow
-from herald.messaging.delivery import (
-    DeliveryEnv,
-    DeliveryOutcome,
-    DeliveryRequest,
-    SendRules,
-    deliver,
-)
-from herald.messaging.providers import ProviderError, providers_for
-from herald.messaging.setup import load_messaging_settings
+from herald.db import Database
+from herald.messaging.delivery import DeliveryOutcome, DeliveryRequest, deliver, delivery_env
+from herald.messaging.providers import ProviderError
 from herald.messaging.unsubscribe import Links
+
+
+def retry_later(exc: ProviderError) -> ApplicationError:
+    """The provider said "later": the activity retries, at the provider's pace."""
+    delay = timedelta(seconds=exc.retry_after_s) if exc.retry_after_s else None
+    return ApplicationError(exc.reason, type="ProviderError", next_retry_delay=delay)
 
 
 class MessagingActivities:
@@ -28,17 +27,8 @@ class MessagingActivities:
     @activity.defn
     def deliver_message(self, request: DeliveryRequest) -> DeliveryOutcome:
         with self._db.session(request.organization_id) as session:
-            settings = load_messaging_settings(session)
-            env = DeliveryEnv(
-                providers=providers_for(settings, self._links.public_url),
-                rules=SendRules.of(settings),
-                links=self._links,
-                now=max(utcnow(), request.workflow_time or utcnow()),
-            )
+            env = delivery_env(session, self._links, request.workflow_time)
             try:
                 return deliver(session, request, env)
-            except ProviderError as exc:  # the provider said "later": retry, at its pace
-                delay = timedelta(seconds=exc.retry_after_s) if exc.retry_after_s else None
-                raise ApplicationError(
-                    exc.reason, type="ProviderError", next_retry_delay=delay
-                ) from exc
+            except ProviderError as exc:
+                raise retry_later(exc) from exc

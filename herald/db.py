@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, Uuid, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -132,6 +134,15 @@ def read_snapshot(session: Session) -> None:
         raise RuntimeError("read_snapshot must come before the session's first query")
     if session.get_bind().dialect.name == "postgresql":
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+def insert_if_absent(
+    session: Session, model: type[Base], values: dict[str, Any], unique: list[str]
+) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING on the unique columns, in either dialect: the row
+    exists afterwards, whoever wrote it."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=unique))
 
 
 def _configure_sqlite(engine: Engine) -> None:

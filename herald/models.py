@@ -4,6 +4,7 @@ from herald.access.models import ApiKey, User
 from herald.customers.models import Customer, CustomerEmail, CustomerPhone, CustomerTag
 from herald.db import Base
 from herald.events.models import Event
+from herald.journeys.models import Journey, JourneyEnrollment, JourneyVersion, RateLimitWindow
 from herald.loyalty.models import LedgerEntry, LoyaltyAccount, LoyaltySettings
 from herald.messaging.models import (
     Consent,
@@ -27,6 +28,9 @@ __all__ = [
     "CustomerTag",
     "Device",
     "Event",
+    "Journey",
+    "JourneyEnrollment",
+    "JourneyVersion",
     "LedgerEntry",
     "LoyaltyAccount",
     "LoyaltySettings",
@@ -34,6 +38,7 @@ __all__ = [
     "MessageTemplate",
     "MessagingSettings",
     "Organization",
+    "RateLimitWindow",
     "Subscriber",
     "Suppression",
     "User",

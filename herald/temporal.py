@@ -17,23 +17,44 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
+    SearchAttributeIndexedValueType,
     SearchAttributeKey,
     SearchAttributePair,
     TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from herald.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Herald's own search attributes. They carry ids only, never personal data.
+# Herald's own search attributes. They carry ids and keys only, never personal data.
 ORGANIZATION_ID = SearchAttributeKey.for_keyword("HeraldOrganizationId")
 CUSTOMER_ID = SearchAttributeKey.for_keyword("HeraldCustomerId")
 RUN_TYPE = SearchAttributeKey.for_keyword("HeraldRunType")
-SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[str], ...] = (ORGANIZATION_ID, CUSTOMER_ID, RUN_TYPE)
+# A journey run's journey key, version and current step: "everyone waiting in step 3".
+JOURNEY = SearchAttributeKey.for_keyword("HeraldJourney")
+JOURNEY_VERSION = SearchAttributeKey.for_int("HeraldJourneyVersion")
+JOURNEY_STEP = SearchAttributeKey.for_keyword("HeraldJourneyStep")
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
+    ORGANIZATION_ID,
+    CUSTOMER_ID,
+    RUN_TYPE,
+    JOURNEY,
+    JOURNEY_VERSION,
+    JOURNEY_STEP,
+)
+_INDEXED_TYPE = {
+    SearchAttributeIndexedValueType.KEYWORD: (
+        "Keyword",
+        IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    ),
+    SearchAttributeIndexedValueType.INT: ("Int", IndexedValueType.INDEXED_VALUE_TYPE_INT),
+}
 
 # Fail fast when the server is unreachable: callers keep the work and try again later.
 START_RPC_TIMEOUT = timedelta(seconds=5)
@@ -43,7 +64,7 @@ def search_attribute_flags() -> list[str]:
     """``temporal server start-dev`` flags registering Herald's search attributes."""
     flags = []
     for key in SEARCH_ATTRIBUTES:
-        flags += ["--search-attribute", f"{key.name}=Keyword"]
+        flags += ["--search-attribute", f"{key.name}={_INDEXED_TYPE[key.indexed_value_type][0]}"]
     return flags
 
 
@@ -68,21 +89,26 @@ async def connect(settings: Settings, *, lazy: bool = False) -> Client:
     )
 
 
+async def register_search_attributes(
+    client: Client, namespace: str, keys: tuple[SearchAttributeKey[Any], ...] = SEARCH_ATTRIBUTES
+) -> None:
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={key.name: _INDEXED_TYPE[key.indexed_value_type][1] for key in keys},
+        )
+    )
+
+
 async def ensure_search_attributes(client: Client, namespace: str) -> None:
     """Register Herald's search attributes if the namespace lacks them (idempotent)."""
     existing = await client.operator_service.list_search_attributes(
         ListSearchAttributesRequest(namespace=namespace)
     )
-    missing = {
-        key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
-        for key in SEARCH_ATTRIBUTES
-        if key.name not in existing.custom_attributes
-    }
+    missing = tuple(k for k in SEARCH_ATTRIBUTES if k.name not in existing.custom_attributes)
     if missing:
-        log.info("registering search attributes %s", sorted(missing))
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
-        )
+        log.info("registering search attributes %s", sorted(k.name for k in missing))
+        await register_search_attributes(client, namespace, missing)
 
 
 @dataclass(frozen=True)
@@ -94,6 +120,32 @@ class WorkflowStart:
     arg: BaseModel
     organization_id: uuid.UUID
     customer_id: uuid.UUID | None
+    # Signal-with-start: the signal reaches the run whether it was running or starts now, so
+    # the event that starts a run is never lost.
+    signal: str | None = None
+    signal_arg: BaseModel | None = None
+    # Whether a new run may follow a closed one under the same id (the workflow then applies
+    # its own entry rules). Never two at once.
+    rerun: bool = False
+
+
+@dataclass(frozen=True)
+class WorkflowSignal:
+    """A signal for the run under this id if one is running; without one, nobody listens."""
+
+    workflow_id: str
+    signal: str
+    arg: BaseModel
+
+
+async def send_signal(client: Client, signal: WorkflowSignal) -> None:
+    try:
+        await client.get_workflow_handle(signal.workflow_id).signal(
+            signal.signal, signal.arg, rpc_timeout=START_RPC_TIMEOUT
+        )
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
 
 
 async def start_run(
@@ -106,7 +158,14 @@ async def start_run(
             start.arg,
             id=start.workflow_id,
             task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE
+            if start.rerun
+            else WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING
+            if start.signal
+            else WorkflowIDConflictPolicy.FAIL,
+            start_signal=start.signal,
+            start_signal_args=[start.signal_arg] if start.signal_arg is not None else [],
             search_attributes=run_search_attributes(
                 start.workflow,
                 str(start.organization_id),

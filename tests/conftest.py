@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -30,6 +29,7 @@ from herald.db import Database
 from herald.devserver import free_port, herald_command, start_dev_server, wait_for_port
 from herald.migrate import upgrade
 from herald.organizations.service import create_organization
+from herald.temporal import register_search_attributes
 from tests.fakes import FakeProviders
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -287,12 +287,15 @@ TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 @contextlib.asynccontextmanager
 async def time_skipping_worker(
     task_queue: str, workflows: list[type], activities: list[Callable[..., Any]]
-) -> AsyncIterator[Client]:
-    """Temporal's time-skipping test server with an in-process worker; yields the client."""
+) -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's time-skipping test server with an in-process worker. ``env.client`` starts
+    runs; ``env.sleep`` moves the clock on."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
     )
     async with env:
+        # The time-skipping server can add search attributes but not list them.
+        await register_search_attributes(env.client, env.client.namespace)
         with ThreadPoolExecutor(4) as executor:
             async with Worker(
                 env.client,
@@ -301,4 +304,4 @@ async def time_skipping_worker(
                 activities=activities,
                 activity_executor=executor,
             ):
-                yield env.client
+                yield env

@@ -132,7 +132,8 @@ async def test_quiet_hours_defer_a_send_and_never_drop_it(db: Database, org: Org
             ),
         )
     activities = MessagingActivities(db, Links("http://127.0.0.1:8000", "test-secret"))
-    async with time_skipping_worker("quiet", [SendMessage], [activities.deliver_message]) as client:
+    async with time_skipping_worker("quiet", [SendMessage], [activities.deliver_message]) as env:
+        client = env.client
         handle = await client.start_workflow(
             SendMessage.run,
             DeliveryRequest(

@@ -52,7 +52,8 @@ async def test_an_award_outlives_a_database_outage_and_lands_once() -> None:
         activities = LoyaltyActivities(db)
         async with time_skipping_worker(
             "award-outage", [AwardOrderPoints], [activities.award_order_points]
-        ) as client:
+        ) as env:
+            client = env.client
             handle = await client.start_workflow(
                 AwardOrderPoints.run,
                 AwardOrderPointsInput(

@@ -8,8 +8,9 @@ from temporalio.client import Client
 from api.deps import get_temporal, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
+from herald.journeys.triggers import EXIT_UPDATE, SKIP_WAIT_UPDATE
 from herald.runs import service
-from herald.runs.schemas import RunDetail, RunPage, RunQuery
+from herald.runs.schemas import ExitRequest, RunDetail, RunPage, RunQuery
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
@@ -30,3 +31,28 @@ async def get_run(
     client: Client = Depends(get_temporal),
 ) -> RunDetail:
     return await service.get_run(client, principal.organization_id, workflow_id)
+
+
+@router.post("/{workflow_id:path}/exit", summary="End a journey run now, with a reason")
+async def exit_run(
+    workflow_id: str,
+    body: ExitRequest,
+    principal: Principal = Depends(require(Permission.journeys_operate)),
+    client: Client = Depends(get_temporal),
+) -> dict[str, str]:
+    reason = await service.update_run(
+        client, principal.organization_id, workflow_id, EXIT_UPDATE, body.reason
+    )
+    return {"workflow_id": workflow_id, "exit_reason": reason}
+
+
+@router.post("/{workflow_id:path}/skip-wait", summary="End a journey run's current wait now")
+async def skip_wait(
+    workflow_id: str,
+    principal: Principal = Depends(require(Permission.journeys_operate)),
+    client: Client = Depends(get_temporal),
+) -> dict[str, str]:
+    step = await service.update_run(
+        client, principal.organization_id, workflow_id, SKIP_WAIT_UPDATE
+    )
+    return {"workflow_id": workflow_id, "step": step}

@@ -24,6 +24,10 @@ class Permission(enum.StrEnum):
     messaging_configure = "messaging:configure"
     # Consent and the suppression list: who may be reached.
     audience_manage = "audience:manage"
+    journeys_read = "journeys:read"
+    journeys_write = "journeys:write"
+    # Enroll customers, exit runs and skip their waits.
+    journeys_operate = "journeys:operate"
 
 
 _P = Permission
@@ -46,6 +50,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.templates_write,
             _P.messages_read,
             _P.audience_manage,
+            _P.journeys_read,
+            _P.journeys_write,
+            _P.journeys_operate,
         }
     ),
     # Sales work inquiries only; customer profiles are out of their reach.

@@ -19,8 +19,8 @@ from temporalio.client import Client
 
 from herald.db import Database, utcnow
 from herald.events.models import Event
-from herald.events.reactions import workflows_for
-from herald.temporal import WorkflowStart, start_run
+from herald.events.reactions import Action, actions_for
+from herald.temporal import WorkflowStart, send_signal, start_run
 
 log = logging.getLogger(__name__)
 
@@ -40,23 +40,26 @@ class EventDispatcher:
         self._task_queue = task_queue
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_STARTS)
 
-    async def _start(self, client: Client, start: WorkflowStart) -> None:
+    async def _act(self, client: Client, action: Action) -> None:
         async with self._limit:
-            await start_run(client, self._task_queue, start)
+            if isinstance(action, WorkflowStart):
+                await start_run(client, self._task_queue, action)
+            else:
+                await send_signal(client, action)
 
-    async def _dispatch_event(self, client: Client, event: Event) -> str | None:
-        """Start every workflow the event triggers; the error text if one could not start."""
+    async def _dispatch_event(self, client: Client, actions: list[Action]) -> str | None:
+        """Start or signal every run the event concerns; the error text if one failed."""
         try:
-            await asyncio.gather(*(self._start(client, s) for s in workflows_for(event)))
+            await asyncio.gather(*(self._act(client, a) for a in actions))
         except Exception as exc:  # Temporal unreachable, timeouts: keep the event for the sweeper
             return f"{type(exc).__name__}: {exc}"[:2000]
         return None
 
     # Database work is synchronous: it runs on a thread so the event loop keeps serving requests.
 
-    def _load(self, query: Select[Event]) -> list[Event]:
+    def _load(self, query: Select[Event]) -> list[tuple[Event, list[Action]]]:
         with self._db.system_session() as session:
-            return list(session.scalars(query))
+            return [(event, actions_for(session, event)) for event in session.scalars(query)]
 
     def _update(self, statement: Update) -> None:
         with self._db.system_session() as session:
@@ -80,15 +83,16 @@ class EventDispatcher:
         )
         return await self._dispatch(await asyncio.to_thread(self._load, query))
 
-    async def _dispatch(self, events: list[Event]) -> int:
-        if not events:
+    async def _dispatch(self, loaded: list[tuple[Event, list[Action]]]) -> int:
+        if not loaded:
             return 0
+        events = [event for event, _ in loaded]
         try:
             client = await self._client()
         except Exception as exc:
             await self._record_failures({e.id: f"Temporal unreachable: {exc}" for e in events})
             return 0
-        outcomes = await asyncio.gather(*(self._dispatch_event(client, e) for e in events))
+        outcomes = await asyncio.gather(*(self._dispatch_event(client, a) for _, a in loaded))
         done = [e.id for e, error in zip(events, outcomes, strict=True) if error is None]
         failed = {e.id: error for e, error in zip(events, outcomes, strict=True) if error}
         if done:

@@ -2,15 +2,14 @@ from __future__ import annotations
 
 import uuid
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from herald.customers.service import get_customer
-from herald.db import read_snapshot, session_organization, utcnow
+from herald.db import insert_if_absent, read_snapshot, session_organization, utcnow
 from herald.loyalty.models import EntryKind, LedgerEntry, LoyaltyAccount, LoyaltySettings, Rounding
 from herald.loyalty.schemas import (
     AwardOrderPointsInput,
@@ -63,17 +62,17 @@ def points_for(amount: Decimal, rule: LoyaltySettingsOut) -> int:
 
 def _lock_account(session: Session, customer_id: uuid.UUID) -> LoyaltyAccount:
     """Create the account row if needed and lock it: awards and reversals of one customer queue up."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(LoyaltyAccount)
-        .values(
-            organization_id=session_organization(session),
-            customer_id=customer_id,
-            balance=0,
-            lifetime_earned=0,
-            updated_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["customer_id"])
+    insert_if_absent(
+        session,
+        LoyaltyAccount,
+        {
+            "organization_id": session_organization(session),
+            "customer_id": customer_id,
+            "balance": 0,
+            "lifetime_earned": 0,
+            "updated_at": utcnow(),
+        },
+        ["customer_id"],
     )
     return session.scalars(
         select(LoyaltyAccount).where(LoyaltyAccount.customer_id == customer_id).with_for_update()
@@ -161,6 +160,33 @@ def award_order_points(session: Session, data: AwardOrderPointsInput) -> LedgerO
         },
     )
     return _append(session, account, entry, "awarded") or award_order_points(session, data)
+
+
+def award_points(
+    session: Session,
+    customer_id: uuid.UUID,
+    points: int,
+    source: str,
+    source_id: str,
+    details: dict[str, Any],
+) -> LedgerOutcome:
+    """Award a fixed number of points once per (source, source id): a journey step, a
+    campaign, a birthday."""
+    account = _lock_account(session, customer_id)
+    recorded = _entry(session, source, source_id)
+    if recorded is not None:
+        return _unchanged(session, account, "already_awarded", recorded)
+    entry = LedgerEntry(
+        customer_id=customer_id,
+        kind=EntryKind.earn,
+        points=points,
+        source=source,
+        source_id=source_id,
+        details=details,
+    )
+    return _append(session, account, entry, "awarded") or award_points(
+        session, customer_id, points, source, source_id, details
+    )
 
 
 def reverse_order_points(session: Session, data: ReverseOrderPointsInput) -> LedgerOutcome:

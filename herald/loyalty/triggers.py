@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from sqlalchemy.orm import Session
+
 from herald.events.models import Event
 from herald.loyalty.schemas import AwardOrderPointsInput, ReverseOrderPointsInput
 from herald.loyalty.service import ORDER_PAID, ORDER_REFUNDED
@@ -13,7 +15,7 @@ AWARD_WORKFLOW = "AwardOrderPoints"
 REVERSE_WORKFLOW = "ReverseOrderPoints"
 
 
-def loyalty_workflows_for(event: Event) -> list[WorkflowStart]:
+def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]:
     if event.customer_id is None:
         return []
     org, order_id = event.organization_id, event.properties.get("order_id")

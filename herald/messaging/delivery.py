@@ -48,7 +48,9 @@ from herald.messaging.providers import (
     OutgoingMessage,
     Provider,
     ProviderError,
+    providers_for,
 )
+from herald.messaging.setup import load_messaging_settings
 from herald.messaging.templates import (
     customer_contexts,
     get_template,
@@ -159,6 +161,18 @@ class DeliveryEnv:
     rules: SendRules
     links: Links
     now: datetime
+
+
+def delivery_env(session: Session, links: Links, workflow_time: datetime | None) -> DeliveryEnv:
+    """The organization's providers and rules, at the later of the workflow's and the wall
+    clock (a run that slept through quiet hours sees their end, on a time-skipping server too)."""
+    settings = load_messaging_settings(session)
+    return DeliveryEnv(
+        providers=providers_for(settings, links.public_url),
+        rules=SendRules.of(settings),
+        links=links,
+        now=max(utcnow(), workflow_time or utcnow()),
+    )
 
 
 def _outcome(message: Message, deferred_until: datetime | None = None) -> DeliveryOutcome:

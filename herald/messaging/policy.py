@@ -24,8 +24,8 @@ from herald.messaging.models import (
     Suppression,
 )
 
-# Messages that count against a frequency cap: the ones that went out.
-_COUNTED = (
+# Messages that went out (and count against a frequency cap).
+WENT_OUT = (
     MessageStatus.sent,
     MessageStatus.delivered,
     MessageStatus.opened,
@@ -107,7 +107,7 @@ def sent_counts(
         .where(
             Message.customer_id.in_(customer_ids),
             Message.channel == channel,
-            Message.status.in_(_COUNTED),
+            Message.status.in_(WENT_OUT),
             Message.sent_at >= since,
         )
         .group_by(Message.customer_id)

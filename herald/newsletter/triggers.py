@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy.orm import Session
+
 from herald.events.models import Event
 from herald.messaging.delivery import DeliveryRequest
 from herald.messaging.messages import SEND_WORKFLOW
@@ -11,7 +13,7 @@ from herald.newsletter.service import CONFIRMATION_REQUESTED
 from herald.temporal import WorkflowStart
 
 
-def newsletter_workflows_for(event: Event) -> list[WorkflowStart]:
+def newsletter_workflows_for(session: Session, event: Event) -> list[WorkflowStart]:
     if event.type != CONFIRMATION_REQUESTED:
         return []
     key = f"newsletter-confirmation/{event.id}"

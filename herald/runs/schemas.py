@@ -15,6 +15,9 @@ class RunQuery(BaseModel):
     type: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
     customer_id: uuid.UUID | None = None
     status: RunStatus | None = None
+    # Journey runs: by journey key, and by the step they are in.
+    journey: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$")
+    step: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
     limit: int = Field(default=50, ge=1, le=500)
     cursor: str | None = None
 
@@ -25,6 +28,8 @@ class RunOut(BaseModel):
     type: str
     status: RunStatus
     customer_id: uuid.UUID | None
+    journey: str | None = None
+    step: str | None = None
     start_time: datetime
     close_time: datetime | None
 
@@ -32,9 +37,15 @@ class RunOut(BaseModel):
 class RunDetail(RunOut):
     result: Any | None = None
     failure: str | None = None
+    # A journey run's answer to its progress query: current step and timeline.
+    progress: Any | None = None
     temporal_ui_path: str
 
 
 class RunPage(BaseModel):
     items: list[RunOut]
     next_cursor: str | None
+
+
+class ExitRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)

@@ -11,14 +11,18 @@ from urllib.parse import quote
 from temporalio.client import (
     Client,
     WorkflowExecution,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from herald.errors import InvalidInput, NotFound
+from herald.errors import Conflict, InvalidInput, NotFound
+from herald.journeys.triggers import JOURNEY_WORKFLOW, PROGRESS_QUERY
 from herald.runs.schemas import RunDetail, RunOut, RunPage, RunQuery, RunStatus
-from herald.temporal import CUSTOMER_ID, ORGANIZATION_ID, RUN_TYPE
+from herald.temporal import CUSTOMER_ID, JOURNEY, JOURNEY_STEP, ORGANIZATION_ID, RUN_TYPE
 
 _STATUS: dict[WorkflowExecutionStatus, RunStatus] = {
     WorkflowExecutionStatus.RUNNING: "running",
@@ -39,6 +43,10 @@ def _visibility_query(organization_id: uuid.UUID, query: RunQuery) -> str:
         clauses.append(f"{RUN_TYPE.name} = '{query.type}'")
     if query.customer_id:
         clauses.append(f"{CUSTOMER_ID.name} = '{query.customer_id}'")
+    if query.journey:
+        clauses.append(f"{JOURNEY.name} = '{query.journey}'")
+    if query.step:
+        clauses.append(f"{JOURNEY_STEP.name} = '{query.step}'")
     if query.status:
         clauses.append(f"ExecutionStatus = '{_VISIBILITY_STATUS[query.status]}'")
     # Visibility lists newest first; the dev server's SQLite store refuses an explicit ORDER BY.
@@ -54,6 +62,8 @@ def _to_out(execution: WorkflowExecution) -> RunOut:
         type=execution.workflow_type,
         status=_STATUS.get(execution.status or WorkflowExecutionStatus.RUNNING, "running"),
         customer_id=uuid.UUID(customer) if customer else None,
+        journey=attrs.get(JOURNEY),
+        step=attrs.get(JOURNEY_STEP),
         start_time=execution.start_time,
         close_time=execution.close_time,
     )
@@ -78,7 +88,14 @@ async def list_runs(client: Client, organization_id: uuid.UUID, query: RunQuery)
     )
 
 
-async def get_run(client: Client, organization_id: uuid.UUID, workflow_id: str) -> RunDetail:
+async def count_runs(client: Client, organization_id: uuid.UUID, query: RunQuery) -> int:
+    counted = await client.count_workflows(_visibility_query(organization_id, query))
+    return counted.count
+
+
+async def _describe(
+    client: Client, organization_id: uuid.UUID, workflow_id: str
+) -> tuple[WorkflowHandle[Any, Any], WorkflowExecutionDescription]:
     handle = client.get_workflow_handle(workflow_id)
     try:
         description = await handle.describe()
@@ -89,7 +106,15 @@ async def get_run(client: Client, organization_id: uuid.UUID, workflow_id: str) 
     # Another brand's run is indistinguishable from a missing one.
     if description.typed_search_attributes.get(ORGANIZATION_ID) != str(organization_id):
         raise NotFound("no such run")
+    return handle, description
+
+
+async def get_run(client: Client, organization_id: uuid.UUID, workflow_id: str) -> RunDetail:
+    handle, description = await _describe(client, organization_id, workflow_id)
     run = _to_out(description)
+    progress = None
+    if run.type == JOURNEY_WORKFLOW:
+        progress = await handle.query(PROGRESS_QUERY)
     result: Any = None
     failure = None
     if description.status is WorkflowExecutionStatus.COMPLETED:
@@ -104,5 +129,23 @@ async def get_run(client: Client, organization_id: uuid.UUID, workflow_id: str) 
         **run.model_dump(),
         result=result,
         failure=failure,
+        progress=progress,
         temporal_ui_path=f"/namespaces/{client.namespace}/workflows/{quote(workflow_id, safe='')}/{run.run_id}",
     )
+
+
+async def update_run(
+    client: Client, organization_id: uuid.UUID, workflow_id: str, update: str, *args: Any
+) -> Any:
+    """Ask a running run to change course (exit, skip a wait); the run's validator decides."""
+    handle, description = await _describe(client, organization_id, workflow_id)
+    if description.status is not WorkflowExecutionStatus.RUNNING:
+        raise Conflict("the run is not running")
+    try:
+        return await handle.execute_update(update, args=list(args))
+    except WorkflowUpdateFailedError as exc:
+        raise Conflict(str(exc.cause or exc)) from exc
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:  # finished in the meantime
+            raise Conflict("the run is not running") from exc
+        raise

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.messaging import retry_later
+from herald.db import Database
+from herald.journeys import runs
+from herald.journeys.schemas import (
+    ConditionRequest,
+    Entered,
+    EnterRequest,
+    FinishRequest,
+    PointsRequest,
+    ProfileUpdate,
+    RateSlotRequest,
+    SendRequest,
+    SendResult,
+    WaitRequest,
+    WebhookRequest,
+)
+from herald.messaging.delivery import delivery_env
+from herald.messaging.providers import ProviderError
+from herald.messaging.unsubscribe import Links
+
+WEBHOOK_TIMEOUT_S = 10
+
+
+class JourneyActivities:
+    """The side effects of journey steps. Each is idempotent under retries (see journeys.runs)."""
+
+    def __init__(self, db: Database, links: Links) -> None:
+        self._db = db
+        self._links = links
+
+    @activity.defn
+    def enter_journey(self, request: EnterRequest) -> Entered:
+        with self._db.session(request.organization_id) as session:
+            return runs.enter(session, request)
+
+    @activity.defn
+    def finish_journey(self, request: FinishRequest) -> None:
+        with self._db.session(request.organization_id) as session:
+            runs.finish(session, request)
+
+    @activity.defn
+    def send_journey_message(self, request: SendRequest) -> SendResult:
+        with self._db.session(request.organization_id) as session:
+            env = delivery_env(session, self._links, request.workflow_time)
+            try:
+                return runs.send(session, request, env)
+            except ProviderError as exc:
+                raise retry_later(exc) from exc
+
+    @activity.defn
+    def check_condition(self, request: ConditionRequest) -> bool:
+        with self._db.session(request.organization_id) as session:
+            return runs.matches(session, request)
+
+    @activity.defn
+    def resolve_wait(self, request: WaitRequest) -> datetime | None:
+        with self._db.session(request.organization_id) as session:
+            return runs.wait_until(session, request)
+
+    @activity.defn
+    def update_journey_profile(self, request: ProfileUpdate) -> None:
+        with self._db.session(request.organization_id) as session:
+            runs.update_profile(session, request)
+
+    @activity.defn
+    def award_journey_points(self, request: PointsRequest) -> int:
+        with self._db.session(request.organization_id) as session:
+            return runs.give_points(session, request)
+
+    @activity.defn
+    def take_rate_slot(self, request: RateSlotRequest) -> datetime | None:
+        with self._db.session(request.organization_id) as session:
+            return runs.take_rate_slot(session, request)
+
+    @activity.defn
+    def post_journey_webhook(self, request: WebhookRequest) -> int:
+        """POST the run's context; throttling and server errors are retried, a refusal is not."""
+        response = httpx.post(request.url, json=request.body, timeout=WEBHOOK_TIMEOUT_S)
+        if response.status_code == 429 or response.status_code >= 500:
+            raise ApplicationError(f"webhook answered HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise ApplicationError(
+                f"webhook refused: HTTP {response.status_code}", non_retryable=True
+            )
+        return response.status_code

@@ -1,0 +1,222 @@
+"""Drip journeys: definitions (JSON or YAML), versions and states, enrollment, runs, stats."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated, Any, TypeVar
+
+import yaml
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+
+from api.deps import get_app_settings, get_db, get_temporal, org_session, require
+from herald.access.permissions import Permission
+from herald.access.service import Principal
+from herald.db import Database
+from herald.errors import InvalidInput
+from herald.journeys import service
+from herald.journeys.definition import JourneyDefinition
+from herald.journeys.schemas import (
+    EnrollRequest,
+    JourneyCreate,
+    JourneyOut,
+    JourneyStats,
+    JourneyUpdate,
+)
+from herald.runs import service as runs
+from herald.runs.schemas import RunPage, RunQuery, RunStatus
+from herald.settings import Settings
+from herald.temporal import start_run
+
+router = APIRouter(prefix="/v1/journeys", tags=["journeys"])
+read = require(Permission.journeys_read)
+write = require(Permission.journeys_write)
+operate = require(Permission.journeys_operate)
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """Document a body read by hand: the same schema as JSON or YAML."""
+    content = {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": content, "application/yaml": content},
+        }
+    }
+
+
+async def _parse(request: Request, model: type[Body]) -> Body:
+    """A JSON or YAML body (by Content-Type), validated like any other request body."""
+    raw = await request.body()
+    kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    as_yaml = kind in YAML_TYPES
+    try:
+        data = yaml.safe_load(raw) if as_yaml else json.loads(raw or b"null")
+    except (yaml.YAMLError, ValueError) as exc:
+        raise InvalidInput(f"the body is not valid {'YAML' if as_yaml else 'JSON'}") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from exc
+
+
+async def create_body(request: Request) -> JourneyCreate:
+    return await _parse(request, JourneyCreate)
+
+
+async def update_body(request: Request) -> JourneyUpdate:
+    return await _parse(request, JourneyUpdate)
+
+
+@router.get("/schema", summary="The JSON Schema of a journey definition")
+def journey_schema(_: Principal = Depends(read)) -> dict[str, Any]:
+    return JourneyDefinition.model_json_schema(by_alias=True)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=JourneyOut,
+    openapi_extra=_body_schema(JourneyCreate),
+    summary="Create a journey as a draft (JSON or YAML)",
+)
+def create_journey(
+    body: JourneyCreate = Depends(create_body),
+    _: Principal = Depends(write),
+    session: Session = Depends(org_session),
+) -> JourneyOut:
+    return service.journey_out(session, service.create_journey(session, body))
+
+
+@router.get("", response_model=list[JourneyOut])
+def list_journeys(
+    _: Principal = Depends(read), session: Session = Depends(org_session)
+) -> list[JourneyOut]:
+    return [service.journey_out(session, j) for j in service.list_journeys(session)]
+
+
+@router.get("/{key}", response_model=JourneyOut)
+def get_journey(
+    key: str, _: Principal = Depends(read), session: Session = Depends(org_session)
+) -> JourneyOut:
+    return service.journey_out(session, service.get_journey(session, key))
+
+
+@router.put(
+    "/{key}",
+    response_model=JourneyOut,
+    openapi_extra=_body_schema(JourneyUpdate),
+    summary="Replace the draft; published versions stay as they are",
+)
+def update_journey(
+    key: str,
+    body: JourneyUpdate = Depends(update_body),
+    _: Principal = Depends(write),
+    session: Session = Depends(org_session),
+) -> JourneyOut:
+    return service.journey_out(session, service.update_draft(session, key, body.definition))
+
+
+@router.post(
+    "/{key}/publish",
+    response_model=JourneyOut,
+    summary="Freeze the draft as the next version (unchanged drafts publish nothing)",
+)
+def publish_journey(
+    key: str, _: Principal = Depends(write), session: Session = Depends(org_session)
+) -> JourneyOut:
+    return service.journey_out(session, service.publish(session, key))
+
+
+def _status_route(action: str, summary: str) -> None:
+    def change(
+        key: str, _: Principal = Depends(write), session: Session = Depends(org_session)
+    ) -> JourneyOut:
+        return service.journey_out(session, service.change_status(session, key, action))
+
+    router.add_api_route(
+        f"/{{key}}/{action}",
+        change,
+        methods=["POST"],
+        response_model=JourneyOut,
+        summary=summary,
+        name=f"{action}_journey",
+    )
+
+
+_status_route("pause", "No new entries; runs hold before their next send")
+_status_route("resume", "Take entries again; held runs go on")
+_status_route("archive", "Retire the journey for good")
+
+
+@router.post("/{key}/enroll", status_code=202, summary="Enroll a customer by hand")
+async def enroll(
+    key: str,
+    body: EnrollRequest,
+    principal: Principal = Depends(operate),
+    db: Database = Depends(get_db),
+    client: Client = Depends(get_temporal),
+    settings: Settings = Depends(get_app_settings),
+) -> dict[str, str]:
+    def prepare() -> Any:
+        with db.session(principal.organization_id) as session:
+            return service.enrollment_start(session, key, body)
+
+    start = await asyncio.to_thread(prepare)
+    handle = await start_run(client, settings.task_queue, start)
+    return {"workflow_id": start.workflow_id, "run_id": handle.result_run_id or ""}
+
+
+@router.get(
+    "/{key}/runs", response_model=RunPage, summary="This journey's runs, by step and status"
+)
+async def journey_runs(
+    key: str,
+    step: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")] = None,
+    status: RunStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+    principal: Principal = Depends(read),
+    db: Database = Depends(get_db),
+    client: Client = Depends(get_temporal),
+) -> RunPage:
+    await asyncio.to_thread(_exists, db, principal, key)
+    query = RunQuery(journey=key, step=step, status=status, limit=limit, cursor=cursor)
+    return await runs.list_runs(client, principal.organization_id, query)
+
+
+def _exists(db: Database, principal: Principal, key: str) -> None:
+    with db.session(principal.organization_id) as session:
+        service.get_journey(session, key)
+
+
+@router.get("/{key}/stats", response_model=JourneyStats)
+async def journey_stats(
+    key: str,
+    principal: Principal = Depends(read),
+    db: Database = Depends(get_db),
+    client: Client = Depends(get_temporal),
+) -> JourneyStats:
+    def counts() -> tuple[JourneyStats, list[str]]:
+        with db.session(principal.organization_id) as session:
+            stats = service.journey_stats(session, key)
+            return stats, service.step_ids(session, key)
+
+    stats, steps = await asyncio.to_thread(counts)
+    org = principal.organization_id
+    occupancy = await asyncio.gather(
+        *(
+            runs.count_runs(client, org, RunQuery(journey=key, step=s, status="running"))
+            for s in steps
+        )
+    )
+    stats.active_per_step = {s: n for s, n in zip(steps, occupancy, strict=True) if n}
+    return stats

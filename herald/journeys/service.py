@@ -1,0 +1,260 @@
+"""Journeys as marketers manage them: drafts, validation, versions, states."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from herald.customers.service import get_customer
+from herald.db import utcnow
+from herald.errors import Conflict, InvalidInput, NotFound
+from herald.journeys.definition import JourneyDefinition, SendStep, check_graph
+from herald.journeys.models import (
+    EnrollmentStatus,
+    Journey,
+    JourneyEnrollment,
+    JourneyStatus,
+    JourneyVersion,
+)
+from herald.journeys.schemas import (
+    EnrollRequest,
+    JourneyCreate,
+    JourneyEvent,
+    JourneyOut,
+    JourneyStats,
+    JourneyVersionOut,
+)
+from herald.journeys.triggers import MANUAL_ENROLLMENT, journey_start
+from herald.messaging.models import Message, MessageTemplate
+from herald.messaging.policy import WENT_OUT
+from herald.temporal import WorkflowStart
+
+
+def stored(definition: JourneyDefinition) -> dict[str, Any]:
+    """The definition as kept in the database: JSON, with the names marketers write."""
+    return definition.model_dump(mode="json", by_alias=True)
+
+
+def load_definition(data: dict[str, Any]) -> JourneyDefinition:
+    return JourneyDefinition.model_validate(data)
+
+
+def validate_definition(session: Session, definition: JourneyDefinition) -> None:
+    """The checks beyond the schema: the graph, and templates that exist on the right channel."""
+    check_graph(definition)
+    keys = {s.template for s in definition.steps if isinstance(s, SendStep)}
+    templates = {
+        t.key: t
+        for t in session.scalars(
+            select(MessageTemplate).where(
+                MessageTemplate.key.in_(keys), MessageTemplate.deleted_at.is_(None)
+            )
+        )
+    }
+    for i, step in enumerate(definition.steps):
+        if not isinstance(step, SendStep):
+            continue
+        template = templates.get(step.template)
+        if template is None:
+            raise InvalidInput(
+                f"step {step.id!r} sends template {step.template!r}, which does not exist",
+                field=f"steps.{i}.template",
+            )
+        if template.channel is not step.channel:
+            raise InvalidInput(
+                f"step {step.id!r} sends {step.channel.value}, template {step.template!r} is "
+                f"{template.channel.value}",
+                field=f"steps.{i}.channel",
+            )
+
+
+def _validate_body(session: Session, definition: JourneyDefinition) -> None:
+    """As validate_definition, naming fields as they sit in a request (under ``definition``)."""
+    try:
+        validate_definition(session, definition)
+    except InvalidInput as exc:
+        field = f"definition.{exc.field}" if exc.field else "definition"
+        raise InvalidInput(exc.detail, field=field) from exc
+
+
+def get_journey(session: Session, key: str, *, lock: bool = False) -> Journey:
+    query = select(Journey).where(Journey.key == key)
+    journey = session.scalar(query.with_for_update() if lock else query)
+    if journey is None:
+        raise NotFound(f"no journey {key!r}")
+    return journey
+
+
+def list_journeys(session: Session) -> list[Journey]:
+    return list(session.scalars(select(Journey).order_by(Journey.key)))
+
+
+def current_definition(session: Session, journey: Journey) -> JourneyVersion | None:
+    if journey.current_version is None:
+        return None
+    return session.scalar(
+        select(JourneyVersion).where(
+            JourneyVersion.journey_id == journey.id,
+            JourneyVersion.version == journey.current_version,
+        )
+    )
+
+
+def journey_out(session: Session, journey: Journey) -> JourneyOut:
+    versions = session.scalars(
+        select(JourneyVersion)
+        .where(JourneyVersion.journey_id == journey.id)
+        .order_by(JourneyVersion.version)
+    ).all()
+    current = next((v for v in versions if v.version == journey.current_version), None)
+    return JourneyOut(
+        id=journey.id,
+        key=journey.key,
+        name=journey.name,
+        status=journey.status,
+        current_version=journey.current_version,
+        draft=journey.draft,
+        unpublished_changes=current is None or current.definition != journey.draft,
+        versions=[
+            JourneyVersionOut(version=v.version, published_at=v.published_at) for v in versions
+        ],
+        created_at=journey.created_at,
+        updated_at=journey.updated_at,
+    )
+
+
+def create_journey(session: Session, data: JourneyCreate) -> Journey:
+    _validate_body(session, data.definition)
+    if session.scalar(select(Journey.id).where(Journey.key == data.key)) is not None:
+        raise Conflict(f"a journey with key {data.key!r} exists", field="key")
+    journey = Journey(key=data.key, name=data.definition.name, draft=stored(data.definition))
+    session.add(journey)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"a journey with key {data.key!r} exists", field="key") from exc
+    return journey
+
+
+def update_draft(session: Session, key: str, definition: JourneyDefinition) -> Journey:
+    journey = get_journey(session, key, lock=True)
+    if journey.status is JourneyStatus.archived:
+        raise Conflict("an archived journey cannot change")
+    _validate_body(session, definition)
+    journey.draft = stored(definition)
+    journey.name = definition.name
+    session.commit()
+    return journey
+
+
+def publish(session: Session, key: str) -> Journey:
+    """Freeze the draft as the next version, unless it equals the current one. Runs already
+    under way keep the version they started on."""
+    journey = get_journey(session, key, lock=True)
+    if journey.status is JourneyStatus.archived:
+        raise Conflict("an archived journey cannot be published")
+    try:
+        definition = load_definition(journey.draft)
+    except ValidationError as exc:  # a draft from an older schema
+        raise InvalidInput(f"the draft is no longer valid: {exc.errors()[0]['msg']}") from exc
+    validate_definition(session, definition)  # templates may have gone since the draft was saved
+    current = current_definition(session, journey)
+    if current is not None and current.definition == journey.draft:
+        session.rollback()
+        return journey
+    journey.current_version = (journey.current_version or 0) + 1
+    session.add(
+        JourneyVersion(
+            journey_id=journey.id, version=journey.current_version, definition=journey.draft
+        )
+    )
+    journey.trigger = definition.trigger.model_dump(mode="json") if definition.trigger else None
+    journey.listens_to = sorted(set(journey.listens_to) | definition.event_types())
+    if journey.status is JourneyStatus.draft:
+        journey.status = JourneyStatus.active
+    session.commit()
+    return journey
+
+
+# What each state change needs and gives.
+_TRANSITIONS: dict[str, tuple[set[JourneyStatus], JourneyStatus]] = {
+    "pause": ({JourneyStatus.active}, JourneyStatus.paused),
+    "resume": ({JourneyStatus.paused}, JourneyStatus.active),
+    "archive": (
+        {JourneyStatus.draft, JourneyStatus.active, JourneyStatus.paused},
+        JourneyStatus.archived,
+    ),
+}
+
+
+def change_status(session: Session, key: str, action: str) -> Journey:
+    journey = get_journey(session, key, lock=True)
+    allowed, after = _TRANSITIONS[action]
+    if journey.status not in allowed:
+        raise Conflict(f"a {journey.status.value} journey cannot {action}")
+    journey.status = after
+    session.commit()
+    return journey
+
+
+def enrollment_start(session: Session, key: str, request: EnrollRequest) -> WorkflowStart:
+    """Enroll a customer by hand. The run applies the entry rules like any other."""
+    journey = get_journey(session, key)
+    if journey.status is not JourneyStatus.active:
+        raise Conflict(f"a {journey.status.value} journey takes no entries")
+    get_customer(session, request.customer_id)
+    enrolled = JourneyEvent(
+        id=uuid.uuid4(),
+        type=MANUAL_ENROLLMENT,
+        properties=request.properties,
+        occurred_at=utcnow(),
+    )
+    return journey_start(journey, request.customer_id, enrolled)
+
+
+def journey_stats(session: Session, key: str) -> JourneyStats:
+    """Counts from the enrollments and messages tables; per-step occupancy comes from Temporal."""
+    journey = get_journey(session, key)
+    rows = session.execute(
+        select(JourneyEnrollment.status, func.count(), func.count(JourneyEnrollment.converted_at))
+        .where(JourneyEnrollment.journey_id == journey.id)
+        .group_by(JourneyEnrollment.status)
+    ).all()
+    by_status = {status: count for status, count, _ in rows}
+    # Message intents are journey/<key>/<enrollment>/<step>/<visit>.
+    intents = session.scalars(
+        select(Message.idempotency_key).where(
+            Message.idempotency_key.startswith(f"journey/{key}/", autoescape=True),
+            Message.status.in_(WENT_OUT),
+        )
+    )
+    per_step = Counter(intent.split("/")[3] for intent in intents)
+    return JourneyStats(
+        entered=sum(by_status.values()),
+        active=by_status.get(EnrollmentStatus.active, 0),
+        completed=by_status.get(EnrollmentStatus.completed, 0),
+        exited=by_status.get(EnrollmentStatus.exited, 0),
+        converted=sum(converted for _, _, converted in rows),
+        messages_per_step=dict(per_step),
+    )
+
+
+def step_ids(session: Session, key: str) -> list[str]:
+    """Every step id of every published version, in order of first appearance."""
+    journey = get_journey(session, key)
+    versions = session.scalars(
+        select(JourneyVersion.definition)
+        .where(JourneyVersion.journey_id == journey.id)
+        .order_by(JourneyVersion.version)
+    )
+    ids: dict[str, None] = {}
+    for definition in versions:
+        ids.update((step["id"], None) for step in definition["steps"])
+    return list(ids)

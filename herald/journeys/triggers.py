@@ -1,0 +1,77 @@
+"""Which journey runs an event starts or reaches."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from herald.events.models import Event
+from herald.journeys.definition import EventMatch
+from herald.journeys.models import Journey, JourneyStatus
+from herald.journeys.schemas import JourneyEvent, JourneyRunInput
+from herald.temporal import WorkflowSignal, WorkflowStart
+
+JOURNEY_WORKFLOW = "JourneyRun"
+EVENT_SIGNAL = "event"
+# The event type a run started by hand carries, with the properties given.
+MANUAL_ENROLLMENT = "journey.enrolled"
+PROGRESS_QUERY = "progress"
+EXIT_UPDATE = "exit"
+SKIP_WAIT_UPDATE = "skip_wait"
+
+
+def journey_workflow_id(organization_id: uuid.UUID, key: str, customer_id: uuid.UUID) -> str:
+    """One id per journey and customer: never two runs at once; entry rules decide re-entry."""
+    return f"journey/{organization_id}/{key}/{customer_id}"
+
+
+def journey_start(
+    journey: Journey, customer_id: uuid.UUID, trigger: JourneyEvent | None
+) -> WorkflowStart:
+    return WorkflowStart(
+        workflow=JOURNEY_WORKFLOW,
+        workflow_id=journey_workflow_id(journey.organization_id, journey.key, customer_id),
+        arg=JourneyRunInput(
+            organization_id=journey.organization_id,
+            journey_id=journey.id,
+            journey_key=journey.key,
+            customer_id=customer_id,
+            trigger=trigger,
+        ),
+        organization_id=journey.organization_id,
+        customer_id=customer_id,
+        signal=EVENT_SIGNAL if trigger is not None else None,
+        signal_arg=trigger,
+        rerun=True,
+    )
+
+
+def journey_actions_for(session: Session, event: Event) -> list[WorkflowStart | WorkflowSignal]:
+    """Start a run where the event is an active journey's trigger (signal-with-start: a run
+    already under way gets the event instead); signal runs of journeys that listen for it."""
+    if event.customer_id is None:
+        return []
+    journeys = session.scalars(
+        select(Journey).where(
+            Journey.organization_id == event.organization_id,
+            Journey.status.in_((JourneyStatus.active, JourneyStatus.paused)),
+        )
+    )
+    seen = JourneyEvent(
+        id=event.id, type=event.type, properties=event.properties, occurred_at=event.occurred_at
+    )
+    actions: list[WorkflowStart | WorkflowSignal] = []
+    for journey in journeys:
+        triggers = (
+            journey.status is JourneyStatus.active
+            and journey.trigger is not None
+            and EventMatch.model_validate(journey.trigger).matches(event.type, event.properties)
+        )
+        if triggers:
+            actions.append(journey_start(journey, event.customer_id, seen))
+        elif event.type in journey.listens_to:
+            workflow_id = journey_workflow_id(event.organization_id, journey.key, event.customer_id)
+            actions.append(WorkflowSignal(workflow_id, EVENT_SIGNAL, seen))
+    return actions

@@ -1,0 +1,209 @@
+"""Journeys under time skipping: weeks of drip in seconds, every step type, what went out when."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from temporalio.testing import WorkflowEnvironment
+
+from activities.journeys import JourneyActivities
+from herald.customers.schemas import CustomerCreate
+from herald.customers.service import create_customer, get_customer
+from herald.db import Database
+from herald.journeys.definition import JourneyDefinition
+from herald.journeys.models import EnrollmentStatus, JourneyEnrollment
+from herald.journeys.schemas import JourneyCreate, JourneyEvent, JourneyProgress
+from herald.journeys.service import create_journey, get_journey, publish
+from herald.journeys.triggers import journey_start
+from herald.loyalty.service import customer_points
+from herald.messaging.audience import set_consent
+from herald.messaging.models import Channel, ConsentStatus, Message
+from herald.messaging.schemas import ConsentIn, MessagingSettingsIn, TemplateCreate
+from herald.messaging.setup import put_messaging_settings
+from herald.messaging.templates import create_template
+from herald.messaging.unsubscribe import Links
+from tests.conftest import Org, time_skipping_worker
+from worker import journey_activities
+from workflows.journeys import JourneyRun
+
+QUEUE = "journeys"
+TEMPLATES = ("welcome", "vip", "tip", "thanks", "nudge")
+
+ONBOARDING: dict[str, Any] = {
+    "name": "Onboarding",
+    "trigger": {"event": "customer.signed_up"},
+    "goal": {"event": "order.paid", "within": "P14D", "exit_on_conversion": False},
+    "steps": [
+        {
+            "id": "welcome",
+            "type": "send",
+            "channel": "email",
+            "template": "welcome",
+            "next": "wait",
+        },
+        {"id": "wait", "type": "wait", "duration": "P2D", "next": "vip"},
+        {
+            "id": "vip",
+            "type": "branch",
+            "condition": {"tag": "vip"},
+            "then": "vip-offer",
+            "else": "split",
+        },
+        {
+            "id": "vip-offer",
+            "type": "send",
+            "channel": "email",
+            "template": "vip",
+            "next": "points",
+        },
+        {
+            "id": "split",
+            "type": "random_split",
+            "paths": [{"weight": 1, "next": "tip"}, {"weight": 1, "next": "tag-b"}],
+        },
+        {"id": "tip", "type": "send", "channel": "email", "template": "tip", "next": "points"},
+        {"id": "tag-b", "type": "update", "add_tags": ["path-b"], "next": "points"},
+        {
+            "id": "points",
+            "type": "award_points",
+            "points": 50,
+            "reason": "welcome gift",
+            "next": "order",
+        },
+        {
+            "id": "order",
+            "type": "wait_for_event",
+            "event": "order.paid",
+            "timeout": "P7D",
+            "on_event": "thanks",
+            "on_timeout": "nudge",
+        },
+        {"id": "thanks", "type": "send", "channel": "email", "template": "thanks", "next": None},
+        {"id": "nudge", "type": "send", "channel": "email", "template": "nudge", "next": "mark"},
+        {"id": "mark", "type": "update", "set_attributes": {"nudged": True}, "next": "done"},
+        {"id": "done", "type": "exit"},
+    ],
+}
+
+
+def _setup(db: Database, org: Org, definition: dict[str, Any], key: str = "onboarding") -> None:
+    with db.session(org.id) as session:
+        put_messaging_settings(session, MessagingSettingsIn(postal_address="1 Main St"))
+        for name in TEMPLATES:
+            create_template(
+                session,
+                TemplateCreate(
+                    key=name,
+                    name=name,
+                    channel=Channel.email,
+                    default_locale="en",
+                    variants={
+                        "en": {"subject": f"{name} {{{{ customer.first_name }}}}", "html": "x"}
+                    },
+                ),
+            )
+        create_journey(
+            session, JourneyCreate(key=key, definition=JourneyDefinition.model_validate(definition))
+        )
+        publish(session, key)
+
+
+def _customer(db: Database, org: Org, **fields: Any) -> uuid.UUID:
+    with db.session(org.id) as session:
+        data = {"name": "Noor Haddad", "emails": [f"{uuid.uuid4().hex[:8]}@example.com"], **fields}
+        customer = create_customer(session, CustomerCreate(**data))
+        set_consent(session, customer.id, ConsentIn(email=ConsentStatus.granted))
+        return customer.id
+
+
+def _event(kind: str, at: datetime, **properties: Any) -> JourneyEvent:
+    return JourneyEvent(id=uuid.uuid4(), type=kind, properties=properties, occurred_at=at)
+
+
+@asynccontextmanager
+async def _journeys(db: Database) -> AsyncIterator[WorkflowEnvironment]:
+    activities = JourneyActivities(db, Links("http://127.0.0.1:8000", "test-secret"))
+    async with time_skipping_worker(QUEUE, [JourneyRun], journey_activities(activities)) as env:
+        yield env
+
+
+async def _start(env: WorkflowEnvironment, db: Database, org: Org, customer: uuid.UUID) -> Any:
+    with db.session(org.id) as session:
+        start = journey_start(get_journey(session, "onboarding"), customer, None)
+    now = await env.get_current_time()
+    trigger = _event("customer.signed_up", now)
+    return await env.client.start_workflow(
+        JourneyRun.run,
+        start.arg.model_copy(update={"trigger": trigger}),  # type: ignore[attr-defined]
+        id=start.workflow_id,
+        task_queue=QUEUE,
+        start_signal="event",
+        start_signal_args=[trigger],
+    )
+
+
+def _sent(db: Database, org: Org, customer: uuid.UUID) -> list[str]:
+    with db.session(org.id) as session:
+        rows = session.scalars(
+            select(Message).where(Message.customer_id == customer).order_by(Message.created_at)
+        )
+        return [m.content["subject"].split(" ")[0] for m in rows if m.status.value == "sent"]
+
+
+def _when(progress: JourneyProgress, what: str) -> timedelta:
+    """How long after entry the timeline shows ``what``."""
+    entered = progress.timeline[0].at
+    return next(e.at for e in progress.timeline if what in e.what) - entered
+
+
+async def test_a_customer_who_never_orders_gets_the_whole_series_over_nine_days(
+    db: Database, org: Org
+) -> None:
+    _setup(db, org, ONBOARDING)
+    customer = _customer(db, org)
+    async with _journeys(db) as env:
+        handle = await _start(env, db, org, customer)
+        result = await handle.result()
+        progress: JourneyProgress = await handle.query(JourneyRun.progress)
+    assert (result.status, result.reason, result.converted) == ("exited", "exit step: done", False)
+    sent = _sent(db, org, customer)
+    assert sent[0] == "welcome" and sent[-1] == "nudge"
+    assert sent[1:-1] in (["tip"], [])  # the random split: a tip, or the tag on path B
+    assert timedelta(0) <= _when(progress, "email welcome") < timedelta(minutes=1)
+    assert timedelta(days=2) <= _when(progress, "condition not met") < timedelta(days=2, minutes=1)
+    assert timedelta(days=9) <= _when(progress, "email nudge") < timedelta(days=9, minutes=1)
+    with db.session(org.id) as session:
+        profile = get_customer(session, customer)
+        assert profile.attributes["nudged"] is True
+        assert ({t.tag for t in profile.tags} == {"path-b"}) == (sent[1:-1] == [])
+        enrollment = session.scalars(select(JourneyEnrollment)).one()
+        assert enrollment.status is EnrollmentStatus.exited and enrollment.version == 1
+    with db.session(org.id) as session:
+        assert customer_points(session, customer).balance == 50
+
+
+async def test_a_vip_who_orders_on_day_four_gets_the_offer_then_thanks_and_converts(
+    db: Database, org: Org
+) -> None:
+    _setup(db, org, ONBOARDING)
+    customer = _customer(db, org, tags=["vip"])
+    async with _journeys(db) as env:
+        handle = await _start(env, db, org, customer)
+        await env.sleep(timedelta(days=4))
+        await handle.signal(JourneyRun.on_event, _event("order.paid", await env.get_current_time()))
+        result = await handle.result()
+        progress: JourneyProgress = await handle.query(JourneyRun.progress)
+    assert (result.status, result.converted) == ("completed", True)
+    assert _sent(db, org, customer) == ["welcome", "vip", "thanks"]
+    assert timedelta(days=2) <= _when(progress, "email vip") < timedelta(days=2, minutes=1)
+    ordered = _when(progress, "email thanks")  # the order came four days after the signup
+    assert timedelta(days=4) - timedelta(minutes=1) < ordered < timedelta(days=4, minutes=1)
+    with db.session(org.id) as session:
+        enrollment = session.scalars(select(JourneyEnrollment)).one()
+        assert enrollment.status is EnrollmentStatus.completed
+        assert enrollment.converted_at is not None

@@ -1,0 +1,260 @@
+"""Journeys over the API with the real dev server, worker and API processes."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+
+from herald.access.models import Role
+from tests.conftest import Org, Stack, create_customer, wait_until
+
+WELCOME: dict[str, Any] = {
+    "name": "Welcome series",
+    "trigger": {"event": "customer.signed_up"},
+    "exit_on": [{"event": "customer.unsubscribed"}],
+    "steps": [
+        {"id": "hello", "type": "send", "channel": "email", "template": "hello", "next": "pause"},
+        {"id": "pause", "type": "wait", "duration": "P3D", "next": "tips"},
+        {"id": "tips", "type": "send", "channel": "email", "template": "tips", "next": None},
+    ],
+}
+
+
+def _templates(stack: Stack, org: Org) -> None:
+    stack.api.put(
+        "/v1/messaging/settings", json={"postal_address": "1 Main St"}, headers=org.headers()
+    )
+    for key in ("hello", "tips"):
+        template = {
+            "key": key,
+            "name": key,
+            "channel": "email",
+            "category": "transactional",
+            "default_locale": "en",
+            "variants": {"en": {"subject": f"{key} {{{{ customer.first_name }}}}", "html": "x"}},
+        }
+        assert stack.api.post("/v1/templates", json=template, headers=org.headers()).is_success
+
+
+def _journey(stack: Stack, org: Org, definition: dict[str, Any], key: str = "welcome") -> None:
+    created = stack.api.post(
+        "/v1/journeys", json={"key": key, "definition": definition}, headers=org.headers()
+    )
+    assert created.status_code == 201, created.text
+    published = stack.api.post(f"/v1/journeys/{key}/publish", headers=org.headers())
+    assert published.status_code == 200 and published.json()["status"] == "active"
+
+
+def _signup(stack: Stack, org: Org, customer: dict[str, Any]) -> None:
+    event = {"type": "customer.signed_up", "customer": {"id": customer["id"]}}
+    assert stack.api.post("/v1/events", json=event, headers=org.headers()).status_code == 202
+
+
+def _runs(stack: Stack, org: Org, **params: str) -> list[dict[str, Any]]:
+    response = stack.api.get("/v1/journeys/welcome/runs", params=params, headers=org.headers())
+    assert response.status_code == 200, response.text
+    return response.json()["items"]  # type: ignore[no-any-return]
+
+
+def _subjects(stack: Stack, org: Org, customer: dict[str, Any]) -> list[str]:
+    items = stack.api.get("/v1/outbox", headers=org.headers()).json()["items"]
+    mine = [m for m in items if m["customer_id"] == customer["id"]]
+    return sorted(m["content"]["subject"].split(" ")[0] for m in mine)
+
+
+def _run(stack: Stack, org: Org, workflow_id: str) -> dict[str, Any]:
+    response = stack.api.get(f"/v1/runs/{workflow_id}", headers=org.headers())
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_a_signup_starts_the_welcome_series_and_operators_see_its_step(
+    stack: Stack, org: Org
+) -> None:
+    _templates(stack, org)
+    _journey(stack, org, WELCOME)
+    customer = create_customer(stack, org, name="Ines Duarte")
+    _signup(stack, org, customer)
+
+    waiting = wait_until(lambda: _runs(stack, org, step="pause", status="running"), timeout_s=30)
+    [run] = waiting
+    assert run["customer_id"] == customer["id"] and run["journey"] == "welcome"
+    assert _subjects(stack, org, customer) == ["hello"]
+    detail = _run(stack, org, run["workflow_id"])
+    assert detail["progress"]["step"] == "pause" and detail["progress"]["version"] == 1
+    stats = stack.api.get("/v1/journeys/welcome/stats", headers=org.headers()).json()
+    assert stats["entered"] == 1 and stats["active"] == 1
+    assert stats["active_per_step"] == {"pause": 1}
+    assert stats["messages_per_step"] == {"hello": 1}
+
+    # An operator skips the three-day wait: the second email goes and the run completes.
+    skipped = stack.api.post(f"/v1/runs/{run['workflow_id']}/skip-wait", headers=org.headers())
+    assert skipped.status_code == 200, skipped.text
+    wait_until(lambda: _run(stack, org, run["workflow_id"])["status"] == "completed")
+    assert _subjects(stack, org, customer) == ["hello", "tips"]
+
+    # Re-entry is off: signing up again starts a run that does not enter.
+    _signup(stack, org, customer)
+    wait_until(lambda: _run(stack, org, run["workflow_id"])["run_id"] != run["run_id"])
+    again = wait_until(
+        lambda: (r := _run(stack, org, run["workflow_id"]))["status"] == "completed" and r
+    )
+    assert again["result"]["status"] == "not_entered"
+    assert _subjects(stack, org, customer) == ["hello", "tips"]
+    stats = stack.api.get("/v1/journeys/welcome/stats", headers=org.headers()).json()
+    assert (stats["entered"], stats["completed"], stats["active"]) == (1, 1, 0)
+
+
+def test_exit_events_and_operators_end_runs(stack: Stack, org: Org) -> None:
+    _templates(stack, org)
+    _journey(stack, org, WELCOME)
+    leaving, stopped = create_customer(stack, org), create_customer(stack, org)
+    for customer in (leaving, stopped):
+        _signup(stack, org, customer)
+    runs = wait_until(lambda: len(r := _runs(stack, org, step="pause")) == 2 and r)
+    by_customer = {r["customer_id"]: r["workflow_id"] for r in runs}
+
+    event = {"type": "customer.unsubscribed", "customer": {"id": leaving["id"]}}
+    assert stack.api.post("/v1/events", json=event, headers=org.headers()).status_code == 202
+    ended = wait_until(
+        lambda: (r := _run(stack, org, by_customer[leaving["id"]]))["status"] == "completed" and r
+    )
+    assert ended["result"] == {
+        "status": "exited",
+        "reason": "exit event: customer.unsubscribed",
+        "version": 1,
+        "converted": False,
+    }
+
+    path = f"/v1/runs/{by_customer[stopped['id']]}/exit"
+    response = stack.api.post(path, json={"reason": "asked by phone"}, headers=org.headers())
+    assert response.status_code == 200, response.text
+    assert response.json()["exit_reason"] == "by hand: asked by phone"
+    assert stack.api.post(path, json={"reason": "x"}, headers=org.headers()).status_code == 409
+    for customer in (leaving, stopped):
+        assert _subjects(stack, org, customer) == ["hello"]
+
+
+def test_a_run_on_v1_keeps_v1_after_v2_is_published(stack: Stack, org: Org) -> None:
+    _templates(stack, org)
+    _journey(stack, org, WELCOME)
+    first = create_customer(stack, org)
+    _signup(stack, org, first)
+    [old] = wait_until(lambda: _runs(stack, org, step="pause"))
+
+    changed = copy.deepcopy(WELCOME)
+    changed["steps"][2]["template"] = "hello"  # v2 ends with another email
+    put = stack.api.put("/v1/journeys/welcome", json={"definition": changed}, headers=org.headers())
+    assert put.status_code == 200 and put.json()["unpublished_changes"] is True
+    v2 = stack.api.post("/v1/journeys/welcome/publish", headers=org.headers()).json()
+    assert v2["current_version"] == 2 and [v["version"] for v in v2["versions"]] == [1, 2]
+    unchanged = stack.api.post("/v1/journeys/welcome/publish", headers=org.headers()).json()
+    assert unchanged["current_version"] == 2
+
+    second = create_customer(stack, org)
+    _signup(stack, org, second)
+    wait_until(lambda: len(_runs(stack, org, step="pause")) == 2)
+    assert _run(stack, org, old["workflow_id"])["progress"]["version"] == 1
+    for customer, version, last in ((first, 1, "tips"), (second, 2, "hello")):
+        workflow_id = next(
+            r["workflow_id"] for r in _runs(stack, org) if r["customer_id"] == customer["id"]
+        )
+        assert _run(stack, org, workflow_id)["progress"]["version"] == version
+        stack.api.post(f"/v1/runs/{workflow_id}/skip-wait", headers=org.headers())
+        wait_until(lambda w=workflow_id: _run(stack, org, w)["status"] == "completed")
+        assert sorted(_subjects(stack, org, customer)) == sorted(["hello", last])
+
+
+def test_a_paused_journey_takes_no_one_and_manual_enrollment_works_once_resumed(
+    stack: Stack, org: Org
+) -> None:
+    _templates(stack, org)
+    _journey(stack, org, WELCOME)
+    paused = stack.api.post("/v1/journeys/welcome/pause", headers=org.headers())
+    assert paused.json()["status"] == "paused"
+    customer = create_customer(stack, org)
+    _signup(stack, org, customer)
+    enroll = {"customer_id": customer["id"]}
+    refused = stack.api.post("/v1/journeys/welcome/enroll", json=enroll, headers=org.headers())
+    assert refused.status_code == 409
+    assert stack.api.post("/v1/journeys/welcome/pause", headers=org.headers()).status_code == 409
+
+    stack.api.post("/v1/journeys/welcome/resume", headers=org.headers())
+    started = stack.api.post("/v1/journeys/welcome/enroll", json=enroll, headers=org.headers())
+    assert started.status_code == 202, started.text
+    wait_until(lambda: _runs(stack, org, step="pause"))
+    assert _subjects(stack, org, customer) == ["hello"]  # nothing from the paused signup
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda d: d["steps"][0].update(template="missing"), "definition.steps.0.template"),
+        (
+            lambda d: d["steps"][0].update(next="tips"),
+            "definition.steps.1",
+        ),  # "pause" is unreachable
+        (lambda d: d["steps"][2].update(next="hello"), None),  # hello→…→hello waits: allowed
+        (
+            lambda d: (d["steps"][0].update(next="tips"), d["steps"][2].update(next="hello")),
+            "definition.steps",
+        ),
+        (
+            lambda d: d["steps"].append(
+                {"id": "fork", "type": "branch", "condition": {"tag": "x"}, "then": None}
+            ),
+            "definition.steps.3",
+        ),
+    ],
+)
+def test_saving_refuses_graphs_that_cannot_run_and_names_the_step(
+    stack: Stack, org: Org, change: Any, field: str | None
+) -> None:
+    _templates(stack, org)
+    definition = copy.deepcopy(WELCOME)
+    change(definition)
+    response = stack.api.post(
+        "/v1/journeys", json={"key": "j", "definition": definition}, headers=org.headers()
+    )
+    if field is None:
+        assert response.status_code == 201, response.text
+        return
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["type"] and any(e["field"].startswith(field) for e in problem["errors"]), problem
+    assert stack.api.get("/v1/journeys/j", headers=org.headers()).status_code == 404
+
+
+def test_a_loop_without_a_wait_is_refused(stack: Stack, org: Org) -> None:
+    _templates(stack, org)
+    definition = copy.deepcopy(WELCOME)
+    definition["steps"][2]["next"] = "tag"
+    definition["steps"].append({"id": "tag", "type": "update", "add_tags": ["a"], "next": "tips"})
+    response = stack.api.post(
+        "/v1/journeys", json={"key": "loop", "definition": definition}, headers=org.headers()
+    )
+    assert response.status_code == 422
+    assert "loop with no wait" in response.json()["detail"]
+
+
+def test_journeys_can_be_written_in_yaml_and_only_marketers_and_up_write_them(
+    stack: Stack, org: Org
+) -> None:
+    _templates(stack, org)
+    body = yaml.safe_dump({"key": "yaml-welcome", "definition": WELCOME})
+    headers = {"Content-Type": "application/yaml"}
+    for role in (Role.cashier, Role.sales):
+        denied = stack.api.post("/v1/journeys", content=body, headers=org.headers(role) | headers)
+        assert denied.status_code == 403
+    created = stack.api.post(
+        "/v1/journeys", content=body, headers=org.headers(Role.marketing) | headers
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["draft"]["steps"][1]["duration"] == "P3D"
+    broken = stack.api.post("/v1/journeys", content=b"key: [", headers=org.headers() | headers)
+    assert broken.status_code == 422
+    schema = stack.api.get("/v1/journeys/schema", headers=org.headers()).json()
+    assert "steps" in schema["properties"]
