@@ -62,6 +62,12 @@ class FakeProviders:
                     fake._twilio(self, form)
                 elif self.path.startswith("/v1/projects/") and self.path.endswith("/messages:send"):
                     fake._fcm(self, json.loads(raw or b"{}"))
+                elif self.path.startswith("/hooks/"):  # a merchant's own webhook endpoint
+                    failure = fake._next_failure()
+                    fake.requests.append(
+                        Received(self.path, dict(self.headers), json.loads(raw), failure is None)
+                    )
+                    self._answer(failure[0] if failure else 204, {}, b"")
                 else:
                     self._answer(404, {}, b"{}")
 

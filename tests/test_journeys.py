@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
@@ -28,6 +29,7 @@ from herald.messaging.setup import put_messaging_settings
 from herald.messaging.templates import create_template
 from herald.messaging.unsubscribe import Links
 from tests.conftest import Org, time_skipping_worker
+from tests.fakes import FakeProviders
 from worker import journey_activities
 from workflows.journeys import JourneyRun
 
@@ -207,3 +209,126 @@ async def test_a_vip_who_orders_on_day_four_gets_the_offer_then_thanks_and_conve
         enrollment = session.scalars(select(JourneyEnrollment)).one()
         assert enrollment.status is EnrollmentStatus.completed
         assert enrollment.converted_at is not None
+
+
+async def _run_alone(
+    db: Database, org: Org, definition: dict[str, Any], **customer: Any
+) -> tuple[Any, JourneyProgress, uuid.UUID]:
+    """Publish ``definition`` as the onboarding journey and run one customer through it."""
+    _setup(db, org, definition)
+    customer_id = _customer(db, org, **customer)
+    async with _journeys(db) as env:
+        handle = await _start(env, db, org, customer_id)
+        result = await handle.result()
+        progress: JourneyProgress = await handle.query(JourneyRun.progress)
+    return result, progress, customer_id
+
+
+async def test_waits_until_a_local_time_of_day_and_a_date_attribute(db: Database, org: Org) -> None:
+    definition = {
+        "name": "Renewal",
+        "steps": [
+            {"id": "morning", "type": "wait", "until_time": "09:00", "next": "hello"},
+            {
+                "id": "hello",
+                "type": "send",
+                "channel": "email",
+                "template": "welcome",
+                "next": "before",
+            },
+            {
+                "id": "before",
+                "type": "wait",
+                "until_attribute": "renews_on",
+                "offset": "-P3D",
+                "next": "remind",
+            },
+            {"id": "remind", "type": "send", "channel": "email", "template": "nudge", "next": None},
+        ],
+    }
+    renews = (datetime.now(UTC) + timedelta(days=20)).date().isoformat()
+    result, progress, customer = await _run_alone(
+        db, org, definition, timezone="Asia/Tokyo", attributes={"renews_on": renews}
+    )
+    assert result.status == "completed"
+    tokyo = ZoneInfo("Asia/Tokyo")
+    hello = next(e.at for e in progress.timeline if "email welcome" in e.what)
+    assert hello.astimezone(tokyo).time().replace(microsecond=0) >= time(9, 0)
+    assert hello.astimezone(tokyo).time() < time(9, 1)
+    assert hello - progress.timeline[0].at <= timedelta(days=1)
+    remind = next(e.at for e in progress.timeline if "email nudge" in e.what)
+    expected = datetime.combine(date.fromisoformat(renews) - timedelta(days=3), time(0), tokyo)
+    assert timedelta(0) <= remind - expected < timedelta(minutes=1)
+    assert _sent(db, org, customer) == ["welcome", "nudge"]
+
+
+async def test_a_missing_date_attribute_means_no_wait(db: Database, org: Org) -> None:
+    definition = {
+        "name": "No date",
+        "steps": [
+            {"id": "before", "type": "wait", "until_attribute": "renews_on", "next": "remind"},
+            {"id": "remind", "type": "send", "channel": "email", "template": "nudge", "next": None},
+        ],
+    }
+    result, progress, _ = await _run_alone(db, org, definition)
+    assert result.status == "completed" and _when(progress, "email nudge") < timedelta(minutes=1)
+    assert any(e.what == "nothing to wait for" for e in progress.timeline)
+
+
+async def test_a_webhook_step_posts_the_run_and_the_journey_goes_on_when_it_fails(
+    db: Database, org: Org, fake_providers: FakeProviders
+) -> None:
+    definition = {
+        "name": "Hooks",
+        "steps": [
+            {
+                "id": "crm",
+                "type": "webhook",
+                "url": f"{fake_providers.url}/hooks/crm",
+                "next": "bad",
+            },
+            {
+                "id": "bad",
+                "type": "webhook",
+                "url": f"{fake_providers.url}/hooks/bad",
+                "next": "end",
+            },
+            {"id": "end", "type": "send", "channel": "email", "template": "thanks", "next": None},
+        ],
+    }
+    # The first hook answers after one 503; the second refuses with 404: not retried.
+    fake_providers.failures.extend([(503, {}), None, (404, {})])
+    result, progress, customer = await _run_alone(db, org, definition)
+    assert result.status == "completed" and _sent(db, org, customer) == ["thanks"]
+    hooks = [r for r in fake_providers.requests if r.path.startswith("/hooks/")]
+    assert [(r.path, r.accepted) for r in hooks] == [
+        ("/hooks/crm", False),
+        ("/hooks/crm", True),
+        ("/hooks/bad", False),
+    ]
+    assert hooks[1].body["customer_id"] == str(customer) and hooks[1].body["step"] == "crm"
+    assert any("webhook failed" in e.what and "404" in e.what for e in progress.timeline)
+
+
+async def test_a_rate_limit_lets_one_customer_a_day_through(db: Database, org: Org) -> None:
+    definition = {
+        "name": "Trickle",
+        "steps": [
+            {"id": "gate", "type": "rate_limit", "max_customers": 1, "period": "P1D", "next": "hi"},
+            {"id": "hi", "type": "send", "channel": "email", "template": "welcome", "next": None},
+        ],
+    }
+    _setup(db, org, definition)
+    customers = [_customer(db, org) for _ in range(3)]
+    async with _journeys(db) as env:
+        handles = [await _start(env, db, org, c) for c in customers]
+        started = await env.get_current_time()
+        for handle in handles:
+            await handle.result()
+        sends = []
+        for handle in handles:
+            progress: JourneyProgress = await handle.query(JourneyRun.progress)
+            sends.append(next(e.at for e in progress.timeline if "email welcome" in e.what))
+    # Periods are fixed windows (UTC days here): one customer in each of three.
+    days = sorted((at.date() - started.date()).days for at in sends)
+    assert days == [0, 1, 2]
