@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -16,9 +18,13 @@ from herald.settings import STATE_DIR, get_settings
 app = typer.Typer(help="Herald: marketing automation engine on Temporal.", no_args_is_help=True)
 orgs = typer.Typer(help="Organizations (brands).", no_args_is_help=True)
 app.add_typer(orgs, name="orgs")
+journeys = typer.Typer(help="Journeys kept as YAML or JSON files.", no_args_is_help=True)
+app.add_typer(journeys, name="journeys")
 console = Console()
 
 DEMO_KEY_FILE = STATE_DIR / "demo-owner-key"
+# Marketing email carries the sender's postal address (CAN-SPAM); the demo shop has this one.
+DEMO_ADDRESS = "Demo Shop, 1 Example Street, Springfield"
 
 
 @app.command()
@@ -84,16 +90,24 @@ def _demo_key() -> str:
     from sqlalchemy import select
 
     from herald.db import Database
+    from herald.journeys.files import install_examples
+    from herald.messaging.schemas import MessagingSettingsIn
+    from herald.messaging.setup import put_messaging_settings
     from herald.organizations.models import Organization
     from herald.organizations.service import create_organization
 
     db = Database(get_settings().database_url)
     with db.system_session() as session:
-        exists = session.scalar(select(Organization.id).where(Organization.slug == "demo"))
-        if exists is None:
-            _, key = create_organization(session, "Demo Shop", "demo")
+        demo = session.scalar(select(Organization.id).where(Organization.slug == "demo"))
+        if demo is None:
+            org, key = create_organization(session, "Demo Shop", "demo")
+            demo = org.id
             DEMO_KEY_FILE.write_text(key.secret + "\n")
             DEMO_KEY_FILE.chmod(0o600)
+    with db.session(demo) as session:
+        put_messaging_settings(session, MessagingSettingsIn(postal_address=DEMO_ADDRESS))
+        for journey in install_examples(session):
+            console.print(f"published example journey [bold]{journey}[/bold]")
     db.dispose()
     return DEMO_KEY_FILE.read_text().strip() if DEMO_KEY_FILE.exists() else "(see earlier output)"
 
@@ -154,6 +168,83 @@ def dev() -> None:
         console.print("stopping ...")
     finally:
         stop_all()
+
+
+@journeys.command("lint")
+def lint_journeys(files: list[Path]) -> None:
+    """Check journey files offline: schema, step graph (templates are checked on apply)."""
+    from herald.errors import HeraldError
+    from herald.journeys.files import load_journey_file
+
+    failed = False
+    for path in files:
+        try:
+            journey = load_journey_file(path)
+        except HeraldError as exc:
+            failed = True
+            console.print(f"[red]✘ {path}[/red]: {exc.detail}")
+            continue
+        steps = len(journey.definition.steps)
+        console.print(f"[green]✔ {path}[/green]: {journey.key}, {steps} steps")
+    if failed:
+        raise typer.Exit(1)
+
+
+@journeys.command("apply")
+def apply_journeys(
+    files: list[Path],
+    api_url: str = typer.Option("http://127.0.0.1:8000", envvar="HERALD_API_URL"),
+    api_key: str = typer.Option(
+        None, envvar="HERALD_API_KEY", help="defaults to the `herald dev` demo owner key"
+    ),
+) -> None:
+    """Create each journey, or publish a new version when its file changed."""
+    import httpx
+
+    from herald.errors import HeraldError
+    from herald.journeys.files import load_journey_file
+
+    key = api_key or (DEMO_KEY_FILE.read_text().strip() if DEMO_KEY_FILE.exists() else "")
+    failed = False
+    with httpx.Client(
+        base_url=api_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    ) as client:
+        for path in files:
+            try:
+                journey = load_journey_file(path)
+                outcome = _apply(client, journey.model_dump(mode="json", by_alias=True))
+            except HeraldError as exc:
+                failed = True
+                console.print(f"[red]✘ {path}[/red]: {exc.detail}")
+                continue
+            console.print(f"[green]✔ {path}[/green]: {journey.key} {outcome}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _apply(client: Any, body: dict[str, Any]) -> str:
+    from herald.errors import InvalidInput
+
+    def check(response: Any) -> dict[str, Any]:
+        if response.is_error:
+            problem = response.json() if response.content else {}
+            fields = ", ".join(e.get("field", "") for e in problem.get("errors", []))
+            raise InvalidInput(f"{problem.get('detail', response.text)} {fields}".strip())
+        return response.json()
+
+    path = f"/v1/journeys/{body['key']}"
+    current = client.get(path)
+    if current.status_code == 404:
+        check(client.post("/v1/journeys", json=body))
+        published = check(client.post(f"{path}/publish"))
+        return f"created, version {published['current_version']}"
+    before = check(current)
+    if before["draft"] != body["definition"]:
+        check(client.put(path, json={"definition": body["definition"]}))
+    published = check(client.post(f"{path}/publish"))
+    if published["current_version"] == before["current_version"]:
+        return f"unchanged, version {published['current_version']}"
+    return f"published version {published['current_version']}"
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from herald.devserver import free_port, wait_for_port
+from herald.devserver import free_port, temporal_cli, wait_for_port
 from tests.conftest import wait_until
 
 HERALD = str(Path(sys.executable).parent / "herald")
@@ -90,6 +90,38 @@ def test_herald_dev_brings_up_everything_and_ctrl_c_stops_it(tmp_path: Path) -> 
                 ]
             )
             assert points == 5
+
+            # The example welcome series: a signup sends its first email at once.
+            reader = client.post(
+                "/v1/customers", json={"name": "Rae Kim", "emails": ["rae@example.com"]}
+            ).json()
+            client.put(f"/v1/customers/{reader['id']}/consent", json={"email": "granted"})
+            signup = {"type": "customer.signed_up", "customer": {"id": reader["id"]}}
+            assert client.post("/v1/events", json=signup).status_code == 202
+            [welcome] = wait_until(
+                lambda: [
+                    m
+                    for m in client.get("/v1/outbox").json()["items"]
+                    if m["customer_id"] == reader["id"]
+                ]
+            )
+            assert welcome["content"]["subject"] == "Welcome to Demo Shop, Rae"
+            assert "List-Unsubscribe" in welcome["content"]["headers"]
+        listed = subprocess.run(
+            [
+                temporal_cli(),
+                "workflow",
+                "list",
+                "--address",
+                f"127.0.0.1:{temporal}",
+                "--query",
+                "HeraldJourney='welcome-series'",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "JourneyRun" in listed.stdout and reader["id"] in listed.stdout, listed.stdout
         assert httpx.get(f"http://127.0.0.1:{ui}/", timeout=10).status_code == 200
         assert (tmp_path / ".herald" / "herald.db").exists()
         assert (tmp_path / ".herald" / "temporal.db").exists()
@@ -107,3 +139,18 @@ def _closed(port: int) -> bool:
     except TimeoutError:
         return True
     return False
+
+
+def test_journeys_lint_names_the_file_and_the_fault(tmp_path: Path) -> None:
+    good = Path(__file__).resolve().parents[1] / "examples" / "journeys" / "win-back.yaml"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "key: bad\ndefinition:\n  name: Bad\n  steps:\n"
+        "    - {id: a, type: send, channel: email, template: t, next: nowhere}\n"
+    )
+    linted = subprocess.run(
+        [HERALD, "journeys", "lint", str(good), str(bad)], capture_output=True, text=True
+    )
+    assert linted.returncode == 1
+    assert "✔" in linted.stdout and "win-back" in linted.stdout
+    assert "bad.yaml" in linted.stdout and "'nowhere', which is not a step" in linted.stdout

@@ -17,6 +17,7 @@ from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer, get_customer
 from herald.db import Database
 from herald.journeys.definition import JourneyDefinition
+from herald.journeys.files import install_examples
 from herald.journeys.models import EnrollmentStatus, JourneyEnrollment
 from herald.journeys.schemas import JourneyCreate, JourneyEvent, JourneyProgress
 from herald.journeys.service import create_journey, get_journey, publish
@@ -134,11 +135,20 @@ async def _journeys(db: Database) -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
-async def _start(env: WorkflowEnvironment, db: Database, org: Org, customer: uuid.UUID) -> Any:
+async def _start(
+    env: WorkflowEnvironment,
+    db: Database,
+    org: Org,
+    customer: uuid.UUID,
+    key: str = "onboarding",
+    trigger_type: str = "customer.signed_up",
+    **properties: Any,
+) -> Any:
+    """Start a run the way event dispatch does: signal-with-start carrying the trigger."""
     with db.session(org.id) as session:
-        start = journey_start(get_journey(session, "onboarding"), customer, None)
+        start = journey_start(get_journey(session, key), customer, None)
     now = await env.get_current_time()
-    trigger = _event("customer.signed_up", now)
+    trigger = _event(trigger_type, now, **properties)
     return await env.client.start_workflow(
         JourneyRun.run,
         start.arg.model_copy(update={"trigger": trigger}),  # type: ignore[attr-defined]
@@ -332,3 +342,82 @@ async def test_a_rate_limit_lets_one_customer_a_day_through(db: Database, org: O
     # Periods are fixed windows (UTC days here): one customer in each of three.
     days = sorted((at.date() - started.date()).days for at in sends)
     assert days == [0, 1, 2]
+
+
+async def _example(
+    db: Database,
+    org: Org,
+    key: str,
+    trigger: str,
+    later: list[tuple[timedelta, str]] = [],  # noqa: B006 - read only
+    **customer: Any,
+) -> tuple[Any, JourneyProgress, uuid.UUID]:
+    """Run one customer through an example journey, posting ``later`` events at their times."""
+    with db.session(org.id) as session:
+        put_messaging_settings(session, MessagingSettingsIn(postal_address="1 Main St"))
+        install_examples(session)
+    customer_id = _customer(db, org, **customer)
+    async with _journeys(db) as env:
+        handle = await _start(env, db, org, customer_id, key, trigger, order_id="A-1")
+        started = await env.get_current_time()
+        for at, kind in later:
+            await env.sleep(at - (await env.get_current_time() - started))
+            await handle.signal(JourneyRun.on_event, _event(kind, await env.get_current_time()))
+        result = await handle.result()
+        progress: JourneyProgress = await handle.query(JourneyRun.progress)
+    return result, progress, customer_id
+
+
+def _sends(progress: JourneyProgress) -> list[tuple[str, int]]:
+    """(template, whole hours after entry) for every email the run sent."""
+    entered = progress.timeline[0].at
+    return [
+        (e.what.split(" ")[1].rstrip(":"), round((e.at - entered).total_seconds() / 3600))
+        for e in progress.timeline
+        if e.what.startswith("email ") and e.what.endswith(": sent")
+    ]
+
+
+async def test_example_welcome_series_for_a_customer_who_does_not_order(
+    db: Database, org: Org
+) -> None:
+    result, progress, _ = await _example(db, org, "welcome-series", "customer.signed_up")
+    assert result.status == "completed" and not result.converted
+    assert _sends(progress) == [("welcome", 0), ("first-order-nudge", 48), ("loyalty-intro", 120)]
+
+
+async def test_example_review_request_rewards_a_review(db: Database, org: Org) -> None:
+    result, progress, customer = await _example(
+        db, org, "post-purchase-review", "order.paid", [(timedelta(days=8), "review.submitted")]
+    )
+    assert result.status == "completed"
+    assert _sends(progress) == [("review-request", 168), ("review-thanks", 192)]
+    with db.session(org.id) as session:
+        assert customer_points(session, customer).balance == 20
+    with db.session(org.id) as session:
+        request = session.scalars(
+            select(Message).where(Message.customer_id == customer).order_by(Message.created_at)
+        ).first()
+        assert (
+            request is not None and request.content["subject"] == "How is order A-1?"
+        )  # the trigger's properties
+
+
+async def test_example_cart_abandonment_stops_when_the_order_comes(db: Database, org: Org) -> None:
+    result, progress, _ = await _example(
+        db, org, "cart-abandonment", "cart.abandoned", [(timedelta(hours=5), "order.paid")]
+    )
+    assert (result.status, result.reason, result.converted) == (
+        "exited",
+        "converted: order.paid",
+        True,
+    )
+    assert _sends(progress) == [("cart-reminder", 1)]
+
+
+async def test_example_win_back_tags_a_customer_who_stays_away(db: Database, org: Org) -> None:
+    result, progress, customer = await _example(db, org, "win-back", "customer.inactive")
+    assert result.status == "completed"
+    assert _sends(progress) == [("we-miss-you", 0)]  # no points, so no points reminder
+    with db.session(org.id) as session:
+        assert {t.tag for t in get_customer(session, customer).tags} == {"lapsed"}

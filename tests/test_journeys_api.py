@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +14,8 @@ import yaml
 
 from herald.access.models import Role
 from tests.conftest import Org, Stack, create_customer, wait_until
+
+HERALD = str(Path(sys.executable).parent / "herald")
 
 WELCOME: dict[str, Any] = {
     "name": "Welcome series",
@@ -258,3 +264,33 @@ def test_journeys_can_be_written_in_yaml_and_only_marketers_and_up_write_them(
     assert broken.status_code == 422
     schema = stack.api.get("/v1/journeys/schema", headers=org.headers()).json()
     assert "steps" in schema["properties"]
+
+
+def test_journeys_apply_creates_then_versions_a_file_from_git(
+    stack: Stack, org: Org, tmp_path: Path
+) -> None:
+    _templates(stack, org)
+    path = tmp_path / "welcome.yaml"
+    path.write_text(yaml.safe_dump({"key": "welcome", "definition": WELCOME}))
+    env = {
+        **os.environ,
+        "HERALD_API_URL": str(stack.api.base_url),
+        "HERALD_API_KEY": org.keys[Role.owner],
+    }
+
+    def apply() -> str:
+        done = subprocess.run(
+            [HERALD, "journeys", "apply", str(path)], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    assert "created, version 1" in apply()
+    assert "unchanged, version 1" in apply()
+    changed = copy.deepcopy(WELCOME)
+    changed["steps"][1]["duration"] = "P5D"
+    path.write_text(yaml.safe_dump({"key": "welcome", "definition": changed}))
+    assert "published version 2" in apply()
+    journey = stack.api.get("/v1/journeys/welcome", headers=org.headers()).json()
+    assert journey["draft"]["steps"][1]["duration"] == "P5D"
+    assert journey["current_version"] == 2 and not journey["unpublished_changes"]
