@@ -33,6 +33,7 @@ ACTIVITY_THREADS = 32
 def journey_activities(journeys: JourneyActivities) -> list[Callable[..., Any]]:
     return [
         journeys.enter_journey,
+        journeys.load_journey_version,
         journeys.finish_journey,
         journeys.send_journey_message,
         journeys.check_condition,

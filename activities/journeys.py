@@ -8,7 +8,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.messaging import retry_later
 from herald.db import Database
+from herald.errors import NotFound
 from herald.journeys import runs
+from herald.journeys.definition import JourneyDefinition
 from herald.journeys.schemas import (
     ConditionRequest,
     Entered,
@@ -19,6 +21,7 @@ from herald.journeys.schemas import (
     RateSlotRequest,
     SendRequest,
     SendResult,
+    VersionRequest,
     WaitRequest,
     WebhookRequest,
 )
@@ -40,6 +43,14 @@ class JourneyActivities:
     def enter_journey(self, request: EnterRequest) -> Entered:
         with self._db.session(request.organization_id) as session:
             return runs.enter(session, request)
+
+    @activity.defn
+    def load_journey_version(self, request: VersionRequest) -> JourneyDefinition:
+        with self._db.session(request.organization_id) as session:
+            try:
+                return runs.load_version(session, request)
+            except NotFound as exc:
+                raise ApplicationError(exc.detail, non_retryable=True) from exc
 
     @activity.defn
     def finish_journey(self, request: FinishRequest) -> None:

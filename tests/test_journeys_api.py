@@ -294,3 +294,37 @@ def test_journeys_apply_creates_then_versions_a_file_from_git(
     journey = stack.api.get("/v1/journeys/welcome", headers=org.headers()).json()
     assert journey["draft"]["steps"][1]["duration"] == "P5D"
     assert journey["current_version"] == 2 and not journey["unpublished_changes"]
+
+
+def test_migrate_moves_waiting_runs_to_the_new_version_at_the_same_step(
+    stack: Stack, org: Org
+) -> None:
+    _templates(stack, org)
+    _journey(stack, org, WELCOME)
+    customer = create_customer(stack, org)
+    _signup(stack, org, customer)
+    [run] = wait_until(lambda: _runs(stack, org, step="pause"))
+
+    changed = copy.deepcopy(WELCOME)  # v2: after the pause, "hello" again instead of "tips"
+    changed["steps"][1]["next"] = "again"
+    changed["steps"][2]["template"] = "tips"
+    changed["steps"].insert(
+        2, {"id": "again", "type": "send", "channel": "email", "template": "hello", "next": None}
+    )
+    changed["steps"].pop()  # "tips" is gone in v2
+    stack.api.put("/v1/journeys/welcome", json={"definition": changed}, headers=org.headers())
+    stack.api.post("/v1/journeys/welcome/publish", headers=org.headers())
+
+    moved = stack.api.post("/v1/journeys/welcome/migrate", json={}, headers=org.headers())
+    assert moved.status_code == 200, moved.text
+    assert moved.json() == {"version": 2, "migrated": 1, "refused": {}}
+    assert _run(stack, org, run["workflow_id"])["progress"]["version"] == 2
+    again = stack.api.post("/v1/journeys/welcome/migrate", json={}, headers=org.headers()).json()
+    assert again["migrated"] == 0  # nothing left on v1
+
+    stack.api.post(f"/v1/runs/{run['workflow_id']}/skip-wait", headers=org.headers())
+    done = wait_until(
+        lambda: (r := _run(stack, org, run["workflow_id"]))["status"] == "completed" and r
+    )
+    assert done["result"]["version"] == 2
+    assert _subjects(stack, org, customer) == ["hello", "hello"]  # v2's path, not v1's "tips"

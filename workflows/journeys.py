@@ -32,6 +32,8 @@ with workflow.unsafe.imports_passed_through():
         WaitForEventStep,
         WaitStep,
         WebhookStep,
+        same_shape,
+        target,
     )
     from herald.journeys.models import EnrollmentStatus
     from herald.journeys.schemas import (
@@ -49,12 +51,14 @@ with workflow.unsafe.imports_passed_through():
         RunState,
         SendRequest,
         TimelineEntry,
+        VersionRequest,
         WaitRequest,
         WebhookRequest,
     )
     from herald.journeys.triggers import (
         EVENT_SIGNAL,
         EXIT_UPDATE,
+        MIGRATE_UPDATE,
         PROGRESS_QUERY,
         SKIP_WAIT_UPDATE,
     )
@@ -124,6 +128,37 @@ class JourneyRun:
         if self._status not in ("entering", "active"):
             raise ApplicationError(f"the run is {self._status}", type="NotActive")
 
+    @workflow.update(name=MIGRATE_UPDATE)
+    async def migrate(self, version: int) -> int:
+        """Carry on in ``version`` from the step the run waits in, if that step is there."""
+        definition = await self._activity(
+            JourneyActivities.load_journey_version,
+            VersionRequest(
+                organization_id=self._run.organization_id,
+                journey_id=self._run.journey_id,
+                version=version,
+            ),
+        )
+        assert self._definition is not None and self._step is not None
+        here = self._definition.step(self._step)
+        there = next((s for s in definition.steps if s.id == self._step), None)
+        if there is None or not same_shape(here, there):
+            raise ApplicationError(
+                f"step {self._step!r} is not in version {version} in the same form",
+                type="StepMissing",
+            )
+        self._definition, self._version = definition, version
+        workflow.upsert_search_attributes([JOURNEY_VERSION.value_set(version)])
+        self._note(f"migrated to version {version}")
+        return version
+
+    @migrate.validator
+    def _can_migrate(self, version: int) -> None:
+        if self._waiting_until is None and not self._waiting_for_event():
+            raise ApplicationError("only a waiting run can move", type="NotWaiting")
+        if version <= self._version:
+            raise ApplicationError(f"the run is on version {self._version}", type="NotNewer")
+
     @workflow.query(name=PROGRESS_QUERY)
     def progress(self) -> JourneyProgress:
         return JourneyProgress(
@@ -187,7 +222,10 @@ class JourneyRun:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(run.model_copy(update={"resume": self._state(step)}))
             self._at_step(step)
-            step = await self._run_step(self._definition.step(step))
+            # Steps report an outcome; where it leads is read from the definition after the
+            # step, so a run migrated to a new version mid-wait follows the new graph.
+            outcome = await self._run_step(self._definition.step(step))
+            step = target(self._definition.step(step), outcome) if outcome else None
         return await self._finish(run)
 
     async def _enter(self, run: JourneyRunInput) -> bool:
@@ -312,12 +350,13 @@ class JourneyRun:
     # -- the steps -------------------------------------------------------------------------
 
     async def _run_step(self, step: Step) -> str | None:
+        """Do the step; its outcome (``next``, ``then``, ``on_timeout``...), None to end."""
         if isinstance(step, SendStep):
             await self._send(step)
-            return step.next
+            return "next"
         if isinstance(step, WaitStep):
             await self._wait(step)
-            return step.next
+            return "next"
         if isinstance(step, WaitForEventStep):
             return await self._wait_for_event(step)
         if isinstance(step, BranchStep):
@@ -331,12 +370,12 @@ class JourneyRun:
                 ),
             )
             self._note("condition met" if matched else "condition not met")
-            return step.then if matched else step.else_
+            return "then" if matched else "else"
         if isinstance(step, RandomSplitStep):
             weights = [p.weight for p in step.paths]
             chosen = workflow.random().choices(range(len(step.paths)), weights=weights)[0]
             self._note(f"split: path {chosen + 1} of {len(step.paths)}")
-            return step.paths[chosen].next
+            return f"paths.{chosen}.next"
         if isinstance(step, UpdateStep):
             await self._activity(
                 JourneyActivities.update_journey_profile,
@@ -349,7 +388,7 @@ class JourneyRun:
                 ),
             )
             self._note("profile updated")
-            return step.next
+            return "next"
         if isinstance(step, AwardPointsStep):
             points = await self._activity(
                 JourneyActivities.award_journey_points,
@@ -362,13 +401,13 @@ class JourneyRun:
                 ),
             )
             self._note(f"awarded {points} points")
-            return step.next
+            return "next"
         if isinstance(step, WebhookStep):
             await self._webhook(step)
-            return step.next
+            return "next"
         if isinstance(step, RateLimitStep):
             await self._rate_limit(step)
-            return step.next
+            return "next"
         assert isinstance(step, ExitStep)
         self._exit_reason = f"exit step: {step.id}"
         return None
@@ -429,7 +468,7 @@ class JourneyRun:
         self._note(f"waiting until {until.isoformat()}")
         await self._rest(until)
 
-    async def _wait_for_event(self, step: WaitForEventStep) -> str | None:
+    async def _wait_for_event(self, step: WaitForEventStep) -> str:
         start = len(self._events)
         self._note(f"waiting for {step.event}")
 
@@ -451,9 +490,9 @@ class JourneyRun:
         del self._events[:start]  # older events are of no use to later steps
         if matched:
             self._note(f"{step.event} arrived")
-            return step.on_event
+            return "on_event"
         self._note(f"no {step.event} in time")
-        return step.on_timeout
+        return "on_timeout"
 
     async def _webhook(self, step: WebhookStep) -> None:
         body = {

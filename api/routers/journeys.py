@@ -17,7 +17,7 @@ from api.deps import get_app_settings, get_db, get_temporal, org_session, requir
 from herald.access.permissions import Permission
 from herald.access.service import Principal
 from herald.db import Database
-from herald.errors import InvalidInput
+from herald.errors import HeraldError, InvalidInput
 from herald.journeys import service
 from herald.journeys.definition import JourneyDefinition
 from herald.journeys.schemas import (
@@ -26,7 +26,10 @@ from herald.journeys.schemas import (
     JourneyOut,
     JourneyStats,
     JourneyUpdate,
+    MigrateOutcome,
+    MigrateRequest,
 )
+from herald.journeys.triggers import MIGRATE_UPDATE
 from herald.runs import service as runs
 from herald.runs.schemas import RunPage, RunQuery, RunStatus
 from herald.settings import Settings
@@ -36,6 +39,8 @@ router = APIRouter(prefix="/v1/journeys", tags=["journeys"])
 read = require(Permission.journeys_read)
 write = require(Permission.journeys_write)
 operate = require(Permission.journeys_operate)
+# Updates in flight at once while migrating runs.
+MIGRATE_CONCURRENCY = 20
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 Body = TypeVar("Body", bound=BaseModel)
 
@@ -155,6 +160,41 @@ def _status_route(action: str, summary: str) -> None:
 _status_route("pause", "No new entries; runs hold before their next send")
 _status_route("resume", "Take entries again; held runs go on")
 _status_route("archive", "Retire the journey for good")
+
+
+@router.post(
+    "/{key}/migrate",
+    response_model=MigrateOutcome,
+    summary="Move waiting runs of older versions to a newer one, at the same step",
+)
+async def migrate_runs(
+    key: str,
+    body: MigrateRequest,
+    principal: Principal = Depends(operate),
+    db: Database = Depends(get_db),
+    client: Client = Depends(get_temporal),
+) -> MigrateOutcome:
+    def target() -> int:
+        with db.session(principal.organization_id) as session:
+            return service.migration_target(session, key, body.version)
+
+    version = await asyncio.to_thread(target)
+    org = principal.organization_id
+    workflow_ids = await runs.running_journey_runs(client, org, key, version)
+    limit = asyncio.Semaphore(MIGRATE_CONCURRENCY)
+    refused: dict[str, str] = {}
+
+    async def move(workflow_id: str) -> None:
+        async with limit:
+            try:
+                await runs.update_run(client, org, workflow_id, MIGRATE_UPDATE, version)
+            except HeraldError as exc:
+                refused[workflow_id] = exc.detail
+
+    await asyncio.gather(*(move(w) for w in workflow_ids))
+    return MigrateOutcome(
+        version=version, migrated=len(workflow_ids) - len(refused), refused=refused
+    )
 
 
 @router.post("/{key}/enroll", status_code=202, summary="Enroll a customer by hand")

@@ -211,6 +211,16 @@ def targets(step: Step) -> list[tuple[str, Target]]:
     return [("next", step.next)]
 
 
+def target(step: Step, outcome: str) -> Target:
+    """Where the step leads on the outcome named as in :func:`targets` (``next``, ``then``...)."""
+    return dict(targets(step))[outcome]
+
+
+def same_shape(old: Step, new: Step) -> bool:
+    """Whether a run in ``old`` can carry on in ``new``: same kind, same outcomes."""
+    return type(old) is type(new) and [o for o, _ in targets(old)] == [o for o, _ in targets(new)]
+
+
 def check_graph(definition: JourneyDefinition) -> None:
     """Refuse a graph that cannot run as drawn, naming the step at fault."""
     index = {}

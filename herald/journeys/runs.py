@@ -19,6 +19,7 @@ from herald.customers.schemas import CustomerUpdate
 from herald.customers.service import update_customer
 from herald.db import insert_if_absent, session_organization
 from herald.errors import NotFound
+from herald.journeys.definition import JourneyDefinition
 from herald.journeys.models import (
     Journey,
     JourneyEnrollment,
@@ -36,6 +37,7 @@ from herald.journeys.schemas import (
     RateSlotRequest,
     SendRequest,
     SendResult,
+    VersionRequest,
     WaitRequest,
 )
 from herald.journeys.service import load_definition
@@ -112,6 +114,18 @@ def enter(session: Session, request: EnterRequest) -> Entered:
         session.rollback()
         return enter(session, request)
     return Entered(enrollment_id=enrollment.id, version=enrollment.version, definition=definition)
+
+
+def load_version(session: Session, request: VersionRequest) -> JourneyDefinition:
+    row = session.scalar(
+        select(JourneyVersion).where(
+            JourneyVersion.journey_id == request.journey_id,
+            JourneyVersion.version == request.version,
+        )
+    )
+    if row is None:
+        raise NotFound(f"no version {request.version}")
+    return load_definition(row.definition)
 
 
 def finish(session: Session, request: FinishRequest) -> None:

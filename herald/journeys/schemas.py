@@ -144,6 +144,24 @@ class SendResult(BaseModel):
     retry_at: datetime | None = None
 
 
+class VersionRequest(BaseModel):
+    organization_id: uuid.UUID
+    journey_id: uuid.UUID
+    version: int
+
+
+class MigrateRequest(BaseModel):
+    # The version to move waiting runs to; the current one if omitted.
+    version: int | None = Field(default=None, ge=1)
+
+
+class MigrateOutcome(BaseModel):
+    version: int
+    migrated: int
+    # Runs that stayed where they were, and why (their step is gone or changed shape).
+    refused: dict[str, str]
+
+
 class ConditionRequest(BaseModel):
     organization_id: uuid.UUID
     customer_id: uuid.UUID

@@ -258,3 +258,14 @@ def step_ids(session: Session, key: str) -> list[str]:
     for definition in versions:
         ids.update((step["id"], None) for step in definition["steps"])
     return list(ids)
+
+
+def migration_target(session: Session, key: str, version: int | None) -> int:
+    journey = get_journey(session, key)
+    current = journey.current_version
+    if current is None:
+        raise Conflict("the journey has no published version")
+    chosen = version or current
+    if chosen > current:
+        raise InvalidInput(f"there is no version {chosen}", field="version")
+    return chosen

@@ -20,6 +20,7 @@ MANUAL_ENROLLMENT = "journey.enrolled"
 PROGRESS_QUERY = "progress"
 EXIT_UPDATE = "exit"
 SKIP_WAIT_UPDATE = "skip_wait"
+MIGRATE_UPDATE = "migrate"
 
 
 def journey_workflow_id(organization_id: uuid.UUID, key: str, customer_id: uuid.UUID) -> str:

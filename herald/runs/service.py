@@ -22,7 +22,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from herald.errors import Conflict, InvalidInput, NotFound
 from herald.journeys.triggers import JOURNEY_WORKFLOW, PROGRESS_QUERY
 from herald.runs.schemas import RunDetail, RunOut, RunPage, RunQuery, RunStatus
-from herald.temporal import CUSTOMER_ID, JOURNEY, JOURNEY_STEP, ORGANIZATION_ID, RUN_TYPE
+from herald.temporal import (
+    CUSTOMER_ID,
+    JOURNEY,
+    JOURNEY_STEP,
+    JOURNEY_VERSION,
+    ORGANIZATION_ID,
+    RUN_TYPE,
+)
 
 _STATUS: dict[WorkflowExecutionStatus, RunStatus] = {
     WorkflowExecutionStatus.RUNNING: "running",
@@ -86,6 +93,15 @@ async def list_runs(client: Client, organization_id: uuid.UUID, query: RunQuery)
         items=items,
         next_cursor=base64.urlsafe_b64encode(next_token).decode() if next_token else None,
     )
+
+
+async def running_journey_runs(
+    client: Client, organization_id: uuid.UUID, journey: str, below_version: int
+) -> list[str]:
+    """The workflow ids of a journey's running runs on versions before ``below_version``."""
+    query = _visibility_query(organization_id, RunQuery(journey=journey, status="running"))
+    query += f" AND {JOURNEY_VERSION.name} < {int(below_version)}"
+    return [execution.id async for execution in client.list_workflows(query)]
 
 
 async def count_runs(client: Client, organization_id: uuid.UUID, query: RunQuery) -> int:
