@@ -69,7 +69,10 @@ def search_attribute_flags() -> list[str]:
 
 
 def run_search_attributes(
-    run_type: str, organization_id: str, customer_id: str | None = None
+    run_type: str,
+    organization_id: str,
+    customer_id: str | None = None,
+    journey: str | None = None,
 ) -> TypedSearchAttributes:
     pairs: list[SearchAttributePair[str]] = [
         SearchAttributePair(RUN_TYPE, run_type),
@@ -77,6 +80,8 @@ def run_search_attributes(
     ]
     if customer_id is not None:
         pairs.append(SearchAttributePair(CUSTOMER_ID, customer_id))
+    if journey is not None:
+        pairs.append(SearchAttributePair(JOURNEY, journey))
     return TypedSearchAttributes(pairs)
 
 
@@ -127,6 +132,9 @@ class WorkflowStart:
     # Whether a new run may follow a closed one under the same id (the workflow then applies
     # its own entry rules). Never two at once.
     rerun: bool = False
+    # Journey runs: the journey's key as a search attribute from the start, its name as memo.
+    journey: str | None = None
+    memo: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -170,7 +178,9 @@ async def start_run(
                 start.workflow,
                 str(start.organization_id),
                 str(start.customer_id) if start.customer_id else None,
+                start.journey,
             ),
+            memo=start.memo,
             rpc_timeout=START_RPC_TIMEOUT,
         )
     except WorkflowAlreadyStartedError:

@@ -218,8 +218,12 @@ async def record() -> None:
                         history = await handle.fetch_history()
                         (OUT / f"{name}.json").write_text(history.to_json())
                         print(f"recorded {name}")
+                    # Recorded by each interpreter generation (see workflow.patched in
+                    # workflows/journeys.py); the older files stay, guarding older runs.
                     await record_journey(env.client, db, org.id, "journey_run_ordered", True)
                     await record_journey(env.client, db, org.id, "journey_run_timed_out", False)
+                    await record_journey(env.client, db, org.id, "journey_run_v2_ordered", True)
+                    await record_journey(env.client, db, org.id, "journey_run_v2_timed_out", False)
         db.dispose()
 
 

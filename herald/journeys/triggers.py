@@ -46,6 +46,8 @@ def journey_start(
         signal=EVENT_SIGNAL if trigger is not None else None,
         signal_arg=trigger,
         rerun=True,
+        journey=journey.key,
+        memo={"journey": journey.name},
     )
 
 
