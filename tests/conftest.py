@@ -7,7 +7,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -23,6 +22,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.simulation import TEST_SERVER
 from herald.access.models import Role
 from herald.access.service import issue_api_key
 from herald.db import Database
@@ -279,9 +279,6 @@ def fake_providers() -> Iterator[FakeProviders]:
     fake.start()
     yield fake
     fake.stop()
-
-
-TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 
 
 @contextlib.asynccontextmanager

@@ -6,11 +6,13 @@ import copy
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pydantic import TypeAdapter
 
 from herald.access.models import Role
 from tests.conftest import Org, Stack, create_customer, wait_until
@@ -328,3 +330,67 @@ def test_migrate_moves_waiting_runs_to_the_new_version_at_the_same_step(
     )
     assert done["result"]["version"] == 2
     assert _subjects(stack, org, customer) == ["hello", "hello"]  # v2's path, not v1's "tips"
+
+
+SIMULATED: dict[str, Any] = {
+    "name": "Simulated",
+    "trigger": {"event": "customer.signed_up"},
+    "steps": [
+        {"id": "hello", "type": "send", "channel": "email", "template": "hello", "next": "pause"},
+        {"id": "pause", "type": "wait", "duration": "P2D", "next": "vip"},
+        {"id": "vip", "type": "branch", "condition": {"tag": "vip"}, "then": "offer", "else": None},
+        {"id": "offer", "type": "send", "channel": "email", "template": "tips", "next": "order"},
+        {
+            "id": "order",
+            "type": "wait_for_event",
+            "event": "order.paid",
+            "timeout": "P7D",
+            "on_event": "thanks",
+            "on_timeout": None,
+        },
+        {"id": "thanks", "type": "send", "channel": "email", "template": "hello", "next": None},
+    ],
+}
+
+
+def test_simulation_shows_what_would_go_out_when_and_sends_nothing(stack: Stack, org: Org) -> None:
+    _templates(stack, org)
+    created = stack.api.post(
+        "/v1/journeys", json={"key": "sim", "definition": SIMULATED}, headers=org.headers()
+    )
+    assert created.status_code == 201  # a draft: simulation needs no publishing
+    body = {
+        "customer": {"name": "Sam Lee", "tags": ["vip"]},
+        "events": [{"after": "P4D", "type": "order.paid", "properties": {"order_id": "9"}}],
+    }
+    response = stack.api.post("/v1/journeys/sim/simulate", json=body, headers=org.headers())
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["status"] == "completed"
+    sent = [(m["step"], m["content"]["subject"], m["after"]) for m in result["messages"]]
+    assert [(step, subject) for step, subject, _ in sent] == [
+        ("hello", "hello Sam"),
+        ("offer", "tips Sam"),
+        ("thanks", "hello Sam"),
+    ]
+    days = [TypeAdapter(timedelta).validate_python(after) / timedelta(days=1) for *_, after in sent]
+    assert [round(d, 3) for d in days] == [0, 2, 4]
+
+    regular = create_customer(stack, org, name="Kai Berg")
+    plain = stack.api.post(
+        "/v1/journeys/sim/simulate", json={"customer_id": regular["id"]}, headers=org.headers()
+    ).json()
+    assert [m["content"]["subject"] for m in plain["messages"]] == ["hello Kai"]
+    assert any("condition not met" in e["what"] for e in plain["timeline"])
+
+    # Nothing was sent, nobody was enrolled, no sample profile was left behind.
+    assert stack.api.get("/v1/outbox", headers=org.headers()).json()["items"] == []
+    stats = stack.api.get("/v1/journeys/sim/stats", headers=org.headers()).json()
+    assert stats["entered"] == 0
+    customers = stack.api.get("/v1/customers", headers=org.headers()).json()["items"]
+    assert [c["name"] for c in customers] == ["Kai Berg"]
+    both = {"customer_id": regular["id"], "customer": {"name": "x"}}
+    assert (
+        stack.api.post("/v1/journeys/sim/simulate", json=both, headers=org.headers()).status_code
+        == 422
+    )

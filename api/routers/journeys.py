@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Annotated, Any, TypeVar
 
 import yaml
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
+from activities.simulation import simulate
 from api.deps import get_app_settings, get_db, get_temporal, org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
@@ -29,6 +31,7 @@ from herald.journeys.schemas import (
     MigrateOutcome,
     MigrateRequest,
 )
+from herald.journeys.simulation import SimulateRequest, SimulationResult, simulated_definition
 from herald.journeys.triggers import MIGRATE_UPDATE
 from herald.runs import service as runs
 from herald.runs.schemas import RunPage, RunQuery, RunStatus
@@ -39,6 +42,7 @@ router = APIRouter(prefix="/v1/journeys", tags=["journeys"])
 read = require(Permission.journeys_read)
 write = require(Permission.journeys_write)
 operate = require(Permission.journeys_operate)
+SIMULATIONS = asyncio.Semaphore(2)
 # Updates in flight at once while migrating runs.
 MIGRATE_CONCURRENCY = 20
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
@@ -195,6 +199,36 @@ async def migrate_runs(
     return MigrateOutcome(
         version=version, migrated=len(workflow_ids) - len(refused), refused=refused
     )
+
+
+@router.post(
+    "/{key}/simulate",
+    response_model=SimulationResult,
+    summary="Run the journey for a real or hypothetical customer on simulated time; sends nothing",
+)
+async def simulate_journey(
+    key: str,
+    body: SimulateRequest,
+    request: Request,
+    principal: Principal = Depends(read),
+    db: Database = Depends(get_db),
+) -> SimulationResult:
+    def load() -> tuple[uuid.UUID, int, JourneyDefinition]:
+        with db.session(principal.organization_id) as session:
+            return simulated_definition(session, key, body)
+
+    journey_id, version, definition = await asyncio.to_thread(load)
+    async with SIMULATIONS:  # each starts a time-skipping server: a few at a time
+        return await simulate(
+            db,
+            request.app.state.links,
+            principal.organization_id,
+            journey_id,
+            key,
+            version,
+            definition,
+            body,
+        )
 
 
 @router.post("/{key}/enroll", status_code=202, summary="Enroll a customer by hand")

