@@ -26,10 +26,6 @@ from workflows.messaging import SendMessage
 log = logging.getLogger("herald.worker")
 
 WORKFLOWS = [AwardOrderPoints, ReverseOrderPoints, SendMessage, JourneyRun]
-# Runs kept in memory between their workflow tasks. Journeys keep thousands of runs open at once
-# (everyone in a wait step); past this many, a run's next task replays its history from the
-# start in a fresh sandbox instead of carrying on. A cached run costs tens of kilobytes.
-CACHED_WORKFLOWS = 20_000
 # Activities are synchronous database work: they run on this many threads.
 ACTIVITY_THREADS = 32
 
@@ -68,7 +64,6 @@ def build_worker(
         ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
-        max_cached_workflows=CACHED_WORKFLOWS,
     )
 
 
