@@ -421,3 +421,34 @@ async def test_example_win_back_tags_a_customer_who_stays_away(db: Database, org
     assert _sends(progress) == [("we-miss-you", 0)]  # no points, so no points reminder
     with db.session(org.id) as session:
         assert {t.tag for t in get_customer(session, customer).tags} == {"lapsed"}
+
+
+async def test_a_long_running_loop_continues_as_new_and_keeps_its_place(
+    db: Database, org: Org
+) -> None:
+    definition = {
+        "name": "Heartbeat",
+        "exit_on": [{"event": "customer.unsubscribed"}],
+        "steps": [
+            {"id": "tick", "type": "wait", "duration": "PT1M", "next": "note"},
+            {"id": "note", "type": "update", "add_tags": ["ticked"], "next": "tick"},
+        ],
+    }
+    _setup(db, org, definition)
+    customer = _customer(db, org)
+    async with _journeys(db) as env:
+        handle = await _start(env, db, org, customer)
+        first_run = (await handle.describe()).run_id
+        await env.sleep(timedelta(hours=16))  # ~960 loops: more history than one run keeps
+        await handle.signal(
+            JourneyRun.on_event, _event("customer.unsubscribed", await env.get_current_time())
+        )
+        result = await handle.result()
+        first = await env.client.get_workflow_handle(handle.id, run_id=first_run).describe()
+        progress: JourneyProgress = await handle.query(JourneyRun.progress)
+    assert first.status is not None and first.status.name == "CONTINUED_AS_NEW"
+    assert (result.status, result.reason) == ("exited", "exit event: customer.unsubscribed")
+    assert progress.timeline[-1].what == "exit event: customer.unsubscribed"
+    with db.session(org.id) as session:
+        enrollment = session.scalars(select(JourneyEnrollment)).one()  # one pass, many runs
+        assert enrollment.status is EnrollmentStatus.exited
