@@ -394,3 +394,23 @@ def test_simulation_shows_what_would_go_out_when_and_sends_nothing(stack: Stack,
         stack.api.post("/v1/journeys/sim/simulate", json=both, headers=org.headers()).status_code
         == 422
     )
+
+
+def test_a_run_whose_step_is_gone_in_the_new_version_stays_where_it_is(
+    stack: Stack, org: Org
+) -> None:
+    _templates(stack, org)
+    _journey(stack, org, WELCOME)
+    customer = create_customer(stack, org)
+    _signup(stack, org, customer)
+    [run] = wait_until(lambda: _runs(stack, org, step="pause"))
+    shorter = copy.deepcopy(WELCOME)
+    shorter["steps"] = [{**WELCOME["steps"][0], "next": None}]  # v2 has no "pause"
+    stack.api.put("/v1/journeys/welcome", json={"definition": shorter}, headers=org.headers())
+    stack.api.post("/v1/journeys/welcome/publish", headers=org.headers())
+
+    moved = stack.api.post("/v1/journeys/welcome/migrate", json={}, headers=org.headers()).json()
+    assert moved["migrated"] == 0
+    assert "'pause' is not in version 2" in moved["refused"][run["workflow_id"]]
+    detail = _run(stack, org, run["workflow_id"])
+    assert (detail["status"], detail["progress"]["version"]) == ("running", 1)
