@@ -21,7 +21,7 @@ from herald.access.service import Principal
 from herald.db import Database
 from herald.errors import HeraldError, InvalidInput
 from herald.journeys import service
-from herald.journeys.definition import JourneyDefinition
+from herald.journeys.definition import STEP_ID_PATTERN, JourneyDefinition
 from herald.journeys.schemas import (
     EnrollRequest,
     JourneyCreate,
@@ -254,7 +254,7 @@ async def enroll(
 )
 async def journey_runs(
     key: str,
-    step: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")] = None,
+    step: Annotated[str | None, Query(pattern=STEP_ID_PATTERN)] = None,
     status: RunStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,

@@ -17,7 +17,9 @@ from herald.errors import InvalidInput
 from herald.messaging.models import Channel
 from herald.segments.rules import Rule, Scalar
 
-StepId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+STEP_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+JOURNEY_KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"
+StepId = Annotated[str, Field(pattern=STEP_ID_PATTERN)]
 # A target step; null ends the journey. Required wherever it appears, so a fork cannot leave a
 # path out by accident.
 Target = StepId | None

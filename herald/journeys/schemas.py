@@ -8,13 +8,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from herald.journeys.definition import JourneyDefinition
+from herald.journeys.definition import JOURNEY_KEY_PATTERN, JourneyDefinition
 from herald.journeys.models import EnrollmentStatus, JourneyStatus
 from herald.segments.rules import Rule
 
 
 class JourneyCreate(BaseModel):
-    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$")
+    key: str = Field(pattern=JOURNEY_KEY_PATTERN)
     definition: JourneyDefinition
 
 

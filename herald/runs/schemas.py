@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from herald.journeys.definition import JOURNEY_KEY_PATTERN, STEP_ID_PATTERN
+
 RunStatus = Literal[
     "running", "completed", "failed", "canceled", "terminated", "continued_as_new", "timed_out"
 ]
@@ -16,8 +18,8 @@ class RunQuery(BaseModel):
     customer_id: uuid.UUID | None = None
     status: RunStatus | None = None
     # Journey runs: by journey key, and by the step they are in.
-    journey: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$")
-    step: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    journey: str | None = Field(default=None, pattern=JOURNEY_KEY_PATTERN)
+    step: str | None = Field(default=None, pattern=STEP_ID_PATTERN)
     limit: int = Field(default=50, ge=1, le=500)
     cursor: str | None = None
 
