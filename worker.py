@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -30,21 +28,6 @@ WORKFLOWS = [AwardOrderPoints, ReverseOrderPoints, SendMessage, JourneyRun]
 ACTIVITY_THREADS = 32
 
 
-def journey_activities(journeys: JourneyActivities) -> list[Callable[..., Any]]:
-    return [
-        journeys.enter_journey,
-        journeys.load_journey_version,
-        journeys.finish_journey,
-        journeys.send_journey_message,
-        journeys.check_condition,
-        journeys.resolve_wait,
-        journeys.update_journey_profile,
-        journeys.award_journey_points,
-        journeys.take_rate_slot,
-        journeys.post_journey_webhook,
-    ]
-
-
 def build_worker(
     settings: Settings, client: Client, db: Database, executor: ThreadPoolExecutor
 ) -> Worker:
@@ -60,7 +43,7 @@ def build_worker(
             loyalty.award_order_points,
             loyalty.reverse_order_points,
             messaging.deliver_message,
-            *journey_activities(journeys),
+            *journeys.all_activities(),
         ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import httpx
 from temporalio import activity
@@ -25,6 +27,7 @@ from herald.journeys.schemas import (
     WaitRequest,
     WebhookRequest,
 )
+from herald.journeys.service import version_definition
 from herald.messaging.delivery import delivery_env
 from herald.messaging.providers import ProviderError
 from herald.messaging.unsubscribe import Links
@@ -39,6 +42,21 @@ class JourneyActivities:
         self._db = db
         self._links = links
 
+    def all_activities(self) -> list[Callable[..., Any]]:
+        """Every activity JourneyRun calls, bound to this instance (or a subclass's stand-ins)."""
+        return [
+            self.enter_journey,
+            self.load_journey_version,
+            self.finish_journey,
+            self.send_journey_message,
+            self.check_condition,
+            self.resolve_wait,
+            self.update_journey_profile,
+            self.award_journey_points,
+            self.take_rate_slot,
+            self.post_journey_webhook,
+        ]
+
     @activity.defn
     def enter_journey(self, request: EnterRequest) -> Entered:
         with self._db.session(request.organization_id) as session:
@@ -48,7 +66,7 @@ class JourneyActivities:
     def load_journey_version(self, request: VersionRequest) -> JourneyDefinition:
         with self._db.session(request.organization_id) as session:
             try:
-                return runs.load_version(session, request)
+                return version_definition(session, request.journey_id, request.version)
             except NotFound as exc:
                 raise ApplicationError(exc.detail, non_retryable=True) from exc
 

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from datetime import datetime
+from contextlib import asynccontextmanager, contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio import activity
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.journeys import JourneyActivities
 from herald.db import Database
 from herald.journeys import runs
 from herald.journeys.definition import JourneyDefinition
@@ -34,7 +35,6 @@ from herald.journeys.schemas import (
     RateSlotRequest,
     SendRequest,
     SendResult,
-    VersionRequest,
     WaitRequest,
     WebhookRequest,
 )
@@ -44,9 +44,8 @@ from herald.journeys.simulation import (
     SimulationResult,
     customer_for,
 )
-from herald.messaging.models import MessageTemplate
 from herald.messaging.schemas import PreviewRequest, SampleContext
-from herald.messaging.templates import preview
+from herald.messaging.templates import preview, template_id_for_key
 from herald.messaging.unsubscribe import Links
 from herald.temporal import register_search_attributes
 
@@ -55,8 +54,32 @@ TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 QUEUE = "simulation"
 
 
-class SimulatedJourneyActivities:
-    """Stand-ins for JourneyActivities, by the same activity names, for one simulation."""
+@asynccontextmanager
+async def time_skipping_worker(
+    task_queue: str, workflows: list[type], activities: list[Callable[..., Any]]
+) -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal's time-skipping test server with an in-process worker. ``env.client`` starts
+    runs; ``env.sleep`` moves the clock on."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+    )
+    async with env:
+        # The time-skipping server can add search attributes but not list them.
+        await register_search_attributes(env.client, env.client.namespace)
+        with ThreadPoolExecutor(4) as executor:
+            async with Worker(
+                env.client,
+                task_queue=task_queue,
+                workflows=workflows,
+                activities=activities,
+                activity_executor=executor,
+            ):
+                yield env
+
+
+class SimulatedJourneyActivities(JourneyActivities):
+    """JourneyActivities for one simulation: every activity that would write, send or post is
+    replaced by one of the same name that only reads; reading a version is inherited as is."""
 
     def __init__(
         self,
@@ -66,8 +89,7 @@ class SimulatedJourneyActivities:
         version: int,
         definition: JourneyDefinition,
     ) -> None:
-        self._db = db
-        self._links = links
+        super().__init__(db, links)
         self._request = request
         self._version = version
         self._definition = definition
@@ -82,31 +104,22 @@ class SimulatedJourneyActivities:
         ):
             yield session, customer_id
 
-    @activity.defn(name="enter_journey")
+    @activity.defn
     def enter_journey(self, request: EnterRequest) -> Entered:
         self.entered_at = request.at
         return Entered(
             enrollment_id=uuid.uuid4(), version=self._version, definition=self._definition
         )
 
-    @activity.defn(name="load_journey_version")
-    def load_journey_version(self, request: VersionRequest) -> JourneyDefinition:
-        with self._db.session(request.organization_id) as session:
-            return runs.load_version(session, request)
-
-    @activity.defn(name="finish_journey")
+    @activity.defn
     def finish_journey(self, request: FinishRequest) -> None:
         return None
 
-    @activity.defn(name="send_journey_message")
+    @activity.defn
     def send_journey_message(self, request: SendRequest) -> SendResult:
         step = request.idempotency_key.split("/")[3]
         with self._customer(request.organization_id) as (session, customer_id):
-            template_id = session.scalar(
-                select(MessageTemplate.id).where(
-                    MessageTemplate.key == request.template, MessageTemplate.deleted_at.is_(None)
-                )
-            )
+            template_id = template_id_for_key(session, request.template)
             if template_id is None:
                 return SendResult(status="failed", reason=f"no template {request.template!r}")
             rendered = preview(
@@ -129,29 +142,29 @@ class SimulatedJourneyActivities:
         )
         return SendResult(status="simulated")
 
-    @activity.defn(name="check_condition")
+    @activity.defn
     def check_condition(self, request: ConditionRequest) -> bool:
         with self._customer(request.organization_id) as (session, customer_id):
             return runs.matches(session, request.model_copy(update={"customer_id": customer_id}))
 
-    @activity.defn(name="resolve_wait")
+    @activity.defn
     def resolve_wait(self, request: WaitRequest) -> datetime | None:
         with self._customer(request.organization_id) as (session, customer_id):
             return runs.wait_until(session, request.model_copy(update={"customer_id": customer_id}))
 
-    @activity.defn(name="update_journey_profile")
+    @activity.defn
     def update_journey_profile(self, request: ProfileUpdate) -> None:
         return None  # a simulation changes nothing
 
-    @activity.defn(name="award_journey_points")
+    @activity.defn
     def award_journey_points(self, request: PointsRequest) -> int:
         return request.points
 
-    @activity.defn(name="take_rate_slot")
+    @activity.defn
     def take_rate_slot(self, request: RateSlotRequest) -> datetime | None:
         return None
 
-    @activity.defn(name="post_journey_webhook")
+    @activity.defn
     def post_journey_webhook(self, request: WebhookRequest) -> int:
         return 0  # not posted
 
@@ -169,70 +182,47 @@ async def simulate(
     from workflows.journeys import JourneyRun
 
     fakes = SimulatedJourneyActivities(db, links, request, version, definition)
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
-    )
-    async with env:
-        await register_search_attributes(env.client, env.client.namespace)
-        with ThreadPoolExecutor(2) as executor:
-            async with Worker(
-                env.client,
-                task_queue=QUEUE,
-                workflows=[JourneyRun],
-                activities=[
-                    fakes.enter_journey,
-                    fakes.load_journey_version,
-                    fakes.finish_journey,
-                    fakes.send_journey_message,
-                    fakes.check_condition,
-                    fakes.resolve_wait,
-                    fakes.update_journey_profile,
-                    fakes.award_journey_points,
-                    fakes.take_rate_slot,
-                    fakes.post_journey_webhook,
-                ],
-                activity_executor=executor,
-            ):
-                started = await env.get_current_time()
-                trigger = JourneyEvent(
+    async with time_skipping_worker(QUEUE, [JourneyRun], fakes.all_activities()) as env:
+        started = await env.get_current_time()
+        trigger = JourneyEvent(
+            id=uuid.uuid4(),
+            type="journey.simulated",
+            properties=request.trigger,
+            occurred_at=started,
+        )
+        handle = await env.client.start_workflow(
+            JourneyRun.run,
+            JourneyRunInput(
+                organization_id=organization_id,
+                journey_id=journey_id,
+                journey_key=journey_key,
+                customer_id=request.customer_id or uuid.uuid4(),
+                trigger=trigger,
+            ),
+            id=f"simulation-{uuid.uuid4()}",
+            task_queue=QUEUE,
+        )
+        elapsed = timedelta(0)
+        for scripted in sorted(request.events, key=lambda e: e.after):
+            await env.sleep(scripted.after - elapsed)
+            elapsed = scripted.after
+            now = await env.get_current_time()
+            await handle.signal(
+                JourneyRun.on_event,
+                JourneyEvent(
                     id=uuid.uuid4(),
-                    type="journey.simulated",
-                    properties=request.trigger,
-                    occurred_at=started,
-                )
-                handle = await env.client.start_workflow(
-                    JourneyRun.run,
-                    JourneyRunInput(
-                        organization_id=organization_id,
-                        journey_id=journey_id,
-                        journey_key=journey_key,
-                        customer_id=request.customer_id or uuid.uuid4(),
-                        trigger=trigger,
-                    ),
-                    id=f"simulation-{uuid.uuid4()}",
-                    task_queue=QUEUE,
-                )
-                elapsed = started - started
-                for scripted in sorted(request.events, key=lambda e: e.after):
-                    await env.sleep(scripted.after - elapsed)
-                    elapsed = scripted.after
-                    now = await env.get_current_time()
-                    await handle.signal(
-                        JourneyRun.on_event,
-                        JourneyEvent(
-                            id=uuid.uuid4(),
-                            type=scripted.type,
-                            properties=scripted.properties,
-                            occurred_at=now,
-                        ),
-                    )
-                await env.sleep(request.horizon - elapsed)
-                progress: JourneyProgress = await handle.query(JourneyRun.progress)
-                description = await handle.describe()
-                finished = description.close_time is not None
-                result = await handle.result() if finished else None
-                if not finished:
-                    await handle.terminate("simulation horizon reached")
+                    type=scripted.type,
+                    properties=scripted.properties,
+                    occurred_at=now,
+                ),
+            )
+        await env.sleep(request.horizon - elapsed)
+        progress: JourneyProgress = await handle.query(JourneyRun.progress)
+        description = await handle.describe()
+        finished = description.close_time is not None
+        result = await handle.result() if finished else None
+        if not finished:
+            await handle.terminate("simulation horizon reached")
     return SimulationResult(
         status=result.status if result else "still_running",
         reason=result.reason if result else None,

@@ -44,7 +44,6 @@ from herald.messaging.unsubscribe import Links  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
 from herald.organizations.service import create_organization  # noqa: E402
 from herald.temporal import SEARCH_ATTRIBUTES  # noqa: E402
-from worker import journey_activities  # noqa: E402
 from workflows.journeys import JourneyRun  # noqa: E402
 from workflows.loyalty import AwardOrderPoints, ReverseOrderPoints  # noqa: E402
 from workflows.messaging import SendMessage  # noqa: E402
@@ -169,7 +168,7 @@ async def record() -> None:
                         loyalty.award_order_points,
                         loyalty.reverse_order_points,
                         messaging.deliver_message,
-                        *journey_activities(journeys),
+                        *journeys.all_activities(),
                     ],
                     activity_executor=executor,
                 ):

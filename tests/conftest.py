@@ -3,14 +3,12 @@ as processes, against SQLite and PostgreSQL. Only the outside world (SendGrid, T
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,18 +16,13 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.simulation import TEST_SERVER
 from herald.access.models import Role
 from herald.access.service import issue_api_key
 from herald.db import Database
 from herald.devserver import free_port, herald_command, start_dev_server, wait_for_port
 from herald.migrate import upgrade
 from herald.organizations.service import create_organization
-from herald.temporal import register_search_attributes
 from tests.fakes import FakeProviders
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -279,26 +272,3 @@ def fake_providers() -> Iterator[FakeProviders]:
     fake.start()
     yield fake
     fake.stop()
-
-
-@contextlib.asynccontextmanager
-async def time_skipping_worker(
-    task_queue: str, workflows: list[type], activities: list[Callable[..., Any]]
-) -> AsyncIterator[WorkflowEnvironment]:
-    """Temporal's time-skipping test server with an in-process worker. ``env.client`` starts
-    runs; ``env.sleep`` moves the clock on."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
-    )
-    async with env:
-        # The time-skipping server can add search attributes but not list them.
-        await register_search_attributes(env.client, env.client.namespace)
-        with ThreadPoolExecutor(4) as executor:
-            async with Worker(
-                env.client,
-                task_queue=task_queue,
-                workflows=workflows,
-                activities=activities,
-                activity_executor=executor,
-            ):
-                yield env

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
 from activities.journeys import JourneyActivities
+from activities.simulation import time_skipping_worker
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer, get_customer
 from herald.db import Database
@@ -29,9 +30,8 @@ from herald.messaging.schemas import ConsentIn, MessagingSettingsIn, TemplateCre
 from herald.messaging.setup import put_messaging_settings
 from herald.messaging.templates import create_template
 from herald.messaging.unsubscribe import Links
-from tests.conftest import Org, time_skipping_worker
+from tests.conftest import Org
 from tests.fakes import FakeProviders
-from worker import journey_activities
 from workflows.journeys import JourneyRun
 
 QUEUE = "journeys"
@@ -131,7 +131,7 @@ def _event(kind: str, at: datetime, **properties: Any) -> JourneyEvent:
 @asynccontextmanager
 async def _journeys(db: Database) -> AsyncIterator[WorkflowEnvironment]:
     activities = JourneyActivities(db, Links("http://127.0.0.1:8000", "test-secret"))
-    async with time_skipping_worker(QUEUE, [JourneyRun], journey_activities(activities)) as env:
+    async with time_skipping_worker(QUEUE, [JourneyRun], activities.all_activities()) as env:
         yield env
 
 

@@ -19,12 +19,10 @@ from herald.customers.schemas import CustomerUpdate
 from herald.customers.service import update_customer
 from herald.db import insert_if_absent, session_organization
 from herald.errors import NotFound
-from herald.journeys.definition import JourneyDefinition
 from herald.journeys.models import (
     Journey,
     JourneyEnrollment,
     JourneyStatus,
-    JourneyVersion,
     RateLimitWindow,
 )
 from herald.journeys.schemas import (
@@ -37,33 +35,23 @@ from herald.journeys.schemas import (
     RateSlotRequest,
     SendRequest,
     SendResult,
-    VersionRequest,
     WaitRequest,
 )
-from herald.journeys.service import load_definition
+from herald.journeys.service import version_definition
 from herald.loyalty.service import award_points
 from herald.messaging.delivery import DeliveryEnv, DeliveryRequest, deliver
-from herald.messaging.models import MessageTemplate
+from herald.messaging.templates import template_id_for_key
 from herald.segments.rules import customer_matches
 
 # How often a run held by a paused journey looks again.
 PAUSED_RECHECK = timedelta(minutes=15)
 
 
-def _version(session: Session, journey_id: uuid.UUID, version: int) -> JourneyVersion:
-    return session.scalars(
-        select(JourneyVersion).where(
-            JourneyVersion.journey_id == journey_id, JourneyVersion.version == version
-        )
-    ).one()
-
-
 def _entered(session: Session, enrollment: JourneyEnrollment) -> Entered:
-    row = _version(session, enrollment.journey_id, enrollment.version)
     return Entered(
         enrollment_id=enrollment.id,
         version=enrollment.version,
-        definition=load_definition(row.definition),
+        definition=version_definition(session, enrollment.journey_id, enrollment.version),
     )
 
 
@@ -82,7 +70,7 @@ def enter(session: Session, request: EnterRequest) -> Entered:
     if customer is None or customer.deleted_at is not None:
         return Entered(reason="no such customer")
     assert journey.current_version is not None  # active journeys are published
-    definition = load_definition(_version(session, journey.id, journey.current_version).definition)
+    definition = version_definition(session, journey.id, journey.current_version)
     previous = session.scalar(
         select(JourneyEnrollment)
         .where(
@@ -116,18 +104,6 @@ def enter(session: Session, request: EnterRequest) -> Entered:
     return Entered(enrollment_id=enrollment.id, version=enrollment.version, definition=definition)
 
 
-def load_version(session: Session, request: VersionRequest) -> JourneyDefinition:
-    row = session.scalar(
-        select(JourneyVersion).where(
-            JourneyVersion.journey_id == request.journey_id,
-            JourneyVersion.version == request.version,
-        )
-    )
-    if row is None:
-        raise NotFound(f"no version {request.version}")
-    return load_definition(row.definition)
-
-
 def finish(session: Session, request: FinishRequest) -> None:
     enrollment = session.get(JourneyEnrollment, request.enrollment_id)
     if enrollment is None:
@@ -147,11 +123,7 @@ def send(session: Session, request: SendRequest, env: DeliveryEnv) -> SendResult
             reason="the journey is paused",
             retry_at=request.workflow_time + PAUSED_RECHECK,
         )
-    template_id = session.scalar(
-        select(MessageTemplate.id).where(
-            MessageTemplate.key == request.template, MessageTemplate.deleted_at.is_(None)
-        )
-    )
+    template_id = template_id_for_key(session, request.template)
     if template_id is None:
         return SendResult(status="failed", reason=f"no template {request.template!r}")
     outcome = deliver(

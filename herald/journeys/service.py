@@ -95,15 +95,26 @@ def list_journeys(session: Session) -> list[Journey]:
     return list(session.scalars(select(Journey).order_by(Journey.key)))
 
 
+def _version_row(session: Session, journey_id: uuid.UUID, version: int) -> JourneyVersion | None:
+    return session.scalar(
+        select(JourneyVersion).where(
+            JourneyVersion.journey_id == journey_id, JourneyVersion.version == version
+        )
+    )
+
+
+def version_definition(session: Session, journey_id: uuid.UUID, version: int) -> JourneyDefinition:
+    """A published version's definition: what runs on that version interpret."""
+    row = _version_row(session, journey_id, version)
+    if row is None:
+        raise NotFound(f"no version {version}")
+    return load_definition(row.definition)
+
+
 def current_definition(session: Session, journey: Journey) -> JourneyVersion | None:
     if journey.current_version is None:
         return None
-    return session.scalar(
-        select(JourneyVersion).where(
-            JourneyVersion.journey_id == journey.id,
-            JourneyVersion.version == journey.current_version,
-        )
-    )
+    return _version_row(session, journey.id, journey.current_version)
 
 
 def journey_out(session: Session, journey: Journey) -> JourneyOut:

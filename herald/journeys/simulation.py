@@ -17,9 +17,8 @@ from herald.customers.service import get_customer
 from herald.db import insert_if_absent, session_organization, utcnow
 from herald.errors import InvalidInput
 from herald.journeys.definition import EventType, JourneyDefinition
-from herald.journeys.runs import load_version
-from herald.journeys.schemas import TimelineEntry, VersionRequest
-from herald.journeys.service import get_journey, load_definition
+from herald.journeys.schemas import TimelineEntry
+from herald.journeys.service import get_journey, load_definition, version_definition
 from herald.loyalty.models import LoyaltyAccount
 from herald.messaging.models import Channel, Consent, ConsentStatus
 
@@ -87,10 +86,7 @@ def simulated_definition(
         return journey.id, 0, load_definition(journey.draft)
     if journey.current_version is None or request.version > journey.current_version:
         raise InvalidInput(f"there is no version {request.version}", field="version")
-    version = VersionRequest(
-        organization_id=journey.organization_id, journey_id=journey.id, version=request.version
-    )
-    return journey.id, request.version, load_version(session, version)
+    return journey.id, request.version, version_definition(session, journey.id, request.version)
 
 
 @contextmanager

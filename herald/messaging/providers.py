@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import urllib.error
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -96,12 +97,13 @@ class Provider(Protocol):
         ...
 
 
-class OneByOne:
+class OneByOne(ABC):
     """Providers without a batch form: one request per message, stopping at the first message
     the provider asks to retry later or whose outcome is lost."""
 
+    @abstractmethod
     def send(self, message: OutgoingMessage) -> str:
-        raise NotImplementedError
+        """Hand one message over; returns the provider's message id."""
 
     def send_batch(self, messages: Sequence[OutgoingMessage]) -> dict[uuid.UUID, Handed]:
         results: dict[uuid.UUID, Handed] = {}

@@ -87,6 +87,15 @@ def get_template(session: Session, template_id: uuid.UUID) -> MessageTemplate:
     return template
 
 
+def template_id_for_key(session: Session, key: str) -> uuid.UUID | None:
+    """The live template a journey step names by key, if there is one."""
+    return session.scalar(
+        select(MessageTemplate.id).where(
+            MessageTemplate.key == key, MessageTemplate.deleted_at.is_(None)
+        )
+    )
+
+
 def list_templates(session: Session) -> list[MessageTemplate]:
     return list(
         session.scalars(
