@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -32,29 +31,27 @@ from sqlalchemy import select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from herald.db import Database, utcnow  # noqa: E402
+from bench.stack import bench_database_url  # noqa: E402
+from herald.db import Database  # noqa: E402
 from herald.messaging.delivery import (  # noqa: E402
     DeliveryBatch,
-    DeliveryEnv,
     Recipient,
-    SendRules,
     deliver_batch,
+    delivery_env,
 )
 from herald.messaging.models import Channel, Message, MessageStatus  # noqa: E402
 from herald.messaging.providers import (  # noqa: E402
     OutgoingMessage,
     SendGridProvider,
-    providers_for,
 )
 from herald.messaging.schemas import MessagingSettingsIn, TemplateCreate  # noqa: E402
-from herald.messaging.setup import load_messaging_settings, put_messaging_settings  # noqa: E402
+from herald.messaging.setup import put_messaging_settings  # noqa: E402
 from herald.messaging.templates import create_template  # noqa: E402
 from herald.messaging.unsubscribe import Links  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
 from herald.organizations.service import create_organization  # noqa: E402
 from tests.seed import seed_email_audience  # noqa: E402
 
-DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TEMPLATE = TemplateCreate(
     key="bench",
     name="Bench",
@@ -86,13 +83,7 @@ def run_herald(
 
     def send(chunk: list[uuid.UUID]) -> None:
         with db.session(org_id) as session:
-            settings = load_messaging_settings(session)
-            env = DeliveryEnv(
-                providers_for(settings, links.public_url),
-                SendRules.of(settings),
-                links,
-                utcnow(),
-            )
+            env = delivery_env(session, links, None)
             batch = DeliveryBatch(
                 organization_id=org_id,
                 template_id=template_id,
@@ -139,7 +130,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="recipients per batch")
     args = parser.parse_args()
     total = args.messages or (2_000 if args.quick else 100_000)
-    database_url = os.environ.get("HERALD_BENCH_DATABASE_URL", DEFAULT_DB)
+    database_url = bench_database_url()
     console = Console(stderr=True)
 
     fake = subprocess.Popen(

@@ -12,11 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -28,23 +25,18 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, insert, select
 from temporalio import activity, workflow
-from temporalio.worker import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.stack import bare_rate, bench_database_url, running_herald  # noqa: E402
 from herald.customers.models import Customer  # noqa: E402
 from herald.db import Database, utcnow  # noqa: E402
-from herald.devserver import free_port, herald_command, start_dev_server, wait_for_port  # noqa: E402
 from herald.events.models import Event  # noqa: E402
 from herald.loyalty.models import LedgerEntry  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
 from herald.organizations.service import create_organization  # noqa: E402
-from herald.settings import Settings  # noqa: E402
-from herald.temporal import connect  # noqa: E402
 
-DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-BARE_QUEUE = "bench-bare"
 PACED_PER_S = 10.0
 
 
@@ -58,19 +50,6 @@ class BareWorkflow:
     @workflow.run
     async def run(self) -> None:
         await workflow.execute_activity(bare_noop, start_to_close_timeout=timedelta(seconds=30))
-
-
-def start_herald(env: dict[str, str], log_dir: Path) -> tuple[list[subprocess.Popen[bytes]], str]:
-    """Herald's worker and API, started as an operator starts them."""
-    port = free_port()
-    env = {**env, "HERALD_API_PORT": str(port), "HERALD_API_ACCESS_LOG": "false"}
-    with open(log_dir / "herald.log", "ab") as out:
-        procs = [
-            subprocess.Popen(herald_command(kind), cwd=ROOT, env=env, stdout=out, stderr=out)
-            for kind in ("worker", "api")
-        ]
-    wait_for_port(port)
-    return procs, f"http://127.0.0.1:{port}"
 
 
 def seed_customers(db: Database, org_id: uuid.UUID, count: int) -> list[str]:
@@ -175,32 +154,6 @@ def award_figures(db: Database, org_id: uuid.UUID, run: str) -> tuple[list[float
     return latencies, first, last
 
 
-async def bare_rate(address: str, total: int) -> float:
-    client = await connect(Settings(temporal_address=address))
-    run = uuid.uuid4().hex[:8]
-    async with Worker(
-        client,
-        task_queue=BARE_QUEUE,
-        workflows=[BareWorkflow],
-        activities=[bare_noop],
-        max_concurrent_activities=32,
-    ):
-        started = time.perf_counter()
-        limit = asyncio.Semaphore(64)
-
-        async def start(n: int) -> None:
-            async with limit:
-                await client.start_workflow(
-                    BareWorkflow.run, id=f"bare-{run}-{n}", task_queue=BARE_QUEUE
-                )
-
-        await asyncio.gather(*(start(n) for n in range(total)))
-        query = f"WorkflowType = 'BareWorkflow' AND WorkflowId STARTS_WITH 'bare-{run}' AND ExecutionStatus = 'Completed'"
-        while (await client.count_workflows(query)).count < total:
-            await asyncio.sleep(0.25)
-        return total / (time.perf_counter() - started)
-
-
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
@@ -213,64 +166,37 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     args = parser.parse_args()
     total = args.events or (1_000 if args.quick else 10_000)
-    database_url = os.environ.get("HERALD_BENCH_DATABASE_URL", DEFAULT_DB)
+    database_url = bench_database_url()
     console = Console(stderr=True)
 
     upgrade(database_url)
     db = Database(database_url)
-    with tempfile.TemporaryDirectory(prefix="herald-bench-") as tmp:
-        tmp_dir = Path(tmp)
-        temporal_port = free_port()
-        temporal = start_dev_server(
-            port=temporal_port,
-            ui_port=None,
-            db_file=tmp_dir / "temporal.db",
-            log_file=tmp_dir / "temporal.log",
+    with running_herald(database_url) as stack:
+        with db.system_session() as session:
+            org, key = create_organization(session, f"Bench {uuid.uuid4().hex[:6]}")
+        customers = seed_customers(db, org.id, min(total, 1_000))
+        time.sleep(2)  # let the worker finish starting
+
+        console.print(f"posting {total:,} order.paid events ...")
+        burst = uuid.uuid4().hex[:8]
+        started = post_burst(
+            stack.base_url, key.secret, customers, total, args.batch, args.clients, burst
         )
-        procs: list[subprocess.Popen[bytes]] = []
-        try:
-            wait_for_port(temporal_port)
-            address = f"127.0.0.1:{temporal_port}"
-            env = {
-                **os.environ,
-                "HERALD_DATABASE_URL": database_url,
-                "HERALD_TEMPORAL_ADDRESS": address,
-                "HERALD_TASK_QUEUE": "herald-bench",
-            }
-            procs, base_url = start_herald(env, tmp_dir)
-            with db.system_session() as session:
-                org, key = create_organization(session, f"Bench {uuid.uuid4().hex[:6]}")
-            customers = seed_customers(db, org.id, min(total, 1_000))
-            time.sleep(2)  # let the worker finish starting
+        accepted_s = time.perf_counter() - started
+        wait_for_awards(db, org.id, burst, total, timeout_s=total / 5 + 120)
+        latencies, first, last = award_figures(db, org.id, burst)
+        awards_per_s = total / (last - first)
 
-            console.print(f"posting {total:,} order.paid events ...")
-            burst = uuid.uuid4().hex[:8]
-            started = post_burst(
-                base_url, key.secret, customers, total, args.batch, args.clients, burst
-            )
-            accepted_s = time.perf_counter() - started
-            wait_for_awards(db, org.id, burst, total, timeout_s=total / 5 + 120)
-            latencies, first, last = award_figures(db, org.id, burst)
-            awards_per_s = total / (last - first)
+        paced_count = 100 if args.quick else 300
+        console.print(f"posting {paced_count} single events at {PACED_PER_S:g}/s ...")
+        paced = uuid.uuid4().hex[:8]
+        post_paced(stack.base_url, key.secret, customers, paced_count, PACED_PER_S, paced)
+        wait_for_awards(db, org.id, paced, paced_count, timeout_s=120)
+        paced_latencies, _, _ = award_figures(db, org.id, paced)
 
-            paced_count = 100 if args.quick else 300
-            console.print(f"posting {paced_count} single events at {PACED_PER_S:g}/s ...")
-            paced = uuid.uuid4().hex[:8]
-            post_paced(base_url, key.secret, customers, paced_count, PACED_PER_S, paced)
-            wait_for_awards(db, org.id, paced, paced_count, timeout_s=120)
-            paced_latencies, _, _ = award_figures(db, org.id, paced)
-
-            for proc in procs:  # the bare run gets the server to itself
-                proc.terminate()
-                proc.wait(timeout=30)
-            procs = []
-            console.print(f"starting {total:,} bare workflows ...")
-            bare_per_s = asyncio.run(bare_rate(address, total))
-        finally:
-            for proc in procs:
-                proc.terminate()
-            temporal.terminate()
-            temporal.wait(timeout=30)
+        stack.stop_herald()
+        console.print(f"starting {total:,} bare workflows ...")
+        bare_per_s = asyncio.run(bare_rate(stack.address, BareWorkflow, [bare_noop], total))
     db.dispose()
 
     figures = {

@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
-import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -31,14 +29,12 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 from temporalio import activity, workflow
-from temporalio.worker import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.events import DEFAULT_DB, start_herald  # noqa: E402
+from bench.stack import bare_rate, bench_database_url, running_herald  # noqa: E402
 from herald.db import Database  # noqa: E402
-from herald.devserver import free_port, start_dev_server, wait_for_port  # noqa: E402
 from herald.journeys.definition import JourneyDefinition  # noqa: E402
 from herald.journeys.models import EnrollmentStatus, JourneyEnrollment  # noqa: E402
 from herald.journeys.schemas import JourneyCreate  # noqa: E402
@@ -48,11 +44,8 @@ from herald.messaging.schemas import TemplateCreate  # noqa: E402
 from herald.messaging.templates import create_template  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
 from herald.organizations.service import create_organization  # noqa: E402
-from herald.settings import Settings  # noqa: E402
-from herald.temporal import connect  # noqa: E402
 from tests.seed import seed_email_audience  # noqa: E402
 
-BARE_QUEUE = "bench-bare-journey"
 BATCH = 500
 
 
@@ -158,35 +151,6 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def bare_rate(address: str, total: int, wait_s: float) -> float:
-    client = await connect(Settings(temporal_address=address))
-    run = uuid.uuid4().hex[:8]
-    async with Worker(
-        client,
-        task_queue=BARE_QUEUE,
-        workflows=[BareDrip],
-        activities=[bare_step],
-        max_concurrent_activities=32,
-    ):
-        started = time.perf_counter()
-        limit = asyncio.Semaphore(64)
-
-        async def start(n: int) -> None:
-            async with limit:
-                await client.start_workflow(
-                    BareDrip.run, wait_s, id=f"bare-drip-{run}-{n}", task_queue=BARE_QUEUE
-                )
-
-        await asyncio.gather(*(start(n) for n in range(total)))
-        query = (
-            f"WorkflowType = 'BareDrip' AND WorkflowId STARTS_WITH 'bare-drip-{run}' "
-            "AND ExecutionStatus = 'Completed'"
-        )
-        while (await client.count_workflows(query)).count < total:
-            await asyncio.sleep(0.5)
-        return total / (time.perf_counter() - started)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="1,000 customers instead of 10,000")
@@ -195,69 +159,44 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     args = parser.parse_args()
     total = args.customers or (1_000 if args.quick else 10_000)
-    database_url = os.environ.get("HERALD_BENCH_DATABASE_URL", DEFAULT_DB)
+    database_url = bench_database_url()
     console = Console(stderr=True)
 
     upgrade(database_url)
     db = Database(database_url)
-    with tempfile.TemporaryDirectory(prefix="herald-bench-") as tmp:
-        tmp_dir = Path(tmp)
-        temporal_port = free_port()
-        temporal = start_dev_server(
-            port=temporal_port,
-            ui_port=None,
-            db_file=tmp_dir / "temporal.db",
-            log_file=tmp_dir / "temporal.log",
+    with running_herald(database_url) as stack:
+        with db.system_session() as session:
+            org, key = create_organization(session, f"Bench {uuid.uuid4().hex[:6]}")
+        setup_journey(db, org.id, args.wait_s)
+        console.print(f"seeding {total:,} customers ...")
+        customers = seed_email_audience(db, org.id, total, consent=False)
+        time.sleep(2)  # let the worker finish starting
+
+        console.print(f"{total:,} signups through the events API ...")
+        started = time.perf_counter()
+        post_signups(stack.base_url, key.secret, customers, args.clients)
+        posted_s = time.perf_counter() - started
+        enrolled_s = finished_s = None
+        deadline = started + total / 2 + 300
+        entered = finished = 0
+        while time.perf_counter() < deadline:
+            entered, finished = counts(db, org.id)
+            now = time.perf_counter() - started
+            if enrolled_s is None and entered >= total:
+                enrolled_s = now
+            if finished >= total:
+                finished_s = now
+                break
+            time.sleep(0.5)
+        worker_rss = peak_rss_mb(stack.worker_pid)
+        if finished_s is None or enrolled_s is None:
+            raise TimeoutError(f"{entered} entered, {finished} finished of {total}")
+
+        stack.stop_herald()
+        console.print(f"{total:,} bare workflows of the same shape ...")
+        bare_per_s = asyncio.run(
+            bare_rate(stack.address, BareDrip, [bare_step], total, [args.wait_s])
         )
-        procs = []
-        try:
-            wait_for_port(temporal_port)
-            address = f"127.0.0.1:{temporal_port}"
-            env = {
-                **os.environ,
-                "HERALD_DATABASE_URL": database_url,
-                "HERALD_TEMPORAL_ADDRESS": address,
-                "HERALD_TASK_QUEUE": "herald-bench",
-            }
-            procs, base_url = start_herald(env, tmp_dir)
-            with db.system_session() as session:
-                org, key = create_organization(session, f"Bench {uuid.uuid4().hex[:6]}")
-            setup_journey(db, org.id, args.wait_s)
-            console.print(f"seeding {total:,} customers ...")
-            customers = seed_email_audience(db, org.id, total, consent=False)
-            time.sleep(2)  # let the worker finish starting
-
-            console.print(f"{total:,} signups through the events API ...")
-            started = time.perf_counter()
-            post_signups(base_url, key.secret, customers, args.clients)
-            posted_s = time.perf_counter() - started
-            enrolled_s = finished_s = None
-            deadline = started + total / 2 + 300
-            entered = finished = 0
-            while time.perf_counter() < deadline:
-                entered, finished = counts(db, org.id)
-                now = time.perf_counter() - started
-                if enrolled_s is None and entered >= total:
-                    enrolled_s = now
-                if finished >= total:
-                    finished_s = now
-                    break
-                time.sleep(0.5)
-            worker_rss = peak_rss_mb(procs[0].pid)
-            if finished_s is None or enrolled_s is None:
-                raise TimeoutError(f"{entered} entered, {finished} finished of {total}")
-
-            for proc in procs:  # the bare run gets the server to itself
-                proc.terminate()
-                proc.wait(timeout=30)
-            procs = []
-            console.print(f"{total:,} bare workflows of the same shape ...")
-            bare_per_s = asyncio.run(bare_rate(address, total, args.wait_s))
-        finally:
-            for proc in procs:
-                proc.terminate()
-            temporal.terminate()
-            temporal.wait(timeout=30)
     db.dispose()
 
     completions_per_s = total / finished_s

@@ -1,0 +1,126 @@
+"""What the end-to-end benchmarks start: a Temporal dev server on a SQLite file (WAL, as
+`herald dev` runs it) and Herald's worker and API as processes, on the benchmark database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from temporalio.worker import Worker
+
+from herald.devserver import free_port, herald_command, start_dev_server, wait_for_port
+from herald.settings import Settings
+from herald.temporal import connect
+
+DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+BARE_QUEUE = "bench-bare"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench_database_url() -> str:
+    return os.environ.get("HERALD_BENCH_DATABASE_URL", DEFAULT_DB)
+
+
+@dataclass
+class BenchStack:
+    address: str  # the Temporal server
+    base_url: str  # Herald's API
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def worker_pid(self) -> int:
+        return self.processes[0].pid
+
+    def stop_herald(self) -> None:
+        """Stop the worker and API, so a bare run gets the server to itself."""
+        for proc in self.processes:
+            proc.terminate()
+            proc.wait(timeout=30)
+        self.processes = []
+
+
+@contextmanager
+def running_herald(database_url: str) -> Iterator[BenchStack]:
+    with tempfile.TemporaryDirectory(prefix="herald-bench-") as tmp:
+        tmp_dir = Path(tmp)
+        temporal_port = free_port()
+        temporal = start_dev_server(
+            port=temporal_port,
+            ui_port=None,
+            db_file=tmp_dir / "temporal.db",
+            log_file=tmp_dir / "temporal.log",
+        )
+        stack = BenchStack(address=f"127.0.0.1:{temporal_port}", base_url="")
+        try:
+            wait_for_port(temporal_port)
+            api_port = free_port()
+            env = {
+                **os.environ,
+                "HERALD_DATABASE_URL": database_url,
+                "HERALD_TEMPORAL_ADDRESS": stack.address,
+                "HERALD_TASK_QUEUE": "herald-bench",
+                "HERALD_API_PORT": str(api_port),
+                "HERALD_API_ACCESS_LOG": "false",
+            }
+            with open(tmp_dir / "herald.log", "ab") as out:
+                stack.processes = [
+                    subprocess.Popen(
+                        herald_command(kind), cwd=ROOT, env=env, stdout=out, stderr=out
+                    )
+                    for kind in ("worker", "api")
+                ]
+            wait_for_port(api_port)
+            stack.base_url = f"http://127.0.0.1:{api_port}"
+            yield stack
+        finally:
+            for proc in stack.processes:
+                proc.terminate()
+            temporal.terminate()
+            temporal.wait(timeout=30)
+
+
+async def bare_rate(
+    address: str,
+    workflow: type,
+    activities: list[Callable[..., Any]],
+    total: int,
+    args: Sequence[Any] = (),
+) -> float:
+    """Temporal's own limit here: ``total`` runs of a bare workflow started at once and counted
+    through visibility as they complete (never by awaiting thousands of results); runs/s."""
+    client = await connect(Settings(temporal_address=address))
+    run = uuid.uuid4().hex[:8]
+    name = workflow.__name__
+    async with Worker(
+        client,
+        task_queue=BARE_QUEUE,
+        workflows=[workflow],
+        activities=activities,
+        max_concurrent_activities=32,
+    ):
+        started = time.perf_counter()
+        limit = asyncio.Semaphore(64)
+
+        async def start(n: int) -> None:
+            async with limit:
+                await client.start_workflow(
+                    name, args=list(args), id=f"bare-{run}-{n}", task_queue=BARE_QUEUE
+                )
+
+        await asyncio.gather(*(start(n) for n in range(total)))
+        query = (
+            f"WorkflowType = '{name}' AND WorkflowId STARTS_WITH 'bare-{run}' "
+            "AND ExecutionStatus = 'Completed'"
+        )
+        while (await client.count_workflows(query)).count < total:
+            await asyncio.sleep(0.25)
+        return total / (time.perf_counter() - started)
