@@ -67,6 +67,24 @@ def _runs(stack: Stack, org: Org, **params: str) -> list[dict[str, Any]]:
     return response.json()["items"]  # type: ignore[no-any-return]
 
 
+def _waiting_in_pause(stack: Stack, org: Org) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The welcome journey published, and one customer's run waiting in its "pause" step."""
+    _templates(stack, org)
+    _journey(stack, org, WELCOME)
+    customer = create_customer(stack, org)
+    _signup(stack, org, customer)
+    [run] = wait_until(lambda: _runs(stack, org, step="pause"))
+    return customer, run
+
+
+def _publish_v2(stack: Stack, org: Org, definition: dict[str, Any]) -> None:
+    put = stack.api.put(
+        "/v1/journeys/welcome", json={"definition": definition}, headers=org.headers()
+    )
+    assert put.status_code == 200, put.text
+    assert stack.api.post("/v1/journeys/welcome/publish", headers=org.headers()).is_success
+
+
 def _subjects(stack: Stack, org: Org, customer: dict[str, Any]) -> list[str]:
     items = stack.api.get("/v1/outbox", headers=org.headers()).json()["items"]
     mine = [m for m in items if m["customer_id"] == customer["id"]]
@@ -147,11 +165,7 @@ def test_exit_events_and_operators_end_runs(stack: Stack, org: Org) -> None:
 
 
 def test_a_run_on_v1_keeps_v1_after_v2_is_published(stack: Stack, org: Org) -> None:
-    _templates(stack, org)
-    _journey(stack, org, WELCOME)
-    first = create_customer(stack, org)
-    _signup(stack, org, first)
-    [old] = wait_until(lambda: _runs(stack, org, step="pause"))
+    first, old = _waiting_in_pause(stack, org)
 
     changed = copy.deepcopy(WELCOME)
     changed["steps"][2]["template"] = "hello"  # v2 ends with another email
@@ -301,11 +315,7 @@ def test_journeys_apply_creates_then_versions_a_file_from_git(
 def test_migrate_moves_waiting_runs_to_the_new_version_at_the_same_step(
     stack: Stack, org: Org
 ) -> None:
-    _templates(stack, org)
-    _journey(stack, org, WELCOME)
-    customer = create_customer(stack, org)
-    _signup(stack, org, customer)
-    [run] = wait_until(lambda: _runs(stack, org, step="pause"))
+    customer, run = _waiting_in_pause(stack, org)
 
     changed = copy.deepcopy(WELCOME)  # v2: after the pause, "hello" again instead of "tips"
     changed["steps"][1]["next"] = "again"
@@ -314,8 +324,7 @@ def test_migrate_moves_waiting_runs_to_the_new_version_at_the_same_step(
         2, {"id": "again", "type": "send", "channel": "email", "template": "hello", "next": None}
     )
     changed["steps"].pop()  # "tips" is gone in v2
-    stack.api.put("/v1/journeys/welcome", json={"definition": changed}, headers=org.headers())
-    stack.api.post("/v1/journeys/welcome/publish", headers=org.headers())
+    _publish_v2(stack, org, changed)
 
     moved = stack.api.post("/v1/journeys/welcome/migrate", json={}, headers=org.headers())
     assert moved.status_code == 200, moved.text
@@ -399,15 +408,10 @@ def test_simulation_shows_what_would_go_out_when_and_sends_nothing(stack: Stack,
 def test_a_run_whose_step_is_gone_in_the_new_version_stays_where_it_is(
     stack: Stack, org: Org
 ) -> None:
-    _templates(stack, org)
-    _journey(stack, org, WELCOME)
-    customer = create_customer(stack, org)
-    _signup(stack, org, customer)
-    [run] = wait_until(lambda: _runs(stack, org, step="pause"))
+    _, run = _waiting_in_pause(stack, org)
     shorter = copy.deepcopy(WELCOME)
     shorter["steps"] = [{**WELCOME["steps"][0], "next": None}]  # v2 has no "pause"
-    stack.api.put("/v1/journeys/welcome", json={"definition": shorter}, headers=org.headers())
-    stack.api.post("/v1/journeys/welcome/publish", headers=org.headers())
+    _publish_v2(stack, org, shorter)
 
     moved = stack.api.post("/v1/journeys/welcome/migrate", json={}, headers=org.headers()).json()
     assert moved["migrated"] == 0

@@ -139,16 +139,18 @@ def test_only_owners_and_managers_configure_providers(stack: Stack, org: Org) ->
     )
 
 
-def test_a_worker_killed_while_sendgrid_accepts_does_not_send_twice(
-    stack: Stack, org: Org, fake_providers: FakeProviders
-) -> None:
-    _configure(stack, org, fake_providers)
-    fake_providers.gate = threading.Event()  # SendGrid takes the mail but has not answered yet
-    sender = threading.Thread(target=_test_send, args=(stack, org, EMAIL, "once@example.com"))
+def _send_and_lose_the_answer(
+    stack: Stack, org: Org, fake: FakeProviders, template: dict[str, Any], to: str
+) -> dict[str, Any]:
+    """Test-send; the provider takes the message and the worker dies before the answer comes.
+    Returns the message once the retry (after the lost attempt times out) has settled it."""
+    _configure(stack, org, fake)
+    fake.gate = threading.Event()  # the provider holds its answer
+    sender = threading.Thread(target=_test_send, args=(stack, org, template, to))
     sender.start()
-    wait_until(lambda: fake_providers.requests)
+    wait_until(lambda: fake.requests)
     stack.worker.kill()  # dies before it learns the outcome or updates the row
-    fake_providers.gate.set()
+    fake.gate.set()
     sender.join(timeout=30)
     stack.worker.start()
 
@@ -156,8 +158,13 @@ def test_a_worker_killed_while_sendgrid_accepts_does_not_send_twice(
         items = stack.api.get("/v1/messages", headers=org.headers()).json()["items"]
         return items[0] if items and items[0]["status"] != "queued" else None
 
-    # The retry comes once the lost attempt times out; it finds the send in doubt.
-    message = wait_until(settled, timeout_s=90, interval_s=0.5)
+    return wait_until(settled, timeout_s=90, interval_s=0.5)  # type: ignore[no-any-return]
+
+
+def test_a_worker_killed_while_sendgrid_accepts_does_not_send_twice(
+    stack: Stack, org: Org, fake_providers: FakeProviders
+) -> None:
+    message = _send_and_lose_the_answer(stack, org, fake_providers, EMAIL, "once@example.com")
     assert message["status"] == "unknown" and "not sent again" in message["status_reason"]
     assert len(fake_providers.requests) == 1
 
@@ -165,21 +172,7 @@ def test_a_worker_killed_while_sendgrid_accepts_does_not_send_twice(
 def test_an_sms_whose_outcome_was_lost_is_found_at_twilio_not_resent(
     stack: Stack, org: Org, fake_providers: FakeProviders
 ) -> None:
-    _configure(stack, org, fake_providers)
-    fake_providers.gate = threading.Event()  # Twilio takes the text but has not answered yet
-    sender = threading.Thread(target=_test_send, args=(stack, org, SMS, "+1 415 555 0199"))
-    sender.start()
-    wait_until(lambda: fake_providers.sms)
-    stack.worker.kill()
-    fake_providers.gate.set()
-    sender.join(timeout=30)
-    stack.worker.start()
-
-    def settled() -> dict[str, Any] | None:
-        items = stack.api.get("/v1/messages", headers=org.headers()).json()["items"]
-        return items[0] if items and items[0]["status"] != "queued" else None
-
-    message = wait_until(settled, timeout_s=90, interval_s=0.5)
+    message = _send_and_lose_the_answer(stack, org, fake_providers, SMS, "+1 415 555 0199")
     assert message["status"] == "sent" and "found at the provider" in message["status_reason"]
     [taken] = fake_providers.sms
     assert message["provider_message_id"] == taken["sid"]
