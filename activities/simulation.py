@@ -44,6 +44,7 @@ from herald.journeys.simulation import (
     SimulationResult,
     customer_for,
 )
+from herald.journeys.triggers import intent_step
 from herald.messaging.schemas import PreviewRequest, SampleContext
 from herald.messaging.templates import preview, template_id_for_key
 from herald.messaging.unsubscribe import Links
@@ -117,7 +118,7 @@ class SimulatedJourneyActivities(JourneyActivities):
 
     @activity.defn
     def send_journey_message(self, request: SendRequest) -> SendResult:
-        step = request.idempotency_key.split("/")[3]
+        step = intent_step(request.idempotency_key)
         with self._customer(request.organization_id) as (session, customer_id):
             template_id = template_id_for_key(session, request.template)
             if template_id is None:

@@ -43,6 +43,7 @@ from herald.messaging.models import Channel, Message, MessageStatus  # noqa: E40
 from herald.messaging.providers import (  # noqa: E402
     OutgoingMessage,
     SendGridProvider,
+    sendgrid_requests,
 )
 from herald.messaging.schemas import MessagingSettingsIn, TemplateCreate  # noqa: E402
 from herald.messaging.setup import put_messaging_settings  # noqa: E402
@@ -106,7 +107,7 @@ def prerendered_bodies(db: Database, org_id: uuid.UUID, fake_url: str) -> list[d
     with db.session(org_id) as session:
         rows = session.execute(select(Message.id, Message.recipient, Message.content)).all()
     messages = [OutgoingMessage(i, Channel.email, to, content) for i, to, content in rows]
-    return [provider.request_body(request) for request in provider.requests(messages)]
+    return [provider.request_body(request) for request in sendgrid_requests(messages)]
 
 
 def run_bare(fake_url: str, bodies: list[dict[str, Any]], threads: int) -> float:

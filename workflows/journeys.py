@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         MIGRATE_UPDATE,
         PROGRESS_QUERY,
         SKIP_WAIT_UPDATE,
+        message_intent,
     )
     from herald.temporal import JOURNEY, JOURNEY_STEP, JOURNEY_VERSION
     from workflows.messaging import DELIVERY_DEADLINE, DELIVERY_RETRY, DELIVERY_TIMEOUT
@@ -350,8 +351,9 @@ class JourneyRun:
 
     def _intent(self, step: Step) -> str:
         """Unique per enrollment, step and visit: what makes a send or an award happen once."""
-        key = self._run.journey_key
-        return f"journey/{key}/{self._enrollment_id}/{step.id}/{self._visits[step.id]}"
+        return message_intent(
+            self._run.journey_key, self._enrollment_id, step.id, self._visits[step.id]
+        )
 
     async def _rest(self, until: datetime, *, wake: bool = True) -> None:
         """A durable timer that an exit, or a skip (``wake``), ends early."""

@@ -30,7 +30,12 @@ from herald.journeys.schemas import (
     JourneyStats,
     JourneyVersionOut,
 )
-from herald.journeys.triggers import MANUAL_ENROLLMENT, journey_start
+from herald.journeys.triggers import (
+    MANUAL_ENROLLMENT,
+    intent_prefix,
+    intent_step,
+    journey_start,
+)
 from herald.messaging.models import Message, MessageTemplate
 from herald.messaging.policy import WENT_OUT
 from herald.temporal import WorkflowStart
@@ -239,14 +244,13 @@ def journey_stats(session: Session, key: str) -> JourneyStats:
         .group_by(JourneyEnrollment.status)
     ).all()
     by_status = {status: count for status, count, _ in rows}
-    # Message intents are journey/<key>/<enrollment>/<step>/<visit>.
     intents = session.scalars(
         select(Message.idempotency_key).where(
-            Message.idempotency_key.startswith(f"journey/{key}/", autoescape=True),
+            Message.idempotency_key.startswith(intent_prefix(key), autoescape=True),
             Message.status.in_(WENT_OUT),
         )
     )
-    per_step = Counter(intent.split("/")[3] for intent in intents)
+    per_step = Counter(intent_step(intent) for intent in intents)
     return JourneyStats(
         entered=sum(by_status.values()),
         active=by_status.get(EnrollmentStatus.active, 0),

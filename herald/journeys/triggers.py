@@ -28,6 +28,20 @@ def journey_workflow_id(organization_id: uuid.UUID, key: str, customer_id: uuid.
     return f"journey/{organization_id}/{key}/{customer_id}"
 
 
+def message_intent(key: str, enrollment_id: uuid.UUID | None, step_id: str, visit: int) -> str:
+    """What makes a journey step's send (or award) happen once: journey, enrollment, step, visit."""
+    return f"{intent_prefix(key)}{enrollment_id}/{step_id}/{visit}"
+
+
+def intent_prefix(key: str) -> str:
+    """Every intent of one journey starts so."""
+    return f"journey/{key}/"
+
+
+def intent_step(intent: str) -> str:
+    return intent.split("/")[3]
+
+
 def journey_start(
     journey: Journey, customer_id: uuid.UUID, trigger: JourneyEvent | None
 ) -> WorkflowStart:

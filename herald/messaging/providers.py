@@ -161,7 +161,7 @@ class SendGridProvider:
 
     def send_batch(self, messages: Sequence[OutgoingMessage]) -> dict[uuid.UUID, Handed]:
         results: dict[uuid.UUID, Handed] = {}
-        for request in self.requests(messages):
+        for request in sendgrid_requests(messages):
             handed = self._send_request(request)
             results.update((m.message_id, handed) for m in request)
             if not isinstance(handed, str) and (isinstance(handed, InDoubt) or handed.retryable):
@@ -187,11 +187,6 @@ class SendGridProvider:
 
     def find(self, message: OutgoingMessage) -> str | None:
         return None  # Mail Send has no look-up (only the paid Email Activity add-on)
-
-    @staticmethod
-    def requests(messages: Sequence[OutgoingMessage]) -> list[list[OutgoingMessage]]:
-        """How the messages are grouped into Mail Send requests."""
-        return _sendgrid_requests(messages)
 
     def request_body(self, messages: Sequence[OutgoingMessage]) -> dict[str, Any]:
         """A v3 Mail Send body. Several recipients share one request as personalizations, their
@@ -236,7 +231,7 @@ def _personalization(message: OutgoingMessage, *, substitute: bool) -> dict[str,
     return personalization
 
 
-def _sendgrid_requests(messages: Sequence[OutgoingMessage]) -> list[list[OutgoingMessage]]:
+def sendgrid_requests(messages: Sequence[OutgoingMessage]) -> list[list[OutgoingMessage]]:
     """Group messages into Mail Send requests: those with the same parts (HTML only, or HTML and
     text) share a request up to SendGrid's limit; a body too large to substitute goes alone."""
     alone: list[list[OutgoingMessage]] = []
