@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.inquiries import InquiryActivities
 from activities.journeys import JourneyActivities
 from activities.loyalty import LoyaltyActivities
 from activities.messaging import MessagingActivities
@@ -17,13 +18,14 @@ from herald.db import Database
 from herald.messaging.unsubscribe import Links
 from herald.settings import Settings, get_settings, signing_key
 from herald.temporal import connect, ensure_search_attributes
+from workflows.inquiries import InquiryFollowUp
 from workflows.journeys import JourneyRun
 from workflows.loyalty import AwardOrderPoints, ReverseOrderPoints
 from workflows.messaging import SendMessage
 
 log = logging.getLogger("herald.worker")
 
-WORKFLOWS = [AwardOrderPoints, ReverseOrderPoints, SendMessage, JourneyRun]
+WORKFLOWS = [AwardOrderPoints, ReverseOrderPoints, SendMessage, JourneyRun, InquiryFollowUp]
 # Activities are synchronous database work: they run on this many threads.
 ACTIVITY_THREADS = 32
 
@@ -35,6 +37,7 @@ def build_worker(
     links = Links(settings.public_url, signing_key(settings))
     messaging = MessagingActivities(db, links)
     journeys = JourneyActivities(db, links)
+    inquiries = InquiryActivities(db, links)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -44,6 +47,7 @@ def build_worker(
             loyalty.reverse_order_points,
             messaging.deliver_message,
             *journeys.all_activities(),
+            *inquiries.all_activities(),
         ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,

@@ -4,6 +4,7 @@ from herald.access.models import ApiKey, User
 from herald.customers.models import Customer, CustomerEmail, CustomerPhone, CustomerTag
 from herald.db import Base
 from herald.events.models import Event
+from herald.inquiries.models import Inquiry, InquiryEntry, InquirySettings
 from herald.journeys.models import Journey, JourneyEnrollment, JourneyVersion, RateLimitWindow
 from herald.loyalty.models import LedgerEntry, LoyaltyAccount, LoyaltySettings
 from herald.messaging.models import (
@@ -28,6 +29,9 @@ __all__ = [
     "CustomerTag",
     "Device",
     "Event",
+    "Inquiry",
+    "InquiryEntry",
+    "InquirySettings",
     "Journey",
     "JourneyEnrollment",
     "JourneyVersion",

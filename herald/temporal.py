@@ -40,6 +40,8 @@ RUN_TYPE = SearchAttributeKey.for_keyword("HeraldRunType")
 JOURNEY = SearchAttributeKey.for_keyword("HeraldJourney")
 JOURNEY_VERSION = SearchAttributeKey.for_int("HeraldJourneyVersion")
 JOURNEY_STEP = SearchAttributeKey.for_keyword("HeraldJourneyStep")
+# An inquiry follow-up's status: "every inquiry still new".
+INQUIRY_STATUS = SearchAttributeKey.for_keyword("HeraldInquiryStatus")
 SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
     ORGANIZATION_ID,
     CUSTOMER_ID,
@@ -47,6 +49,7 @@ SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
     JOURNEY,
     JOURNEY_VERSION,
     JOURNEY_STEP,
+    INQUIRY_STATUS,
 )
 _INDEXED_TYPE = {
     SearchAttributeIndexedValueType.KEYWORD: (

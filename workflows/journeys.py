@@ -64,11 +64,15 @@ with workflow.unsafe.imports_passed_through():
         message_intent,
     )
     from herald.temporal import JOURNEY, JOURNEY_STEP, JOURNEY_VERSION
-    from workflows.messaging import DELIVERY_DEADLINE, DELIVERY_RETRY, DELIVERY_TIMEOUT
+    from workflows.policies import (
+        DB_RETRY,
+        DB_TIMEOUT,
+        DELIVERY_DEADLINE,
+        DELIVERY_RETRY,
+        DELIVERY_TIMEOUT,
+    )
 
-# Database work: quick, retried until the database is back.
-DB_TIMEOUT = timedelta(seconds=30)
-DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+# Webhooks: a few patient tries; a receiver that stays down does not hold the journey forever.
 WEBHOOK_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), backoff_coefficient=3.0, maximum_attempts=5
 )

@@ -3,20 +3,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.messaging import MessagingActivities
     from herald.messaging.delivery import DeliveryOutcome, DeliveryRequest
-
-# Providers throttle and fail transiently; keep trying for a day, never faster than they allow.
-DELIVERY_TIMEOUT = timedelta(seconds=30)
-DELIVERY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-)
-DELIVERY_DEADLINE = timedelta(days=1)
+    from workflows.policies import DELIVERY_DEADLINE, DELIVERY_RETRY, DELIVERY_TIMEOUT
 
 
 @workflow.defn

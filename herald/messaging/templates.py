@@ -96,6 +96,17 @@ def template_id_for_key(session: Session, key: str) -> uuid.UUID | None:
     )
 
 
+def ensure_template(session: Session, default: TemplateCreate) -> MessageTemplate:
+    """The organization's live template under the default's key (a merchant may have edited
+    it), or Herald's default created for it, uncommitted."""
+    found = session.scalar(
+        select(MessageTemplate).where(
+            MessageTemplate.key == default.key, MessageTemplate.deleted_at.is_(None)
+        )
+    )
+    return found or create_template(session, default, commit=False)
+
+
 def list_templates(session: Session) -> list[MessageTemplate]:
     return list(
         session.scalars(

@@ -15,9 +15,9 @@ from herald.customers.models import Customer
 from herald.db import utcnow
 from herald.errors import NotFound
 from herald.events.models import Event
-from herald.messaging.models import Category, Channel, MessageTemplate
+from herald.messaging.models import Category, Channel
 from herald.messaging.schemas import TemplateCreate
-from herald.messaging.templates import create_template
+from herald.messaging.templates import ensure_template
 from herald.newsletter.models import Subscriber, SubscriberStatus
 from herald.newsletter.schemas import MonthlyGrowth, NewsletterStats, SubscribeIn
 
@@ -39,16 +39,6 @@ CONFIRMATION_TEMPLATE = TemplateCreate(
         }
     },
 )
-
-
-def _confirmation_template(session: Session) -> MessageTemplate:
-    """The organization's own confirmation template, or Herald's default created for it."""
-    found = session.scalar(
-        select(MessageTemplate).where(
-            MessageTemplate.key == CONFIRMATION_TEMPLATE.key, MessageTemplate.deleted_at.is_(None)
-        )
-    )
-    return found or create_template(session, CONFIRMATION_TEMPLATE, commit=False)
 
 
 def subscribe(session: Session, data: SubscribeIn, *, double_opt_in: bool) -> uuid.UUID | None:
@@ -99,7 +89,7 @@ def subscribe(session: Session, data: SubscribeIn, *, double_opt_in: bool) -> uu
             received_at=now,
             properties={
                 "subscriber_id": str(subscriber.id),
-                "template_id": str(_confirmation_template(session).id),
+                "template_id": str(ensure_template(session, CONFIRMATION_TEMPLATE).id),
             },
         )
         session.add(event)
