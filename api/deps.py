@@ -47,10 +47,14 @@ def get_principal(
         return authenticate(session, credentials.credentials)
 
 
+def check_allowed(principal: Principal, permission: Permission) -> None:
+    if not allows(principal.role, permission):
+        raise Forbidden(f"the {principal.role.value} role may not do this ({permission.value})")
+
+
 def require(permission: Permission) -> Callable[..., Principal]:
     def guard(principal: Principal = Depends(get_principal)) -> Principal:
-        if not allows(principal.role, permission):
-            raise Forbidden(f"the {principal.role.value} role may not do this ({permission.value})")
+        check_allowed(principal, permission)
         return principal
 
     return guard

@@ -48,3 +48,5 @@ class RateLimit:
 # A person opens a few links and signs up a handful of times at most; a script does far more.
 signup_limit = RateLimit(limit=20, window_s=60)
 link_limit = RateLimit(limit=60, window_s=60)
+# A visitor writes to sales once or twice; an office behind one address a few times more.
+inquiry_limit = RateLimit(limit=10, window_s=60)

@@ -4,28 +4,35 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, EmailStr
 from sqlalchemy.orm import Session
 
-from api.deps import org_session, require
+from api.deps import check_allowed, get_principal, org_session
+from herald.access.models import Role
 from herald.access.permissions import Permission
-from herald.access.service import Principal, create_customer_user
+from herald.access.service import Principal, create_user
 from herald.customers.schemas import AccountOut
 
-router = APIRouter(prefix="/v1/users", tags=["customers"])
+router = APIRouter(prefix="/v1/users", tags=["users"])
 
 
-class CustomerUserCreate(BaseModel):
+class UserCreate(BaseModel):
     email: EmailStr
+    role: Role = Role.customer
 
 
 @router.post(
     "",
     status_code=201,
     response_model=AccountOut,
-    summary="Create a sign-in user with the customer role",
+    summary="Create a sign-in user: a customer, or staff (owner keys only)",
 )
-def create_user(
-    body: CustomerUserCreate,
-    _: Principal = Depends(require(Permission.accounts_manage)),
+def create_sign_in_user(
+    body: UserCreate,
+    principal: Principal = Depends(get_principal),
     session: Session = Depends(org_session),
 ) -> AccountOut:
-    user = create_customer_user(session, body.email)
+    # Staff accounts carry a role's powers, so only those who hand out keys create them.
+    needed = (
+        Permission.accounts_manage if body.role is Role.customer else Permission.api_keys_manage
+    )
+    check_allowed(principal, needed)
+    user = create_user(session, body.email, body.role)
     return AccountOut(user_id=user.id, email=user.email, role=user.role.value)

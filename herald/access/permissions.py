@@ -28,6 +28,11 @@ class Permission(enum.StrEnum):
     journeys_write = "journeys:write"
     # Enroll customers, exit runs and skip their waits.
     journeys_operate = "journeys:operate"
+    inquiries_read = "inquiries:read"
+    # Assign, reply to, convert and close sales inquiries.
+    inquiries_work = "inquiries:work"
+    # The follow-up's timers and who hears of new inquiries.
+    inquiries_configure = "inquiries:configure"
 
 
 _P = Permission
@@ -56,7 +61,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     # Sales work inquiries only; customer profiles are out of their reach.
-    Role.sales: frozenset(),
+    Role.sales: frozenset({_P.inquiries_read, _P.inquiries_work}),
     Role.customer: frozenset(),
 }
 

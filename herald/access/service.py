@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -82,12 +83,19 @@ def authenticate(session: Session, secret: str) -> Principal:
     return Principal(organization_id=key.organization_id, role=key.role, api_key_id=key.id)
 
 
-def create_customer_user(session: Session, email: str) -> User:
-    """A sign-in account for a shopper (role ``customer``), to be linked to their profile."""
+def create_user(session: Session, email: str, role: Role = Role.customer) -> User:
+    """A sign-in account: a shopper (role ``customer``, to be linked to their profile) or a
+    member of staff (who can, for one, be given sales inquiries to work)."""
     email = email.lower()
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict("a user with this email exists", field="email")
-    user = User(email=email, role=Role.customer)
+    user = User(email=email, role=role)
     session.add(user)
     session.commit()
     return user
+
+
+def list_users(session: Session, roles: Iterable[Role]) -> list[User]:
+    return list(
+        session.scalars(select(User).where(User.role.in_(list(roles))).order_by(User.email))
+    )

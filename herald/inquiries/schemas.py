@@ -5,7 +5,15 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    model_validator,
+)
 
 from herald.customers.schemas import to_e164
 from herald.inquiries.models import InquiryStatus
@@ -157,6 +165,22 @@ class Transition(BaseModel):
     lead_response: LeadResponseIn | None = None
     convert: ConvertIn | None = None
     lose: LoseIn | None = None
+
+    @model_validator(mode="after")
+    def _one_change(self) -> Transition:
+        if len(self._changes()) != 1:
+            raise ValueError("a transition asks for exactly one change")
+        return self
+
+    def _changes(self) -> list[str]:
+        return [name for name in _CHANGES if getattr(self, name) is not None]
+
+    def name(self) -> str:
+        """The follow-up run's update for this change."""
+        return self._changes()[0]
+
+
+_CHANGES = ("assign", "reply", "lead_response", "convert", "lose")
 
 
 # -- the follow-up run and its activities ------------------------------------------------------

@@ -13,7 +13,7 @@ from herald.access.models import Role, User
 from herald.customers.models import Customer
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
-from herald.db import read_snapshot, session_organization, utcnow
+from herald.db import Database, read_snapshot, session_organization, utcnow
 from herald.errors import InvalidInput, NotFound
 from herald.events.models import Event
 from herald.inquiries.emails import STAFF_ROLES, TEMPLATES, inquiry_context
@@ -187,16 +187,57 @@ def list_inquiries(session: Session, query: InquiryQuery) -> InquiryPage:
     return InquiryPage(items=[to_out(r) for r in rows], total=total)
 
 
-def inquiries_since(session: Session, since: datetime) -> list[Inquiry]:
-    """Inquiries received at or after ``since``, oldest first (the live stream's source)."""
-    return list(
-        session.scalars(
-            select(Inquiry)
-            .where(Inquiry.created_at >= since)
-            .order_by(Inquiry.created_at, Inquiry.id)
-            .limit(500)
+class InquiryFeed:
+    """New inquiries of one organization, each once, for a live stream that polls.
+
+    A row's timestamp is taken before its commit, so each poll looks back ``LAG`` for rows
+    that committed late, and remembers what it already handed out.
+    """
+
+    LAG = timedelta(seconds=10)
+
+    def __init__(self, db: Database, organization_id: uuid.UUID, after: str | None) -> None:
+        self._db, self._organization_id = db, organization_id
+        with db.session(organization_id) as session:
+            # Resuming (SSE Last-Event-ID): from the last inquiry the client saw; else from now.
+            last_id = _uuid_or_none(after) if after else None
+            last = session.get(Inquiry, last_id) if last_id else None
+            self._cursor = last.created_at if last else utcnow()
+            # The client has these already, or connected after them.
+            self._sent = {
+                row.id: row.created_at
+                for row in self._since(session, self._cursor - self.LAG)
+                if row.created_at <= self._cursor
+            }
+
+    @staticmethod
+    def _since(session: Session, since: datetime) -> list[Inquiry]:
+        return list(
+            session.scalars(
+                select(Inquiry)
+                .where(Inquiry.created_at >= since)
+                .order_by(Inquiry.created_at, Inquiry.id)
+                .limit(1000)
+            )
         )
-    )
+
+    def poll(self) -> list[InquiryOut]:
+        with self._db.session(self._organization_id) as session:
+            rows = self._since(session, self._cursor - self.LAG)
+            fresh = [to_out(row) for row in rows if row.id not in self._sent]
+        for row in rows:
+            self._sent[row.id] = row.created_at
+            self._cursor = max(self._cursor, row.created_at)
+        horizon = self._cursor - self.LAG
+        self._sent = {k: at for k, at in self._sent.items() if at >= horizon}
+        return fresh
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 def check_assignee(session: Session, user_id: uuid.UUID) -> None:

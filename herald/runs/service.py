@@ -151,14 +151,20 @@ async def get_run(client: Client, organization_id: uuid.UUID, workflow_id: str) 
 
 
 async def update_run(
-    client: Client, organization_id: uuid.UUID, workflow_id: str, update: str, *args: Any
+    client: Client,
+    organization_id: uuid.UUID,
+    workflow_id: str,
+    update: str,
+    *args: Any,
+    update_id: str | None = None,
 ) -> Any:
-    """Ask a running run to change course (exit, skip a wait); the run's validator decides."""
+    """Ask a running run to change course (exit, skip a wait, move an inquiry on); the run's
+    validator decides. The same ``update_id`` twice is one change, answered twice."""
     handle, description = await _describe(client, organization_id, workflow_id)
     if description.status is not WorkflowExecutionStatus.RUNNING:
         raise Conflict("the run is not running")
     try:
-        return await handle.execute_update(update, args=list(args))
+        return await handle.execute_update(update, args=list(args), id=update_id)
     except WorkflowUpdateFailedError as exc:
         raise Conflict(str(exc.cause or exc)) from exc
     except RPCError as exc:

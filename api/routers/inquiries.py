@@ -1,0 +1,271 @@
+"""Sales inquiries: the public contact form, the sales team's live feed and the transitions
+that move an inquiry's follow-up run on."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+
+from api.deps import get_db, get_dispatcher, get_temporal, org_session, require
+from api.ratelimit import inquiry_limit
+from api.routers.public import organization_for
+from herald.access.permissions import Permission
+from herald.access.service import Principal, list_users
+from herald.db import Database
+from herald.errors import Conflict, NotFound
+from herald.events.dispatch import EventDispatcher
+from herald.inquiries import service
+from herald.inquiries.models import CLOSED
+from herald.inquiries.schemas import (
+    AssignIn,
+    ConvertIn,
+    InquiryDetail,
+    InquiryIn,
+    InquiryPage,
+    InquiryQuery,
+    InquirySettingsIn,
+    InquirySettingsOut,
+    LeadResponseIn,
+    LoseIn,
+    ReplyIn,
+    Transition,
+)
+from herald.runs.service import update_run
+
+router = APIRouter(tags=["inquiries"])
+read = require(Permission.inquiries_read)
+work = require(Permission.inquiries_work)
+# How often the live feed looks for new inquiries: well inside the promised second.
+STREAM_POLL_S = 0.25
+
+
+class InquiryReceipt(BaseModel):
+    id: uuid.UUID
+    status: str = "received"
+
+
+class Assignee(BaseModel):
+    id: uuid.UUID
+    email: str
+    role: str
+
+
+@router.post(
+    "/v1/public/{slug}/inquiries",
+    status_code=202,
+    response_model=InquiryReceipt,
+    dependencies=[Depends(inquiry_limit)],
+    summary="Submit the contact form (public). The visitor gets a receipt and can read nothing",
+)
+def submit_inquiry(
+    slug: str,
+    body: InquiryIn,
+    background: BackgroundTasks,
+    db: Database = Depends(get_db),
+    dispatcher: EventDispatcher = Depends(get_dispatcher),
+) -> InquiryReceipt:
+    org = organization_for(db, slug)
+    with db.session(org.id) as session:
+        inquiry, event_id = service.capture(session, body)
+    # The event starts the follow-up run; the sweeper retries if this first try fails.
+    background.add_task(dispatcher.dispatch, [event_id])
+    return InquiryReceipt(id=inquiry.id)
+
+
+@router.get("/v1/inquiries", response_model=InquiryPage, summary="Newest first, filtered")
+def list_inquiries(
+    query: Annotated[InquiryQuery, Query()],
+    _: Principal = Depends(read),
+    session: Session = Depends(org_session),
+) -> InquiryPage:
+    return service.list_inquiries(session, query)
+
+
+@router.get(
+    "/v1/inquiries/stream",
+    response_class=EventSourceResponse,
+    summary="New inquiries as Server-Sent Events (`event: inquiry`), each within a second. "
+    "Reconnecting with Last-Event-ID resumes after the last one seen",
+)
+async def stream_inquiries(
+    principal: Principal = Depends(read),
+    db: Database = Depends(get_db),
+    last_event_id: Annotated[str | None, Header(max_length=100)] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    # Short sessions per poll: a stream may stay open for hours.
+    feed = await asyncio.to_thread(
+        service.InquiryFeed, db, principal.organization_id, last_event_id
+    )
+    while True:  # until the client goes away
+        for inquiry in await asyncio.to_thread(feed.poll):
+            yield ServerSentEvent(data=inquiry, event="inquiry", id=str(inquiry.id))
+        await asyncio.sleep(STREAM_POLL_S)
+
+
+@router.get(
+    "/v1/inquiries/assignees",
+    response_model=list[Assignee],
+    summary="The users an inquiry can be given to (owner, manager and sales accounts)",
+)
+def list_assignees(
+    _: Principal = Depends(read), session: Session = Depends(org_session)
+) -> list[Assignee]:
+    return [
+        Assignee(id=u.id, email=u.email, role=u.role.value)
+        for u in list_users(session, service.WORKING_ROLES)
+    ]
+
+
+@router.get("/v1/inquiries/settings", response_model=InquirySettingsOut)
+def get_settings(
+    _: Principal = Depends(read), session: Session = Depends(org_session)
+) -> InquirySettingsOut:
+    return service.get_settings(session)
+
+
+@router.put(
+    "/v1/inquiries/settings",
+    response_model=InquirySettingsOut,
+    summary="The follow-up's timers and extra addresses told of new inquiries. New inquiries "
+    "use them; runs under way keep the timers they started with",
+)
+def put_settings(
+    body: InquirySettingsIn,
+    _: Principal = Depends(require(Permission.inquiries_configure)),
+    session: Session = Depends(org_session),
+) -> InquirySettingsOut:
+    return service.put_settings(session, body)
+
+
+@router.get("/v1/inquiries/{inquiry_id}", response_model=InquiryDetail)
+def get_inquiry(
+    inquiry_id: uuid.UUID, _: Principal = Depends(read), session: Session = Depends(org_session)
+) -> InquiryDetail:
+    return service.inquiry_detail(session, inquiry_id)
+
+
+async def _move(
+    db: Database,
+    client: Client,
+    principal: Principal,
+    inquiry_id: uuid.UUID,
+    change: Transition,
+    idempotency_key: str | None,
+) -> InquiryDetail:
+    """Ask the inquiry's run for a transition; the run checks it against its current status."""
+    name = change.name()
+    org_id = principal.organization_id
+    with db.session(org_id) as session:
+        inquiry = service.get_inquiry(session, inquiry_id)
+        if inquiry.status in CLOSED:
+            raise Conflict(f"the inquiry is {inquiry.status.value}; it can no longer change")
+        if change.assign is not None:
+            service.check_assignee(session, change.assign.assignee_id)
+        if change.convert is not None and change.convert.customer_id is not None:
+            service.check_customer(session, change.convert.customer_id)
+    try:
+        await update_run(
+            client,
+            org_id,
+            service.follow_up_workflow_id(org_id, inquiry_id),
+            name,
+            change,
+            update_id=f"{name}/{idempotency_key}" if idempotency_key else None,
+        )
+    except NotFound as exc:  # the form's event has not started the run yet
+        raise Conflict("the inquiry's follow-up is starting; try again in a moment") from exc
+    with db.session(org_id) as session:
+        return service.inquiry_detail(session, inquiry_id)
+
+
+# Retrying a request with the same Idempotency-Key repeats nothing (one reply email, say).
+IdempotencyKey = Annotated[str | None, Header(max_length=200)]
+
+
+@router.post("/v1/inquiries/{inquiry_id}/assign", response_model=InquiryDetail)
+async def assign(
+    inquiry_id: uuid.UUID,
+    body: AssignIn,
+    principal: Principal = Depends(work),
+    db: Database = Depends(get_db),
+    client: Client = Depends(get_temporal),
+    idempotency_key: IdempotencyKey = None,
+) -> InquiryDetail:
+    change = Transition(actor=_actor(principal), assign=body)
+    return await _move(db, client, principal, inquiry_id, change, idempotency_key)
+
+
+@router.post(
+    "/v1/inquiries/{inquiry_id}/reply",
+    response_model=InquiryDetail,
+    summary="Email the lead through the delivery path; the timeline keeps the message",
+)
+async def reply(
+    inquiry_id: uuid.UUID,
+    body: ReplyIn,
+    principal: Principal = Depends(work),
+    db: Database = Depends(get_db),
+    client: Client = Depends(get_temporal),
+    idempotency_key: IdempotencyKey = None,
+) -> InquiryDetail:
+    change = Transition(actor=_actor(principal), reply=body)
+    return await _move(db, client, principal, inquiry_id, change, idempotency_key)
+
+
+@router.post(
+    "/v1/inquiries/{inquiry_id}/lead-response",
+    response_model=InquiryDetail,
+    summary="The lead answered (phone, direct mail): sales owes them the next answer",
+)
+async def lead_response(
+    inquiry_id: uuid.UUID,
+    body: LeadResponseIn,
+    principal: Principal = Depends(work),
+    db: Database = Depends(get_db),
+    client: Client = Depends(get_temporal),
+    idempotency_key: IdempotencyKey = None,
+) -> InquiryDetail:
+    change = Transition(actor=_actor(principal), lead_response=body)
+    return await _move(db, client, principal, inquiry_id, change, idempotency_key)
+
+
+@router.post(
+    "/v1/inquiries/{inquiry_id}/convert",
+    response_model=InquiryDetail,
+    summary="Won: link a customer profile, or create one from the inquiry's contact",
+)
+async def convert(
+    inquiry_id: uuid.UUID,
+    body: ConvertIn,
+    principal: Principal = Depends(work),
+    db: Database = Depends(get_db),
+    client: Client = Depends(get_temporal),
+    idempotency_key: IdempotencyKey = None,
+) -> InquiryDetail:
+    change = Transition(actor=_actor(principal), convert=body)
+    return await _move(db, client, principal, inquiry_id, change, idempotency_key)
+
+
+@router.post("/v1/inquiries/{inquiry_id}/lose", response_model=InquiryDetail)
+async def lose(
+    inquiry_id: uuid.UUID,
+    body: LoseIn,
+    principal: Principal = Depends(work),
+    db: Database = Depends(get_db),
+    client: Client = Depends(get_temporal),
+    idempotency_key: IdempotencyKey = None,
+) -> InquiryDetail:
+    change = Transition(actor=_actor(principal), lose=body)
+    return await _move(db, client, principal, inquiry_id, change, idempotency_key)
+
+
+def _actor(principal: Principal) -> str:
+    return f"api-key:{principal.api_key_id}"
