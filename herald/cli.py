@@ -89,6 +89,8 @@ def _demo_key() -> str:
     """Create the demo organization on first start; later starts read its key back."""
     from sqlalchemy import select
 
+    from herald.access.models import Role
+    from herald.access.service import create_user, list_users
     from herald.db import Database
     from herald.journeys.files import install_examples
     from herald.messaging.schemas import MessagingSettingsIn
@@ -106,6 +108,12 @@ def _demo_key() -> str:
             DEMO_KEY_FILE.chmod(0o600)
     with db.session(demo) as session:
         put_messaging_settings(session, MessagingSettingsIn(postal_address=DEMO_ADDRESS))
+        # People to hand sales inquiries to; their emails land in the outbox.
+        staff = {Role.owner: "owner@demo.example", Role.sales: "sales@demo.example"}
+        known = {user.email for user in list_users(session, staff)}
+        for role, email in staff.items():
+            if email not in known:
+                create_user(session, email, role)
         for journey in install_examples(session):
             console.print(f"published example journey [bold]{journey}[/bold]")
     db.dispose()
