@@ -12,12 +12,14 @@ from temporalio.worker import Worker
 
 from activities.inquiries import InquiryActivities
 from activities.journeys import JourneyActivities
-from activities.loyalty import LoyaltyActivities
+from activities.loyalty import BirthdayActivities, LoyaltyActivities
 from activities.messaging import MessagingActivities
 from herald.db import Database
+from herald.loyalty.schedule import ensure_birthday_schedule
 from herald.messaging.unsubscribe import Links
 from herald.settings import Settings, get_settings, signing_key
 from herald.temporal import connect, ensure_search_attributes
+from workflows.birthdays import BirthdayReward, BirthdayRewards
 from workflows.inquiries import InquiryFollowUp
 from workflows.journeys import JourneyRun
 from workflows.loyalty import AwardOrderPoints, ReverseOrderPoints
@@ -25,7 +27,15 @@ from workflows.messaging import SendMessage
 
 log = logging.getLogger("herald.worker")
 
-WORKFLOWS = [AwardOrderPoints, ReverseOrderPoints, SendMessage, JourneyRun, InquiryFollowUp]
+WORKFLOWS = [
+    AwardOrderPoints,
+    ReverseOrderPoints,
+    SendMessage,
+    JourneyRun,
+    InquiryFollowUp,
+    BirthdayRewards,
+    BirthdayReward,
+]
 # Activities are synchronous database work: they run on this many threads.
 ACTIVITY_THREADS = 32
 
@@ -48,6 +58,7 @@ def build_worker(
             messaging.deliver_message,
             *journeys.all_activities(),
             *inquiries.all_activities(),
+            *BirthdayActivities(db).all_activities(),
         ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
@@ -61,6 +72,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
         await ensure_search_attributes(client, settings.temporal_namespace)
     except Exception as exc:  # a server without the operator service (or rights): say so, go on
         log.warning("could not check search attributes: %s", exc)
+    # Every worker puts it in place; the first creates it, the others find it current.
+    await ensure_birthday_schedule(client, settings.task_queue)
     db = Database(settings.database_url)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         async with build_worker(settings, client, db, executor):

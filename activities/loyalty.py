@@ -1,10 +1,21 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from temporalio import activity
 
 from herald.db import Database
-from herald.loyalty import service
-from herald.loyalty.schemas import AwardOrderPointsInput, LedgerOutcome, ReverseOrderPointsInput
+from herald.loyalty import birthdays, service
+from herald.loyalty.schemas import (
+    AwardOrderPointsInput,
+    BirthdayPage,
+    BirthdayPrepared,
+    BirthdayQuery,
+    BirthdayRewardInput,
+    LedgerOutcome,
+    ReverseOrderPointsInput,
+)
 
 
 class LoyaltyActivities:
@@ -22,3 +33,23 @@ class LoyaltyActivities:
     def reverse_order_points(self, data: ReverseOrderPointsInput) -> LedgerOutcome:
         with self._db.session(data.organization_id) as session:
             return service.reverse_order_points(session, data)
+
+
+class BirthdayActivities:
+    """The daily sweep's lookup and each birthday's reward; idempotent by customer and year."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def all_activities(self) -> list[Callable[..., Any]]:
+        return [self.find_birthdays, self.prepare_birthday]
+
+    @activity.defn
+    def find_birthdays(self, query: BirthdayQuery) -> BirthdayPage:
+        with self._db.system_session() as session:  # the sweep spans organizations
+            return birthdays.find_birthdays(session, query)
+
+    @activity.defn
+    def prepare_birthday(self, reward: BirthdayRewardInput) -> BirthdayPrepared:
+        with self._db.session(reward.organization_id) as session:
+            return birthdays.prepare_birthday(session, reward)

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from herald.db import Base, TenantScoped, utcnow
 
@@ -19,6 +19,8 @@ class Customer(TenantScoped, Base):
         UniqueConstraint("organization_id", "primary_email"),
         Index("ix_customers_org_created", "organization_id", "created_at", "id"),
         Index("ix_customers_org_name", "organization_id", "name", "id"),
+        # The daily birthday sweep: one day's birthdays across every organization.
+        Index("ix_customers_birthday", "birthday_md", "organization_id", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -26,6 +28,9 @@ class Customer(TenantScoped, Base):
     # Lower-cased copy of the primary address: unique per organization.
     primary_email: Mapped[str | None] = mapped_column(String(320))
     birthday: Mapped[date | None]
+    # month * 100 + day of the birthday (0229 is 229), kept with it: an index finds a day's
+    # birthdays the same way on SQLite and PostgreSQL.
+    birthday_md: Mapped[int | None]
     locale: Mapped[str | None] = mapped_column(String(35))
     timezone: Mapped[str | None] = mapped_column(String(64))
     external_id: Mapped[str | None] = mapped_column(String(200))
@@ -44,6 +49,15 @@ class Customer(TenantScoped, Base):
     tags: Mapped[list[CustomerTag]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="CustomerTag.tag"
     )
+
+    @validates("birthday")
+    def _keep_birthday_md(self, _key: str, value: date | None) -> date | None:
+        self.birthday_md = month_day(value) if value else None
+        return value
+
+
+def month_day(day: date) -> int:
+    return day.month * 100 + day.day
 
 
 class CustomerEmail(TenantScoped, Base):

@@ -35,6 +35,9 @@ class LoyaltySettings(TenantScoped, Base):
     rounding: Mapped[Rounding] = mapped_column(
         Enum(Rounding, native_enum=False, length=10), default=Rounding.down
     )
+    # Birthday rewards: a message (template ``loyalty-birthday``) and these points, once a year.
+    birthday_enabled: Mapped[bool] = mapped_column(default=False)
+    birthday_points: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -13,6 +13,10 @@ from herald.loyalty.models import EntryKind, Rounding
 class LoyaltySettingsIn(BaseModel):
     points_per_unit: Decimal = Field(gt=0, le=10_000, decimal_places=4)
     rounding: Rounding = Rounding.down
+    # Left out: unchanged. On: every customer with a birthday gets the ``loyalty-birthday``
+    # message and ``birthday_points`` on their birthday, in their own time zone.
+    birthday_enabled: bool | None = None
+    birthday_points: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
 def plain_decimal(value: Decimal) -> str:
@@ -23,6 +27,8 @@ def plain_decimal(value: Decimal) -> str:
 class LoyaltySettingsOut(BaseModel):
     points_per_unit: Decimal
     rounding: Rounding
+    birthday_enabled: bool = False
+    birthday_points: int = 0
     updated_at: datetime | None
 
     @field_serializer("points_per_unit")
@@ -84,3 +90,55 @@ class PointsOut(BaseModel):
     lifetime_earned: int
     entries: list[LedgerEntryOut]
     next_cursor: str | None
+
+
+class BirthdayQuery(BaseModel):
+    """One page of the customers whose birthday it is at ``at``, after ``after``."""
+
+    at: datetime
+    organization_id: uuid.UUID | None = None
+    after: tuple[uuid.UUID, uuid.UUID] | None = None
+    limit: int = Field(default=500, ge=1, le=5000)
+
+
+class BirthdayRewardInput(BaseModel):
+    """One customer's birthday of one year: the reward's key. Ids only."""
+
+    organization_id: uuid.UUID
+    customer_id: uuid.UUID
+    year: int
+
+
+class BirthdayPage(BaseModel):
+    rewards: list[BirthdayRewardInput]
+    after: tuple[uuid.UUID, uuid.UUID] | None
+
+
+class BirthdaySweepInput(BaseModel):
+    """The daily sweep. Scheduled runs take the day from their scheduled time; a run started
+    by hand may name the instant (a missed day) and one organization."""
+
+    at: datetime | None = None
+    organization_id: uuid.UUID | None = None
+    after: tuple[uuid.UUID, uuid.UUID] | None = None
+    found: int = 0
+    started: int = 0
+
+
+class BirthdaySweepOutcome(BaseModel):
+    at: datetime
+    found: int
+    started: int
+
+
+class BirthdayPrepared(BaseModel):
+    points: int
+    balance: int | None
+    template_id: uuid.UUID
+
+
+class BirthdayRewardOutcome(BaseModel):
+    points: int
+    balance: int | None
+    message_status: str
+    message_reason: str | None

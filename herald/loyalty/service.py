@@ -38,10 +38,12 @@ DEFAULT_RULE = LoyaltySettingsIn(points_per_unit=Decimal(1), rounding=Rounding.d
 def get_settings(session: Session) -> LoyaltySettingsOut:
     row = session.scalar(select(LoyaltySettings))
     if row is None:
-        return LoyaltySettingsOut(**DEFAULT_RULE.model_dump(), updated_at=None)
-    return LoyaltySettingsOut(
-        points_per_unit=row.points_per_unit, rounding=row.rounding, updated_at=row.updated_at
-    )
+        return LoyaltySettingsOut(
+            points_per_unit=DEFAULT_RULE.points_per_unit,
+            rounding=DEFAULT_RULE.rounding,
+            updated_at=None,
+        )
+    return LoyaltySettingsOut.model_validate(row, from_attributes=True)
 
 
 def put_settings(session: Session, data: LoyaltySettingsIn) -> LoyaltySettingsOut:
@@ -51,6 +53,10 @@ def put_settings(session: Session, data: LoyaltySettingsIn) -> LoyaltySettingsOu
         session.add(row)
     row.points_per_unit = data.points_per_unit
     row.rounding = data.rounding
+    if data.birthday_enabled is not None:
+        row.birthday_enabled = data.birthday_enabled
+    if data.birthday_points is not None:
+        row.birthday_points = data.birthday_points
     row.updated_at = utcnow()
     session.commit()
     return get_settings(session)

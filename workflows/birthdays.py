@@ -1,0 +1,125 @@
+"""Birthday rewards: a daily sweep (started by a Temporal Schedule) and one run per customer
+and year."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.loyalty import BirthdayActivities
+    from herald.loyalty.birthdays import (
+        BIRTHDAY_WORKFLOW,
+        birthday_message_key,
+        birthday_workflow_id,
+    )
+    from herald.loyalty.schemas import (
+        BirthdayQuery,
+        BirthdayRewardInput,
+        BirthdayRewardOutcome,
+        BirthdaySweepInput,
+        BirthdaySweepOutcome,
+    )
+    from herald.messaging.delivery import DeliveryRequest
+    from herald.messaging.messages import SEND_WORKFLOW
+    from herald.temporal import run_search_attributes
+    from workflows.messaging import SendMessage
+    from workflows.policies import DB_RETRY, DB_TIMEOUT
+
+# Set by Temporal on every run a schedule starts (also on a trigger or a backfill).
+SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+# Reward runs started at once; a page of the lookup is several of these.
+START_CONCURRENCY = 100
+
+
+@workflow.defn
+class BirthdayRewards:
+    """Finds whose birthday it is (each in their own time zone) and starts one
+    ``BirthdayReward`` per customer and year. A second sweep of the same day starts nothing
+    new: the reward's workflow id (and the ledger's key) is customer and year."""
+
+    @workflow.run
+    async def run(self, sweep: BirthdaySweepInput) -> BirthdaySweepOutcome:
+        at = sweep.at or self._scheduled_at() or workflow.now()
+        after, found, started = sweep.after, sweep.found, sweep.started
+        while True:
+            page = await workflow.execute_activity_method(
+                BirthdayActivities.find_birthdays,
+                BirthdayQuery(at=at, organization_id=sweep.organization_id, after=after),
+                start_to_close_timeout=DB_TIMEOUT,
+                retry_policy=DB_RETRY,
+            )
+            found += len(page.rewards)
+            for i in range(0, len(page.rewards), START_CONCURRENCY):
+                chunk = page.rewards[i : i + START_CONCURRENCY]
+                started += sum(await asyncio.gather(*(self._start(r) for r in chunk)))
+            if page.after is None:
+                return BirthdaySweepOutcome(at=at, found=found, started=started)
+            after = page.after
+            if workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(
+                    sweep.model_copy(
+                        update={"at": at, "after": after, "found": found, "started": started}
+                    )
+                )
+
+    @staticmethod
+    def _scheduled_at() -> datetime | None:
+        return workflow.info().typed_search_attributes.get(SCHEDULED_START)
+
+    @staticmethod
+    async def _start(reward: BirthdayRewardInput) -> int:
+        try:
+            await workflow.start_child_workflow(
+                BirthdayReward.run,
+                reward,
+                id=birthday_workflow_id(reward),
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+                search_attributes=run_search_attributes(
+                    BIRTHDAY_WORKFLOW, str(reward.organization_id), str(reward.customer_id)
+                ),
+            )
+        except WorkflowAlreadyStartedError:
+            return 0  # rewarded already this year (or being rewarded now)
+        return 1
+
+
+@workflow.defn
+class BirthdayReward:
+    """One customer's birthday of one year: the points, then the message (which waits out
+    quiet hours in its own ``SendMessage`` run)."""
+
+    @workflow.run
+    async def run(self, reward: BirthdayRewardInput) -> BirthdayRewardOutcome:
+        prepared = await workflow.execute_activity_method(
+            BirthdayActivities.prepare_birthday,
+            reward,
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+        )
+        key = birthday_message_key(reward)
+        sent = await workflow.execute_child_workflow(
+            SendMessage.run,
+            DeliveryRequest(
+                idempotency_key=key,
+                customer_id=reward.customer_id,
+                organization_id=reward.organization_id,
+                template_id=prepared.template_id,
+                event={"points": prepared.points, "year": reward.year},
+            ),
+            id=f"{SEND_WORKFLOW}/{reward.organization_id}/{key}",
+            search_attributes=run_search_attributes(
+                SEND_WORKFLOW, str(reward.organization_id), str(reward.customer_id)
+            ),
+        )
+        return BirthdayRewardOutcome(
+            points=prepared.points,
+            balance=prepared.balance,
+            message_status=sent.status.value,
+            message_reason=sent.reason,
+        )
