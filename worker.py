@@ -22,7 +22,7 @@ from herald.temporal import connect, ensure_search_attributes
 from workflows.birthdays import BirthdayReward, BirthdayRewards
 from workflows.inquiries import InquiryFollowUp
 from workflows.journeys import JourneyRun
-from workflows.loyalty import AwardOrderPoints, ReverseOrderPoints
+from workflows.loyalty import AwardOrderPoints, ReverseOrderPoints, RewardRedemption
 from workflows.messaging import SendMessage
 
 log = logging.getLogger("herald.worker")
@@ -35,6 +35,7 @@ WORKFLOWS = [
     InquiryFollowUp,
     BirthdayRewards,
     BirthdayReward,
+    RewardRedemption,
 ]
 # Activities are synchronous database work: they run on this many threads.
 ACTIVITY_THREADS = 32
@@ -55,6 +56,7 @@ def build_worker(
         activities=[
             loyalty.award_order_points,
             loyalty.reverse_order_points,
+            loyalty.expire_redemption,
             messaging.deliver_message,
             *journeys.all_activities(),
             *inquiries.all_activities(),

@@ -6,7 +6,8 @@ from typing import Any
 from temporalio import activity
 
 from herald.db import Database
-from herald.loyalty import birthdays, service
+from herald.loyalty import birthdays, rewards, service
+from herald.loyalty.models import RedemptionStatus
 from herald.loyalty.schemas import (
     AwardOrderPointsInput,
     BirthdayPage,
@@ -14,6 +15,7 @@ from herald.loyalty.schemas import (
     BirthdayQuery,
     BirthdayRewardInput,
     LedgerOutcome,
+    RedemptionExpiry,
     ReverseOrderPointsInput,
 )
 
@@ -33,6 +35,15 @@ class LoyaltyActivities:
     def reverse_order_points(self, data: ReverseOrderPointsInput) -> LedgerOutcome:
         with self._db.session(data.organization_id) as session:
             return service.reverse_order_points(session, data)
+
+    @activity.defn
+    def expire_redemption(self, expiry: RedemptionExpiry) -> RedemptionStatus:
+        """Give the points back if the code is still unused; the final status either way."""
+        with self._db.session(expiry.organization_id) as session:
+            redemption = rewards.release(
+                session, str(expiry.redemption_id), "expired unused", due=expiry.due
+            )
+            return redemption.status
 
 
 class BirthdayActivities:

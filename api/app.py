@@ -80,4 +80,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router.router)
     app.include_router(public.tracking)
+    app.include_router(loyalty.customer_loyalty)
     return app

@@ -1,13 +1,35 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
-from sqlalchemy.orm import Session
+import contextlib
+import uuid
 
-from api.deps import org_session, require
+from fastapi import APIRouter, BackgroundTasks, Depends
+from sqlalchemy.orm import Session
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from api.deps import get_db, get_dispatcher, get_temporal, org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
-from herald.loyalty import service
-from herald.loyalty.schemas import LoyaltySettingsIn, LoyaltySettingsOut
+from herald.db import Database
+from herald.errors import Conflict
+from herald.events.dispatch import EventDispatcher
+from herald.loyalty import rewards, service
+from herald.loyalty.models import Redemption, RedemptionStatus
+from herald.loyalty.schemas import (
+    AdjustmentIn,
+    ConfirmRedemptionIn,
+    LedgerOutcome,
+    LoyaltySettingsIn,
+    LoyaltySettingsOut,
+    RedeemIn,
+    RedemptionOut,
+    ReleaseRedemptionIn,
+    RewardCreate,
+    RewardOut,
+    RewardUpdate,
+)
+from herald.loyalty.triggers import REDEMPTION_WORKFLOW
 
 router = APIRouter(prefix="/v1/loyalty", tags=["loyalty"])
 
@@ -27,3 +49,142 @@ def put_settings(
     session: Session = Depends(org_session),
 ) -> LoyaltySettingsOut:
     return service.put_settings(session, body)
+
+
+# -- rewards catalog ---------------------------------------------------------------------------
+
+
+@router.get("/rewards", response_model=list[RewardOut])
+def list_rewards(
+    active: bool = False,
+    _: Principal = Depends(require(Permission.loyalty_read)),
+    session: Session = Depends(org_session),
+) -> list[RewardOut]:
+    return [rewards.reward_out(r) for r in rewards.list_rewards(session, active_only=active)]
+
+
+@router.post("/rewards", status_code=201, response_model=RewardOut, summary="Add a reward (owner)")
+def create_reward(
+    body: RewardCreate,
+    _: Principal = Depends(require(Permission.loyalty_configure)),
+    session: Session = Depends(org_session),
+) -> RewardOut:
+    return rewards.reward_out(rewards.create_reward(session, body))
+
+
+@router.patch(
+    "/rewards/{reward_id}",
+    response_model=RewardOut,
+    summary="Change a reward's cost, stock, limit or availability (owner); issued codes keep "
+    "what they cost",
+)
+def update_reward(
+    reward_id: uuid.UUID,
+    body: RewardUpdate,
+    _: Principal = Depends(require(Permission.loyalty_configure)),
+    session: Session = Depends(org_session),
+) -> RewardOut:
+    return rewards.reward_out(rewards.update_reward(session, reward_id, body))
+
+
+# -- redemption and adjustments ----------------------------------------------------------------
+
+customer_loyalty = APIRouter(prefix="/v1", tags=["loyalty"])
+
+
+def _redemption_out(redemption: Redemption) -> RedemptionOut:
+    return RedemptionOut.model_validate(redemption, from_attributes=True)
+
+
+@customer_loyalty.post(
+    "/customers/{customer_id}/redemptions",
+    status_code=201,
+    response_model=RedemptionOut,
+    summary="Spend points on a reward: the points are held and a code issued; an order "
+    "confirms the code, or the points come back when the hold runs out",
+)
+def redeem(
+    customer_id: uuid.UUID,
+    body: RedeemIn,
+    background: BackgroundTasks,
+    _: Principal = Depends(require(Permission.loyalty_redeem)),
+    session: Session = Depends(org_session),
+    dispatcher: EventDispatcher = Depends(get_dispatcher),
+) -> RedemptionOut:
+    redemption, event_id = rewards.reserve(session, customer_id, body.reward_id)
+    # The event starts the run that releases the points if no order uses the code.
+    background.add_task(dispatcher.dispatch, [event_id])
+    return _redemption_out(redemption)
+
+
+@customer_loyalty.get("/customers/{customer_id}/redemptions", response_model=list[RedemptionOut])
+def list_redemptions(
+    customer_id: uuid.UUID,
+    _: Principal = Depends(require(Permission.loyalty_read)),
+    session: Session = Depends(org_session),
+) -> list[RedemptionOut]:
+    return [_redemption_out(r) for r in rewards.list_redemptions(session, customer_id)]
+
+
+async def _end_hold(client: Client, redemption: Redemption) -> None:
+    """Tell the redemption's run it can stop waiting. Best effort: if this is lost, the run's
+    expiry finds the code settled and changes nothing."""
+    run = client.get_workflow_handle(
+        f"{REDEMPTION_WORKFLOW}/{redemption.organization_id}/{redemption.id}"
+    )
+    with contextlib.suppress(RPCError):
+        await run.signal("settled")
+
+
+@customer_loyalty.post(
+    "/redemptions/{code}/confirm",
+    response_model=RedemptionOut,
+    summary="An order used the code (by code or redemption id); repeating it is harmless",
+)
+async def confirm_redemption(
+    code: str,
+    body: ConfirmRedemptionIn,
+    principal: Principal = Depends(require(Permission.loyalty_redeem)),
+    db: Database = Depends(get_db),
+    client: Client = Depends(get_temporal),
+) -> RedemptionOut:
+    with db.session(principal.organization_id) as session:
+        redemption = rewards.confirm(session, code, body.order_id)
+    await _end_hold(client, redemption)
+    return _redemption_out(redemption)
+
+
+@customer_loyalty.post(
+    "/redemptions/{code}/release",
+    response_model=RedemptionOut,
+    summary="Give an unused code back: its points return to the customer",
+)
+async def release_redemption(
+    code: str,
+    body: ReleaseRedemptionIn,
+    principal: Principal = Depends(require(Permission.loyalty_redeem)),
+    db: Database = Depends(get_db),
+    client: Client = Depends(get_temporal),
+) -> RedemptionOut:
+    with db.session(principal.organization_id) as session:
+        redemption = rewards.release(session, code, body.reason)
+        if redemption.status is RedemptionStatus.confirmed:
+            raise Conflict(f"the code was used by order {redemption.order_id}")
+    await _end_hold(client, redemption)
+    return _redemption_out(redemption)
+
+
+@customer_loyalty.post(
+    "/customers/{customer_id}/points/adjustments",
+    status_code=201,
+    response_model=LedgerOutcome,
+    summary="Correct a balance by hand (owner): a ledger entry with the reason and the key "
+    "that made it; the balance cannot go below zero",
+)
+def adjust_points(
+    customer_id: uuid.UUID,
+    body: AdjustmentIn,
+    principal: Principal = Depends(require(Permission.loyalty_adjust)),
+    session: Session = Depends(org_session),
+) -> LedgerOutcome:
+    return rewards.adjust(session, customer_id, body, f"api-key:{principal.api_key_id}")

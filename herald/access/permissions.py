@@ -16,6 +16,10 @@ class Permission(enum.StrEnum):
     events_write = "events:write"
     loyalty_read = "loyalty:read"
     loyalty_configure = "loyalty:configure"
+    # Spend a customer's points on a reward; confirm or give back its code.
+    loyalty_redeem = "loyalty:redeem"
+    # Correct a balance by hand (audited).
+    loyalty_adjust = "loyalty:adjust"
     runs_read = "runs:read"
     api_keys_manage = "api_keys:manage"
     templates_read = "templates:read"
@@ -39,11 +43,18 @@ _P = Permission
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.owner: frozenset(Permission),
-    # Managers see and run everything but the earning rate and the keys.
-    Role.manager: frozenset(Permission) - {_P.loyalty_configure, _P.api_keys_manage},
+    # Managers see and run everything but the loyalty program's rules, balances and the keys.
+    Role.manager: frozenset(Permission)
+    - {_P.loyalty_configure, _P.loyalty_adjust, _P.api_keys_manage},
     # At the till: look up and create customers, post orders, show points. No edits, no deletes.
     Role.cashier: frozenset(
-        {_P.customers_read, _P.customers_create, _P.events_write, _P.loyalty_read}
+        {
+            _P.customers_read,
+            _P.customers_create,
+            _P.events_write,
+            _P.loyalty_read,
+            _P.loyalty_redeem,
+        }
     ),
     # Marketers read profiles to build audiences but do not edit them.
     Role.marketing: frozenset(

@@ -22,6 +22,9 @@ class EntryKind(enum.StrEnum):
     earn = "earn"
     reversal = "reversal"
     adjustment = "adjustment"
+    # Points held for a reward; a release gives them back when the redemption lapses.
+    redemption = "redemption"
+    release = "release"
 
 
 class LoyaltySettings(TenantScoped, Base):
@@ -38,6 +41,8 @@ class LoyaltySettings(TenantScoped, Base):
     # Birthday rewards: a message (template ``loyalty-birthday``) and these points, once a year.
     birthday_enabled: Mapped[bool] = mapped_column(default=False)
     birthday_points: Mapped[int] = mapped_column(default=0)
+    # How long a redeemed reward's code waits for an order before its points come back.
+    redemption_hold_minutes: Mapped[int] = mapped_column(default=60)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -74,3 +79,58 @@ class LedgerEntry(TenantScoped, Base):
     # The rule and amounts that produced the points, so a reversal never re-derives them.
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RewardKind(enum.StrEnum):
+    discount_fixed = "discount_fixed"  # ``value`` off, in the order's currency
+    discount_percent = "discount_percent"  # ``value`` percent off
+    free_item = "free_item"  # ``sku``
+    custom = "custom"
+
+
+class Reward(TenantScoped, Base):
+    """An entry of the rewards catalog: what a customer can spend points on."""
+
+    __tablename__ = "loyalty_rewards"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[RewardKind] = mapped_column(Enum(RewardKind, native_enum=False, length=20))
+    value: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    sku: Mapped[str | None] = mapped_column(String(100))
+    cost_points: Mapped[int]
+    # None: unlimited. ``stock_left`` counts down as codes are reserved, up as they lapse.
+    stock: Mapped[int | None]
+    stock_left: Mapped[int | None]
+    per_customer_limit: Mapped[int | None]
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RedemptionStatus(enum.StrEnum):
+    reserved = "reserved"  # points held, code issued, waiting for the order
+    confirmed = "confirmed"  # the order used the code
+    released = "released"  # lapsed or cancelled: the points came back
+
+
+class Redemption(TenantScoped, Base):
+    __tablename__ = "loyalty_redemptions"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "code"),
+        Index("ix_loyalty_redemptions_customer", "organization_id", "customer_id", "reward_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    reward_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("loyalty_rewards.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    points: Mapped[int]
+    status: Mapped[RedemptionStatus] = mapped_column(
+        Enum(RedemptionStatus, native_enum=False, length=20)
+    )
+    order_id: Mapped[str | None] = mapped_column(String(200))
+    release_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    settled_at: Mapped[datetime | None]

@@ -5,9 +5,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
-from herald.loyalty.models import EntryKind, Rounding
+from herald.loyalty.models import EntryKind, RedemptionStatus, RewardKind, Rounding
 
 
 class LoyaltySettingsIn(BaseModel):
@@ -17,6 +17,8 @@ class LoyaltySettingsIn(BaseModel):
     # message and ``birthday_points`` on their birthday, in their own time zone.
     birthday_enabled: bool | None = None
     birthday_points: int | None = Field(default=None, ge=0, le=1_000_000)
+    # How long a reward's code waits for an order before its points come back.
+    redemption_hold_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
 
 
 def plain_decimal(value: Decimal) -> str:
@@ -29,6 +31,7 @@ class LoyaltySettingsOut(BaseModel):
     rounding: Rounding
     birthday_enabled: bool = False
     birthday_points: int = 0
+    redemption_hold_minutes: int = 60
     updated_at: datetime | None
 
     @field_serializer("points_per_unit")
@@ -61,6 +64,9 @@ OutcomeStatus = Literal[
     "reversed",
     "already_reversed",
     "refund_recorded",
+    "redeemed",
+    "released",
+    "adjusted",
 ]
 
 
@@ -142,3 +148,123 @@ class BirthdayRewardOutcome(BaseModel):
     balance: int | None
     message_status: str
     message_reason: str | None
+
+
+# -- rewards and redemption ---------------------------------------------------------------------
+
+
+class RewardFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: RewardKind
+    value: Decimal | None = Field(default=None, gt=0, max_digits=12, decimal_places=2)
+    sku: str | None = Field(default=None, min_length=1, max_length=100)
+    cost_points: int = Field(gt=0, le=100_000_000)
+    stock: int | None = Field(default=None, ge=0)
+    per_customer_limit: int | None = Field(default=None, ge=1)
+    active: bool = True
+
+    @model_validator(mode="after")
+    def _what_it_gives(self) -> RewardFields:
+        if self.kind in (RewardKind.discount_fixed, RewardKind.discount_percent):
+            if self.value is None:
+                raise ValueError(f"a {self.kind.value} reward needs a value")
+            if self.kind is RewardKind.discount_percent and self.value > 100:
+                raise ValueError("a percent discount is at most 100")
+        if self.kind is RewardKind.free_item and not self.sku:
+            raise ValueError("a free_item reward needs the item's sku")
+        return self
+
+
+class RewardCreate(RewardFields):
+    pass
+
+
+class RewardUpdate(BaseModel):
+    """Changes to a reward; codes already issued keep the points they cost."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    cost_points: int | None = Field(default=None, gt=0, le=100_000_000)
+    stock: int | None = Field(default=None, ge=0)
+    per_customer_limit: int | None = Field(default=None, ge=1)
+    active: bool | None = None
+
+
+class RewardOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    kind: RewardKind
+    value: Decimal | None
+    sku: str | None
+    cost_points: int
+    stock: int | None
+    stock_left: int | None
+    per_customer_limit: int | None
+    active: bool
+    created_at: datetime
+
+
+class RedeemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reward_id: uuid.UUID
+
+
+class RedemptionOut(BaseModel):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    reward_id: uuid.UUID
+    code: str
+    points: int
+    status: RedemptionStatus
+    order_id: str | None
+    release_reason: str | None
+    created_at: datetime
+    expires_at: datetime
+    settled_at: datetime | None
+
+
+class ConfirmRedemptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: str = Field(min_length=1, max_length=200)
+
+
+class ReleaseRedemptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="cancelled", min_length=1, max_length=200)
+
+
+class RedemptionHold(BaseModel):
+    """The ``RewardRedemption`` run's input: release the points at ``expires_at`` unless the
+    code was used or given back first."""
+
+    organization_id: uuid.UUID
+    redemption_id: uuid.UUID
+    expires_at: datetime
+
+
+class RedemptionExpiry(BaseModel):
+    organization_id: uuid.UUID
+    redemption_id: uuid.UUID
+    # The run's clock: a code lapses only once its time has come.
+    due: datetime
+
+
+class AdjustmentIn(BaseModel):
+    """A manual correction of a customer's balance (owner only, audited)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    points: int = Field(ge=-100_000_000, le=100_000_000)
+    reason: str = Field(min_length=3, max_length=500)
+
+    @model_validator(mode="after")
+    def _not_zero(self) -> AdjustmentIn:
+        if self.points == 0:
+            raise ValueError("an adjustment adds or removes at least one point")
+        return self

@@ -32,6 +32,7 @@ _ROUNDING = {
     Rounding.half_up: ROUND_HALF_UP,
     Rounding.up: ROUND_CEILING,
 }
+EARNING = (EntryKind.earn, EntryKind.adjustment)
 DEFAULT_RULE = LoyaltySettingsIn(points_per_unit=Decimal(1), rounding=Rounding.down)
 
 
@@ -57,6 +58,8 @@ def put_settings(session: Session, data: LoyaltySettingsIn) -> LoyaltySettingsOu
         row.birthday_enabled = data.birthday_enabled
     if data.birthday_points is not None:
         row.birthday_points = data.birthday_points
+    if data.redemption_hold_minutes is not None:
+        row.redemption_hold_minutes = data.redemption_hold_minutes
     row.updated_at = utcnow()
     session.commit()
     return get_settings(session)
@@ -66,7 +69,7 @@ def points_for(amount: Decimal, rule: LoyaltySettingsOut) -> int:
     return int((amount * rule.points_per_unit).to_integral_value(rounding=_ROUNDING[rule.rounding]))
 
 
-def _lock_account(session: Session, customer_id: uuid.UUID) -> LoyaltyAccount:
+def lock_account(session: Session, customer_id: uuid.UUID) -> LoyaltyAccount:
     """Create the account row if needed and lock it: awards and reversals of one customer queue up."""
     insert_if_absent(
         session,
@@ -115,7 +118,7 @@ def _unchanged(
     return outcome
 
 
-def _append(
+def append_entry(
     session: Session, account: LoyaltyAccount, entry: LedgerEntry, status: OutcomeStatus
 ) -> LedgerOutcome | None:
     """Write the entry and the balance in one transaction.
@@ -124,7 +127,7 @@ def _append(
     """
     session.add(entry)
     account.balance += entry.points
-    if entry.points > 0:
+    if entry.kind in EARNING and entry.points > 0:  # a release only gives back what was held
         account.lifetime_earned += entry.points
     account.updated_at = utcnow()
     try:
@@ -144,7 +147,7 @@ def award_order_points(session: Session, data: AwardOrderPointsInput) -> LedgerO
 
     The customer id comes from a stored event of this organization, so it is not looked up again.
     """
-    account = _lock_account(session, data.customer_id)
+    account = lock_account(session, data.customer_id)
     entries = _order_entries(session, data.order_id)
     if ORDER_PAID in entries:
         return _unchanged(session, account, "already_awarded", entries[ORDER_PAID])
@@ -165,7 +168,7 @@ def award_order_points(session: Session, data: AwardOrderPointsInput) -> LedgerO
             "rounding": rule.rounding.value,
         },
     )
-    return _append(session, account, entry, "awarded") or award_order_points(session, data)
+    return append_entry(session, account, entry, "awarded") or award_order_points(session, data)
 
 
 def award_points(
@@ -178,7 +181,7 @@ def award_points(
 ) -> LedgerOutcome:
     """Award a fixed number of points once per (source, source id): a journey step, a
     campaign, a birthday."""
-    account = _lock_account(session, customer_id)
+    account = lock_account(session, customer_id)
     recorded = _entry(session, source, source_id)
     if recorded is not None:
         return _unchanged(session, account, "already_awarded", recorded)
@@ -190,14 +193,14 @@ def award_points(
         source_id=source_id,
         details=details,
     )
-    return _append(session, account, entry, "awarded") or award_points(
+    return append_entry(session, account, entry, "awarded") or award_points(
         session, customer_id, points, source, source_id, details
     )
 
 
 def reverse_order_points(session: Session, data: ReverseOrderPointsInput) -> LedgerOutcome:
     """Take back what an order earned, once. A refund that arrives first blocks the later award."""
-    account = _lock_account(session, data.customer_id)
+    account = lock_account(session, data.customer_id)
     entries = _order_entries(session, data.order_id)
     if ORDER_REFUNDED in entries:
         return _unchanged(session, account, "already_reversed", entries[ORDER_REFUNDED])
@@ -213,7 +216,7 @@ def reverse_order_points(session: Session, data: ReverseOrderPointsInput) -> Led
         details={"reverses": str(award.id)} if award is not None else {"award": "none yet"},
     )
     status: OutcomeStatus = "reversed" if award is not None else "refund_recorded"
-    return _append(session, account, entry, status) or reverse_order_points(session, data)
+    return append_entry(session, account, entry, status) or reverse_order_points(session, data)
 
 
 def customer_points(

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from herald.events.models import Event
-from herald.loyalty.schemas import AwardOrderPointsInput, ReverseOrderPointsInput
+from herald.loyalty.rewards import REDEMPTION_RESERVED
+from herald.loyalty.schemas import AwardOrderPointsInput, RedemptionHold, ReverseOrderPointsInput
 from herald.loyalty.service import ORDER_PAID, ORDER_REFUNDED
 from herald.temporal import WorkflowStart
 
 AWARD_WORKFLOW = "AwardOrderPoints"
 REVERSE_WORKFLOW = "ReverseOrderPoints"
+REDEMPTION_WORKFLOW = "RewardRedemption"
 
 
 def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]:
     if event.customer_id is None:
         return []
+    if event.type == REDEMPTION_RESERVED:
+        return [_redemption_hold(event)]
     org, order_id = event.organization_id, event.properties.get("order_id")
     if event.type == ORDER_PAID:
         arg: AwardOrderPointsInput | ReverseOrderPointsInput = AwardOrderPointsInput(
@@ -49,3 +55,18 @@ def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]
             customer_id=event.customer_id,
         )
     ]
+
+
+def _redemption_hold(event: Event) -> WorkflowStart:
+    redemption_id = uuid.UUID(event.properties["redemption_id"])
+    return WorkflowStart(
+        workflow=REDEMPTION_WORKFLOW,
+        workflow_id=f"{REDEMPTION_WORKFLOW}/{event.organization_id}/{redemption_id}",
+        arg=RedemptionHold(
+            organization_id=event.organization_id,
+            redemption_id=redemption_id,
+            expires_at=datetime.fromisoformat(event.properties["expires_at"]),
+        ),
+        organization_id=event.organization_id,
+        customer_id=event.customer_id,
+    )
