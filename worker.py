@@ -22,7 +22,7 @@ from herald.temporal import connect, ensure_search_attributes
 from workflows.birthdays import BirthdayReward, BirthdayRewards
 from workflows.inquiries import InquiryFollowUp
 from workflows.journeys import JourneyRun
-from workflows.loyalty import AwardOrderPoints, ReverseOrderPoints, RewardRedemption
+from workflows.loyalty import AwardOrderPoints, ReverseOrderPoints, RewardRedemption, TierReview
 from workflows.messaging import SendMessage
 
 log = logging.getLogger("herald.worker")
@@ -36,6 +36,7 @@ WORKFLOWS = [
     BirthdayRewards,
     BirthdayReward,
     RewardRedemption,
+    TierReview,
 ]
 # Activities are synchronous database work: they run on this many threads.
 ACTIVITY_THREADS = 32
@@ -57,6 +58,7 @@ def build_worker(
             loyalty.award_order_points,
             loyalty.reverse_order_points,
             loyalty.expire_redemption,
+            loyalty.review_tier,
             messaging.deliver_message,
             *journeys.all_activities(),
             *inquiries.all_activities(),

@@ -6,7 +6,7 @@ from typing import Any
 from temporalio import activity
 
 from herald.db import Database
-from herald.loyalty import birthdays, rewards, service
+from herald.loyalty import birthdays, rewards, service, tiers
 from herald.loyalty.models import RedemptionStatus
 from herald.loyalty.schemas import (
     AwardOrderPointsInput,
@@ -17,6 +17,8 @@ from herald.loyalty.schemas import (
     LedgerOutcome,
     RedemptionExpiry,
     ReverseOrderPointsInput,
+    TierReviewOutcome,
+    TierReviewRequest,
 )
 
 
@@ -35,6 +37,12 @@ class LoyaltyActivities:
     def reverse_order_points(self, data: ReverseOrderPointsInput) -> LedgerOutcome:
         with self._db.session(data.organization_id) as session:
             return service.reverse_order_points(session, data)
+
+    @activity.defn
+    def review_tier(self, request: TierReviewRequest) -> TierReviewOutcome:
+        with self._db.session(request.organization_id) as session:
+            account = service.lock_account(session, request.customer_id)
+            return tiers.review(session, account, request)
 
     @activity.defn
     def expire_redemption(self, expiry: RedemptionExpiry) -> RedemptionStatus:

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         DELIVERY_RETRY,
         DELIVERY_TIMEOUT,
     )
+    from workflows.timing import changed_before
 
 STATE_QUERY = "state"
 # The statuses each transition may start from; anything else is refused (HTTP 409).
@@ -87,7 +88,7 @@ class InquiryFollowUp:
             name, due = self._next_timer()
             self._state.next_timer, self._state.next_timer_at = name, due
             seen = self._changes
-            if await self._moved_on_before(due, seen):
+            if await changed_before(due, lambda: self._changes):
                 continue  # the timers are worked out again for the new status
             async with self._lock:
                 # An update may have taken the lock first and made this timer moot.
@@ -102,17 +103,6 @@ class InquiryFollowUp:
         )
 
     # -- timers --------------------------------------------------------------------------------
-
-    async def _moved_on_before(self, due: datetime, seen: int) -> bool:
-        """Wait until ``due`` unless an update moves the inquiry on first."""
-        wait = due - workflow.now()
-        if wait <= timedelta(0):
-            return False
-        try:
-            await workflow.wait_condition(lambda: self._changes != seen, timeout=wait)
-            return True
-        except TimeoutError:
-            return False
 
     def _next_timer(self) -> tuple[str, datetime]:
         state, timers, received = self._state, self._input.timers, self._input.received_at

@@ -16,7 +16,11 @@ with workflow.unsafe.imports_passed_through():
         RedemptionExpiry,
         RedemptionHold,
         ReverseOrderPointsInput,
+        TierMember,
+        TierReviewRequest,
     )
+    from herald.loyalty.triggers import TIER_CHANGED_SIGNAL
+    from workflows.timing import changed_before
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -66,13 +70,8 @@ class RewardRedemption:
 
     @workflow.run
     async def run(self, hold: RedemptionHold) -> RedemptionStatus | None:
-        wait = hold.expires_at - workflow.now()
-        if wait > timedelta(0):
-            try:
-                await workflow.wait_condition(lambda: self._settled, timeout=wait)
-                return None  # used or given back: nothing left to hold
-            except TimeoutError:
-                pass
+        if await changed_before(hold.expires_at, lambda: self._settled):
+            return None  # used or given back: nothing left to hold
         expiry = RedemptionExpiry(
             organization_id=hold.organization_id,
             redemption_id=hold.redemption_id,
@@ -83,3 +82,31 @@ class RewardRedemption:
     @workflow.signal
     def settled(self) -> None:
         self._settled = True
+
+
+@workflow.defn
+class TierReview:
+    """One per member with a tier: sleeps until the end of the member's period in it, then
+    reviews (keep, or move down to what they still reach). A new tier (an upgrade) signals it,
+    starting the period over."""
+
+    def __init__(self) -> None:
+        self._changes = 0
+
+    @workflow.run
+    async def run(self, member: TierMember) -> str | None:
+        while True:
+            outcome = await _write_ledger(
+                LoyaltyActivities.review_tier,
+                TierReviewRequest(**member.model_dump(), at=workflow.now()),
+            )
+            if outcome.next_review is None:
+                return outcome.tier  # no tier left to review
+            # An upgrade in the meantime starts a new period: the review date is asked again.
+            await changed_before(outcome.next_review, lambda: self._changes)
+            if workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(member)
+
+    @workflow.signal(name=TIER_CHANGED_SIGNAL)
+    def tier_changed(self) -> None:
+        self._changes += 1

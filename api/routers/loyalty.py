@@ -14,7 +14,7 @@ from herald.access.service import Principal
 from herald.db import Database
 from herald.errors import Conflict
 from herald.events.dispatch import EventDispatcher
-from herald.loyalty import rewards, service
+from herald.loyalty import rewards, service, tiers
 from herald.loyalty.models import Redemption, RedemptionStatus
 from herald.loyalty.schemas import (
     AdjustmentIn,
@@ -28,6 +28,8 @@ from herald.loyalty.schemas import (
     RewardCreate,
     RewardOut,
     RewardUpdate,
+    TierLadderIn,
+    TierLadderOut,
 )
 from herald.loyalty.triggers import REDEMPTION_WORKFLOW
 
@@ -49,6 +51,29 @@ def put_settings(
     session: Session = Depends(org_session),
 ) -> LoyaltySettingsOut:
     return service.put_settings(session, body)
+
+
+@router.get("/tiers", response_model=TierLadderOut)
+def get_tiers(
+    _: Principal = Depends(require(Permission.loyalty_read)),
+    session: Session = Depends(org_session),
+) -> TierLadderOut:
+    return tiers.get_ladder(session)
+
+
+@router.put(
+    "/tiers",
+    response_model=TierLadderOut,
+    summary="Set the tier ladder (owner): what qualifies (points earned or amount spent in a "
+    "rolling period) and each tier's earning multiplier. Upgrades are immediate, downgrades "
+    "wait for the member's review at the end of each period",
+)
+def put_tiers(
+    body: TierLadderIn,
+    _: Principal = Depends(require(Permission.loyalty_configure)),
+    session: Session = Depends(org_session),
+) -> TierLadderOut:
+    return tiers.put_ladder(session, body)
 
 
 # -- rewards catalog ---------------------------------------------------------------------------

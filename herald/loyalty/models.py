@@ -18,6 +18,11 @@ class Rounding(enum.StrEnum):
     up = "up"
 
 
+class TierBasis(enum.StrEnum):
+    points_earned = "points_earned"  # points earned from orders and gifts in the period
+    amount_spent = "amount_spent"  # order amounts paid in the period
+
+
 class EntryKind(enum.StrEnum):
     earn = "earn"
     reversal = "reversal"
@@ -43,7 +48,25 @@ class LoyaltySettings(TenantScoped, Base):
     birthday_points: Mapped[int] = mapped_column(default=0)
     # How long a redeemed reward's code waits for an order before its points come back.
     redemption_hold_minutes: Mapped[int] = mapped_column(default=60)
+    # Tiers qualify on this over a rolling period; a member is reviewed once a period.
+    tier_basis: Mapped[TierBasis] = mapped_column(
+        Enum(TierBasis, native_enum=False, length=20), default=TierBasis.points_earned
+    )
+    tier_period_days: Mapped[int] = mapped_column(default=365)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class LoyaltyTier(TenantScoped, Base):
+    """A rung of the ladder (Bronze, Silver, ...): reached at ``threshold`` of the program's
+    basis within its period; earns ``multiplier`` times the base rate."""
+
+    __tablename__ = "loyalty_tiers"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100))
+    threshold: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    multiplier: Mapped[Decimal] = mapped_column(Numeric(6, 3), default=Decimal(1))
 
 
 class LoyaltyAccount(TenantScoped, Base):
@@ -56,6 +79,12 @@ class LoyaltyAccount(TenantScoped, Base):
     )
     balance: Mapped[int] = mapped_column(default=0)
     lifetime_earned: Mapped[int] = mapped_column(default=0)
+    tier_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("loyalty_tiers.id", ondelete="SET NULL")
+    )
+    # Since when the member holds the tier, and when it was last confirmed at a review.
+    tier_since: Mapped[datetime | None]
+    tier_reviewed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
-from herald.loyalty.models import EntryKind, RedemptionStatus, RewardKind, Rounding
+from herald.loyalty.models import EntryKind, RedemptionStatus, RewardKind, Rounding, TierBasis
 
 
 class LoyaltySettingsIn(BaseModel):
@@ -94,6 +95,8 @@ class PointsOut(BaseModel):
     customer_id: uuid.UUID
     balance: int
     lifetime_earned: int
+    tier: str | None = None
+    tier_since: datetime | None = None
     entries: list[LedgerEntryOut]
     next_cursor: str | None
 
@@ -268,3 +271,69 @@ class AdjustmentIn(BaseModel):
         if self.points == 0:
             raise ValueError("an adjustment adds or removes at least one point")
         return self
+
+
+# -- tiers -------------------------------------------------------------------------------------
+
+
+class TierIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    # Points earned, or amount spent, within the period to reach the tier.
+    threshold: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+    multiplier: Decimal = Field(default=Decimal(1), ge=Decimal("0.1"), le=10, decimal_places=3)
+
+
+class TierLadderIn(BaseModel):
+    """The whole ladder, lowest first. Members keep their tier by name across changes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    basis: TierBasis = TierBasis.points_earned
+    period_days: int = Field(default=365, ge=30, le=3 * 365)
+    tiers: list[TierIn] = Field(max_length=10)
+
+    @model_validator(mode="after")
+    def _a_ladder(self) -> TierLadderIn:
+        names = [t.name.casefold() for t in self.tiers]
+        if len(set(names)) != len(names):
+            raise ValueError("tier names must differ")
+        thresholds = [t.threshold for t in self.tiers]
+        if any(b <= a for a, b in pairwise(thresholds)):
+            raise ValueError("each tier's threshold must be above the one before")
+        return self
+
+
+class TierOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    threshold: Decimal
+    multiplier: Decimal
+
+    @field_serializer("threshold", "multiplier")
+    def _plain(self, value: Decimal) -> str:
+        return plain_decimal(value)
+
+
+class TierLadderOut(BaseModel):
+    basis: TierBasis
+    period_days: int
+    tiers: list[TierOut]
+
+
+class TierMember(BaseModel):
+    """A ``TierReview`` run's subject. Ids only."""
+
+    organization_id: uuid.UUID
+    customer_id: uuid.UUID
+
+
+class TierReviewRequest(TierMember):
+    at: datetime
+
+
+class TierReviewOutcome(BaseModel):
+    tier: str | None
+    changed: bool
+    next_review: datetime | None

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from herald.customers.service import get_customer
 from herald.db import insert_if_absent, read_snapshot, session_organization, utcnow
+from herald.loyalty import tiers
 from herald.loyalty.models import EntryKind, LedgerEntry, LoyaltyAccount, LoyaltySettings, Rounding
 from herald.loyalty.schemas import (
     AwardOrderPointsInput,
@@ -129,6 +130,8 @@ def append_entry(
     account.balance += entry.points
     if entry.kind in EARNING and entry.points > 0:  # a release only gives back what was held
         account.lifetime_earned += entry.points
+    if entry.kind is EntryKind.earn:  # in the same transaction: the upgrade cannot be lost
+        tiers.upgrade_if_qualified(session, account)
     account.updated_at = utcnow()
     try:
         session.commit()
@@ -154,10 +157,11 @@ def award_order_points(session: Session, data: AwardOrderPointsInput) -> LedgerO
     if ORDER_REFUNDED in entries:  # the refund overtook the payment: nothing to earn
         return _unchanged(session, account, "order_refunded", None)
     rule = get_settings(session)
+    multiplier, tier = tiers.multiplier(session, account)
     entry = LedgerEntry(
         customer_id=data.customer_id,
         kind=EntryKind.earn,
-        points=points_for(data.amount, rule),
+        points=points_for(data.amount * multiplier, rule),
         source=ORDER_PAID,
         source_id=data.order_id,
         event_id=data.event_id,
@@ -166,7 +170,8 @@ def award_order_points(session: Session, data: AwardOrderPointsInput) -> LedgerO
             "currency": data.currency,
             "points_per_unit": plain_decimal(rule.points_per_unit),
             "rounding": rule.rounding.value,
-        },
+        }
+        | ({"tier": tier, "multiplier": plain_decimal(multiplier)} if tier else {}),
     )
     return append_entry(session, account, entry, "awarded") or award_order_points(session, data)
 
@@ -239,6 +244,8 @@ def customer_points(
         customer_id=customer_id,
         balance=account.balance if account else 0,
         lifetime_earned=account.lifetime_earned if account else 0,
+        tier=tiers.multiplier(session, account)[1] if account else None,
+        tier_since=account.tier_since if account and account.tier_id else None,
         entries=[LedgerEntryOut.model_validate(r, from_attributes=True) for r in rows],
         next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
     )

@@ -10,13 +10,21 @@ from sqlalchemy.orm import Session
 
 from herald.events.models import Event
 from herald.loyalty.rewards import REDEMPTION_RESERVED
-from herald.loyalty.schemas import AwardOrderPointsInput, RedemptionHold, ReverseOrderPointsInput
+from herald.loyalty.schemas import (
+    AwardOrderPointsInput,
+    RedemptionHold,
+    ReverseOrderPointsInput,
+    TierMember,
+)
 from herald.loyalty.service import ORDER_PAID, ORDER_REFUNDED
+from herald.loyalty.tiers import TIER_CHANGED
 from herald.temporal import WorkflowStart
 
 AWARD_WORKFLOW = "AwardOrderPoints"
 REVERSE_WORKFLOW = "ReverseOrderPoints"
 REDEMPTION_WORKFLOW = "RewardRedemption"
+TIER_REVIEW_WORKFLOW = "TierReview"
+TIER_CHANGED_SIGNAL = "tier_changed"
 
 
 def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]:
@@ -24,6 +32,8 @@ def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]
         return []
     if event.type == REDEMPTION_RESERVED:
         return [_redemption_hold(event)]
+    if event.type == TIER_CHANGED:
+        return [_tier_review(event)]
     org, order_id = event.organization_id, event.properties.get("order_id")
     if event.type == ORDER_PAID:
         arg: AwardOrderPointsInput | ReverseOrderPointsInput = AwardOrderPointsInput(
@@ -69,4 +79,20 @@ def _redemption_hold(event: Event) -> WorkflowStart:
         ),
         organization_id=event.organization_id,
         customer_id=event.customer_id,
+    )
+
+
+def _tier_review(event: Event) -> WorkflowStart:
+    """The member's review run: started with the first tier, told of every later change (a
+    new tier starts a new period)."""
+    assert event.customer_id is not None
+    member = TierMember(organization_id=event.organization_id, customer_id=event.customer_id)
+    return WorkflowStart(
+        workflow=TIER_REVIEW_WORKFLOW,
+        workflow_id=f"{TIER_REVIEW_WORKFLOW}/{event.organization_id}/{event.customer_id}",
+        arg=member,
+        organization_id=event.organization_id,
+        customer_id=event.customer_id,
+        signal=TIER_CHANGED_SIGNAL,
+        rerun=True,
     )
