@@ -22,7 +22,13 @@ from herald.temporal import connect, ensure_search_attributes
 from workflows.birthdays import BirthdayReward, BirthdayRewards
 from workflows.inquiries import InquiryFollowUp
 from workflows.journeys import JourneyRun
-from workflows.loyalty import AwardOrderPoints, ReverseOrderPoints, RewardRedemption, TierReview
+from workflows.loyalty import (
+    AwardOrderPoints,
+    ReferralReward,
+    ReverseOrderPoints,
+    RewardRedemption,
+    TierReview,
+)
 from workflows.messaging import SendMessage
 
 log = logging.getLogger("herald.worker")
@@ -37,6 +43,7 @@ WORKFLOWS = [
     BirthdayReward,
     RewardRedemption,
     TierReview,
+    ReferralReward,
 ]
 # Activities are synchronous database work: they run on this many threads.
 ACTIVITY_THREADS = 32
@@ -59,6 +66,7 @@ def build_worker(
             loyalty.reverse_order_points,
             loyalty.expire_redemption,
             loyalty.review_tier,
+            loyalty.reward_referral,
             messaging.deliver_message,
             *journeys.all_activities(),
             *inquiries.all_activities(),

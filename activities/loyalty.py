@@ -6,7 +6,7 @@ from typing import Any
 from temporalio import activity
 
 from herald.db import Database
-from herald.loyalty import birthdays, rewards, service, tiers
+from herald.loyalty import birthdays, referrals, rewards, service, tiers
 from herald.loyalty.models import RedemptionStatus
 from herald.loyalty.schemas import (
     AwardOrderPointsInput,
@@ -16,6 +16,7 @@ from herald.loyalty.schemas import (
     BirthdayRewardInput,
     LedgerOutcome,
     RedemptionExpiry,
+    ReferralRewardInput,
     ReverseOrderPointsInput,
     TierReviewOutcome,
     TierReviewRequest,
@@ -37,6 +38,11 @@ class LoyaltyActivities:
     def reverse_order_points(self, data: ReverseOrderPointsInput) -> LedgerOutcome:
         with self._db.session(data.organization_id) as session:
             return service.reverse_order_points(session, data)
+
+    @activity.defn
+    def reward_referral(self, request: ReferralRewardInput) -> None:
+        with self._db.session(request.organization_id) as session:
+            referrals.reward_referral(session, request)
 
     @activity.defn
     def review_tier(self, request: TierReviewRequest) -> TierReviewOutcome:

@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
         LedgerOutcome,
         RedemptionExpiry,
         RedemptionHold,
+        ReferralRewardInput,
         ReverseOrderPointsInput,
         TierMember,
         TierReviewRequest,
@@ -57,6 +58,16 @@ class ReverseOrderPoints:
     @workflow.run
     async def run(self, data: ReverseOrderPointsInput) -> LedgerOutcome:
         return await _write_ledger(LoyaltyActivities.reverse_order_points, data)
+
+
+@workflow.defn
+class ReferralReward:
+    """A referred customer's first paid order: points for both, once (the id is the
+    referral's)."""
+
+    @workflow.run
+    async def run(self, request: ReferralRewardInput) -> None:
+        await _write_ledger(LoyaltyActivities.reward_referral, request)
 
 
 @workflow.defn

@@ -14,7 +14,7 @@ from herald.access.service import Principal
 from herald.db import Database
 from herald.errors import Conflict
 from herald.events.dispatch import EventDispatcher
-from herald.loyalty import rewards, service, tiers
+from herald.loyalty import referrals, rewards, service, tiers
 from herald.loyalty.models import Redemption, RedemptionStatus
 from herald.loyalty.schemas import (
     AdjustmentIn,
@@ -24,6 +24,9 @@ from herald.loyalty.schemas import (
     LoyaltySettingsOut,
     RedeemIn,
     RedemptionOut,
+    ReferralCodeOut,
+    ReferralOut,
+    ReferredByIn,
     ReleaseRedemptionIn,
     RewardCreate,
     RewardOut,
@@ -213,3 +216,35 @@ def adjust_points(
     session: Session = Depends(org_session),
 ) -> LedgerOutcome:
     return rewards.adjust(session, customer_id, body, f"api-key:{principal.api_key_id}")
+
+
+@customer_loyalty.get(
+    "/customers/{customer_id}/referral-code",
+    response_model=ReferralCodeOut,
+    summary="The customer's code to hand to friends (made on first request)",
+)
+def get_referral_code(
+    customer_id: uuid.UUID,
+    _: Principal = Depends(require(Permission.loyalty_read)),
+    session: Session = Depends(org_session),
+) -> ReferralCodeOut:
+    code = referrals.referral_code(session, customer_id)
+    return ReferralCodeOut(customer_id=code.customer_id, code=code.code)
+
+
+@customer_loyalty.post(
+    "/customers/{customer_id}/referred-by",
+    status_code=201,
+    response_model=ReferralOut,
+    summary="A new customer came with a friend's code: both earn the referral points when "
+    "this customer's first order is paid. Oneself, circles and customers who have ordered "
+    "already are refused",
+)
+def referred_by(
+    customer_id: uuid.UUID,
+    body: ReferredByIn,
+    _: Principal = Depends(require(Permission.events_write)),
+    session: Session = Depends(org_session),
+) -> ReferralOut:
+    referral = referrals.refer(session, customer_id, body.code)
+    return ReferralOut.model_validate(referral, from_attributes=True)

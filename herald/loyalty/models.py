@@ -53,6 +53,10 @@ class LoyaltySettings(TenantScoped, Base):
         Enum(TierBasis, native_enum=False, length=20), default=TierBasis.points_earned
     )
     tier_period_days: Mapped[int] = mapped_column(default=365)
+    # Referral: points for the referrer and the new customer when the latter's first order
+    # is paid (0 and 0: no referral program).
+    referral_points_referrer: Mapped[int] = mapped_column(default=0)
+    referral_points_referred: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -163,3 +167,33 @@ class Redemption(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     settled_at: Mapped[datetime | None]
+
+
+class ReferralCode(TenantScoped, Base):
+    """A customer's code to hand to friends; made the first time it is asked for."""
+
+    __tablename__ = "loyalty_referral_codes"
+    __table_args__ = (UniqueConstraint("organization_id", "code"),)
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Referral(TenantScoped, Base):
+    """Who brought whom. A customer is referred once; both are rewarded once, on the referred
+    customer's first paid order."""
+
+    __tablename__ = "loyalty_referrals"
+    __table_args__ = (UniqueConstraint("organization_id", "referred_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    referrer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    referred_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rewarded_at: Mapped[datetime | None]
+    order_id: Mapped[str | None] = mapped_column(String(200))

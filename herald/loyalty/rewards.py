@@ -37,7 +37,7 @@ RELEASE_SOURCE = "redemption-release"
 ADJUSTMENT_SOURCE = "adjustment"
 REDEMPTION_RESERVED = "loyalty.redemption_reserved"
 # No 0/O or 1/I: codes are read out at tills and typed in at checkouts.
-_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 # -- catalog -----------------------------------------------------------------------------------
@@ -102,7 +102,7 @@ def _held(session: Session, reward: Reward) -> int:
 
 
 def _new_code() -> str:
-    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
 
 
 def reserve(

@@ -20,6 +20,9 @@ class LoyaltySettingsIn(BaseModel):
     birthday_points: int | None = Field(default=None, ge=0, le=1_000_000)
     # How long a reward's code waits for an order before its points come back.
     redemption_hold_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
+    # Points for the referrer and for the customer they brought, on the latter's first order.
+    referral_points_referrer: int | None = Field(default=None, ge=0, le=1_000_000)
+    referral_points_referred: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
 def plain_decimal(value: Decimal) -> str:
@@ -33,6 +36,8 @@ class LoyaltySettingsOut(BaseModel):
     birthday_enabled: bool = False
     birthday_points: int = 0
     redemption_hold_minutes: int = 60
+    referral_points_referrer: int = 0
+    referral_points_referred: int = 0
     updated_at: datetime | None
 
     @field_serializer("points_per_unit")
@@ -337,3 +342,32 @@ class TierReviewOutcome(BaseModel):
     tier: str | None
     changed: bool
     next_review: datetime | None
+
+
+# -- referral ----------------------------------------------------------------------------------
+
+
+class ReferralCodeOut(BaseModel):
+    customer_id: uuid.UUID
+    code: str
+
+
+class ReferredByIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=4, max_length=32)
+
+
+class ReferralOut(BaseModel):
+    id: uuid.UUID
+    referrer_id: uuid.UUID
+    referred_id: uuid.UUID
+    created_at: datetime
+    rewarded_at: datetime | None
+    order_id: str | None
+
+
+class ReferralRewardInput(BaseModel):
+    organization_id: uuid.UUID
+    referral_id: uuid.UUID
+    order_id: str

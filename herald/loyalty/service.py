@@ -55,12 +55,15 @@ def put_settings(session: Session, data: LoyaltySettingsIn) -> LoyaltySettingsOu
         session.add(row)
     row.points_per_unit = data.points_per_unit
     row.rounding = data.rounding
-    if data.birthday_enabled is not None:
-        row.birthday_enabled = data.birthday_enabled
-    if data.birthday_points is not None:
-        row.birthday_points = data.birthday_points
-    if data.redemption_hold_minutes is not None:
-        row.redemption_hold_minutes = data.redemption_hold_minutes
+    for optional in (
+        "birthday_enabled",
+        "birthday_points",
+        "redemption_hold_minutes",
+        "referral_points_referrer",
+        "referral_points_referred",
+    ):
+        if (value := getattr(data, optional)) is not None:  # left out: unchanged
+            setattr(row, optional, value)
     row.updated_at = utcnow()
     session.commit()
     return get_settings(session)

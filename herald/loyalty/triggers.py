@@ -9,10 +9,12 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from herald.events.models import Event
+from herald.loyalty.referrals import REFERRAL_WORKFLOW, pending_referral
 from herald.loyalty.rewards import REDEMPTION_RESERVED
 from herald.loyalty.schemas import (
     AwardOrderPointsInput,
     RedemptionHold,
+    ReferralRewardInput,
     ReverseOrderPointsInput,
     TierMember,
 )
@@ -36,6 +38,7 @@ def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]
         return [_tier_review(event)]
     org, order_id = event.organization_id, event.properties.get("order_id")
     if event.type == ORDER_PAID:
+        starts = _referral_reward(session, event)
         arg: AwardOrderPointsInput | ReverseOrderPointsInput = AwardOrderPointsInput(
             organization_id=org,
             customer_id=event.customer_id,
@@ -53,9 +56,11 @@ def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]
             event_id=event.id,
         )
         workflow = REVERSE_WORKFLOW
+        starts = []
     else:
         return []
     return [
+        *starts,
         WorkflowStart(
             workflow=workflow,
             # One id per (organization, order): a repeated event can never start a second award.
@@ -63,7 +68,7 @@ def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]
             arg=arg,
             organization_id=org,
             customer_id=event.customer_id,
-        )
+        ),
     ]
 
 
@@ -96,3 +101,24 @@ def _tier_review(event: Event) -> WorkflowStart:
         signal=TIER_CHANGED_SIGNAL,
         rerun=True,
     )
+
+
+def _referral_reward(session: Session, event: Event) -> list[WorkflowStart]:
+    """The first paid order of a referred customer rewards both (one run per referral)."""
+    assert event.customer_id is not None
+    referral = pending_referral(session, event.organization_id, event.customer_id)
+    if referral is None:
+        return []
+    return [
+        WorkflowStart(
+            workflow=REFERRAL_WORKFLOW,
+            workflow_id=f"{REFERRAL_WORKFLOW}/{event.organization_id}/{referral.id}",
+            arg=ReferralRewardInput(
+                organization_id=event.organization_id,
+                referral_id=referral.id,
+                order_id=str(event.properties.get("order_id")),
+            ),
+            organization_id=event.organization_id,
+            customer_id=event.customer_id,
+        )
+    ]
