@@ -12,10 +12,10 @@ from temporalio.worker import Worker
 
 from activities.inquiries import InquiryActivities
 from activities.journeys import JourneyActivities
-from activities.loyalty import BirthdayActivities, LoyaltyActivities
+from activities.loyalty import BirthdayActivities, ExpiryActivities, LoyaltyActivities
 from activities.messaging import MessagingActivities
 from herald.db import Database
-from herald.loyalty.schedule import ensure_birthday_schedule
+from herald.loyalty.schedule import ensure_daily_schedules
 from herald.messaging.unsubscribe import Links
 from herald.settings import Settings, get_settings, signing_key
 from herald.temporal import connect, ensure_search_attributes
@@ -24,6 +24,7 @@ from workflows.inquiries import InquiryFollowUp
 from workflows.journeys import JourneyRun
 from workflows.loyalty import (
     AwardOrderPoints,
+    ExpirePoints,
     ReferralReward,
     ReverseOrderPoints,
     RewardRedemption,
@@ -44,6 +45,7 @@ WORKFLOWS = [
     RewardRedemption,
     TierReview,
     ReferralReward,
+    ExpirePoints,
 ]
 # Activities are synchronous database work: they run on this many threads.
 ACTIVITY_THREADS = 32
@@ -71,6 +73,7 @@ def build_worker(
             *journeys.all_activities(),
             *inquiries.all_activities(),
             *BirthdayActivities(db).all_activities(),
+            *ExpiryActivities(db).all_activities(),
         ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
@@ -85,7 +88,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     except Exception as exc:  # a server without the operator service (or rights): say so, go on
         log.warning("could not check search attributes: %s", exc)
     # Every worker puts it in place; the first creates it, the others find it current.
-    await ensure_birthday_schedule(client, settings.task_queue)
+    await ensure_daily_schedules(client, settings.task_queue)
     db = Database(settings.database_url)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         async with build_worker(settings, client, db, executor):

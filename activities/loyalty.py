@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from temporalio import activity
 
 from herald.db import Database
-from herald.loyalty import birthdays, referrals, rewards, service, tiers
+from herald.loyalty import birthdays, expiry, referrals, rewards, service, tiers
 from herald.loyalty.models import RedemptionStatus
 from herald.loyalty.schemas import (
     AwardOrderPointsInput,
@@ -14,6 +15,10 @@ from herald.loyalty.schemas import (
     BirthdayPrepared,
     BirthdayQuery,
     BirthdayRewardInput,
+    ExpiryBatch,
+    ExpiryOutcome,
+    ExpiryPage,
+    ExpiryQuery,
     LedgerOutcome,
     RedemptionExpiry,
     ReferralRewardInput,
@@ -78,3 +83,34 @@ class BirthdayActivities:
     def prepare_birthday(self, reward: BirthdayRewardInput) -> BirthdayPrepared:
         with self._db.session(reward.organization_id) as session:
             return birthdays.prepare_birthday(session, reward)
+
+
+class ExpiryActivities:
+    """The daily expiry sweep's pages; each customer's expiry is once per day."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def all_activities(self) -> list[Callable[..., Any]]:
+        return [self.organizations_with_expiry, self.find_expiring, self.expire_points]
+
+    @activity.defn
+    def organizations_with_expiry(self) -> list[uuid.UUID]:
+        with self._db.system_session() as session:
+            return expiry.organizations_with_expiry(session)
+
+    @activity.defn
+    def find_expiring(self, organization_id: uuid.UUID, query: ExpiryQuery) -> ExpiryPage:
+        with self._db.session(organization_id) as session:
+            return expiry.find_expiring(session, query)
+
+    @activity.defn
+    def expire_points(self, batch: ExpiryBatch) -> ExpiryOutcome:
+        total = ExpiryOutcome(expired=0, announced=0)
+        for customer_id in batch.customer_ids:
+            with self._db.session(batch.organization_id) as session:
+                done = expiry.expire_customer(session, customer_id, batch.at)
+            total.expired += done.expired
+            total.announced += done.announced
+            activity.heartbeat(customer_id)
+        return total

@@ -4,10 +4,9 @@ and year."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -29,9 +28,8 @@ with workflow.unsafe.imports_passed_through():
     from herald.temporal import run_search_attributes
     from workflows.messaging import SendMessage
     from workflows.policies import DB_RETRY, DB_TIMEOUT
+    from workflows.timing import scheduled_or_now
 
-# Set by Temporal on every run a schedule starts (also on a trigger or a backfill).
-SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 # Reward runs started at once; a page of the lookup is several of these.
 START_CONCURRENCY = 100
 
@@ -44,7 +42,7 @@ class BirthdayRewards:
 
     @workflow.run
     async def run(self, sweep: BirthdaySweepInput) -> BirthdaySweepOutcome:
-        at = sweep.at or self._scheduled_at() or workflow.now()
+        at = sweep.at or scheduled_or_now()
         after, found, started = sweep.after, sweep.found, sweep.started
         while True:
             page = await workflow.execute_activity_method(
@@ -66,10 +64,6 @@ class BirthdayRewards:
                         update={"at": at, "after": after, "found": found, "started": started}
                     )
                 )
-
-    @staticmethod
-    def _scheduled_at() -> datetime | None:
-        return workflow.info().typed_search_attributes.get(SCHEDULED_START)
 
     @staticmethod
     async def _start(reward: BirthdayRewardInput) -> int:

@@ -8,10 +8,14 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.loyalty import LoyaltyActivities
+    from activities.loyalty import ExpiryActivities, LoyaltyActivities
     from herald.loyalty.models import RedemptionStatus
     from herald.loyalty.schemas import (
         AwardOrderPointsInput,
+        ExpiryBatch,
+        ExpiryQuery,
+        ExpirySweepInput,
+        ExpirySweepOutcome,
         LedgerOutcome,
         RedemptionExpiry,
         RedemptionHold,
@@ -21,7 +25,8 @@ with workflow.unsafe.imports_passed_through():
         TierReviewRequest,
     )
     from herald.loyalty.triggers import TIER_CHANGED_SIGNAL
-    from workflows.timing import changed_before
+    from workflows.policies import DB_RETRY, DB_TIMEOUT
+    from workflows.timing import changed_before, scheduled_or_now
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -121,3 +126,49 @@ class TierReview:
     @workflow.signal(name=TIER_CHANGED_SIGNAL)
     def tier_changed(self) -> None:
         self._changes += 1
+
+
+@workflow.defn
+class ExpirePoints:
+    """The daily expiry sweep: for each organization whose points expire, the customers with
+    points due (or due soon), a page at a time; each page expires and announces in one
+    heartbeating activity."""
+
+    @workflow.run
+    async def run(self, sweep: ExpirySweepInput) -> ExpirySweepOutcome:
+        at = sweep.at or scheduled_or_now()
+        if sweep.organization_id is not None:
+            organizations = [sweep.organization_id]
+        else:
+            organizations = await workflow.execute_activity_method(
+                ExpiryActivities.organizations_with_expiry,
+                start_to_close_timeout=DB_TIMEOUT,
+                retry_policy=DB_RETRY,
+            )
+        total = ExpirySweepOutcome(at=at, customers=0, expired=0, announced=0)
+        for organization_id in organizations:
+            after = None
+            while True:
+                page = await workflow.execute_activity_method(
+                    ExpiryActivities.find_expiring,
+                    args=[organization_id, ExpiryQuery(at=at, after=after)],
+                    start_to_close_timeout=DB_TIMEOUT,
+                    retry_policy=DB_RETRY,
+                )
+                if page.customer_ids:
+                    done = await workflow.execute_activity_method(
+                        ExpiryActivities.expire_points,
+                        ExpiryBatch(
+                            organization_id=organization_id, customer_ids=page.customer_ids, at=at
+                        ),
+                        start_to_close_timeout=timedelta(minutes=10),
+                        heartbeat_timeout=timedelta(minutes=1),
+                        retry_policy=DB_RETRY,
+                    )
+                    total.customers += len(page.customer_ids)
+                    total.expired += done.expired
+                    total.announced += done.announced
+                if page.after is None:
+                    break
+                after = page.after
+        return total

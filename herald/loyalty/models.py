@@ -30,6 +30,7 @@ class EntryKind(enum.StrEnum):
     # Points held for a reward; a release gives them back when the redemption lapses.
     redemption = "redemption"
     release = "release"
+    expiry = "expiry"
 
 
 class LoyaltySettings(TenantScoped, Base):
@@ -57,6 +58,10 @@ class LoyaltySettings(TenantScoped, Base):
     # is paid (0 and 0: no referral program).
     referral_points_referrer: Mapped[int] = mapped_column(default=0)
     referral_points_referred: Mapped[int] = mapped_column(default=0)
+    # Points lapse this long after they were earned, oldest first (None: never), with a
+    # ``loyalty.points_expiring`` event this many days before.
+    points_expire_after_days: Mapped[int | None]
+    expiry_notice_days: Mapped[int] = mapped_column(default=14)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -23,6 +23,9 @@ class LoyaltySettingsIn(BaseModel):
     # Points for the referrer and for the customer they brought, on the latter's first order.
     referral_points_referrer: int | None = Field(default=None, ge=0, le=1_000_000)
     referral_points_referred: int | None = Field(default=None, ge=0, le=1_000_000)
+    # Points lapse this many days after they were earned, oldest first; 0 turns expiry off.
+    points_expire_after_days: int | None = Field(default=None, ge=0, le=10 * 365)
+    expiry_notice_days: int | None = Field(default=None, ge=1, le=90)
 
 
 def plain_decimal(value: Decimal) -> str:
@@ -38,6 +41,8 @@ class LoyaltySettingsOut(BaseModel):
     redemption_hold_minutes: int = 60
     referral_points_referrer: int = 0
     referral_points_referred: int = 0
+    points_expire_after_days: int | None = None
+    expiry_notice_days: int = 14
     updated_at: datetime | None
 
     @field_serializer("points_per_unit")
@@ -73,6 +78,7 @@ OutcomeStatus = Literal[
     "redeemed",
     "released",
     "adjusted",
+    "expired",
 ]
 
 
@@ -371,3 +377,42 @@ class ReferralRewardInput(BaseModel):
     organization_id: uuid.UUID
     referral_id: uuid.UUID
     order_id: str
+
+
+# -- expiry ------------------------------------------------------------------------------------
+
+
+class ExpiryQuery(BaseModel):
+    at: datetime
+    after: uuid.UUID | None = None
+    limit: int = Field(default=500, ge=1, le=5000)
+
+
+class ExpiryPage(BaseModel):
+    customer_ids: list[uuid.UUID]
+    after: uuid.UUID | None
+
+
+class ExpiryBatch(BaseModel):
+    organization_id: uuid.UUID
+    customer_ids: list[uuid.UUID]
+    at: datetime
+
+
+class ExpiryOutcome(BaseModel):
+    expired: int
+    announced: int
+
+
+class ExpirySweepInput(BaseModel):
+    """The daily expiry sweep; ``at`` and ``organization_id`` for a run started by hand."""
+
+    at: datetime | None = None
+    organization_id: uuid.UUID | None = None
+
+
+class ExpirySweepOutcome(BaseModel):
+    at: datetime
+    customers: int
+    expired: int
+    announced: int

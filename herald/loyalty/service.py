@@ -61,9 +61,12 @@ def put_settings(session: Session, data: LoyaltySettingsIn) -> LoyaltySettingsOu
         "redemption_hold_minutes",
         "referral_points_referrer",
         "referral_points_referred",
+        "expiry_notice_days",
     ):
         if (value := getattr(data, optional)) is not None:  # left out: unchanged
             setattr(row, optional, value)
+    if data.points_expire_after_days is not None:
+        row.points_expire_after_days = data.points_expire_after_days or None
     row.updated_at = utcnow()
     session.commit()
     return get_settings(session)
