@@ -2,24 +2,31 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.deps import get_db, get_dispatcher, get_temporal, org_session, require
+from api.ratelimit import link_limit
+from api.routers.public import organization_for
 from herald.access.permissions import Permission
 from herald.access.service import Principal
+from herald.customers.service import get_customer
 from herald.db import Database
-from herald.errors import Conflict
+from herald.errors import Conflict, NotFound
 from herald.events.dispatch import EventDispatcher
-from herald.loyalty import referrals, rewards, service, tiers
+from herald.loyalty import analytics, referrals, rewards, service, tiers
 from herald.loyalty.models import Redemption, RedemptionStatus
 from herald.loyalty.schemas import (
     AdjustmentIn,
     ConfirmRedemptionIn,
+    CustomerLoyaltyView,
     LedgerOutcome,
+    LoyaltyAnalytics,
+    LoyaltyLinkOut,
     LoyaltySettingsIn,
     LoyaltySettingsOut,
     RedeemIn,
@@ -35,6 +42,8 @@ from herald.loyalty.schemas import (
     TierLadderOut,
 )
 from herald.loyalty.triggers import REDEMPTION_WORKFLOW
+from herald.messaging.unsubscribe import LOYALTY_VIEW, Links
+from herald.organizations.models import Organization
 
 router = APIRouter(prefix="/v1/loyalty", tags=["loyalty"])
 
@@ -248,3 +257,55 @@ def referred_by(
 ) -> ReferralOut:
     referral = referrals.refer(session, customer_id, body.code)
     return ReferralOut.model_validate(referral, from_attributes=True)
+
+
+@router.get(
+    "/analytics",
+    response_model=LoyaltyAnalytics,
+    summary="Members per tier; points issued, redeemed and expired per month; the redemption "
+    "rate; the points outstanding",
+)
+def get_analytics(
+    months: Annotated[int, Query(ge=1, le=36)] = 12,
+    _: Principal = Depends(require(Permission.loyalty_read)),
+    session: Session = Depends(org_session),
+) -> LoyaltyAnalytics:
+    return analytics.program_analytics(session, months)
+
+
+@customer_loyalty.get(
+    "/customers/{customer_id}/loyalty-link",
+    response_model=LoyaltyLinkOut,
+    summary="The customer's own loyalty page, signed for them (for an email or the shop's "
+    "account page): their balance, tier, history, codes and rewards, nothing else",
+)
+def get_loyalty_link(
+    customer_id: uuid.UUID,
+    request: Request,
+    principal: Principal = Depends(require(Permission.loyalty_read)),
+    session: Session = Depends(org_session),
+) -> LoyaltyLinkOut:
+    get_customer(session, customer_id)
+    org = session.get(Organization, principal.organization_id)
+    assert org is not None
+    links: Links = request.app.state.links
+    return LoyaltyLinkOut(url=links.loyalty_url(org.slug, org.id, customer_id))
+
+
+@customer_loyalty.get(
+    "/public/{slug}/loyalty/{token}",
+    response_model=CustomerLoyaltyView,
+    dependencies=[Depends(link_limit)],
+    tags=["public"],
+    summary="A customer's own loyalty account, through their signed link (public)",
+)
+def customer_loyalty_view(
+    slug: str, token: str, request: Request, db: Database = Depends(get_db)
+) -> CustomerLoyaltyView:
+    org = organization_for(db, slug)
+    links: Links = request.app.state.links
+    customer_id = links.read_customer_token(LOYALTY_VIEW, org.id, token)
+    if customer_id is None:
+        raise NotFound("this link is not valid")
+    with db.session(org.id) as session:
+        return analytics.customer_view(session, customer_id)

@@ -416,3 +416,49 @@ class ExpirySweepOutcome(BaseModel):
     customers: int
     expired: int
     announced: int
+
+
+# -- analytics and the customer's own view -----------------------------------------------------
+
+
+class MonthFigures(BaseModel):
+    month: str  # YYYY-MM
+    issued: int
+    redeemed: int
+    expired: int
+
+
+class LoyaltyAnalytics(BaseModel):
+    members: int
+    members_per_tier: dict[str, int]
+    months: list[MonthFigures]
+    issued: int
+    redeemed: int
+    expired: int
+    # Redeemed over issued in the period shown; none when nothing was issued.
+    redemption_rate: float | None
+    # The points members hold today: what the program owes.
+    outstanding_points: int
+
+
+class HistoryEntry(BaseModel):
+    """A ledger entry as its customer sees it (no internal details)."""
+
+    kind: EntryKind
+    points: int
+    source: str
+    created_at: datetime
+
+
+class CustomerLoyaltyView(BaseModel):
+    name: str
+    balance: int
+    tier: str | None
+    tier_since: datetime | None
+    history: list[HistoryEntry]
+    redemptions: list[RedemptionOut]
+    rewards: list[RewardOut]
+
+
+class LoyaltyLinkOut(BaseModel):
+    url: str

@@ -1,4 +1,5 @@
-"""Signed links: one-click unsubscribe (RFC 8058) and open/click tracking.
+"""Signed links: one-click unsubscribe (RFC 8058), a customer's loyalty page, and open/click
+tracking.
 
 Unsubscribe links are unguessable and bound to one organization and customer.
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from html import escape
 
 _PURPOSE = b"unsubscribe:v1"
+LOYALTY_VIEW = b"loyalty-view:v1"
 
 
 def _b64(raw: bytes) -> str:
@@ -31,24 +33,44 @@ class Links:
     public_url: str
     secret_key: str
 
-    def _signature(self, organization_id: uuid.UUID, customer_id: uuid.UUID) -> bytes:
-        payload = _PURPOSE + organization_id.bytes + customer_id.bytes
+    def _signature(
+        self, purpose: bytes, organization_id: uuid.UUID, customer_id: uuid.UUID
+    ) -> bytes:
+        payload = purpose + organization_id.bytes + customer_id.bytes
         return hmac.new(self.secret_key.encode(), payload, hashlib.sha256).digest()[:18]
 
-    def unsubscribe_token(self, organization_id: uuid.UUID, customer_id: uuid.UUID) -> str:
-        return f"{_b64(customer_id.bytes)}.{_b64(self._signature(organization_id, customer_id))}"
+    def customer_token(
+        self, purpose: bytes, organization_id: uuid.UUID, customer_id: uuid.UUID
+    ) -> str:
+        """A token naming one customer of one organization, for one purpose."""
+        signature = self._signature(purpose, organization_id, customer_id)
+        return f"{_b64(customer_id.bytes)}.{_b64(signature)}"
 
-    def read_unsubscribe_token(self, organization_id: uuid.UUID, token: str) -> uuid.UUID | None:
-        """The customer a token names, if it was issued for this organization."""
+    def read_customer_token(
+        self, purpose: bytes, organization_id: uuid.UUID, token: str
+    ) -> uuid.UUID | None:
+        """The customer a token names, if it was issued for this organization and purpose."""
         try:
             raw_id, raw_signature = token.split(".")
             customer_id = uuid.UUID(bytes=_unb64(raw_id))
             signature = _unb64(raw_signature)
         except ValueError:
             return None
-        if not hmac.compare_digest(signature, self._signature(organization_id, customer_id)):
+        expected = self._signature(purpose, organization_id, customer_id)
+        if not hmac.compare_digest(signature, expected):
             return None
         return customer_id
+
+    def unsubscribe_token(self, organization_id: uuid.UUID, customer_id: uuid.UUID) -> str:
+        return self.customer_token(_PURPOSE, organization_id, customer_id)
+
+    def read_unsubscribe_token(self, organization_id: uuid.UUID, token: str) -> uuid.UUID | None:
+        return self.read_customer_token(_PURPOSE, organization_id, token)
+
+    def loyalty_url(self, slug: str, organization_id: uuid.UUID, customer_id: uuid.UUID) -> str:
+        """The customer's own loyalty page: balance, tier, history, rewards; nothing else."""
+        token = self.customer_token(LOYALTY_VIEW, organization_id, customer_id)
+        return f"{self.public_url.rstrip('/')}/v1/public/{slug}/loyalty/{token}"
 
     def unsubscribe_url(self, slug: str, organization_id: uuid.UUID, customer_id: uuid.UUID) -> str:
         token = self.unsubscribe_token(organization_id, customer_id)
