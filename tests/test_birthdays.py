@@ -22,13 +22,15 @@ from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
 from herald.db import Database
 from herald.loyalty.birthdays import BIRTHDAY_SOURCE, birthday_workflow_id
-from herald.loyalty.models import LedgerEntry
+from herald.loyalty.models import LedgerEntry, Redemption, RedemptionStatus, RewardKind
+from herald.loyalty.rewards import create_reward, get_reward
 from herald.loyalty.schedule import birthday_schedule_id
 from herald.loyalty.schemas import (
     BirthdayRewardInput,
     BirthdaySweepInput,
     BirthdaySweepOutcome,
     LoyaltySettingsIn,
+    RewardCreate,
 )
 from herald.loyalty.service import put_settings
 from herald.messaging.audience import set_consent
@@ -247,3 +249,32 @@ async def test_the_daily_schedule_triggered_twice_on_one_day_rewards_once(
     entries = points(celebrating)["entries"]
     assert [(e["source"], e["points"]) for e in entries] == [(BIRTHDAY_SOURCE, POINTS)]
     assert points(not_yet)["balance"] == 0
+
+
+async def test_a_birthday_gift_is_one_reward_code_a_year_in_the_message(
+    db: Database, org: Org
+) -> None:
+    _program(db, org)
+    with db.session(org.id) as session:
+        cake = create_reward(
+            session,
+            RewardCreate(name="Birthday cake", kind=RewardKind.custom, cost_points=500, stock=10),
+        )
+        put_settings(
+            session,
+            LoyaltySettingsIn(points_per_unit=1, birthday_reward_id=cake.id),
+        )
+    guest = _customer(db, org, date(1990, 6, 1), None)
+    async with _sweeps(db) as env:
+        for _ in range(2):  # a second sweep of the day gives nothing more
+            await _sweep(env, org, datetime(2027, 6, 1, 12, tzinfo=UTC), guest)
+    with db.session(org.id) as session:
+        [gift] = session.scalars(select(Redemption).where(Redemption.customer_id == guest)).all()
+        assert (gift.points, gift.status) == (0, RedemptionStatus.reserved)
+        assert get_reward(session, cake.id).stock_left == 9
+        [message] = session.scalars(
+            select(Message).where(Message.idempotency_key == f"birthday/{guest}/2027")
+        ).all()
+        assert gift.code in message.content["text"] and "Birthday cake" in message.content["html"]
+    # The points came too: the gift is on top of them.
+    assert _rewards(db, org) == {guest: ["2027"]}

@@ -61,8 +61,16 @@ def test_managers_see_tiers_points_and_what_the_program_owes(stack: Stack, org: 
     assert figures["months"] == [{"month": month, "issued": 70, "redeemed": 20, "expired": 0}]
     assert figures["redemption_rate"] == round(20 / 70, 4)
     assert figures["outstanding_points"] == 50
-    marketing = stack.api.get("/v1/loyalty/analytics", headers=org.headers(Role.sales))
-    assert marketing.status_code == 403
+    sales = stack.api.get("/v1/loyalty/analytics", headers=org.headers(Role.sales))
+    assert sales.status_code == 403
+
+
+def test_a_birthday_gift_must_be_a_reward_of_the_catalog(stack: Stack, org: Org) -> None:
+    body = {"points_per_unit": "1", "birthday_reward_id": str(uuid.uuid4())}
+    refused = stack.api.put("/v1/loyalty/settings", json=body, headers=org.headers())
+    assert refused.status_code == 422 and "birthday_reward_id" in refused.text
+    settings = stack.api.get("/v1/loyalty/settings", headers=org.headers()).json()
+    assert settings["birthday_reward_id"] is None
 
 
 def test_a_customer_sees_their_own_account_through_their_link_and_nothing_else(

@@ -104,7 +104,12 @@ class BirthdayReward:
                 customer_id=reward.customer_id,
                 organization_id=reward.organization_id,
                 template_id=prepared.template_id,
-                event={"points": prepared.points, "year": reward.year},
+                event={
+                    "points": prepared.points,
+                    "year": reward.year,
+                    "code": prepared.code,
+                    "reward": prepared.reward,
+                },
             ),
             id=f"{SEND_WORKFLOW}/{reward.organization_id}/{key}",
             search_attributes=run_search_attributes(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer, month_day
 from herald.loyalty.models import LoyaltySettings
+from herald.loyalty.rewards import get_reward, gift
 from herald.loyalty.schemas import (
     BirthdayPage,
     BirthdayPrepared,
@@ -26,6 +27,8 @@ from herald.messaging.schemas import TemplateCreate
 from herald.messaging.templates import ensure_template
 
 BIRTHDAY_SOURCE = "birthday"
+# How long a birthday gift's code can be used.
+GIFT_HOLD = timedelta(days=30)
 BIRTHDAY_WORKFLOW = "BirthdayReward"
 SWEEP_WORKFLOW = "BirthdayRewards"
 # A customer without a time zone celebrates on the UTC date.
@@ -42,10 +45,14 @@ BIRTHDAY_TEMPLATE = TemplateCreate(
             "subject": "Happy birthday, {{ customer.first_name | default('friend') }}!",
             "html": "<p>Happy birthday from all of us!</p>"
             "{% if event.points %}<p>We added {{ event.points }} points to your account: "
-            "you now have {{ customer.points }}.</p>{% endif %}",
+            "you now have {{ customer.points }}.</p>{% endif %}"
+            "{% if event.code %}<p>Our gift: {{ event.reward }}. Your code: "
+            "<strong>{{ event.code }}</strong></p>{% endif %}",
             "text": "Happy birthday from all of us!"
             "{% if event.points %}\n\nWe added {{ event.points }} points to your account: "
-            "you now have {{ customer.points }}.{% endif %}",
+            "you now have {{ customer.points }}.{% endif %}"
+            "{% if event.code %}\n\nOur gift: {{ event.reward }}. Your code: {{ event.code }}"
+            "{% endif %}",
         }
     },
 )
@@ -119,19 +126,27 @@ def birthday_message_key(reward: BirthdayRewardInput) -> str:
 
 
 def prepare_birthday(session: Session, reward: BirthdayRewardInput) -> BirthdayPrepared:
-    """The year's birthday points, once (the ledger's key is customer and year), and the
-    template of the birthday message."""
-    points = get_settings(session).birthday_points
+    """The year's birthday points and gift code, once each (keyed by customer and year), and
+    the template of the birthday message."""
+    settings = get_settings(session)
+    key = f"{reward.customer_id}/{reward.year}"
     awarded = None
-    if points > 0:
+    if settings.birthday_points > 0:
         awarded = award_points(
             session,
             reward.customer_id,
-            points,
+            settings.birthday_points,
             BIRTHDAY_SOURCE,
-            f"{reward.customer_id}/{reward.year}",
+            key,
             {"year": reward.year},
         )
+    code = reward_name = None
+    if settings.birthday_reward_id is not None:
+        given = gift(
+            session, reward.customer_id, settings.birthday_reward_id, f"birthday/{key}", GIFT_HOLD
+        )
+        if given is not None:
+            code, reward_name = given.code, get_reward(session, given.reward_id).name
     template = ensure_template(session, BIRTHDAY_TEMPLATE)
     # Two first birthdays at once may both create it: the loser's retry finds it.
     session.commit()
@@ -139,4 +154,6 @@ def prepare_birthday(session: Session, reward: BirthdayRewardInput) -> BirthdayP
         points=awarded.points if awarded else 0,
         balance=awarded.balance if awarded else None,
         template_id=template.id,
+        code=code,
+        reward=reward_name,
     )

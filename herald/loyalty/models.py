@@ -47,6 +47,10 @@ class LoyaltySettings(TenantScoped, Base):
     # Birthday rewards: a message (template ``loyalty-birthday``) and these points, once a year.
     birthday_enabled: Mapped[bool] = mapped_column(default=False)
     birthday_points: Mapped[int] = mapped_column(default=0)
+    # And/or a code for this reward, as a gift (it costs no points).
+    birthday_reward_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("loyalty_rewards.id", ondelete="SET NULL")
+    )
     # How long a redeemed reward's code waits for an order before its points come back.
     redemption_hold_minutes: Mapped[int] = mapped_column(default=60)
     # Tiers qualify on this over a rolling period; a member is reviewed once a period.

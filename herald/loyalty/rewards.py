@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from herald.customers.service import get_customer
-from herald.db import utcnow
+from herald.db import session_organization, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
 from herald.events.models import Event
 from herald.loyalty.models import (
@@ -161,19 +161,7 @@ def reserve(
         created_at=now,
         expires_at=now + hold,
     )
-    event = Event(
-        id=uuid.uuid4(),
-        type=REDEMPTION_RESERVED,
-        customer_id=customer.id,
-        occurred_at=now,
-        received_at=now,
-        properties={
-            "redemption_id": str(redemption.id),
-            "reward_id": str(reward.id),
-            "points": reward.cost_points,
-            "expires_at": redemption.expires_at.isoformat(),
-        },
-    )
+    event = _reserved_event(redemption, reward)
     session.add_all([redemption, event])
     entry = LedgerEntry(
         customer_id=customer.id,
@@ -186,6 +174,62 @@ def reserve(
     if append_entry(session, account, entry, "redeemed") is None:  # ids are fresh: cannot clash
         raise RuntimeError("a new redemption's ledger key already existed")
     return redemption, event.id
+
+
+def gift(
+    session: Session, customer_id: uuid.UUID, reward_id: uuid.UUID, key: str, hold: timedelta
+) -> Redemption | None:
+    """A reward's code given away (no points), once per ``key``; None when out of stock or
+    no longer offered. Like any code, a run gives the unit back if it lapses unused."""
+    redemption_id = uuid.uuid5(uuid.NAMESPACE_URL, f"gift:{session_organization(session)}:{key}")
+    found = session.get(Redemption, redemption_id)
+    if found is not None:
+        return found
+    lock_account(session, customer_id)  # gifts and redemptions of one customer queue up
+    reward = session.get(Reward, reward_id)
+    if reward is None or not reward.active:
+        session.rollback()
+        return None
+    if reward.stock_left is not None:
+        taken_unit = session.execute(
+            update(Reward)
+            .where(Reward.id == reward.id, Reward.stock_left > 0)
+            .values(stock_left=Reward.stock_left - 1)
+        )
+        if taken_unit.rowcount != 1:  # type: ignore[attr-defined]
+            session.rollback()
+            return None
+    now = utcnow()
+    redemption = Redemption(
+        id=redemption_id,
+        customer_id=customer_id,
+        reward_id=reward.id,
+        code=_new_code(),
+        points=0,
+        status=RedemptionStatus.reserved,
+        created_at=now,
+        expires_at=now + hold,
+    )
+    session.add_all([redemption, _reserved_event(redemption, reward)])
+    session.commit()
+    return redemption
+
+
+def _reserved_event(redemption: Redemption, reward: Reward) -> Event:
+    """Starts the run that frees the code's points and unit if no order uses it in time."""
+    return Event(
+        id=uuid.uuid4(),
+        type=REDEMPTION_RESERVED,
+        customer_id=redemption.customer_id,
+        occurred_at=redemption.created_at,
+        received_at=redemption.created_at,
+        properties={
+            "redemption_id": str(redemption.id),
+            "reward_id": str(reward.id),
+            "points": redemption.points,
+            "expires_at": redemption.expires_at.isoformat(),
+        },
+    )
 
 
 def get_redemption(session: Session, code_or_id: str) -> Redemption:
@@ -244,6 +288,9 @@ def release(
         .where(Reward.id == redemption.reward_id, Reward.stock_left.is_not(None))
         .values(stock_left=Reward.stock_left + 1)
     )
+    if redemption.points == 0:  # a gift: only the unit comes back
+        session.commit()
+        return redemption
     entry = LedgerEntry(
         customer_id=redemption.customer_id,
         kind=EntryKind.release,

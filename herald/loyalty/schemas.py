@@ -18,6 +18,8 @@ class LoyaltySettingsIn(BaseModel):
     # message and ``birthday_points`` on their birthday, in their own time zone.
     birthday_enabled: bool | None = None
     birthday_points: int | None = Field(default=None, ge=0, le=1_000_000)
+    # A reward whose code is the birthday gift; null removes it, left out leaves it.
+    birthday_reward_id: uuid.UUID | None = None
     # How long a reward's code waits for an order before its points come back.
     redemption_hold_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 30)
     # Points for the referrer and for the customer they brought, on the latter's first order.
@@ -38,6 +40,7 @@ class LoyaltySettingsOut(BaseModel):
     rounding: Rounding
     birthday_enabled: bool = False
     birthday_points: int = 0
+    birthday_reward_id: uuid.UUID | None = None
     redemption_hold_minutes: int = 60
     referral_points_referrer: int = 0
     referral_points_referred: int = 0
@@ -155,6 +158,9 @@ class BirthdayPrepared(BaseModel):
     points: int
     balance: int | None
     template_id: uuid.UUID
+    # The gift's code and reward, when the program gives one.
+    code: str | None = None
+    reward: str | None = None
 
 
 class BirthdayRewardOutcome(BaseModel):

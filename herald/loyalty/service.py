@@ -10,8 +10,16 @@ from sqlalchemy.orm import Session
 
 from herald.customers.service import get_customer
 from herald.db import insert_if_absent, read_snapshot, session_organization, utcnow
+from herald.errors import InvalidInput
 from herald.loyalty import tiers
-from herald.loyalty.models import EntryKind, LedgerEntry, LoyaltyAccount, LoyaltySettings, Rounding
+from herald.loyalty.models import (
+    EntryKind,
+    LedgerEntry,
+    LoyaltyAccount,
+    LoyaltySettings,
+    Reward,
+    Rounding,
+)
 from herald.loyalty.schemas import (
     AwardOrderPointsInput,
     LedgerEntryOut,
@@ -65,6 +73,13 @@ def put_settings(session: Session, data: LoyaltySettingsIn) -> LoyaltySettingsOu
     ):
         if (value := getattr(data, optional)) is not None:  # left out: unchanged
             setattr(row, optional, value)
+    if "birthday_reward_id" in data.model_fields_set:
+        if (
+            data.birthday_reward_id is not None
+            and session.get(Reward, data.birthday_reward_id) is None
+        ):
+            raise InvalidInput("no such reward", field="birthday_reward_id")
+        row.birthday_reward_id = data.birthday_reward_id
     if data.points_expire_after_days is not None:
         row.points_expire_after_days = data.points_expire_after_days or None
     row.updated_at = utcnow()
