@@ -7,6 +7,7 @@ from typing import Any
 from temporalio import activity
 
 from herald.db import Database
+from herald.errors import HeraldError
 from herald.loyalty import birthdays, expiry, referrals, rewards, service, tiers
 from herald.loyalty.models import RedemptionStatus
 from herald.loyalty.schemas import (
@@ -37,7 +38,13 @@ class LoyaltyActivities:
     @activity.defn
     def award_order_points(self, data: AwardOrderPointsInput) -> LedgerOutcome:
         with self._db.session(data.organization_id) as session:
-            return service.award_order_points(session, data)
+            outcome = service.award_order_points(session, data)
+            for code in data.redemption_codes:
+                try:
+                    rewards.confirm(session, code, data.order_id)
+                except HeraldError as exc:  # a lapsed or unknown code: the order still counts
+                    activity.logger.warning("order %s: code %s: %s", data.order_id, code, exc)
+            return outcome
 
     @activity.defn
     def reverse_order_points(self, data: ReverseOrderPointsInput) -> LedgerOutcome:

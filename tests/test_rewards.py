@@ -23,7 +23,7 @@ from herald.loyalty.rewards import adjust, confirm, create_reward, get_redemptio
 from herald.loyalty.schemas import AdjustmentIn, RewardCreate
 from herald.loyalty.triggers import loyalty_workflows_for
 from herald.temporal import start_run
-from tests.conftest import Org, Stack
+from tests.conftest import Org, Stack, order_paid, wait_until
 from tests.conftest import create_customer as api_customer
 from workflows.loyalty import RewardRedemption
 
@@ -235,3 +235,23 @@ async def test_an_unused_code_lapses_at_the_end_of_its_hold_and_a_used_one_never
         assert get_redemption(session, used).status is RedemptionStatus.confirmed
     assert _balance(db, org, customer_id) == 100
     assert _balance(db, org, other_id) == 0
+
+
+def test_a_paid_order_that_used_a_code_confirms_it(stack: Stack, org: Org) -> None:
+    customer = api_customer(stack, org)["id"]
+    _adjust(stack, org, customer, 100)
+    code = _redeem(stack, org, customer, _reward(stack, org)["id"]).json()["code"]
+    order = order_paid(customer, "order-with-code", "30.00")
+    order["properties"]["redemption_codes"] = [code]
+    assert stack.api.post("/v1/events", json=order, headers=org.headers()).status_code == 202
+    wait_until(
+        lambda: (
+            stack.api.get(f"/v1/customers/{customer}/redemptions", headers=org.headers()).json()[0][
+                "status"
+            ]
+            == "confirmed"
+        )
+    )
+    [used] = stack.api.get(f"/v1/customers/{customer}/redemptions", headers=org.headers()).json()
+    assert used["order_id"] == "order-with-code"
+    assert _ledger_agrees(stack, org, customer) == 100 - 100 + 30

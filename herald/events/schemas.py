@@ -39,6 +39,10 @@ class OrderPaidProperties(BaseModel):
     order_id: Annotated[str, Field(min_length=1, max_length=200)]
     amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
     currency: Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_currency)]
+    # Reward codes the order used: each is confirmed (its points spent for good).
+    redemption_codes: list[Annotated[str, Field(min_length=4, max_length=32)]] = Field(
+        default=[], max_length=20
+    )
 
 
 class OrderRefundedProperties(BaseModel):

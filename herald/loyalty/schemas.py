@@ -62,6 +62,8 @@ class AwardOrderPointsInput(BaseModel):
     amount: Decimal
     currency: str
     event_id: uuid.UUID
+    # Reward codes the order used, confirmed with the award.
+    redemption_codes: list[str] = []
 
 
 class ReverseOrderPointsInput(BaseModel):

@@ -46,6 +46,7 @@ def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]
             amount=Decimal(str(event.properties["amount"])),
             currency=str(event.properties["currency"]),
             event_id=event.id,
+            redemption_codes=list(event.properties.get("redemption_codes", [])),
         )
         workflow = AWARD_WORKFLOW
     elif event.type == ORDER_REFUNDED:
