@@ -86,7 +86,8 @@ class RewardRedemption:
 
     @workflow.run
     async def run(self, hold: RedemptionHold) -> RedemptionStatus | None:
-        if await changed_before(hold.expires_at, lambda: self._settled):
+        # The signal may have come with the start, before this line.
+        if self._settled or await changed_before(hold.expires_at, lambda: self._settled):
             return None  # used or given back: nothing left to hold
         expiry = RedemptionExpiry(
             organization_id=hold.organization_id,
