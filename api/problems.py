@@ -33,6 +33,8 @@ def problem(status: int, title: str, detail: str, request: Request, **extra: Any
 
 def _field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in _UNION_TAGS]
+    # A rule node is tagged by its key, so "all" then the "all" field would read twice.
+    parts = [p for i, p in enumerate(parts) if i + 1 == len(parts) or parts[i + 1] != p]
     if parts and parts[0] in ("body", "query", "path", "header"):
         parts = parts[1:] or parts
     return ".".join(parts)

@@ -6,7 +6,16 @@ from herald.db import Base
 from herald.events.models import Event
 from herald.inquiries.models import Inquiry, InquiryEntry, InquirySettings
 from herald.journeys.models import Journey, JourneyEnrollment, JourneyVersion, RateLimitWindow
-from herald.loyalty.models import LedgerEntry, LoyaltyAccount, LoyaltySettings
+from herald.loyalty.models import (
+    LedgerEntry,
+    LoyaltyAccount,
+    LoyaltySettings,
+    LoyaltyTier,
+    Redemption,
+    Referral,
+    ReferralCode,
+    Reward,
+)
 from herald.messaging.models import (
     Consent,
     Device,
@@ -18,6 +27,7 @@ from herald.messaging.models import (
 )
 from herald.newsletter.models import Subscriber
 from herald.organizations.models import Organization
+from herald.segments.models import Segment
 
 __all__ = [
     "ApiKey",
@@ -38,11 +48,17 @@ __all__ = [
     "LedgerEntry",
     "LoyaltyAccount",
     "LoyaltySettings",
+    "LoyaltyTier",
     "Message",
     "MessageTemplate",
     "MessagingSettings",
     "Organization",
     "RateLimitWindow",
+    "Redemption",
+    "Referral",
+    "ReferralCode",
+    "Reward",
+    "Segment",
     "Subscriber",
     "Suppression",
     "User",

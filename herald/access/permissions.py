@@ -32,6 +32,8 @@ class Permission(enum.StrEnum):
     journeys_write = "journeys:write"
     # Enroll customers, exit runs and skip their waits.
     journeys_operate = "journeys:operate"
+    segments_read = "segments:read"
+    segments_write = "segments:write"
     inquiries_read = "inquiries:read"
     # Assign, reply to, convert and close sales inquiries.
     inquiries_work = "inquiries:work"
@@ -69,6 +71,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.journeys_read,
             _P.journeys_write,
             _P.journeys_operate,
+            _P.segments_read,
+            _P.segments_write,
         }
     ),
     # Sales work inquiries only; customer profiles are out of their reach.

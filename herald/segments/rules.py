@@ -6,16 +6,17 @@ customer in?" (a journey's branch) and "who is in?" (a segment), on SQLite and P
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer, CustomerTag
 from herald.events.models import Event
-from herald.loyalty.models import LoyaltyAccount
+from herald.loyalty.models import LoyaltyAccount, LoyaltyTier
+from herald.loyalty.service import ORDER_PAID
 from herald.messaging.models import Channel, Consent, ConsentStatus
 
 Scalar = str | int | float | bool
@@ -70,9 +71,71 @@ class EventRule(_Node):
     at_most: int | None = Field(default=None, ge=0)
 
 
+class ProfileRule(_Node):
+    """A profile field: when they joined (``within_days`` / ``before`` / ``after``), or a value."""
+
+    profile: Literal["created_at", "birthday", "locale", "timezone", "name", "external_id"]
+    op: Operator | Literal["exists", "contains", "in", "within_days", "before", "after"] = "eq"
+    value: Scalar | list[Scalar] | None = None
+
+
+class TierRule(_Node):
+    """In one of these loyalty tiers (by name)."""
+
+    tier: list[str] = Field(min_length=1)
+
+
+class OrdersRule(_Node):
+    """An order aggregate from ``order.paid`` events, within the last ``within_days`` days
+    if given: total spent, number of orders, average order value, or days since the last."""
+
+    orders: Literal["total_spent", "count", "average_value", "days_since_last"]
+    op: Operator = "gte"
+    value: float
+    within_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+# Each node is told apart by its one identifying key, so a mistake is reported inside the
+# node it belongs to (``rule.all.1.orders.op``), not once per kind of node.
+_KINDS: dict[str, type[_Node]] = {
+    "all": AllOf,
+    "any": AnyOf,
+    "not": NotRule,
+    "attribute": AttributeRule,
+    "tag": TagRule,
+    "points": PointsRule,
+    "consent": ConsentRule,
+    "performed": EventRule,
+    "profile": ProfileRule,
+    "tier": TierRule,
+    "orders": OrdersRule,
+}
+_KIND_OF = {model: kind for kind, model in _KINDS.items()}
+
+
+def _rule_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return next((kind for kind in _KINDS if kind in value), None)
+    return _KIND_OF.get(type(value))
+
+
 Rule = Annotated[
-    AllOf | AnyOf | NotRule | AttributeRule | TagRule | PointsRule | ConsentRule | EventRule,
-    Field(union_mode="smart"),
+    Annotated[AllOf, Tag("all")]
+    | Annotated[AnyOf, Tag("any")]
+    | Annotated[NotRule, Tag("not")]
+    | Annotated[AttributeRule, Tag("attribute")]
+    | Annotated[TagRule, Tag("tag")]
+    | Annotated[PointsRule, Tag("points")]
+    | Annotated[ConsentRule, Tag("consent")]
+    | Annotated[EventRule, Tag("performed")]
+    | Annotated[ProfileRule, Tag("profile")]
+    | Annotated[TierRule, Tag("tier")]
+    | Annotated[OrdersRule, Tag("orders")],
+    Discriminator(
+        _rule_kind,
+        custom_error_type="rule_kind",
+        custom_error_message=f"a rule has one of the keys {', '.join(_KINDS)}",
+    ),
 ]
 
 
@@ -123,6 +186,52 @@ def _event(rule: EventRule, now: datetime) -> ColumnElement[bool]:
     return and_(*conditions)
 
 
+def _profile(rule: ProfileRule, now: datetime) -> ColumnElement[bool]:
+    column: Any = getattr(Customer, rule.profile)
+    if rule.op == "exists":
+        return column.is_not(None)
+    if rule.op == "within_days":
+        return column >= now - timedelta(days=float(str(rule.value)))
+    if rule.op in ("before", "after"):
+        moment: Any = date.fromisoformat(str(rule.value))
+        if rule.profile == "created_at":
+            moment = datetime.combine(moment, time(), tzinfo=UTC)
+        return column < moment if rule.op == "before" else column >= moment
+    if rule.op == "in":
+        return column.in_(rule.value if isinstance(rule.value, list) else [rule.value])
+    if rule.op == "contains":
+        return column.contains(str(rule.value), autoescape=True)
+    return _compare(column, rule.op, rule.value)
+
+
+def _tier(rule: TierRule) -> ColumnElement[bool]:
+    return exists().where(
+        LoyaltyAccount.customer_id == Customer.id,
+        LoyaltyTier.id == LoyaltyAccount.tier_id,
+        LoyaltyTier.name.in_(rule.tier),
+    )
+
+
+def _orders(rule: OrdersRule, now: datetime) -> ColumnElement[bool]:
+    filters = [Event.customer_id == Customer.id, Event.type == ORDER_PAID]
+    if rule.within_days is not None:
+        filters.append(Event.occurred_at >= now - timedelta(days=rule.within_days))
+    amount = Event.properties["amount"].as_float()
+    if rule.orders == "days_since_last":
+        last = select(func.max(Event.occurred_at)).where(*filters).correlate(Customer)
+        # "At least N days since the last order" is "the last order is older than N days ago".
+        moment = now - timedelta(days=rule.value)
+        flipped = {"gte": "lte", "gt": "lt", "lte": "gte", "lt": "gt"}.get(rule.op, rule.op)
+        return _compare(last.scalar_subquery(), flipped, moment)
+    aggregate = {
+        "total_spent": func.coalesce(func.sum(amount), 0),
+        "count": func.count(),
+        "average_value": func.coalesce(func.avg(amount), 0),
+    }[rule.orders]
+    value = select(aggregate).where(*filters).correlate(Customer).scalar_subquery()
+    return _compare(value, rule.op, rule.value)
+
+
 def condition(rule: Rule, now: datetime) -> ColumnElement[bool]:
     """The rule as a SQL condition on ``customers``."""
     if isinstance(rule, AllOf):
@@ -149,6 +258,12 @@ def condition(rule: Rule, now: datetime) -> ColumnElement[bool]:
             Consent.channel == rule.consent,
             Consent.status == ConsentStatus.granted,
         )
+    if isinstance(rule, ProfileRule):
+        return _profile(rule, now)
+    if isinstance(rule, TierRule):
+        return _tier(rule)
+    if isinstance(rule, OrdersRule):
+        return _orders(rule, now)
     return _event(rule, now)
 
 

@@ -1,0 +1,142 @@
+"""Segments: audiences described once as a rule tree, sized and listed live."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.orm import Session
+
+from api.deps import get_db, org_session, require
+from herald.access.permissions import Permission
+from herald.access.service import Principal
+from herald.db import Database, read_snapshot
+from herald.segments import service
+from herald.segments.rules import Rule
+from herald.segments.schemas import (
+    MemberPage,
+    SegmentIn,
+    SegmentOut,
+    SegmentPreview,
+    SegmentTemplate,
+    SegmentUpdate,
+)
+
+router = APIRouter(prefix="/v1/segments", tags=["segments"])
+read = require(Permission.segments_read)
+write = require(Permission.segments_write)
+
+
+class RuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rule: Rule
+
+
+@router.get("", response_model=list[SegmentOut])
+def list_segments(
+    _: Principal = Depends(read), session: Session = Depends(org_session)
+) -> list[SegmentOut]:
+    return [service.to_out(s) for s in service.list_segments(session)]
+
+
+@router.get(
+    "/templates",
+    response_model=list[SegmentTemplate],
+    summary="Ready-made audiences (VIP, at risk, new, inactive) to start from",
+)
+def list_templates(_: Principal = Depends(read)) -> list[SegmentTemplate]:
+    return service.TEMPLATES
+
+
+@router.post(
+    "/preview",
+    response_model=SegmentPreview,
+    summary="Size an unsaved rule while it is being written",
+)
+def preview_rule(
+    body: RuleIn, _: Principal = Depends(read), session: Session = Depends(org_session)
+) -> SegmentPreview:
+    return service.preview(session, body.rule)
+
+
+@router.post("", status_code=201, response_model=SegmentOut)
+def create_segment(
+    body: SegmentIn, _: Principal = Depends(write), session: Session = Depends(org_session)
+) -> SegmentOut:
+    return service.to_out(service.create_segment(session, body))
+
+
+@router.get("/{segment}", response_model=SegmentOut, summary="By id or key")
+def get_segment(
+    segment: str, _: Principal = Depends(read), session: Session = Depends(org_session)
+) -> SegmentOut:
+    return service.to_out(service.get_segment(session, segment))
+
+
+@router.patch("/{segment}", response_model=SegmentOut)
+def update_segment(
+    segment: str,
+    body: SegmentUpdate,
+    _: Principal = Depends(write),
+    session: Session = Depends(org_session),
+) -> SegmentOut:
+    return service.to_out(service.update_segment(session, segment, body))
+
+
+@router.delete("/{segment}", status_code=204)
+def delete_segment(
+    segment: str, _: Principal = Depends(write), session: Session = Depends(org_session)
+) -> None:
+    service.delete_segment(session, segment)
+
+
+@router.get(
+    "/{segment}/preview",
+    response_model=SegmentPreview,
+    summary="How many customers match now, and the first few",
+)
+def preview_segment(
+    segment: str, _: Principal = Depends(read), session: Session = Depends(org_session)
+) -> SegmentPreview:
+    return service.preview(session, service.rule_of(service.get_segment(session, segment)))
+
+
+@router.get("/{segment}/members", response_model=MemberPage)
+def segment_members(
+    segment: str,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    _: Principal = Depends(read),
+    session: Session = Depends(org_session),
+) -> MemberPage:
+    rule = service.rule_of(service.get_segment(session, segment))
+    return service.members(session, rule, limit=limit, cursor=cursor)
+
+
+@router.get(
+    "/{segment}/export.csv",
+    response_class=StreamingResponse,
+    summary="Every member as CSV (id, name, email, created_at), one consistent read",
+)
+def export_segment(
+    segment: str, principal: Principal = Depends(read), db: Database = Depends(get_db)
+) -> StreamingResponse:
+    with db.session(principal.organization_id) as session:
+        found = service.get_segment(session, segment)  # a 404 before anything is streamed
+        key, rule = found.key, service.rule_of(found)
+
+    def rows() -> Iterator[str]:
+        # Its own session: the stream outlives the request's dependencies.
+        with db.session(principal.organization_id) as session:
+            read_snapshot(session)
+            yield from service.export_csv(session, rule)
+
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{key}.csv"'},
+    )

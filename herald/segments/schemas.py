@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from herald.segments.rules import Rule
+
+SEGMENT_KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
+
+
+class SegmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(pattern=SEGMENT_KEY_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=1000)
+    rule: Rule
+
+
+class SegmentUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=1000)
+    rule: Rule | None = None
+
+
+class SegmentOut(BaseModel):
+    id: uuid.UUID
+    key: str
+    name: str
+    description: str
+    rule: Rule
+    created_at: datetime
+    updated_at: datetime
+
+
+class Member(BaseModel):
+    id: uuid.UUID
+    name: str
+    primary_email: str | None
+    created_at: datetime
+
+
+class SegmentPreview(BaseModel):
+    count: int
+    first: list[Member]
+
+
+class MemberPage(BaseModel):
+    items: list[Member]
+    next_cursor: str | None
+
+
+class SegmentTemplate(BaseModel):
+    key: str
+    name: str
+    description: str
+    rule: Rule

@@ -1,0 +1,185 @@
+"""Segments: named rule trees, their live members, and ready-made starting points."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+
+from pydantic import TypeAdapter
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from herald.customers.models import Customer
+from herald.db import utcnow
+from herald.errors import Conflict, NotFound
+from herald.segments.models import Segment
+from herald.segments.rules import Rule, condition
+from herald.segments.schemas import (
+    Member,
+    MemberPage,
+    SegmentIn,
+    SegmentOut,
+    SegmentPreview,
+    SegmentTemplate,
+    SegmentUpdate,
+)
+
+_RULE: TypeAdapter[Rule] = TypeAdapter(Rule)
+PREVIEW_SIZE = 10
+EXPORT_PAGE = 5_000
+
+TEMPLATES = [
+    SegmentTemplate.model_validate(t)
+    for t in (
+        {
+            "key": "vip",
+            "name": "VIP",
+            "description": "Spent over 500 in the last 90 days and reachable by email.",
+            "rule": {
+                "all": [
+                    {"orders": "total_spent", "op": "gt", "value": 500, "within_days": 90},
+                    {"consent": "email"},
+                ]
+            },
+        },
+        {
+            "key": "at-risk",
+            "name": "At risk",
+            "description": "Ordered at least twice, but not in the last 90 days.",
+            "rule": {
+                "all": [
+                    {"orders": "count", "op": "gte", "value": 2},
+                    {"orders": "days_since_last", "op": "gt", "value": 90},
+                ]
+            },
+        },
+        {
+            "key": "new",
+            "name": "New customers",
+            "description": "Joined in the last 30 days.",
+            "rule": {"profile": "created_at", "op": "within_days", "value": 30},
+        },
+        {
+            "key": "inactive",
+            "name": "Inactive",
+            "description": "No order in the last 180 days.",
+            "rule": {"not": {"orders": "count", "op": "gte", "value": 1, "within_days": 180}},
+        },
+    )
+]
+
+
+def to_out(segment: Segment) -> SegmentOut:
+    return SegmentOut(
+        id=segment.id,
+        key=segment.key,
+        name=segment.name,
+        description=segment.description,
+        rule=_RULE.validate_python(segment.rule),
+        created_at=segment.created_at,
+        updated_at=segment.updated_at,
+    )
+
+
+def _dump(rule: Rule) -> dict[str, object]:
+    return _RULE.dump_python(rule, by_alias=True, exclude_defaults=True)
+
+
+def create_segment(session: Session, data: SegmentIn) -> Segment:
+    segment = Segment(
+        key=data.key, name=data.name, description=data.description, rule=_dump(data.rule)
+    )
+    session.add(segment)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"a segment with key {data.key!r} exists", field="key") from exc
+    return segment
+
+
+def get_segment(session: Session, id_or_key: str) -> Segment:
+    try:
+        found = session.get(Segment, uuid.UUID(id_or_key))
+    except ValueError:
+        found = session.scalar(select(Segment).where(Segment.key == id_or_key))
+    if found is None:
+        raise NotFound("no such segment")
+    return found
+
+
+def list_segments(session: Session) -> list[Segment]:
+    return list(session.scalars(select(Segment).order_by(Segment.name)))
+
+
+def update_segment(session: Session, id_or_key: str, data: SegmentUpdate) -> Segment:
+    segment = get_segment(session, id_or_key)
+    if data.name is not None:
+        segment.name = data.name
+    if data.description is not None:
+        segment.description = data.description
+    if data.rule is not None:
+        segment.rule = _dump(data.rule)
+    segment.updated_at = utcnow()
+    session.commit()
+    return segment
+
+
+def delete_segment(session: Session, id_or_key: str) -> None:
+    session.delete(get_segment(session, id_or_key))
+    session.commit()
+
+
+def _members(rule: Rule, now: datetime) -> Select[uuid.UUID, str, str | None, datetime]:
+    return (
+        select(Customer.id, Customer.name, Customer.primary_email, Customer.created_at)
+        .where(Customer.deleted_at.is_(None), condition(rule, now))
+        .order_by(Customer.id)
+    )
+
+
+def preview(session: Session, rule: Rule) -> SegmentPreview:
+    """How many match now, and the first few (the same query the members use)."""
+    now = utcnow()
+    count = session.scalar(
+        select(func.count())
+        .select_from(Customer)
+        .where(Customer.deleted_at.is_(None), condition(rule, now))
+    )
+    first = session.execute(_members(rule, now).limit(PREVIEW_SIZE)).all()
+    return SegmentPreview(count=count or 0, first=[Member(**row._mapping) for row in first])
+
+
+def members(session: Session, rule: Rule, *, limit: int, cursor: str | None) -> MemberPage:
+    stmt = _members(rule, utcnow())
+    if cursor:
+        stmt = stmt.where(Customer.id > uuid.UUID(cursor))
+    rows = session.execute(stmt.limit(limit + 1)).all()
+    items = [Member(**row._mapping) for row in rows[:limit]]
+    return MemberPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
+
+
+def export_csv(session: Session, rule: Rule) -> Iterator[str]:
+    """Every member as CSV rows, read a page at a time."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["id", "name", "email", "created_at"])
+    cursor = None
+    while True:
+        page = members(session, rule, limit=EXPORT_PAGE, cursor=cursor)
+        for m in page.items:
+            writer.writerow([m.id, m.name, m.primary_email or "", m.created_at.isoformat()])
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def rule_of(segment: Segment) -> Rule:
+    return _RULE.validate_python(segment.rule)
