@@ -41,8 +41,8 @@ from herald.events.models import Event  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
 from herald.organizations.models import Organization  # noqa: E402
 from herald.organizations.service import create_organization  # noqa: E402
-from herald.segments.rules import Rule  # noqa: E402
-from herald.segments.service import _RULE, preview  # noqa: E402
+from herald.segments.rules import RULE_ADAPTER, Rule  # noqa: E402
+from herald.segments.service import preview  # noqa: E402
 
 RULE = {
     "all": [
@@ -164,7 +164,7 @@ def main() -> None:
     org_id = bench_org(db, total)
     seed(db, org_id, total, args.events_per_customer, console)
     customers, events = counts(db, org_id)
-    rule: Rule = _RULE.validate_python(RULE)
+    rule: Rule = RULE_ADAPTER.validate_python(RULE)
     timings, count = [], 0
     for _ in range(3):
         with db.session(org_id) as session:

@@ -25,7 +25,7 @@ from herald.messaging.audience import set_consent
 from herald.messaging.models import ConsentStatus
 from herald.messaging.schemas import ConsentIn
 from herald.segments import service
-from herald.segments.rules import Rule
+from herald.segments.rules import RULE_ADAPTER, Rule
 from herald.segments.service import TEMPLATES
 from tests.conftest import Org, Stack
 from tests.conftest import create_customer as api_customer
@@ -74,7 +74,7 @@ def _person(
 
 def _members(db: Database, org: Org, rule: dict[str, Any]) -> set[str]:
     with db.session(org.id) as session:
-        parsed: Rule = service._RULE.validate_python(rule)
+        parsed: Rule = RULE_ADAPTER.validate_python(rule)
         page = service.members(session, parsed, limit=1000, cursor=None)
         count = service.preview(session, parsed).count
     assert count == len(page.items)
@@ -181,3 +181,30 @@ def test_a_bad_rule_is_refused_with_the_path_to_the_bad_node(stack: Stack, org: 
     assert stack.api.get("/v1/segments/broken", headers=org.headers()).status_code == 404
     for role in (Role.cashier, Role.sales):
         assert stack.api.get("/v1/segments", headers=org.headers(role)).status_code == 403
+
+
+def test_a_segment_builds_on_another_but_never_on_itself(stack: Stack, org: Org) -> None:
+    vip_fan = api_customer(stack, org, name="VIP fan", tags=["fan", "vip"])
+    api_customer(stack, org, name="Plain fan", tags=["fan"])
+    assert _segment(stack, org, key="fans", name="Fans", rule={"tag": "fan"}).status_code == 201
+    layered = _segment(
+        stack,
+        org,
+        key="vip-fans",
+        name="VIP fans",
+        rule={"all": [{"segment": "fans"}, {"tag": "vip"}]},
+    )
+    assert layered.status_code == 201, layered.text
+    members = stack.api.get("/v1/segments/vip-fans/members", headers=org.headers()).json()
+    assert [m["id"] for m in members["items"]] == [vip_fan["id"]]
+    circle = stack.api.patch(
+        "/v1/segments/fans",
+        json={"rule": {"any": [{"tag": "fan"}, {"segment": "vip-fans"}]}},
+        headers=org.headers(Role.marketing),
+    )
+    assert circle.status_code == 422 and "contain itself" in circle.text
+    unknown = _segment(stack, org, key="ghosts", name="Ghosts", rule={"segment": "nope"})
+    assert unknown.status_code == 422 and "no segment 'nope'" in unknown.text
+    # The refused change left the segment as it was.
+    fans = stack.api.get("/v1/segments/fans", headers=org.headers()).json()
+    assert fans["rule"] == {"tag": "fan"}

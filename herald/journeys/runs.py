@@ -6,6 +6,7 @@ messages by enrollment + step + visit, points by the same, rate-limit slots by w
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -18,7 +19,7 @@ from herald.customers.models import Customer
 from herald.customers.schemas import CustomerUpdate
 from herald.customers.service import update_customer
 from herald.db import insert_if_absent, session_organization
-from herald.errors import NotFound
+from herald.errors import InvalidInput, NotFound
 from herald.journeys.models import (
     Journey,
     JourneyEnrollment,
@@ -45,6 +46,8 @@ from herald.segments.rules import customer_matches
 
 # How often a run held by a paused journey looks again.
 PAUSED_RECHECK = timedelta(minutes=15)
+
+log = logging.getLogger(__name__)
 
 
 def _entered(session: Session, enrollment: JourneyEnrollment) -> Entered:
@@ -147,7 +150,11 @@ def send(session: Session, request: SendRequest, env: DeliveryEnv) -> SendResult
 
 
 def matches(session: Session, request: ConditionRequest) -> bool:
-    return customer_matches(session, request.customer_id, request.condition, request.at)
+    try:
+        return customer_matches(session, request.customer_id, request.condition, request.at)
+    except InvalidInput as exc:  # a segment it names was deleted: nobody is in it
+        log.warning("journey branch: %s", exc.detail)
+        return False
 
 
 def _zone(customer: Customer) -> ZoneInfo:

@@ -9,15 +9,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer, CustomerTag
+from herald.errors import InvalidInput
 from herald.events.models import Event
 from herald.loyalty.models import LoyaltyAccount, LoyaltyTier
 from herald.loyalty.service import ORDER_PAID
 from herald.messaging.models import Channel, Consent, ConsentStatus
+from herald.segments.models import Segment
 
 Scalar = str | int | float | bool
 Operator = Literal["eq", "ne", "gt", "gte", "lt", "lte"]
@@ -95,6 +97,12 @@ class OrdersRule(_Node):
     within_days: int | None = Field(default=None, ge=1, le=3650)
 
 
+class SegmentRule(_Node):
+    """In a saved segment (by key), as that segment reads when the rule is evaluated."""
+
+    segment: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")
+
+
 # Each node is told apart by its one identifying key, so a mistake is reported inside the
 # node it belongs to (``rule.all.1.orders.op``), not once per kind of node.
 _KINDS: dict[str, type[_Node]] = {
@@ -109,6 +117,7 @@ _KINDS: dict[str, type[_Node]] = {
     "profile": ProfileRule,
     "tier": TierRule,
     "orders": OrdersRule,
+    "segment": SegmentRule,
 }
 _KIND_OF = {model: kind for kind, model in _KINDS.items()}
 
@@ -130,7 +139,8 @@ Rule = Annotated[
     | Annotated[EventRule, Tag("performed")]
     | Annotated[ProfileRule, Tag("profile")]
     | Annotated[TierRule, Tag("tier")]
-    | Annotated[OrdersRule, Tag("orders")],
+    | Annotated[OrdersRule, Tag("orders")]
+    | Annotated[SegmentRule, Tag("segment")],
     Discriminator(
         _rule_kind,
         custom_error_type="rule_kind",
@@ -232,14 +242,22 @@ def _orders(rule: OrdersRule, now: datetime) -> ColumnElement[bool]:
     return _compare(value, rule.op, rule.value)
 
 
-def condition(rule: Rule, now: datetime) -> ColumnElement[bool]:
-    """The rule as a SQL condition on ``customers``."""
+def condition(
+    rule: Rule,
+    now: datetime,
+    session: Session | None = None,
+    within: tuple[str, ...] = (),
+) -> ColumnElement[bool]:
+    """The rule as a SQL condition on ``customers``. Saved segments it names are read through
+    ``session`` (``within``: the segments being expanded, to refuse a circle)."""
     if isinstance(rule, AllOf):
-        return and_(true(), *(condition(r, now) for r in rule.all))
+        return and_(true(), *(condition(r, now, session, within) for r in rule.all))
     if isinstance(rule, AnyOf):
-        return or_(false(), *(condition(r, now) for r in rule.any))
+        return or_(false(), *(condition(r, now, session, within) for r in rule.any))
     if isinstance(rule, NotRule):
-        return not_(condition(rule.not_, now))
+        return not_(condition(rule.not_, now, session, within))
+    if isinstance(rule, SegmentRule):
+        return _segment(rule, now, session, within)
     if isinstance(rule, AttributeRule):
         return _attribute(rule)
     if isinstance(rule, TagRule):
@@ -267,10 +285,31 @@ def condition(rule: Rule, now: datetime) -> ColumnElement[bool]:
     return _event(rule, now)
 
 
+RULE_ADAPTER: TypeAdapter[Rule] = TypeAdapter(Rule)
+
+
+def _segment(
+    rule: SegmentRule, now: datetime, session: Session | None, within: tuple[str, ...]
+) -> ColumnElement[bool]:
+    if rule.segment in within:
+        raise InvalidInput(
+            f"segment {rule.segment!r} would contain itself ({' → '.join((*within, rule.segment))})",
+            field="rule",
+        )
+    if session is None:
+        raise RuntimeError("a rule naming a segment is compiled with a session")
+    stored = session.scalar(select(Segment.rule).where(Segment.key == rule.segment))
+    if stored is None:
+        raise InvalidInput(f"no segment {rule.segment!r}", field="rule")
+    return condition(RULE_ADAPTER.validate_python(stored), now, session, (*within, rule.segment))
+
+
 def customer_matches(session: Session, customer_id: Any, rule: Rule, now: datetime) -> bool:
     matched = session.scalar(
         select(Customer.id).where(
-            Customer.id == customer_id, Customer.deleted_at.is_(None), condition(rule, now)
+            Customer.id == customer_id,
+            Customer.deleted_at.is_(None),
+            condition(rule, now, session),
         )
     )
     return matched is not None

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime
 
-from pydantic import TypeAdapter
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -17,7 +16,7 @@ from herald.customers.models import Customer
 from herald.db import utcnow
 from herald.errors import Conflict, NotFound
 from herald.segments.models import Segment
-from herald.segments.rules import Rule, condition
+from herald.segments.rules import RULE_ADAPTER, Rule, condition
 from herald.segments.schemas import (
     Member,
     MemberPage,
@@ -28,7 +27,6 @@ from herald.segments.schemas import (
     SegmentUpdate,
 )
 
-_RULE: TypeAdapter[Rule] = TypeAdapter(Rule)
 PREVIEW_SIZE = 10
 EXPORT_PAGE = 5_000
 
@@ -79,17 +77,23 @@ def to_out(segment: Segment) -> SegmentOut:
         key=segment.key,
         name=segment.name,
         description=segment.description,
-        rule=_RULE.validate_python(segment.rule),
+        rule=RULE_ADAPTER.validate_python(segment.rule),
         created_at=segment.created_at,
         updated_at=segment.updated_at,
     )
 
 
 def _dump(rule: Rule) -> dict[str, object]:
-    return _RULE.dump_python(rule, by_alias=True, exclude_defaults=True)
+    return RULE_ADAPTER.dump_python(rule, by_alias=True, exclude_defaults=True)
+
+
+def _check_references(session: Session, key: str, rule: Rule) -> None:
+    """Segments it names exist and do not lead back to it (422 otherwise)."""
+    condition(rule, utcnow(), session, within=(key,))
 
 
 def create_segment(session: Session, data: SegmentIn) -> Segment:
+    _check_references(session, data.key, data.rule)
     segment = Segment(
         key=data.key, name=data.name, description=data.description, rule=_dump(data.rule)
     )
@@ -123,6 +127,7 @@ def update_segment(session: Session, id_or_key: str, data: SegmentUpdate) -> Seg
     if data.description is not None:
         segment.description = data.description
     if data.rule is not None:
+        _check_references(session, segment.key, data.rule)
         segment.rule = _dump(data.rule)
     segment.updated_at = utcnow()
     session.commit()
@@ -134,10 +139,12 @@ def delete_segment(session: Session, id_or_key: str) -> None:
     session.commit()
 
 
-def _members(rule: Rule, now: datetime) -> Select[uuid.UUID, str, str | None, datetime]:
+def _members(
+    session: Session, rule: Rule, now: datetime
+) -> Select[uuid.UUID, str, str | None, datetime]:
     return (
         select(Customer.id, Customer.name, Customer.primary_email, Customer.created_at)
-        .where(Customer.deleted_at.is_(None), condition(rule, now))
+        .where(Customer.deleted_at.is_(None), condition(rule, now, session))
         .order_by(Customer.id)
     )
 
@@ -148,14 +155,14 @@ def preview(session: Session, rule: Rule) -> SegmentPreview:
     count = session.scalar(
         select(func.count())
         .select_from(Customer)
-        .where(Customer.deleted_at.is_(None), condition(rule, now))
+        .where(Customer.deleted_at.is_(None), condition(rule, now, session))
     )
-    first = session.execute(_members(rule, now).limit(PREVIEW_SIZE)).all()
+    first = session.execute(_members(session, rule, now).limit(PREVIEW_SIZE)).all()
     return SegmentPreview(count=count or 0, first=[Member(**row._mapping) for row in first])
 
 
 def members(session: Session, rule: Rule, *, limit: int, cursor: str | None) -> MemberPage:
-    stmt = _members(rule, utcnow())
+    stmt = _members(session, rule, utcnow())
     if cursor:
         stmt = stmt.where(Customer.id > uuid.UUID(cursor))
     rows = session.execute(stmt.limit(limit + 1)).all()
@@ -182,4 +189,4 @@ def export_csv(session: Session, rule: Rule) -> Iterator[str]:
 
 
 def rule_of(segment: Segment) -> Rule:
-    return _RULE.validate_python(segment.rule)
+    return RULE_ADAPTER.validate_python(segment.rule)
