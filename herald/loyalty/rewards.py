@@ -105,6 +105,19 @@ def _new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
 
 
+def _take_unit(session: Session, reward: Reward) -> bool:
+    """One unit of a stocked reward, if any is left (always, for unlimited ones). One
+    conditional statement: two customers cannot take the last unit."""
+    if reward.stock_left is None:
+        return True
+    taken = session.execute(
+        update(Reward)
+        .where(Reward.id == reward.id, Reward.stock_left > 0)
+        .values(stock_left=Reward.stock_left - 1)
+    )
+    return taken.rowcount == 1  # type: ignore[attr-defined]
+
+
 def reserve(
     session: Session, customer_id: uuid.UUID, reward_id: uuid.UUID
 ) -> tuple[Redemption, uuid.UUID]:
@@ -139,16 +152,9 @@ def reserve(
         raise Conflict(
             f"not enough points: the reward costs {reward.cost_points}, the balance is {balance}"
         )
-    if reward.stock_left is not None:
-        # One conditional statement: two customers cannot take the last unit.
-        taken_unit = session.execute(
-            update(Reward)
-            .where(Reward.id == reward.id, Reward.stock_left > 0)
-            .values(stock_left=Reward.stock_left - 1)
-        )
-        if taken_unit.rowcount != 1:  # type: ignore[attr-defined]
-            session.rollback()
-            raise Conflict("this reward is out of stock")
+    if not _take_unit(session, reward):
+        session.rollback()
+        raise Conflict("this reward is out of stock")
     now = utcnow()
     hold = timedelta(minutes=get_settings(session).redemption_hold_minutes)
     redemption = Redemption(
@@ -190,15 +196,9 @@ def gift(
     if reward is None or not reward.active:
         session.rollback()
         return None
-    if reward.stock_left is not None:
-        taken_unit = session.execute(
-            update(Reward)
-            .where(Reward.id == reward.id, Reward.stock_left > 0)
-            .values(stock_left=Reward.stock_left - 1)
-        )
-        if taken_unit.rowcount != 1:  # type: ignore[attr-defined]
-            session.rollback()
-            return None
+    if not _take_unit(session, reward):
+        session.rollback()
+        return None
     now = utcnow()
     redemption = Redemption(
         id=redemption_id,
