@@ -33,12 +33,17 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.stack import bench_database_url, running_herald  # noqa: E402
+from bench.stack import (  # noqa: E402
+    bench_database_url,
+    copy_cursor,
+    reused_organization,
+    running_herald,
+)
 from herald.customers.models import Customer, month_day  # noqa: E402
 from herald.db import Database  # noqa: E402
 from herald.loyalty.birthdays import (  # noqa: E402
@@ -60,8 +65,6 @@ from herald.messaging.models import Message  # noqa: E402
 from herald.messaging.schemas import MessagingSettingsIn  # noqa: E402
 from herald.messaging.setup import put_messaging_settings  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
-from herald.organizations.models import Organization  # noqa: E402
-from herald.organizations.service import create_organization  # noqa: E402
 from herald.settings import Settings  # noqa: E402
 from herald.temporal import connect  # noqa: E402
 
@@ -83,12 +86,7 @@ POINTS = 25
 
 
 def bench_org(db: Database, customers: int) -> uuid.UUID:
-    slug = f"bench-birthdays-{customers}"
-    with db.system_session() as session:
-        found = session.scalar(select(Organization.id).where(Organization.slug == slug))
-        if found is None:
-            org, _ = create_organization(session, f"Birthday bench {customers}", slug)
-            found = org.id
+    found = reused_organization(db, f"bench-birthdays-{customers}", f"Birthday bench {customers}")
     with db.session(found) as session:
         put_messaging_settings(session, MessagingSettingsIn(postal_address="1 Bench Street"))
         put_settings(
@@ -110,49 +108,40 @@ def seed(db: Database, org_id: uuid.UUID, total: int, console: Console) -> None:
     rng = random.Random(1)
     now = datetime.now(UTC).isoformat()
     org = str(org_id)
-    with db.engine.connect() as connection:
-        raw = connection.connection.dbapi_connection
-        assert raw is not None
-        with raw.cursor() as cursor:
-            ids = [uuid.uuid4() for _ in range(total)]
-            with cursor.copy(
-                "COPY customers (id, organization_id, name, attributes, primary_email, birthday,"
-                " birthday_md, timezone, created_at, updated_at) FROM STDIN"
-            ) as copy:
-                for n, customer_id in enumerate(ids):
-                    born = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))
-                    copy.write_row(
-                        (
-                            customer_id,
-                            org,
-                            f"Person {n}",
-                            "{}",
-                            f"p{n}@bench.example",
-                            born,
-                            month_day(born),
-                            rng.choice(ZONES),
-                            now,
-                            now,
-                        )
+    with copy_cursor(db, "customers") as cursor:
+        ids = [uuid.uuid4() for _ in range(total)]
+        with cursor.copy(
+            "COPY customers (id, organization_id, name, attributes, primary_email, birthday,"
+            " birthday_md, timezone, created_at, updated_at) FROM STDIN"
+        ) as copy:
+            for n, customer_id in enumerate(ids):
+                born = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))
+                copy.write_row(
+                    (
+                        customer_id,
+                        org,
+                        f"Person {n}",
+                        "{}",
+                        f"p{n}@bench.example",
+                        born,
+                        month_day(born),
+                        rng.choice(ZONES),
+                        now,
+                        now,
                     )
-            with cursor.copy(
-                "COPY customer_emails (id, organization_id, customer_id, email, is_primary,"
-                " position) FROM STDIN"
-            ) as copy:
-                for n, customer_id in enumerate(ids):
-                    copy.write_row((uuid.uuid4(), org, customer_id, f"p{n}@bench.example", True, 0))
-            with cursor.copy(
-                "COPY consents (id, organization_id, customer_id, channel, status, source,"
-                " updated_at) FROM STDIN"
-            ) as copy:
-                for customer_id in ids:
-                    copy.write_row(
-                        (uuid.uuid4(), org, customer_id, "email", "granted", "import", now)
-                    )
-        raw.commit()
-    with db.engine.connect() as connection:
-        connection.execute(text("ANALYZE customers"))
-        connection.commit()
+                )
+        with cursor.copy(
+            "COPY customer_emails (id, organization_id, customer_id, email, is_primary,"
+            " position) FROM STDIN"
+        ) as copy:
+            for n, customer_id in enumerate(ids):
+                copy.write_row((uuid.uuid4(), org, customer_id, f"p{n}@bench.example", True, 0))
+        with cursor.copy(
+            "COPY consents (id, organization_id, customer_id, channel, status, source,"
+            " updated_at) FROM STDIN"
+        ) as copy:
+            for customer_id in ids:
+                copy.write_row((uuid.uuid4(), org, customer_id, "email", "granted", "import", now))
 
 
 def clear_rewards(db: Database, org_id: uuid.UUID) -> None:

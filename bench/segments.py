@@ -29,18 +29,16 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.stack import bench_database_url  # noqa: E402
+from bench.stack import bench_database_url, copy_cursor, reused_organization  # noqa: E402
 from herald.customers.models import Customer  # noqa: E402
 from herald.db import Database  # noqa: E402
 from herald.events.models import Event  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
-from herald.organizations.models import Organization  # noqa: E402
-from herald.organizations.service import create_organization  # noqa: E402
 from herald.segments.rules import RULE_ADAPTER, Rule  # noqa: E402
 from herald.segments.service import preview  # noqa: E402
 
@@ -53,16 +51,6 @@ RULE = {
     ]
 }
 KINDS = [("order.paid", 0.3), ("page.viewed", 0.5), ("cart.abandoned", 0.2)]
-
-
-def bench_org(db: Database, customers: int) -> uuid.UUID:
-    slug = f"bench-segments-{customers}"
-    with db.system_session() as session:
-        found = session.scalar(select(Organization.id).where(Organization.slug == slug))
-        if found is None:
-            org, _ = create_organization(session, f"Segment bench {customers}", slug)
-            found = org.id
-    return found
 
 
 def counts(db: Database, org_id: uuid.UUID) -> tuple[int, int]:
@@ -86,68 +74,58 @@ def seed(db: Database, org_id: uuid.UUID, total: int, per_customer: int, console
     org = str(org_id)
     types = [k for k, _ in KINDS]
     weights = [w for _, w in KINDS]
-    with db.engine.connect() as connection:
-        raw = connection.connection.dbapi_connection
-        assert raw is not None
-        with raw.cursor() as cursor:
-            ids = [uuid.uuid4() for _ in range(total)]
-            with cursor.copy(
-                "COPY customers (id, organization_id, name, attributes, primary_email,"
-                " created_at, updated_at) FROM STDIN"
-            ) as copy:
-                for n, customer_id in enumerate(ids):
-                    joined = now - timedelta(days=rng.randrange(3 * 365))
-                    plan = rng.choice(["free", "free", "pro", "team"])
+    with copy_cursor(db, "customers", "consents", "events") as cursor:
+        ids = [uuid.uuid4() for _ in range(total)]
+        with cursor.copy(
+            "COPY customers (id, organization_id, name, attributes, primary_email,"
+            " created_at, updated_at) FROM STDIN"
+        ) as copy:
+            for n, customer_id in enumerate(ids):
+                joined = now - timedelta(days=rng.randrange(3 * 365))
+                plan = rng.choice(["free", "free", "pro", "team"])
+                copy.write_row(
+                    (
+                        customer_id,
+                        org,
+                        f"Person {n}",
+                        json.dumps({"plan": plan}),
+                        f"s{n}@bench.example",
+                        joined,
+                        joined,
+                    )
+                )
+        with cursor.copy(
+            "COPY consents (id, organization_id, customer_id, channel, status, source,"
+            " updated_at) FROM STDIN"
+        ) as copy:
+            for customer_id in ids[::2]:
+                copy.write_row((uuid.uuid4(), org, customer_id, "email", "granted", "import", now))
+        with cursor.copy(
+            "COPY events (id, organization_id, type, customer_id, occurred_at, received_at,"
+            " dispatched_at, dispatch_attempts, properties) FROM STDIN"
+        ) as copy:
+            for customer_id in ids:
+                for _ in range(rng.randrange(2 * per_customer + 1)):
+                    kind = rng.choices(types, weights)[0]
+                    at = now - timedelta(seconds=rng.randrange(365 * 86_400))
+                    properties = (
+                        {"order_id": uuid.uuid4().hex, "amount": rng.randrange(5, 400)}
+                        if kind == "order.paid"
+                        else {}
+                    )
                     copy.write_row(
                         (
-                            customer_id,
+                            uuid.uuid4(),
                             org,
-                            f"Person {n}",
-                            json.dumps({"plan": plan}),
-                            f"s{n}@bench.example",
-                            joined,
-                            joined,
+                            kind,
+                            customer_id,
+                            at,
+                            at,
+                            at,
+                            0,
+                            json.dumps(properties),
                         )
                     )
-            with cursor.copy(
-                "COPY consents (id, organization_id, customer_id, channel, status, source,"
-                " updated_at) FROM STDIN"
-            ) as copy:
-                for customer_id in ids[::2]:
-                    copy.write_row(
-                        (uuid.uuid4(), org, customer_id, "email", "granted", "import", now)
-                    )
-            with cursor.copy(
-                "COPY events (id, organization_id, type, customer_id, occurred_at, received_at,"
-                " dispatched_at, dispatch_attempts, properties) FROM STDIN"
-            ) as copy:
-                for customer_id in ids:
-                    for _ in range(rng.randrange(2 * per_customer + 1)):
-                        kind = rng.choices(types, weights)[0]
-                        at = now - timedelta(seconds=rng.randrange(365 * 86_400))
-                        properties = (
-                            {"order_id": uuid.uuid4().hex, "amount": rng.randrange(5, 400)}
-                            if kind == "order.paid"
-                            else {}
-                        )
-                        copy.write_row(
-                            (
-                                uuid.uuid4(),
-                                org,
-                                kind,
-                                customer_id,
-                                at,
-                                at,
-                                at,
-                                0,
-                                json.dumps(properties),
-                            )
-                        )
-        raw.commit()
-    with db.engine.connect() as connection:
-        for table in ("customers", "consents", "events"):
-            connection.execute(text(f"ANALYZE {table}"))
-        connection.commit()
 
 
 def main() -> None:
@@ -161,7 +139,7 @@ def main() -> None:
     database_url = bench_database_url()
     upgrade(database_url)
     db = Database(database_url)
-    org_id = bench_org(db, total)
+    org_id = reused_organization(db, f"bench-segments-{total}", f"Segment bench {total}")
     seed(db, org_id, total, args.events_per_customer, console)
     customers, events = counts(db, org_id)
     rule: Rule = RULE_ADAPTER.validate_python(RULE)

@@ -15,9 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from sqlalchemy import select, text
 from temporalio.worker import Worker
 
+from herald.db import Database
 from herald.devserver import free_port, herald_command, start_dev_server, wait_for_port
+from herald.organizations.models import Organization
+from herald.organizations.service import create_organization
 from herald.settings import Settings
 from herald.temporal import connect
 
@@ -28,6 +33,33 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def bench_database_url() -> str:
     return os.environ.get("HERALD_BENCH_DATABASE_URL", DEFAULT_DB)
+
+
+def reused_organization(db: Database, slug: str, name: str) -> uuid.UUID:
+    """The benchmark's organization: made on the first run, found by later ones, so data
+    written once with COPY is reused."""
+    with db.system_session() as session:
+        found = session.scalar(select(Organization.id).where(Organization.slug == slug))
+        if found is None:
+            org, _ = create_organization(session, name, slug)
+            found = org.id
+    return found
+
+
+@contextmanager
+def copy_cursor(db: Database, *analyze: str) -> Iterator[psycopg.Cursor[Any]]:
+    """A psycopg cursor for COPY on PostgreSQL, committed at the end; then the tables named
+    are analyzed, so the planner knows their new size."""
+    with db.engine.connect() as connection:
+        raw = connection.connection.dbapi_connection
+        assert isinstance(raw, psycopg.Connection)
+        with raw.cursor() as cursor:
+            yield cursor
+        raw.commit()
+    with db.engine.connect() as connection:
+        for table in analyze:
+            connection.execute(text(f"ANALYZE {table}"))
+        connection.commit()
 
 
 @dataclass
