@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query
@@ -152,55 +153,61 @@ def get_inquiry(
     return service.inquiry_detail(session, inquiry_id)
 
 
-async def _move(
-    db: Database,
-    client: Client,
-    principal: Principal,
-    inquiry_id: uuid.UUID,
-    change: Transition,
-    idempotency_key: str | None,
-) -> InquiryDetail:
-    """Ask the inquiry's run for a transition; the run checks it against its current status."""
-    name = change.name()
-    org_id = principal.organization_id
-    with db.session(org_id) as session:
-        inquiry = service.get_inquiry(session, inquiry_id)
-        if inquiry.status in CLOSED:
-            raise Conflict(f"the inquiry is {inquiry.status.value}; it can no longer change")
-        if change.assign is not None:
-            service.check_assignee(session, change.assign.assignee_id)
-        if change.convert is not None and change.convert.customer_id is not None:
-            service.check_customer(session, change.convert.customer_id)
-    try:
-        await update_run(
-            client,
-            org_id,
-            service.follow_up_workflow_id(org_id, inquiry_id),
-            name,
-            change,
-            update_id=f"{name}/{idempotency_key}" if idempotency_key else None,
-        )
-    except NotFound as exc:  # the form's event has not started the run yet
-        raise Conflict("the inquiry's follow-up is starting; try again in a moment") from exc
-    with db.session(org_id) as session:
-        return service.inquiry_detail(session, inquiry_id)
-
-
 # Retrying a request with the same Idempotency-Key repeats nothing (one reply email, say).
 IdempotencyKey = Annotated[str | None, Header(max_length=200)]
 
 
-@router.post("/v1/inquiries/{inquiry_id}/assign", response_model=InquiryDetail)
-async def assign(
-    inquiry_id: uuid.UUID,
-    body: AssignIn,
+@dataclass(frozen=True)
+class InquiryMove:
+    """Asks an inquiry's run for a transition; the run checks it against its current status."""
+
+    db: Database
+    client: Client
+    principal: Principal
+    idempotency_key: str | None
+
+    async def __call__(self, inquiry_id: uuid.UUID, **change: BaseModel) -> InquiryDetail:
+        transition = Transition(actor=self.principal.actor, **change)
+        name = transition.name()
+        org_id = self.principal.organization_id
+        with self.db.session(org_id) as session:
+            inquiry = service.get_inquiry(session, inquiry_id)
+            if inquiry.status in CLOSED:
+                raise Conflict(f"the inquiry is {inquiry.status.value}; it can no longer change")
+            if transition.assign is not None:
+                service.check_assignee(session, transition.assign.assignee_id)
+            if transition.convert is not None and transition.convert.customer_id is not None:
+                service.check_customer(session, transition.convert.customer_id)
+        key = self.idempotency_key
+        try:
+            await update_run(
+                self.client,
+                org_id,
+                service.follow_up_workflow_id(org_id, inquiry_id),
+                name,
+                transition,
+                update_id=f"{name}/{key}" if key else None,
+            )
+        except NotFound as exc:  # the form's event has not started the run yet
+            raise Conflict("the inquiry's follow-up is starting; try again in a moment") from exc
+        with self.db.session(org_id) as session:
+            return service.inquiry_detail(session, inquiry_id)
+
+
+def inquiry_move(
     principal: Principal = Depends(work),
     db: Database = Depends(get_db),
     client: Client = Depends(get_temporal),
     idempotency_key: IdempotencyKey = None,
+) -> InquiryMove:
+    return InquiryMove(db, client, principal, idempotency_key)
+
+
+@router.post("/v1/inquiries/{inquiry_id}/assign", response_model=InquiryDetail)
+async def assign(
+    inquiry_id: uuid.UUID, body: AssignIn, move: InquiryMove = Depends(inquiry_move)
 ) -> InquiryDetail:
-    change = Transition(actor=_actor(principal), assign=body)
-    return await _move(db, client, principal, inquiry_id, change, idempotency_key)
+    return await move(inquiry_id, assign=body)
 
 
 @router.post(
@@ -209,15 +216,9 @@ async def assign(
     summary="Email the lead through the delivery path; the timeline keeps the message",
 )
 async def reply(
-    inquiry_id: uuid.UUID,
-    body: ReplyIn,
-    principal: Principal = Depends(work),
-    db: Database = Depends(get_db),
-    client: Client = Depends(get_temporal),
-    idempotency_key: IdempotencyKey = None,
+    inquiry_id: uuid.UUID, body: ReplyIn, move: InquiryMove = Depends(inquiry_move)
 ) -> InquiryDetail:
-    change = Transition(actor=_actor(principal), reply=body)
-    return await _move(db, client, principal, inquiry_id, change, idempotency_key)
+    return await move(inquiry_id, reply=body)
 
 
 @router.post(
@@ -226,15 +227,9 @@ async def reply(
     summary="The lead answered (phone, direct mail): sales owes them the next answer",
 )
 async def lead_response(
-    inquiry_id: uuid.UUID,
-    body: LeadResponseIn,
-    principal: Principal = Depends(work),
-    db: Database = Depends(get_db),
-    client: Client = Depends(get_temporal),
-    idempotency_key: IdempotencyKey = None,
+    inquiry_id: uuid.UUID, body: LeadResponseIn, move: InquiryMove = Depends(inquiry_move)
 ) -> InquiryDetail:
-    change = Transition(actor=_actor(principal), lead_response=body)
-    return await _move(db, client, principal, inquiry_id, change, idempotency_key)
+    return await move(inquiry_id, lead_response=body)
 
 
 @router.post(
@@ -243,29 +238,13 @@ async def lead_response(
     summary="Won: link a customer profile, or create one from the inquiry's contact",
 )
 async def convert(
-    inquiry_id: uuid.UUID,
-    body: ConvertIn,
-    principal: Principal = Depends(work),
-    db: Database = Depends(get_db),
-    client: Client = Depends(get_temporal),
-    idempotency_key: IdempotencyKey = None,
+    inquiry_id: uuid.UUID, body: ConvertIn, move: InquiryMove = Depends(inquiry_move)
 ) -> InquiryDetail:
-    change = Transition(actor=_actor(principal), convert=body)
-    return await _move(db, client, principal, inquiry_id, change, idempotency_key)
+    return await move(inquiry_id, convert=body)
 
 
 @router.post("/v1/inquiries/{inquiry_id}/lose", response_model=InquiryDetail)
 async def lose(
-    inquiry_id: uuid.UUID,
-    body: LoseIn,
-    principal: Principal = Depends(work),
-    db: Database = Depends(get_db),
-    client: Client = Depends(get_temporal),
-    idempotency_key: IdempotencyKey = None,
+    inquiry_id: uuid.UUID, body: LoseIn, move: InquiryMove = Depends(inquiry_move)
 ) -> InquiryDetail:
-    change = Transition(actor=_actor(principal), lose=body)
-    return await _move(db, client, principal, inquiry_id, change, idempotency_key)
-
-
-def _actor(principal: Principal) -> str:
-    return f"api-key:{principal.api_key_id}"
+    return await move(inquiry_id, lose=body)

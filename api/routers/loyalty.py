@@ -224,7 +224,7 @@ def adjust_points(
     principal: Principal = Depends(require(Permission.loyalty_adjust)),
     session: Session = Depends(org_session),
 ) -> LedgerOutcome:
-    return rewards.adjust(session, customer_id, body, f"api-key:{principal.api_key_id}")
+    return rewards.adjust(session, customer_id, body, principal.actor)
 
 
 @customer_loyalty.get(

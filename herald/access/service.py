@@ -33,6 +33,11 @@ class Principal:
     role: Role
     api_key_id: uuid.UUID
 
+    @property
+    def actor(self) -> str:
+        """Who did it, as audit trails record it (the key, never its secret)."""
+        return f"api-key:{self.api_key_id}"
+
 
 def _digest(secret: str) -> str:
     # Keys are 256-bit random strings, so a plain SHA-256 is enough (no password stretching).
