@@ -6,9 +6,8 @@ import csv
 import io
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -139,30 +138,19 @@ def delete_segment(session: Session, id_or_key: str) -> None:
     session.commit()
 
 
-def _members(
-    session: Session, rule: Rule, now: datetime
-) -> Select[uuid.UUID, str, str | None, datetime]:
-    return (
+def _matching(session: Session, rule: Rule) -> ColumnElement[bool]:
+    """Who is in now: compiled once per request (segments the rule names are read once)."""
+    return and_(Customer.deleted_at.is_(None), condition(rule, utcnow(), session))
+
+
+def _page(
+    session: Session, matching: ColumnElement[bool], limit: int, cursor: str | None
+) -> MemberPage:
+    stmt = (
         select(Customer.id, Customer.name, Customer.primary_email, Customer.created_at)
-        .where(Customer.deleted_at.is_(None), condition(rule, now, session))
+        .where(matching)
         .order_by(Customer.id)
     )
-
-
-def preview(session: Session, rule: Rule) -> SegmentPreview:
-    """How many match now, and the first few (the same query the members use)."""
-    now = utcnow()
-    count = session.scalar(
-        select(func.count())
-        .select_from(Customer)
-        .where(Customer.deleted_at.is_(None), condition(rule, now, session))
-    )
-    first = session.execute(_members(session, rule, now).limit(PREVIEW_SIZE)).all()
-    return SegmentPreview(count=count or 0, first=[Member(**row._mapping) for row in first])
-
-
-def members(session: Session, rule: Rule, *, limit: int, cursor: str | None) -> MemberPage:
-    stmt = _members(session, rule, utcnow())
     if cursor:
         stmt = stmt.where(Customer.id > uuid.UUID(cursor))
     rows = session.execute(stmt.limit(limit + 1)).all()
@@ -170,14 +158,27 @@ def members(session: Session, rule: Rule, *, limit: int, cursor: str | None) -> 
     return MemberPage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
 
 
+def preview(session: Session, rule: Rule) -> SegmentPreview:
+    """How many match now, and the first few (the same condition the members use)."""
+    matching = _matching(session, rule)
+    count = session.scalar(select(func.count()).select_from(Customer).where(matching))
+    first = _page(session, matching, PREVIEW_SIZE, None).items
+    return SegmentPreview(count=count or 0, first=first)
+
+
+def members(session: Session, rule: Rule, *, limit: int, cursor: str | None) -> MemberPage:
+    return _page(session, _matching(session, rule), limit, cursor)
+
+
 def export_csv(session: Session, rule: Rule) -> Iterator[str]:
     """Every member as CSV rows, read a page at a time."""
+    matching = _matching(session, rule)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["id", "name", "email", "created_at"])
     cursor = None
     while True:
-        page = members(session, rule, limit=EXPORT_PAGE, cursor=cursor)
+        page = _page(session, matching, EXPORT_PAGE, cursor)
         for m in page.items:
             writer.writerow([m.id, m.name, m.primary_email or "", m.created_at.isoformat()])
         yield out.getvalue()
