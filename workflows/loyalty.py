@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
         TierMember,
         TierReviewRequest,
     )
-    from herald.loyalty.triggers import TIER_CHANGED_SIGNAL
+    from herald.loyalty.triggers import SETTLED_SIGNAL, TIER_CHANGED_SIGNAL
     from workflows.policies import DB_RETRY, DB_TIMEOUT
     from workflows.timing import changed_before, scheduled_or_now
 
@@ -96,7 +96,7 @@ class RewardRedemption:
         )
         return await _write_ledger(LoyaltyActivities.expire_redemption, expiry)
 
-    @workflow.signal
+    @workflow.signal(name=SETTLED_SIGNAL)
     def settled(self) -> None:
         self._settled = True
 

@@ -41,7 +41,7 @@ from herald.loyalty.schemas import (
     TierLadderIn,
     TierLadderOut,
 )
-from herald.loyalty.triggers import REDEMPTION_WORKFLOW
+from herald.loyalty.triggers import SETTLED_SIGNAL, redemption_workflow_id
 from herald.messaging.unsubscribe import LOYALTY_VIEW, Links
 from herald.organizations.models import Organization
 
@@ -167,10 +167,10 @@ async def _end_hold(client: Client, redemption: Redemption) -> None:
     """Tell the redemption's run it can stop waiting. Best effort: if this is lost, the run's
     expiry finds the code settled and changes nothing."""
     run = client.get_workflow_handle(
-        f"{REDEMPTION_WORKFLOW}/{redemption.organization_id}/{redemption.id}"
+        redemption_workflow_id(redemption.organization_id, redemption.id)
     )
     with contextlib.suppress(RPCError):
-        await run.signal("settled")
+        await run.signal(SETTLED_SIGNAL)
 
 
 @customer_loyalty.post(

@@ -25,6 +25,8 @@ from herald.temporal import WorkflowStart
 AWARD_WORKFLOW = "AwardOrderPoints"
 REVERSE_WORKFLOW = "ReverseOrderPoints"
 REDEMPTION_WORKFLOW = "RewardRedemption"
+# Sent when a code is used or given back: its run stops holding.
+SETTLED_SIGNAL = "settled"
 TIER_REVIEW_WORKFLOW = "TierReview"
 TIER_CHANGED_SIGNAL = "tier_changed"
 
@@ -73,11 +75,15 @@ def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]
     ]
 
 
+def redemption_workflow_id(organization_id: uuid.UUID, redemption_id: uuid.UUID) -> str:
+    return f"{REDEMPTION_WORKFLOW}/{organization_id}/{redemption_id}"
+
+
 def _redemption_hold(event: Event) -> WorkflowStart:
     redemption_id = uuid.UUID(event.properties["redemption_id"])
     return WorkflowStart(
         workflow=REDEMPTION_WORKFLOW,
-        workflow_id=f"{REDEMPTION_WORKFLOW}/{event.organization_id}/{redemption_id}",
+        workflow_id=redemption_workflow_id(event.organization_id, redemption_id),
         arg=RedemptionHold(
             organization_id=event.organization_id,
             redemption_id=redemption_id,
