@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.campaigns import CampaignActivities
 from activities.inquiries import InquiryActivities
 from activities.journeys import JourneyActivities
 from activities.loyalty import BirthdayActivities, ExpiryActivities, LoyaltyActivities
@@ -20,6 +21,7 @@ from herald.messaging.unsubscribe import Links
 from herald.settings import Settings, get_settings, signing_key
 from herald.temporal import connect, ensure_search_attributes
 from workflows.birthdays import BirthdayReward, BirthdayRewards
+from workflows.campaigns import CampaignSend
 from workflows.inquiries import InquiryFollowUp
 from workflows.journeys import JourneyRun
 from workflows.loyalty import (
@@ -46,6 +48,7 @@ WORKFLOWS = [
     TierReview,
     ReferralReward,
     ExpirePoints,
+    CampaignSend,
 ]
 # Activities are synchronous database work: they run on this many threads.
 ACTIVITY_THREADS = 32
@@ -72,6 +75,7 @@ def build_worker(
             messaging.deliver_message,
             *journeys.all_activities(),
             *inquiries.all_activities(),
+            *CampaignActivities(db, links).all_activities(),
             *BirthdayActivities(db).all_activities(),
             *ExpiryActivities(db).all_activities(),
         ],

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api.problems import install_problem_handlers
 from api.routers import (
     api_keys,
+    campaigns,
     customers,
     events,
     health,
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         messages,
         journeys,
         segments,
+        campaigns,
         inquiries,
         public,
         newsletter,

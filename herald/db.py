@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -28,6 +29,7 @@ from sqlalchemy.orm import (
     sessionmaker,
     with_loader_criteria,
 )
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names, so Alembic migrations look the same on SQLite and PostgreSQL.
@@ -143,6 +145,30 @@ def insert_if_absent(
     exists afterwards, whoever wrote it."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=unique))
+
+
+class shifted(FunctionElement[datetime]):
+    """``timestamp + seconds`` in SQL, per row, in either dialect (a window that starts at each
+    row's own time, such as an attribution window after a message was sent)."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+
+@compiles(shifted, "postgresql")
+def _shifted_postgresql(element: shifted, compiler: Any, **kw: Any) -> str:
+    moment, seconds = list(element.clauses)
+    return f"({compiler.process(moment, **kw)} + make_interval(secs => {compiler.process(seconds, **kw)}))"
+
+
+@compiles(shifted, "sqlite")
+def _shifted_sqlite(element: shifted, compiler: Any, **kw: Any) -> str:
+    # SQLite keeps timestamps as ISO text; strftime gives the same shape, so they compare.
+    moment, seconds = list(element.clauses)
+    return (
+        f"strftime('%Y-%m-%d %H:%M:%f', {compiler.process(moment, **kw)}, "
+        f"'+' || {compiler.process(seconds, **kw)} || ' seconds')"
+    )
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -1,6 +1,7 @@
 """Every table, imported once so ``Base.metadata`` is complete (Alembic, tests)."""
 
 from herald.access.models import ApiKey, User
+from herald.campaigns.models import Campaign, CampaignRecipient
 from herald.customers.models import Customer, CustomerEmail, CustomerPhone, CustomerTag
 from herald.db import Base
 from herald.events.models import Event
@@ -32,6 +33,8 @@ from herald.segments.models import Segment
 __all__ = [
     "ApiKey",
     "Base",
+    "Campaign",
+    "CampaignRecipient",
     "Consent",
     "Customer",
     "CustomerEmail",

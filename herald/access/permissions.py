@@ -34,6 +34,10 @@ class Permission(enum.StrEnum):
     journeys_operate = "journeys:operate"
     segments_read = "segments:read"
     segments_write = "segments:write"
+    campaigns_read = "campaigns:read"
+    campaigns_write = "campaigns:write"
+    # Start, pause, resume and cancel a campaign's send.
+    campaigns_send = "campaigns:send"
     inquiries_read = "inquiries:read"
     # Assign, reply to, convert and close sales inquiries.
     inquiries_work = "inquiries:work"
@@ -73,6 +77,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.journeys_operate,
             _P.segments_read,
             _P.segments_write,
+            _P.campaigns_read,
+            _P.campaigns_write,
+            _P.campaigns_send,
         }
     ),
     # Sales work inquiries only; customer profiles are out of their reach.

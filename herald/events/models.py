@@ -9,6 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from herald.db import Base, TenantScoped, utcnow
 
+# System event types Herald itself acts on (loyalty, segments, campaign conversions).
+ORDER_PAID = "order.paid"
+ORDER_REFUNDED = "order.refunded"
+
 
 class Event(TenantScoped, Base):
     """Something that happened to a customer, stored before anything reacts to it.

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 from herald.customers.service import get_customer
 from herald.db import utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
+from herald.events.models import ORDER_PAID
 from herald.loyalty.models import LedgerEntry, Referral, ReferralCode
 from herald.loyalty.rewards import CODE_ALPHABET
 from herald.loyalty.schemas import ReferralRewardInput
-from herald.loyalty.service import ORDER_PAID, award_points, get_settings
+from herald.loyalty.service import award_points, get_settings
 
 REFERRAL_SOURCE = "referral"
 REFERRAL_WORKFLOW = "ReferralReward"

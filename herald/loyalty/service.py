@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from herald.customers.service import get_customer
 from herald.db import insert_if_absent, read_snapshot, session_organization, utcnow
 from herald.errors import InvalidInput
+from herald.events.models import ORDER_PAID, ORDER_REFUNDED
 from herald.loyalty import tiers
 from herald.loyalty.models import (
     EntryKind,
@@ -32,9 +33,6 @@ from herald.loyalty.schemas import (
     plain_decimal,
 )
 from herald.pagination import decode_cursor, encode_cursor
-
-ORDER_PAID = "order.paid"
-ORDER_REFUNDED = "order.refunded"
 
 _ROUNDING = {
     Rounding.down: ROUND_FLOOR,

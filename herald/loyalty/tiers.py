@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from herald.db import utcnow
-from herald.events.models import Event
+from herald.events.models import ORDER_PAID, Event
 from herald.loyalty.models import (
     EntryKind,
     LedgerEntry,
@@ -29,7 +29,6 @@ from herald.loyalty.schemas import (
 )
 
 TIER_CHANGED = "loyalty.tier_changed"
-ORDER_PAID = "order.paid"
 
 
 def ladder(session: Session) -> list[LoyaltyTier]:

@@ -168,6 +168,10 @@ class Message(TenantScoped, Base):
     in_flight: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # First open and first click, kept apart from the status, which a later bounce or
+    # complaint overwrites (campaign analytics count engagement from these).
+    opened_at: Mapped[datetime | None]
+    clicked_at: Mapped[datetime | None]
     # In-app messages: when the customer read it in their inbox.
     read_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

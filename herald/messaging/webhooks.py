@@ -74,6 +74,12 @@ def first_receipt(session: Session, provider: str, receipt_id: str) -> bool:
 
 
 def advance(message: Message, status: MessageStatus, reason: str | None = None) -> bool:
+    """Move the message's status forward; opens and clicks are also kept with their first time.
+    A click counts as an open too: it needs the message opened, and pixels are often blocked."""
+    if status in (MessageStatus.opened, MessageStatus.clicked) and message.opened_at is None:
+        message.opened_at = utcnow()
+    if status is MessageStatus.clicked and message.clicked_at is None:
+        message.clicked_at = utcnow()
     if _PROGRESS.index(status) <= _PROGRESS.index(message.status):
         return False
     message.status = status

@@ -15,9 +15,8 @@ from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer, CustomerTag
 from herald.errors import InvalidInput
-from herald.events.models import Event
+from herald.events.models import ORDER_PAID, Event
 from herald.loyalty.models import LoyaltyAccount, LoyaltyTier
-from herald.loyalty.service import ORDER_PAID
 from herald.messaging.models import Channel, Consent, ConsentStatus
 from herald.segments.models import Segment
 

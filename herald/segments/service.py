@@ -138,17 +138,16 @@ def delete_segment(session: Session, id_or_key: str) -> None:
     session.commit()
 
 
-def _matching(session: Session, rule: Rule) -> ColumnElement[bool]:
-    """Who is in now: compiled once per request (segments the rule names are read once)."""
+def matching(session: Session, rule: Rule) -> ColumnElement[bool]:
+    """Who is in now, as a condition on ``customers``: compiled once per request (segments the
+    rule names are read once)."""
     return and_(Customer.deleted_at.is_(None), condition(rule, utcnow(), session))
 
 
-def _page(
-    session: Session, matching: ColumnElement[bool], limit: int, cursor: str | None
-) -> MemberPage:
+def _page(session: Session, who: ColumnElement[bool], limit: int, cursor: str | None) -> MemberPage:
     stmt = (
         select(Customer.id, Customer.name, Customer.primary_email, Customer.created_at)
-        .where(matching)
+        .where(who)
         .order_by(Customer.id)
     )
     if cursor:
@@ -160,25 +159,25 @@ def _page(
 
 def preview(session: Session, rule: Rule) -> SegmentPreview:
     """How many match now, and the first few (the same condition the members use)."""
-    matching = _matching(session, rule)
-    count = session.scalar(select(func.count()).select_from(Customer).where(matching))
-    first = _page(session, matching, PREVIEW_SIZE, None).items
+    who = matching(session, rule)
+    count = session.scalar(select(func.count()).select_from(Customer).where(who))
+    first = _page(session, who, PREVIEW_SIZE, None).items
     return SegmentPreview(count=count or 0, first=first)
 
 
 def members(session: Session, rule: Rule, *, limit: int, cursor: str | None) -> MemberPage:
-    return _page(session, _matching(session, rule), limit, cursor)
+    return _page(session, matching(session, rule), limit, cursor)
 
 
 def export_csv(session: Session, rule: Rule) -> Iterator[str]:
     """Every member as CSV rows, read a page at a time."""
-    matching = _matching(session, rule)
+    who = matching(session, rule)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["id", "name", "email", "created_at"])
     cursor = None
     while True:
-        page = _page(session, matching, EXPORT_PAGE, cursor)
+        page = _page(session, who, EXPORT_PAGE, cursor)
         for m in page.items:
             writer.writerow([m.id, m.name, m.primary_email or "", m.created_at.isoformat()])
         yield out.getvalue()

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio import activity
+
+from activities.messaging import retry_later
+from herald.campaigns import sending
+from herald.campaigns.sending import (
+    BatchOutcome,
+    CampaignBatch,
+    CampaignPlan,
+    Snapshot,
+    StatusChange,
+)
+from herald.db import Database, utcnow
+from herald.messaging.delivery import delivery_env
+from herald.messaging.providers import ProviderError
+from herald.messaging.unsubscribe import Links
+
+
+class CampaignRef(BaseModel):
+    organization_id: uuid.UUID
+    campaign_id: uuid.UUID
+    # The workflow's clock, for records a time-skipping test reads.
+    at: datetime | None = None
+
+
+class CampaignActivities:
+    """A campaign send's side effects. Each is idempotent under retries."""
+
+    def __init__(self, db: Database, links: Links) -> None:
+        self._db = db
+        self._links = links
+
+    def all_activities(self) -> list[Callable[..., Any]]:
+        return [
+            self.load_campaign_plan,
+            self.snapshot_campaign_audience,
+            self.send_campaign_batch,
+            self.pick_campaign_winner,
+            self.set_campaign_status,
+        ]
+
+    @activity.defn
+    def load_campaign_plan(self, ref: CampaignRef) -> CampaignPlan:
+        with self._db.session(ref.organization_id) as session:
+            return sending.plan(session, ref.campaign_id)
+
+    @activity.defn
+    def snapshot_campaign_audience(self, ref: CampaignRef) -> Snapshot:
+        with self._db.session(ref.organization_id) as session:
+            return sending.snapshot_audience(session, ref.campaign_id)
+
+    @activity.defn
+    def send_campaign_batch(self, batch: CampaignBatch) -> BatchOutcome:
+        activity.heartbeat()
+        with self._db.session(batch.organization_id) as session:
+            env = delivery_env(session, self._links, batch.workflow_time)
+            try:
+                return sending.send_batch(session, batch, env, on_progress=activity.heartbeat)
+            except ProviderError as exc:
+                raise retry_later(exc) from exc
+
+    @activity.defn
+    def pick_campaign_winner(self, ref: CampaignRef) -> str:
+        with self._db.session(ref.organization_id) as session:
+            return sending.decide_winner(session, ref.campaign_id, ref.at or utcnow())
+
+    @activity.defn
+    def set_campaign_status(self, change: StatusChange) -> None:
+        with self._db.session(change.organization_id) as session:
+            sending.set_status(session, change)

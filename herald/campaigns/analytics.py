@@ -1,0 +1,136 @@
+"""Per-variant results of a campaign, counted in SQL from its recipients' messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, select
+from sqlalchemy.orm import Session
+
+from herald.campaigns.decision import wilson_interval
+from herald.campaigns.models import Campaign, CampaignRecipient
+from herald.campaigns.schemas import (
+    CampaignAnalytics,
+    Decision,
+    Metric,
+    VariantAnalytics,
+    VariantResult,
+)
+from herald.db import shifted
+from herald.events.models import ORDER_PAID, Event
+from herald.messaging.models import Consent, ConsentStatus, Message, MessageStatus
+
+# Handed to the provider (a later bounce or complaint still went out).
+_WENT_OUT = (
+    MessageStatus.sent,
+    MessageStatus.delivered,
+    MessageStatus.opened,
+    MessageStatus.clicked,
+    MessageStatus.bounced,
+    MessageStatus.complained,
+)
+_DELIVERED = (
+    MessageStatus.delivered,
+    MessageStatus.opened,
+    MessageStatus.clicked,
+    MessageStatus.complained,
+)
+
+
+def _count(condition: ColumnElement[bool]) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _counts(
+    session: Session, campaign: Campaign, test_group_only: bool
+) -> dict[str, dict[str, int]]:
+    """Per variant: recipients, sent, skipped, failed, delivered, opened, clicked, converted
+    (an order.paid within the attribution window after the message went out), unsubscribed
+    (consent on the channel revoked within the window) and bounced."""
+    window = literal(campaign.attribution_hours * 3600)
+    went_out = Message.status.in_(_WENT_OUT)
+    ends = shifted(Message.sent_at, window)
+    converted = exists().where(
+        Event.customer_id == CampaignRecipient.customer_id,
+        Event.type == ORDER_PAID,
+        Event.occurred_at >= Message.sent_at,
+        Event.occurred_at < ends,
+    )
+    unsubscribed = exists().where(
+        Consent.customer_id == CampaignRecipient.customer_id,
+        Consent.channel == campaign.channel,
+        Consent.status == ConsentStatus.revoked,
+        Consent.updated_at >= Message.sent_at,
+        Consent.updated_at < ends,
+    )
+    columns = {
+        "recipients": func.count(),
+        "sent": _count(went_out),
+        "skipped": _count(Message.status == MessageStatus.skipped),
+        "failed": _count(Message.status.in_((MessageStatus.failed, MessageStatus.unknown))),
+        "delivered": _count(Message.status.in_(_DELIVERED) | Message.opened_at.is_not(None)),
+        "opened": _count(went_out & Message.opened_at.is_not(None)),
+        "clicked": _count(went_out & Message.clicked_at.is_not(None)),
+        "converted": _count(and_(went_out, converted)),
+        "unsubscribed": _count(and_(went_out, unsubscribed)),
+        "bounced": _count(Message.status == MessageStatus.bounced),
+    }
+    stmt = (
+        select(CampaignRecipient.variant, *(c.label(name) for name, c in columns.items()))
+        .join(Message, Message.id == CampaignRecipient.message_id)
+        .where(CampaignRecipient.campaign_id == campaign.id)
+        .group_by(CampaignRecipient.variant)
+    )
+    if test_group_only:
+        stmt = stmt.where(CampaignRecipient.position < (campaign.test_size or 0))
+    counts = {v["name"]: dict.fromkeys(columns, 0) for v in campaign.variants}
+    for row in session.execute(stmt):
+        counts[row.variant] = {name: int(row._mapping[name]) for name in columns}
+    return counts
+
+
+_SUCCESS = {Metric.open: "opened", Metric.click: "clicked", Metric.conversion: "converted"}
+
+
+def variant_results(
+    session: Session, campaign: Campaign, metric: Metric, *, test_group_only: bool
+) -> list[VariantResult]:
+    results = []
+    for variant, counts in _counts(session, campaign, test_group_only).items():
+        sent, successes = counts["sent"], counts[_SUCCESS[metric]]
+        results.append(
+            VariantResult(
+                variant=variant,
+                sent=sent,
+                successes=successes,
+                rate=successes / sent if sent else None,
+            )
+        )
+    return results
+
+
+def campaign_analytics(session: Session, campaign: Campaign) -> CampaignAnalytics:
+    variants = []
+    for variant, c in _counts(session, campaign, test_group_only=False).items():
+        rates = {
+            name: wilson_interval(c[name], c["sent"])
+            for name in ("delivered", "opened", "clicked", "converted", "unsubscribed", "bounced")
+        }
+        variants.append(
+            VariantAnalytics(
+                variant=variant,
+                recipients=c["recipients"],
+                sent=c["sent"],
+                skipped=c["skipped"],
+                failed=c["failed"],
+                **rates,
+            )
+        )
+    return CampaignAnalytics(
+        campaign=campaign.key,
+        status=campaign.status,
+        attribution_hours=campaign.attribution_hours,
+        variants=variants,
+        winner=campaign.winner,
+        decision=Decision.model_validate(campaign.decision) if campaign.decision else None,
+    )

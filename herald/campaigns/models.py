@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from herald.db import Base, JSONType, TenantScoped, utcnow
+from herald.messaging.models import Channel
+
+
+class CampaignStatus(enum.StrEnum):
+    draft = "draft"
+    scheduled = "scheduled"
+    running = "running"
+    paused = "paused"
+    # The test group got its variants; the window for opens, clicks or orders is open.
+    testing = "testing"
+    sending_winner = "sending_winner"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+# A campaign in one of these has a CampaignSend run that takes signals.
+ACTIVE = frozenset(
+    {
+        CampaignStatus.scheduled,
+        CampaignStatus.running,
+        CampaignStatus.paused,
+        CampaignStatus.testing,
+        CampaignStatus.sending_winner,
+    }
+)
+
+
+class Campaign(TenantScoped, Base):
+    """One send of one or more template variants to an audience snapshotted at send time."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (UniqueConstraint("organization_id", "key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    key: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[Channel] = mapped_column(Enum(Channel, native_enum=False, length=10))
+    status: Mapped[CampaignStatus] = mapped_column(
+        Enum(CampaignStatus, native_enum=False, length=20), default=CampaignStatus.draft
+    )
+    # {"segment": key} or {"customers": [ids]} (see schemas.Audience).
+    audience: Mapped[dict[str, Any]]
+    # [{"name": "A", "template": key, "template_id": id}, ...]
+    variants: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    # A/B settings (schemas.ABTest), or null: every variant gets an equal share, no winner.
+    ab: Mapped[dict[str, Any] | None]
+    send_at: Mapped[datetime | None]
+    rate_limit_per_s: Mapped[int | None]
+    # An order.paid this long after the message counts as its conversion.
+    attribution_hours: Mapped[int] = mapped_column(default=120)
+    recipients_total: Mapped[int | None]
+    test_size: Mapped[int | None]
+    winner: Mapped[str | None] = mapped_column(String(40))
+    # The winner pick's numbers: per-variant rates, the test statistic, why this variant.
+    decision: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class CampaignRecipient(TenantScoped, Base):
+    """A member of the audience as it stood at send time, in a campaign-specific order.
+
+    ``position`` is a per-campaign permutation of the snapshot: the first ``test_size``
+    positions are the test group, and batches are position ranges.
+    """
+
+    __tablename__ = "campaign_recipients"
+    __table_args__ = (UniqueConstraint("campaign_id", "position"),)
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int]
+    # Set when the recipient's message is handed to the delivery path.
+    variant: Mapped[str | None] = mapped_column(String(40))
+    message_id: Mapped[uuid.UUID | None]

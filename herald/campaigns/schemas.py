@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime, timedelta
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from herald.campaigns.models import CampaignStatus
+from herald.messaging.models import Channel
+from herald.segments.schemas import SEGMENT_KEY_PATTERN
+
+CAMPAIGN_KEY_PATTERN = SEGMENT_KEY_PATTERN
+VARIANT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,39}$"
+# A list audience travels in the campaign row; larger audiences are segments.
+MAX_LISTED_CUSTOMERS = 10_000
+
+
+class Audience(BaseModel):
+    """Who the campaign goes to: a saved segment (evaluated at send time) or listed customers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    segment: str | None = None
+    customers: list[uuid.UUID] | None = Field(
+        default=None, min_length=1, max_length=MAX_LISTED_CUSTOMERS
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Audience:
+        if (self.segment is None) == (self.customers is None):
+            raise ValueError("give either a segment or a list of customers")
+        return self
+
+
+class VariantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=VARIANT_NAME_PATTERN)
+    template: str = Field(min_length=1, max_length=100, description="A template key")
+
+
+class Metric(enum.StrEnum):
+    open = "open"
+    click = "click"
+    conversion = "conversion"
+
+
+class ABTest(BaseModel):
+    """Send the variants to a test group, wait, and give the rest of the audience the winner."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    metric: Metric = Metric.click
+    window: timedelta = Field(
+        default=timedelta(hours=4),
+        ge=timedelta(minutes=1),
+        le=timedelta(days=14),
+        description="How long the test group's results are collected (ISO 8601, e.g. PT4H)",
+    )
+    # Sent to the remainder when the test does not tell the variants apart. The first variant
+    # when not given.
+    default_variant: str | None = None
+    confidence: float = Field(default=0.95, ge=0.8, le=0.999)
+
+
+class CampaignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(pattern=CAMPAIGN_KEY_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    channel: Channel
+    audience: Audience
+    variants: list[VariantIn] = Field(min_length=1, max_length=10)
+    ab: ABTest | None = None
+    send_at: AwareDatetime | None = Field(default=None, description="Now when not given")
+    rate_limit_per_s: int | None = Field(default=None, ge=1, le=100_000)
+    attribution_hours: int = Field(default=120, ge=1, le=24 * 30)
+
+    @model_validator(mode="after")
+    def _variants_fit_the_test(self) -> CampaignIn:
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError("variant names repeat")
+        if self.ab is not None:
+            if len(names) < 2:
+                raise ValueError("an A/B test needs at least two variants")
+            if self.ab.default_variant is not None and self.ab.default_variant not in names:
+                raise ValueError(f"default_variant {self.ab.default_variant!r} is not a variant")
+        return self
+
+
+class CampaignUpdate(BaseModel):
+    """A draft's fields; every one optional, the rest stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    audience: Audience | None = None
+    variants: list[VariantIn] | None = Field(default=None, min_length=1, max_length=10)
+    ab: ABTest | None = None
+    send_at: AwareDatetime | None = None
+    rate_limit_per_s: int | None = Field(default=None, ge=1, le=100_000)
+    attribution_hours: int | None = Field(default=None, ge=1, le=24 * 30)
+
+
+class Progress(BaseModel):
+    """Where a send stands, counted from the recipients and their messages."""
+
+    recipients: int | None
+    test_size: int | None
+    handed_over: int
+    by_status: dict[str, int]
+
+
+class CampaignOut(BaseModel):
+    id: uuid.UUID
+    key: str
+    name: str
+    channel: Channel
+    status: CampaignStatus
+    audience: Audience
+    variants: list[VariantIn]
+    ab: ABTest | None
+    send_at: datetime | None
+    rate_limit_per_s: int | None
+    attribution_hours: int
+    winner: str | None
+    workflow_id: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    progress: Progress | None = None
+
+
+class Rate(BaseModel):
+    """A proportion of the messages sent, with its 95% Wilson score interval."""
+
+    count: int
+    rate: float | None
+    low: float | None
+    high: float | None
+
+
+class VariantAnalytics(BaseModel):
+    variant: str
+    recipients: int
+    sent: int
+    skipped: int
+    failed: int
+    delivered: Rate
+    opened: Rate
+    clicked: Rate
+    converted: Rate
+    unsubscribed: Rate
+    bounced: Rate
+
+
+class VariantResult(BaseModel):
+    variant: str
+    sent: int
+    successes: int
+    rate: float | None
+
+
+class Decision(BaseModel):
+    """How the winner was picked, with the numbers behind it."""
+
+    metric: Metric
+    results: list[VariantResult]
+    winner: str
+    # The best variant against the runner-up: two-proportion z-test, two-sided.
+    z: float | None
+    p_value: float | None
+    significant: bool
+    reason: str
+    decided_at: datetime
+
+
+class CampaignAnalytics(BaseModel):
+    campaign: str
+    status: CampaignStatus
+    attribution_hours: int
+    variants: list[VariantAnalytics]
+    winner: str | None
+    decision: Decision | None

@@ -1,0 +1,322 @@
+"""What a CampaignSend run does to the database: snapshot the audience, hand batches of it to
+the delivery path, pick the winner, record each state. Every step is idempotent under retries."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, func, insert, literal, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
+
+from herald.campaigns.analytics import variant_results
+from herald.campaigns.decision import pick_winner
+from herald.campaigns.models import Campaign, CampaignRecipient, CampaignStatus
+from herald.campaigns.schemas import ABTest, Audience
+from herald.campaigns.service import get_campaign, workflow_id
+from herald.customers.models import Customer
+from herald.db import session_organization, utcnow
+from herald.messaging.delivery import (
+    MAX_BATCH,
+    DeliveryBatch,
+    DeliveryEnv,
+    DeliveryOutcome,
+    Recipient,
+    deliver_batch,
+)
+from herald.segments.service import get_segment, matching, rule_of
+from herald.temporal import WorkflowStart
+
+# A prime above any audience size: (rank * PRIME + salt) mod n is then a permutation of 0..n-1.
+_PERMUTATION_PRIME = 2_147_483_647
+_TERMINAL = frozenset({CampaignStatus.completed, CampaignStatus.cancelled})
+
+
+class CampaignPlan(BaseModel):
+    """What the run needs to know, read once when it begins."""
+
+    organization_id: uuid.UUID
+    campaign_id: uuid.UUID
+    variants: list[str]
+    ab: ABTest | None
+    send_at: datetime | None
+    rate_limit_per_s: int | None
+
+
+class Snapshot(BaseModel):
+    recipients: int
+    test_size: int
+
+
+class CampaignBatch(BaseModel):
+    """Recipients at positions [start, end) of the snapshot."""
+
+    organization_id: uuid.UUID
+    campaign_id: uuid.UUID
+    start: int
+    end: int
+    # The remainder's variant, once the test has picked it.
+    winner: str | None = None
+    workflow_time: datetime | None = None
+
+
+class BatchOutcome(BaseModel):
+    by_status: dict[str, int]
+    # Quiet hours hold some of the batch: send the range again at this time.
+    held_until: datetime | None = None
+
+
+class StatusChange(BaseModel):
+    organization_id: uuid.UUID
+    campaign_id: uuid.UUID
+    status: CampaignStatus
+
+
+class Phase(enum.StrEnum):
+    begin = "begin"  # waiting for the send time, then snapshotting the audience
+    test = "test"  # sending the variants to the test group
+    window = "window"  # the test group's results come in
+    remainder = "remainder"  # the rest of the audience gets the winner
+    send = "send"  # no test: everyone gets an even share of the variants
+    done = "done"
+
+
+class HeldRange(BaseModel):
+    """Positions quiet hours held back, sent again when they end."""
+
+    start: int
+    end: int
+    until: datetime
+    counted: dict[str, int]
+
+
+class CampaignState(BaseModel):
+    """Everything the run knows; carried over when it continues as new."""
+
+    phase: Phase = Phase.begin
+    plan: CampaignPlan | None = None
+    recipients: int = 0
+    test_size: int = 0
+    next_position: int = 0
+    window_ends: datetime | None = None
+    winner: str | None = None
+    paused: bool = False
+    cancelled: bool = False
+    by_status: dict[str, int] = {}
+    held: list[HeldRange] = []
+    # Pacing under a rate limit: messages handed over since this moment.
+    paced_since: datetime | None = None
+    paced_count: int = 0
+    published: CampaignStatus | None = None
+
+
+class CampaignSendInput(BaseModel):
+    organization_id: uuid.UUID
+    campaign_id: uuid.UUID
+    state: CampaignState | None = None
+
+
+class CampaignResult(BaseModel):
+    status: CampaignStatus
+    recipients: int
+    winner: str | None
+    by_status: dict[str, int]
+
+
+CAMPAIGN_WORKFLOW = "CampaignSend"
+
+
+def campaign_start(campaign: Campaign) -> WorkflowStart:
+    return WorkflowStart(
+        workflow=CAMPAIGN_WORKFLOW,
+        workflow_id=workflow_id(campaign.id),
+        arg=CampaignSendInput(organization_id=campaign.organization_id, campaign_id=campaign.id),
+        organization_id=campaign.organization_id,
+        customer_id=None,
+        memo={"campaign": campaign.key, "name": campaign.name},
+    )
+
+
+def intent_key(campaign_id: uuid.UUID, customer_id: uuid.UUID) -> str:
+    """One message per campaign and customer, whatever retries or restarts happen."""
+    return f"campaign:{campaign_id}:{customer_id}"
+
+
+def plan(session: Session, campaign_id: uuid.UUID) -> CampaignPlan:
+    campaign = get_campaign(session, campaign_id)
+    return CampaignPlan(
+        organization_id=campaign.organization_id,
+        campaign_id=campaign.id,
+        variants=[v["name"] for v in campaign.variants],
+        ab=ABTest.model_validate(campaign.ab) if campaign.ab else None,
+        send_at=campaign.send_at,
+        rate_limit_per_s=campaign.rate_limit_per_s,
+    )
+
+
+def _audience(session: Session, audience: Audience) -> ColumnElement[bool]:
+    if audience.segment is not None:
+        return matching(session, rule_of(get_segment(session, audience.segment)))
+    return Customer.id.in_(audience.customers or []) & Customer.deleted_at.is_(None)
+
+
+def test_size(recipients: int, ab: ABTest | None, variants: int) -> int:
+    """The test group: the fraction of the audience, at least one recipient per variant."""
+    if ab is None:
+        return 0
+    return min(recipients, max(variants, round(recipients * ab.test_fraction)))
+
+
+def snapshot_audience(session: Session, campaign_id: uuid.UUID) -> Snapshot:
+    """Copy who is in the audience now into the recipients table, in one INSERT ... SELECT.
+
+    Positions are a permutation of the members ordered by id, salted by the campaign, so each
+    campaign draws its own test group, and the same campaign always the same one.
+    """
+    campaign = get_campaign(session, campaign_id)
+    if campaign.recipients_total is not None:  # a retry after the snapshot committed
+        return Snapshot(recipients=campaign.recipients_total, test_size=campaign.test_size or 0)
+    org = session_organization(session)
+    rank = func.row_number().over(order_by=Customer.id) - 1
+    salt = campaign.id.int % _PERMUTATION_PRIME
+    position = (rank * _PERMUTATION_PRIME + salt) % func.count().over()
+    members = select(literal(org), literal(campaign.id), Customer.id, position).where(
+        Customer.organization_id == org,  # INSERT ... SELECT is not scoped by the session
+        _audience(session, Audience.model_validate(campaign.audience)),
+    )
+    inserted = session.execute(
+        insert(CampaignRecipient).from_select(
+            ["organization_id", "campaign_id", "customer_id", "position"], members
+        )
+    )
+    recipients = cast(CursorResult[Any], inserted).rowcount
+    campaign.recipients_total = recipients
+    campaign.test_size = test_size(
+        recipients,
+        ABTest.model_validate(campaign.ab) if campaign.ab else None,
+        len(campaign.variants),
+    )
+    campaign.started_at = utcnow()
+    if campaign.status not in _TERMINAL and campaign.status is not CampaignStatus.paused:
+        campaign.status = CampaignStatus.running
+    session.commit()
+    return Snapshot(recipients=recipients, test_size=campaign.test_size)
+
+
+def _variant_at(campaign: Campaign, position: int, winner: str | None) -> dict[str, str]:
+    """The test group and campaigns without a test split the variants evenly; the rest of an
+    A/B campaign's audience gets the winner."""
+    if campaign.ab is not None and position >= (campaign.test_size or 0):
+        if winner is None:
+            raise ValueError("the remainder of an A/B campaign is sent once a winner is picked")
+        return next(v for v in campaign.variants if v["name"] == winner)
+    return campaign.variants[position % len(campaign.variants)]
+
+
+def send_batch(
+    session: Session,
+    batch: CampaignBatch,
+    env: DeliveryEnv,
+    on_progress: Callable[[], None] = lambda: None,
+) -> BatchOutcome:
+    """Hand one position range to the delivery path, a delivery batch per variant, and note on
+    each recipient the variant and message it got."""
+    if batch.end - batch.start > MAX_BATCH:
+        raise ValueError(f"a campaign batch holds at most {MAX_BATCH} recipients")
+    campaign = get_campaign(session, batch.campaign_id)
+    rows = session.execute(
+        select(CampaignRecipient.customer_id, CampaignRecipient.position)
+        .where(
+            CampaignRecipient.campaign_id == campaign.id,
+            CampaignRecipient.position >= batch.start,
+            CampaignRecipient.position < batch.end,
+        )
+        .order_by(CampaignRecipient.position)
+    ).all()
+    by_variant: dict[str, list[uuid.UUID]] = {}
+    templates: dict[str, str] = {}
+    for customer_id, position in rows:
+        variant = _variant_at(campaign, position, batch.winner)
+        by_variant.setdefault(variant["name"], []).append(customer_id)
+        templates[variant["name"]] = variant["template_id"]
+    outcomes: list[DeliveryOutcome] = []
+    for name, customers in by_variant.items():
+        delivered = deliver_batch(
+            session,
+            DeliveryBatch(
+                organization_id=batch.organization_id,
+                template_id=uuid.UUID(templates[name]),
+                recipients=[
+                    Recipient(idempotency_key=intent_key(campaign.id, c), customer_id=c)
+                    for c in customers
+                ],
+                event={"campaign": {"key": campaign.key, "name": campaign.name, "variant": name}},
+                workflow_time=batch.workflow_time,
+            ),
+            env,
+        )
+        session.execute(
+            update(CampaignRecipient),
+            [
+                {
+                    "campaign_id": campaign.id,
+                    "customer_id": c,
+                    "variant": name,
+                    "message_id": outcome.message_id,
+                }
+                for c, outcome in zip(customers, delivered, strict=True)
+            ],
+        )
+        session.commit()
+        outcomes.extend(delivered)
+        on_progress()
+    by_status: dict[str, int] = {}
+    for outcome in outcomes:
+        status = "held" if outcome.deferred_until else outcome.status.value
+        by_status[status] = by_status.get(status, 0) + 1
+    held = [o.deferred_until for o in outcomes if o.deferred_until is not None]
+    return BatchOutcome(by_status=by_status, held_until=min(held) if held else None)
+
+
+def set_status(session: Session, change: StatusChange) -> None:
+    """Record the run's state; a finished campaign stays finished."""
+    campaign = get_campaign(session, change.campaign_id)
+    if campaign.status in _TERMINAL:
+        return
+    campaign.status = change.status
+    if change.status in _TERMINAL:
+        campaign.finished_at = utcnow()
+    session.commit()
+
+
+def decide_winner(session: Session, campaign_id: uuid.UUID, now: datetime) -> str:
+    """Pick the remainder's variant from the test group's results, and record why."""
+    campaign = get_campaign(session, campaign_id)
+    if campaign.winner is not None:  # decided by an earlier attempt
+        return campaign.winner
+    ab = ABTest.model_validate(campaign.ab)
+    names = [v["name"] for v in campaign.variants]
+    results = variant_results(session, campaign, ab.metric, test_group_only=True)
+    decision = pick_winner(ab.metric, results, ab.default_variant or names[0], ab.confidence, now)
+    campaign.winner = decision.winner
+    campaign.decision = decision.model_dump(mode="json")
+    if campaign.status not in _TERMINAL:
+        campaign.status = CampaignStatus.sending_winner
+    session.commit()
+    return decision.winner
+
+
+def batch_size(rate_limit_per_s: int | None) -> int:
+    """Recipients per batch: large for throughput, down to a second's worth under a rate limit
+    so the pace stays even."""
+    return min(1000, rate_limit_per_s or 1000)
+
+
+def pace(sent: int, rate_limit_per_s: int | None) -> timedelta:
+    """How long sending ``sent`` messages takes at the campaign's rate limit."""
+    return timedelta(seconds=sent / rate_limit_per_s) if rate_limit_per_s else timedelta(0)
