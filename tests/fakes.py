@@ -4,8 +4,10 @@ server errors on cue."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -14,6 +16,9 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 
 @dataclass
@@ -206,3 +211,23 @@ if __name__ == "__main__":  # a standalone fake for benchmarks: prints its URL, 
     fake.start()
     print(fake.url, flush=True)
     threading.Event().wait()
+
+
+class SendGridSigner:
+    """Signs Event Webhook payloads the way SendGrid does (ECDSA P-256, SHA-256)."""
+
+    def __init__(self) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        der = self.key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.public_key = base64.b64encode(der).decode()
+
+    def headers(self, body: bytes, stamp: int | None = None) -> dict[str, str]:
+        timestamp = str(stamp if stamp is not None else int(time.time()))
+        signature = self.key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+        return {
+            "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+            "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
+            "Content-Type": "application/json",
+        }

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from twilio.request_validator import RequestValidator
 
 from tests.conftest import Org, Stack, create_customer
-from tests.fakes import FakeProviders
+from tests.fakes import FakeProviders, SendGridSigner
 
 PUBLIC_URL = "http://127.0.0.1:8000"  # what the API believes its public address is
 AUTH_TOKEN = "twilio-secret"
@@ -33,26 +30,6 @@ SMS = {
     "default_locale": "en",
     "variants": {"en": {"body": "Deals today"}},
 }
-
-
-class SendGridSigner:
-    """Signs Event Webhook payloads the way SendGrid does (ECDSA P-256, SHA-256)."""
-
-    def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        der = self.key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        self.public_key = base64.b64encode(der).decode()
-
-    def headers(self, body: bytes, stamp: int | None = None) -> dict[str, str]:
-        timestamp = str(stamp if stamp is not None else int(time.time()))
-        signature = self.key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
-        return {
-            "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
-            "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
-            "Content-Type": "application/json",
-        }
 
 
 def _send_email(stack: Stack, org: Org, signer: SendGridSigner) -> dict[str, Any]:

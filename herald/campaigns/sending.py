@@ -7,11 +7,9 @@ import enum
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, cast
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, func, insert, literal, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from herald.campaigns.analytics import variant_results
@@ -189,12 +187,17 @@ def snapshot_audience(session: Session, campaign_id: uuid.UUID) -> Snapshot:
         Customer.organization_id == org,  # INSERT ... SELECT is not scoped by the session
         _audience(session, Audience.model_validate(campaign.audience)),
     )
-    inserted = session.execute(
+    session.execute(
         insert(CampaignRecipient).from_select(
             ["organization_id", "campaign_id", "customer_id", "position"], members
         )
     )
-    recipients = cast(CursorResult[Any], inserted).rowcount
+    # Counted, not taken from the driver's rowcount (not reported for INSERT ... SELECT on
+    # every driver).
+    recipients = (
+        session.scalar(select(func.count()).where(CampaignRecipient.campaign_id == campaign.id))
+        or 0
+    )
     campaign.recipients_total = recipients
     campaign.test_size = test_size(
         recipients,

@@ -1,0 +1,178 @@
+"""Campaign sends: an A/B test decided by clicks under time skipping, pause / resume / cancel
+through the API, and exactly one message per recipient while the worker keeps dying."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio.testing import WorkflowEnvironment
+
+from activities.campaigns import CampaignActivities
+from activities.simulation import time_skipping_worker
+from herald.campaigns.sending import CampaignSendInput
+from herald.campaigns.service import workflow_id
+from herald.db import Database
+from herald.messaging.unsubscribe import Links
+from tests.conftest import Org, Stack
+from tests.fakes import FakeProviders, SendGridSigner
+from tests.seed import seed_email_audience
+from workflows.campaigns import CampaignSend
+
+QUEUE = "campaigns"
+
+
+def _template(stack: Stack, org: Org, key: str, subject: str) -> None:
+    body = {
+        "key": key,
+        "name": subject,
+        "channel": "email",
+        "category": "marketing",
+        "default_locale": "en",
+        "variants": {
+            "en": {
+                "subject": subject,
+                "html": '<p>Hi {{ customer.first_name }}, <a href="https://shop.example/spring">'
+                "see the collection</a></p>",
+            }
+        },
+    }
+    response = stack.api.post("/v1/templates", json=body, headers=org.headers())
+    assert response.status_code == 201, response.text
+
+
+def _settings(stack: Stack, org: Org, **fields: Any) -> None:
+    body = {"postal_address": "1 Harbour Road, Bristol", **fields}
+    response = stack.api.put("/v1/messaging/settings", json=body, headers=org.headers())
+    assert response.status_code == 200, response.text
+
+
+def _campaign(stack: Stack, org: Org, **fields: Any) -> dict[str, Any]:
+    body = {
+        "key": f"spring-{uuid.uuid4().hex[:6]}",
+        "name": "Spring collection",
+        "channel": "email",
+        "audience": {"segment": "readers"},
+        "variants": [{"name": "A", "template": "spring-a"}, {"name": "B", "template": "spring-b"}],
+        **fields,
+    }
+    response = stack.api.post("/v1/campaigns", json=body, headers=org.headers(), timeout=60)
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def _audience(stack: Stack, db: Database, org: Org, count: int) -> list[uuid.UUID]:
+    """``count`` readers with email consent, and the segment that holds them."""
+    ids = seed_email_audience(db, org.id, count)
+    segment = {"key": "readers", "name": "Readers", "rule": {"consent": "email"}}
+    response = stack.api.post("/v1/segments", json=segment, headers=org.headers())
+    assert response.status_code == 201, response.text
+    for key, subject in (("spring-a", "Spring is here"), ("spring-b", "New in: spring")):
+        _template(stack, org, key, subject)
+    return ids
+
+
+@asynccontextmanager
+async def _campaign_worker(stack: Stack) -> AsyncIterator[WorkflowEnvironment]:
+    activities = CampaignActivities(stack.db, Links("http://127.0.0.1:8000", "test-secret"))
+    async with time_skipping_worker(QUEUE, [CampaignSend], activities.all_activities()) as env:
+        yield env
+
+
+async def _start(env: WorkflowEnvironment, org: Org, campaign: dict[str, Any]) -> Any:
+    return await env.client.start_workflow(
+        CampaignSend.run,
+        CampaignSendInput(organization_id=org.id, campaign_id=uuid.UUID(campaign["id"])),
+        id=workflow_id(uuid.UUID(campaign["id"])),
+        task_queue=QUEUE,
+    )
+
+
+async def _reach_phase(handle: Any, phase: str, timeout_s: float = 60) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while (await handle.query(CampaignSend.progress)).phase != phase:
+        assert asyncio.get_running_loop().time() < deadline, f"never reached {phase}"
+        await asyncio.sleep(0.1)
+
+
+def _click(stack: Stack, org: Org, signer: SendGridSigner, emails: list[dict[str, Any]]) -> None:
+    """SendGrid reports these emails clicked, through the signed Event Webhook."""
+    events = [
+        {
+            "sg_event_id": uuid.uuid4().hex,
+            "event": "click",
+            "email": e["to"],
+            "url": "https://shop.example/spring",
+            "herald_message_id": e["custom_args"]["herald_message_id"],
+        }
+        for e in emails
+    ]
+    body = json.dumps(events).encode()
+    path = f"/v1/webhooks/sendgrid/{org.slug}"
+    assert stack.api.post(path, content=body, headers=signer.headers(body)).status_code == 204
+
+
+def _sendgrid(stack: Stack, org: Org, fake: FakeProviders, signer: SendGridSigner) -> None:
+    _settings(
+        stack,
+        org,
+        email_from="news@shop.example",
+        sendgrid_api_key="SG.fake-key",
+        sendgrid_host=fake.url,
+        sendgrid_webhook_public_key=signer.public_key,
+    )
+
+
+async def test_the_variant_with_more_clicks_wins_and_the_rest_get_only_it(
+    stack: Stack, org: Org, fake_providers: FakeProviders
+) -> None:
+    signer = SendGridSigner()
+    _sendgrid(stack, org, fake_providers, signer)
+    _audience(stack, stack.db, org, 200)
+    campaign = _campaign(stack, org, ab={"test_fraction": 0.2, "metric": "click", "window": "PT4H"})
+    async with _campaign_worker(stack) as env:
+        handle = await _start(env, org, campaign)
+        # The test group gets its variants; the window then holds the run (the clock is not
+        # moved on while nobody awaits the result).
+        await _reach_phase(handle, "window")
+        test_group = fake_providers.emails()
+        assert len(test_group) == 40
+        by_subject = Counter(e["subject"] for e in test_group)
+        assert by_subject == {"Spring is here": 20, "New in: spring": 20}
+        a = [e for e in test_group if e["subject"] == "Spring is here"]
+        b = [e for e in test_group if e["subject"] == "New in: spring"]
+        _click(stack, org, signer, b[:12] + a[:2])
+        shown = stack.api.get(f"/v1/campaigns/{campaign['key']}", headers=org.headers()).json()
+        assert shown["status"] == "testing"
+        result = await handle.result()
+    assert (result.status, result.winner) == ("completed", "B")
+    emails = fake_providers.emails()
+    assert len(emails) == 200
+    assert max(Counter(e["to"] for e in emails).values()) == 1  # nobody got it twice
+    remainder = emails[40:]
+    assert {e["subject"] for e in remainder} == {"New in: spring"}
+    analytics = stack.api.get(
+        f"/v1/campaigns/{campaign['key']}/analytics", headers=org.headers()
+    ).json()
+    decision = analytics["decision"]
+    assert analytics["winner"] == "B" and decision["significant"] is True
+    assert decision["p_value"] < 0.05
+    assert {r["variant"]: r["successes"] for r in decision["results"]} == {"A": 2, "B": 12}
+    # The winner was decided once the four hours were over, on the workflow's clock.
+    started = datetime.fromisoformat(
+        stack.api.get(f"/v1/campaigns/{campaign['key']}", headers=org.headers()).json()[
+            "started_at"
+        ]
+    )
+    assert datetime.fromisoformat(decision["decided_at"]) - started >= timedelta(hours=4)
+    variants = {v["variant"]: v for v in analytics["variants"]}
+    assert (variants["A"]["sent"], variants["B"]["sent"]) == (20, 180)
+    assert variants["B"]["clicked"]["count"] == 12
+    low, high = variants["B"]["clicked"]["low"], variants["B"]["clicked"]["high"]
+    assert low < 12 / 180 < high
