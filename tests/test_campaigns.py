@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
 from temporalio.testing import WorkflowEnvironment
 
 from activities.campaigns import CampaignActivities
 from activities.simulation import time_skipping_worker
+from herald.access.models import Role
 from herald.campaigns.sending import CampaignSendInput
 from herald.campaigns.service import workflow_id
 from herald.db import Database
+from herald.messaging.models import Message
 from herald.messaging.unsubscribe import Links
-from tests.conftest import Org, Stack
+from tests.conftest import Org, Stack, wait_until
 from tests.fakes import FakeProviders, SendGridSigner
 from tests.seed import seed_email_audience
 from workflows.campaigns import CampaignSend
@@ -148,8 +152,7 @@ async def test_the_variant_with_more_clicks_wins_and_the_rest_get_only_it(
         a = [e for e in test_group if e["subject"] == "Spring is here"]
         b = [e for e in test_group if e["subject"] == "New in: spring"]
         _click(stack, org, signer, b[:12] + a[:2])
-        shown = stack.api.get(f"/v1/campaigns/{campaign['key']}", headers=org.headers()).json()
-        assert shown["status"] == "testing"
+        wait_until(lambda: _shown(stack, org, campaign)["status"] == "testing")
         result = await handle.result()
     assert (result.status, result.winner) == ("completed", "B")
     emails = fake_providers.emails()
@@ -176,3 +179,113 @@ async def test_the_variant_with_more_clicks_wins_and_the_rest_get_only_it(
     assert variants["B"]["clicked"]["count"] == 12
     low, high = variants["B"]["clicked"]["low"], variants["B"]["clicked"]["high"]
     assert low < 12 / 180 < high
+
+
+def _shown(stack: Stack, org: Org, campaign: dict[str, Any]) -> dict[str, Any]:
+    response = stack.api.get(f"/v1/campaigns/{campaign['id']}", headers=org.headers())
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def _act(stack: Stack, org: Org, campaign: dict[str, Any], action: str) -> Any:
+    return stack.api.post(
+        f"/v1/campaigns/{campaign['id']}/{action}", headers=org.headers(Role.marketing)
+    )
+
+
+def _handed(stack: Stack, org: Org, campaign: dict[str, Any]) -> int:
+    return int(_shown(stack, org, campaign)["progress"]["handed_over"])
+
+
+def test_pause_holds_resume_finishes_and_cancel_stops(stack: Stack, org: Org) -> None:
+    _settings(stack, org)  # the local outbox
+    _audience(stack, stack.db, org, 200)
+    paced = {"variants": [{"name": "A", "template": "spring-a"}], "rate_limit_per_s": 25}
+    first = _campaign(stack, org, **paced)
+    assert _act(stack, org, first, "send").status_code == 202
+    wait_until(lambda: _handed(stack, org, first) >= 50)
+    assert _act(stack, org, first, "pause").status_code == 202
+    wait_until(lambda: _shown(stack, org, first)["status"] == "paused")
+    held = _handed(stack, org, first)
+    time.sleep(2)  # at 25/s, two seconds would have sent 50 more
+    assert _handed(stack, org, first) == held < 200
+    assert _act(stack, org, first, "pause").status_code == 409  # already paused
+    assert _act(stack, org, first, "resume").status_code == 202
+    done = wait_until(lambda: (c := _shown(stack, org, first))["status"] == "completed" and c)
+    assert done["progress"]["by_status"] == {"sent": 200}
+
+    second = _campaign(stack, org, key="spring-second", **paced)
+    _act(stack, org, second, "send")
+    wait_until(lambda: _handed(stack, org, second) >= 50)
+    assert _act(stack, org, second, "cancel").status_code == 202
+    wait_until(lambda: _shown(stack, org, second)["status"] == "cancelled")
+    stopped = _handed(stack, org, second)
+    time.sleep(1)
+    assert _handed(stack, org, second) == stopped < 200
+    assert _act(stack, org, second, "resume").status_code == 409
+    with stack.db.session(org.id) as session:  # one message per campaign and reader, no more
+        per_customer = session.execute(
+            select(Message.customer_id, func.count()).group_by(Message.customer_id)
+        ).all()
+    assert len(per_customer) == 200
+    assert Counter(n for _, n in per_customer) == {2: stopped, 1: 200 - stopped}
+
+
+def test_a_scheduled_campaign_waits_for_its_time_and_can_be_cancelled(
+    stack: Stack, org: Org
+) -> None:
+    _settings(stack, org)
+    _audience(stack, stack.db, org, 5)
+    later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    campaign = _campaign(stack, org, send_at=later)
+    assert _act(stack, org, campaign, "send").json()["status"] == "scheduled"
+    assert _act(stack, org, campaign, "send").status_code == 409  # sent once only
+    patched = stack.api.patch(
+        f"/v1/campaigns/{campaign['id']}", json={"name": "x"}, headers=org.headers()
+    )
+    assert patched.status_code == 409  # no longer a draft
+    assert _act(stack, org, campaign, "cancel").status_code == 202
+    shown = wait_until(lambda: (c := _shown(stack, org, campaign))["status"] == "cancelled" and c)
+    assert shown["progress"]["handed_over"] == 0 and shown["progress"]["recipients"] is None
+
+
+def test_bad_campaigns_are_refused_with_the_field_and_change_nothing(
+    stack: Stack, org: Org
+) -> None:
+    _settings(stack, org)
+    _audience(stack, stack.db, org, 3)
+    sms = {
+        "key": "sms-note",
+        "name": "SMS",
+        "channel": "sms",
+        "category": "marketing",
+        "default_locale": "en",
+        "variants": {"en": {"body": "Spring!"}},
+    }
+    assert stack.api.post("/v1/templates", json=sms, headers=org.headers()).status_code == 201
+    base = {
+        "key": "bad",
+        "name": "Bad",
+        "channel": "email",
+        "audience": {"segment": "readers"},
+        "variants": [{"name": "A", "template": "spring-a"}],
+    }
+    cases = [
+        ({"variants": [{"name": "A", "template": "nope"}]}, "variants.0.template"),
+        ({"variants": [{"name": "A", "template": "sms-note"}]}, "variants.0.template"),
+        ({"audience": {"segment": "nobody"}}, "audience.segment"),
+        ({"audience": {"customers": [str(uuid.uuid4())]}}, "audience.customers"),
+        ({"ab": {"test_fraction": 0.2}}, ""),  # one variant cannot be tested
+        ({"ab": {"test_fraction": 1.5}, "variants": base["variants"] * 2}, "ab.test_fraction"),
+        ({"send_at": "2027-01-01T10:00:00"}, "send_at"),  # no time zone
+    ]
+    for change, field in cases:
+        response = stack.api.post("/v1/campaigns", json={**base, **change}, headers=org.headers())
+        assert response.status_code == 422, (change, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert field in json.dumps(response.json()), (change, response.json())
+    assert stack.api.get("/v1/campaigns", headers=org.headers()).json() == []
+    assert stack.api.post("/v1/campaigns", json=base, headers=org.headers()).status_code == 201
+    assert stack.api.post("/v1/campaigns", json=base, headers=org.headers()).status_code == 409
+    for role in (Role.cashier, Role.sales):
+        assert stack.api.get("/v1/campaigns", headers=org.headers(role)).status_code == 403

@@ -53,6 +53,7 @@ class CampaignSend:
         self._input = input
         self._state = input.state or CampaignState()
         self._batches_this_run = 0
+        self._batches_in_flight = 0
 
     # -- signals and query ------------------------------------------------------------------
 
@@ -121,7 +122,7 @@ class CampaignSend:
             return CampaignStatus.cancelled if s.cancelled else CampaignStatus.completed
         if s.cancelled:
             return CampaignStatus.cancelled
-        if s.paused:
+        if s.paused and not self._batches_in_flight:  # paused once nothing more goes out
             return CampaignStatus.paused
         return {
             Phase.begin: CampaignStatus.scheduled,
@@ -164,10 +165,10 @@ class CampaignSend:
         size = batch_size(s.plan.rate_limit_per_s)
         in_flight: set[asyncio.Task[None]] = set()
         while s.next_position < end and not s.cancelled:
+            await self._keep_pace()
             await self._while_paused()
             if s.cancelled:
                 break
-            await self._keep_pace()
             start, stop = s.next_position, min(end, s.next_position + size)
             s.next_position = stop
             in_flight.add(asyncio.create_task(self._send(start, stop)))
@@ -217,7 +218,22 @@ class CampaignSend:
     async def _send(self, start: int, stop: int) -> None:
         s = self._state
         self._batches_this_run += 1
-        outcome: BatchOutcome = await workflow.execute_activity_method(
+        self._batches_in_flight += 1
+        try:
+            outcome = await self._send_batch(start, stop)
+        finally:
+            self._batches_in_flight -= 1
+        self._count(outcome.by_status, 1)
+        if outcome.held_until is not None:
+            s.held.append(
+                HeldRange(
+                    start=start, end=stop, until=outcome.held_until, counted=outcome.by_status
+                )
+            )
+
+    async def _send_batch(self, start: int, stop: int) -> BatchOutcome:
+        s = self._state
+        return await workflow.execute_activity_method(
             CampaignActivities.send_campaign_batch,
             CampaignBatch(
                 organization_id=self._input.organization_id,
@@ -232,13 +248,6 @@ class CampaignSend:
             schedule_to_close_timeout=DELIVERY_DEADLINE,
             retry_policy=DELIVERY_RETRY,
         )
-        self._count(outcome.by_status, 1)
-        if outcome.held_until is not None:
-            s.held.append(
-                HeldRange(
-                    start=start, end=stop, until=outcome.held_until, counted=outcome.by_status
-                )
-            )
 
     def _count(self, by_status: dict[str, int], sign: int) -> None:
         totals = self._state.by_status
