@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, Uuid, create_engine, event
+from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, Uuid, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -169,6 +169,13 @@ def _shifted_sqlite(element: shifted, compiler: Any, **kw: Any) -> str:
         f"strftime('%Y-%m-%d %H:%M:%f', {compiler.process(moment, **kw)}, "
         f"'+' || {compiler.process(seconds, **kw)} || ' seconds')"
     )
+
+
+def analyze(session: Session, model: type[Base]) -> None:
+    """Refresh PostgreSQL's statistics of a table that just grew by many rows, so the next
+    queries are planned for its real size (SQLite plans without them)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"ANALYZE {model.__tablename__}"))
 
 
 def _configure_sqlite(engine: Engine) -> None:

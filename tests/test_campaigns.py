@@ -289,3 +289,37 @@ def test_bad_campaigns_are_refused_with_the_field_and_change_nothing(
     assert stack.api.post("/v1/campaigns", json=base, headers=org.headers()).status_code == 409
     for role in (Role.cashier, Role.sales):
         assert stack.api.get("/v1/campaigns", headers=org.headers(role)).status_code == 403
+
+
+def test_a_worker_killed_five_times_mid_send_leaves_every_recipient_exactly_one_message(
+    stack: Stack, org: Org
+) -> None:
+    _settings(stack, org)
+    _audience(stack, stack.db, org, 20_000)
+    campaign = _campaign(stack, org)  # two variants, an even split
+    assert _act(stack, org, campaign, "send").status_code == 202
+    for handed in (1_000, 4_000, 7_000, 10_000, 13_000):
+        wait_until(
+            lambda n=handed: _handed(stack, org, campaign) >= n, timeout_s=180, interval_s=0.2
+        )
+        stack.worker.kill()  # SIGKILL, batches in flight
+        stack.worker.start()
+    done = wait_until(
+        lambda: (c := _shown(stack, org, campaign))["status"] == "completed" and c,
+        timeout_s=300,
+        interval_s=0.5,
+    )
+    assert done["progress"] == {
+        "recipients": 20_000,
+        "test_size": 0,
+        "handed_over": 20_000,
+        "by_status": {"sent": 20_000},
+    }
+    with stack.db.session(org.id) as session:
+        per_customer = session.execute(
+            select(Message.customer_id, func.count())
+            .where(Message.idempotency_key.startswith(f"campaign:{campaign['id']}:"))
+            .group_by(Message.customer_id)
+        ).all()
+    assert len(per_customer) == 20_000
+    assert {n for _, n in per_customer} == {1}

@@ -87,6 +87,8 @@ class CampaignRecipient(TenantScoped, Base):
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
     )
     position: Mapped[int]
-    # Set when the recipient's message is handed to the delivery path.
+    # Set when the recipient's message is handed to the delivery path, with the status it had
+    # then (the send's progress; engagement later is read from the message).
     variant: Mapped[str | None] = mapped_column(String(40))
     message_id: Mapped[uuid.UUID | None]
+    status: Mapped[str | None] = mapped_column(String(20))

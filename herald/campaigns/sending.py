@@ -18,7 +18,7 @@ from herald.campaigns.models import Campaign, CampaignRecipient, CampaignStatus
 from herald.campaigns.schemas import ABTest, Audience
 from herald.campaigns.service import get_campaign, workflow_id
 from herald.customers.models import Customer
-from herald.db import session_organization, utcnow
+from herald.db import analyze, session_organization, utcnow
 from herald.messaging.delivery import (
     MAX_BATCH,
     DeliveryBatch,
@@ -194,6 +194,7 @@ def snapshot_audience(session: Session, campaign_id: uuid.UUID) -> Snapshot:
     )
     # Counted, not taken from the driver's rowcount (not reported for INSERT ... SELECT on
     # every driver).
+    analyze(session, CampaignRecipient)  # plans see the new rows at once, not after autovacuum
     recipients = (
         session.scalar(select(func.count()).where(CampaignRecipient.campaign_id == campaign.id))
         or 0
@@ -271,6 +272,7 @@ def send_batch(
                     "customer_id": c,
                     "variant": name,
                     "message_id": outcome.message_id,
+                    "status": "held" if outcome.deferred_until else outcome.status.value,
                 }
                 for c, outcome in zip(customers, delivered, strict=True)
             ],

@@ -21,7 +21,7 @@ from herald.campaigns.schemas import (
 from herald.customers.models import Customer
 from herald.db import utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
-from herald.messaging.models import Channel, Message, MessageTemplate
+from herald.messaging.models import Channel, MessageTemplate
 from herald.segments.models import Segment
 
 
@@ -187,13 +187,11 @@ PAUSABLE = ACTIVE - {CampaignStatus.paused}
 
 def progress(session: Session, campaign: Campaign) -> Progress:
     rows = session.execute(
-        select(Message.status, func.count())
-        .select_from(CampaignRecipient)
-        .join(Message, Message.id == CampaignRecipient.message_id)
-        .where(CampaignRecipient.campaign_id == campaign.id)
-        .group_by(Message.status)
+        select(CampaignRecipient.status, func.count())
+        .where(CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.status.is_not(None))
+        .group_by(CampaignRecipient.status)
     )
-    by_status = {status.value: count for status, count in rows}
+    by_status = {status: count for status, count in rows}
     return Progress(
         recipients=campaign.recipients_total,
         test_size=campaign.test_size,

@@ -2,7 +2,7 @@
 
 Revision ID: 0018
 Revises: 0017
-Create Date: 2026-11-30 08:09:37.793999
+Create Date: 2026-11-30 08:20:49.966432
 """
 
 from collections.abc import Sequence
@@ -102,6 +102,7 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("variant", sa.String(length=40), nullable=True),
         sa.Column("message_id", sa.Uuid(), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=True),
         sa.Column("organization_id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
             ["campaign_id"],
