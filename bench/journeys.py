@@ -33,7 +33,12 @@ from temporalio import activity, workflow
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.stack import bare_rate, bench_database_url, running_herald  # noqa: E402
+from bench.stack import (  # noqa: E402
+    bare_rate,
+    bench_database_url,
+    peak_rss_mb,
+    running_herald,
+)
 from herald.db import Database  # noqa: E402
 from herald.journeys.definition import JourneyDefinition  # noqa: E402
 from herald.journeys.models import EnrollmentStatus, JourneyEnrollment  # noqa: E402
@@ -141,14 +146,6 @@ def counts(db: Database, org_id: uuid.UUID) -> tuple[int, int]:
             or 0
         )
     return entered, finished
-
-
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident memory (VmHWM), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def main() -> None:

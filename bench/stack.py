@@ -62,6 +62,14 @@ def copy_cursor(db: Database, *analyze: str) -> Iterator[psycopg.Cursor[Any]]:
         connection.commit()
 
 
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 @dataclass
 class BenchStack:
     address: str  # the Temporal server

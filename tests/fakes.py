@@ -81,6 +81,9 @@ class FakeProviders:
                 if path.startswith("/2010-04-01/Accounts/") and path.endswith("/Messages.json"):
                     params = {k: v[0] for k, v in parse_qs(query).items()}
                     fake._twilio_list(self, path, params)
+                elif path == "/_fake/sendgrid/recipients":  # for a benchmark's final count
+                    to = [e["to"] for e in fake.emails()]
+                    self._answer(200, {}, json.dumps({"to": to}).encode())
                 else:
                     self._answer(404, {}, b"{}")
 
@@ -206,13 +209,6 @@ def _sendgrid_error(body: Any) -> str | None:
     return None
 
 
-if __name__ == "__main__":  # a standalone fake for benchmarks: prints its URL, serves until killed
-    fake = FakeProviders()
-    fake.start()
-    print(fake.url, flush=True)
-    threading.Event().wait()
-
-
 class SendGridSigner:
     """Signs Event Webhook payloads the way SendGrid does (ECDSA P-256, SHA-256)."""
 
@@ -231,3 +227,10 @@ class SendGridSigner:
             "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
             "Content-Type": "application/json",
         }
+
+
+if __name__ == "__main__":  # a standalone fake for benchmarks: prints its URL, serves until killed
+    fake = FakeProviders()
+    fake.start()
+    print(fake.url, flush=True)
+    threading.Event().wait()
