@@ -44,6 +44,7 @@ class CampaignActivities:
             self.send_campaign_batch,
             self.pick_campaign_winner,
             self.set_campaign_status,
+            self.refresh_send_statistics,
         ]
 
     @activity.defn
@@ -75,3 +76,8 @@ class CampaignActivities:
     def set_campaign_status(self, change: StatusChange) -> None:
         with self._db.session(change.organization_id) as session:
             sending.set_status(session, change)
+
+    @activity.defn
+    def refresh_send_statistics(self, ref: CampaignRef) -> None:
+        with self._db.session(ref.organization_id) as session:
+            sending.refresh_statistics(session)

@@ -121,6 +121,21 @@ def test_rules_find_the_same_members_on_every_database(db: Database, org: Org) -
         org,
         {"all": [{"not": {"consent": "email"}}, {"orders": "count", "op": "gte", "value": 1}]},
     ) == {"whale-no-consent"}
+    # RFM among the five buyers: recency, frequency and monetary scores 1-5, and their sum.
+    assert _members(db, org, {"rfm": "total", "op": "gte", "value": 10}) == {
+        "whale",
+        "whale-no-consent",
+    }
+    assert _members(db, org, {"rfm": "recency", "op": "gte", "value": 4}) == {
+        "whale-no-consent",
+        "gold",
+    }
+    assert _members(db, org, {"rfm": "frequency", "op": "eq", "value": 4}) == {"whale", "lapsed"}
+    assert _members(db, org, {"rfm": "monetary", "op": "lte", "value": 2}) == {
+        "one-old-order",
+        "gold",
+    }
+    assert _members(db, org, {"not": {"rfm": "total", "op": "gte", "value": 3}}) == {"newbie"}
     joined_before = (NOW - timedelta(days=30)).date().isoformat()
     assert "newbie" not in _members(
         db, org, {"profile": "created_at", "op": "before", "value": joined_before}

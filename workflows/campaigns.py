@@ -42,6 +42,8 @@ PARALLEL_BATCHES = 4
 # A run hands over this many batches at most before continuing as new (history stays small).
 BATCHES_PER_RUN = 400
 BATCH_TIMEOUT = timedelta(minutes=5)
+# Batches between refreshes of the database's statistics (and once early, after five).
+STATISTICS_EVERY = 25
 # A worker that dies mid-batch is noticed within this, and the batch retried elsewhere.
 BATCH_HEARTBEAT = timedelta(seconds=10)
 
@@ -172,6 +174,9 @@ class CampaignSend:
             start, stop = s.next_position, min(end, s.next_position + size)
             s.next_position = stop
             in_flight.add(asyncio.create_task(self._send(start, stop)))
+            s.batches += 1
+            if s.batches == 5 or s.batches % STATISTICS_EVERY == 0:
+                await self._db(CampaignActivities.refresh_send_statistics, self._ref())
             if len(in_flight) >= PARALLEL_BATCHES:
                 done, pending = await workflow.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:

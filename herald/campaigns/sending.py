@@ -27,6 +27,7 @@ from herald.messaging.delivery import (
     Recipient,
     deliver_batch,
 )
+from herald.messaging.models import Message
 from herald.segments.service import get_segment, matching, rule_of
 from herald.temporal import WorkflowStart
 
@@ -111,6 +112,7 @@ class CampaignState(BaseModel):
     paced_since: datetime | None = None
     paced_count: int = 0
     published: CampaignStatus | None = None
+    batches: int = 0
 
 
 class CampaignSendInput(BaseModel):
@@ -286,6 +288,13 @@ def send_batch(
         by_status[status] = by_status.get(status, 0) + 1
     held = [o.deferred_until for o in outcomes if o.deferred_until is not None]
     return BatchOutcome(by_status=by_status, held_until=min(held) if held else None)
+
+
+def refresh_statistics(session: Session) -> None:
+    """A send adds messages faster than PostgreSQL's autovacuum re-samples the table; with an
+    organization's row count stale, each intent look-up would scan all of its messages."""
+    analyze(session, Message)
+    session.commit()
 
 
 def set_status(session: Session, change: StatusChange) -> None:

@@ -405,7 +405,10 @@ def _decide(
     held messages' outcomes; every other message is to be handed to the provider now."""
     decided = {m.id: _outcome(m) for m in messages if m.status in SETTLED}
     pending = [m for m in messages if m.id not in decided]
-    checks = _Checks.load(session, pending, env.rules, env.now)
+    # New messages are inserted once, with their decision, at the commit (the checks read
+    # no message that is not yet recorded, so nothing needs flushing before them).
+    with session.no_autoflush:
+        checks = _Checks.load(session, pending, env.rules, env.now)
     for message in pending:
         skip, defer_until = checks.hold(message, batch.test, env.rules, env.now)
         if skip is not None:

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, sele
 from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer, CustomerTag
+from herald.db import session_organization
 from herald.errors import InvalidInput
 from herald.events.models import ORDER_PAID, Event
 from herald.loyalty.models import LoyaltyAccount, LoyaltyTier
@@ -96,6 +97,18 @@ class OrdersRule(_Node):
     within_days: int | None = Field(default=None, ge=1, le=3650)
 
 
+class RfmRule(_Node):
+    """Recency, frequency and monetary scores from ``order.paid`` events in the last
+    ``within_days`` days, each 1 to 5 by the customer's place among the shop's buyers (5: the
+    most recent, most frequent, biggest spenders; equal values score alike); ``total`` is their
+    sum, 3 to 15. A customer with no order in the window has no score and never matches."""
+
+    rfm: Literal["recency", "frequency", "monetary", "total"]
+    op: Operator = "gte"
+    value: int = Field(ge=1, le=15)
+    within_days: int = Field(default=365, ge=1, le=3650)
+
+
 class SegmentRule(_Node):
     """In a saved segment (by key), as that segment reads when the rule is evaluated."""
 
@@ -116,6 +129,7 @@ _KINDS: dict[str, type[_Node]] = {
     "profile": ProfileRule,
     "tier": TierRule,
     "orders": OrdersRule,
+    "rfm": RfmRule,
     "segment": SegmentRule,
 }
 _KIND_OF = {model: kind for kind, model in _KINDS.items()}
@@ -139,6 +153,7 @@ Rule = Annotated[
     | Annotated[ProfileRule, Tag("profile")]
     | Annotated[TierRule, Tag("tier")]
     | Annotated[OrdersRule, Tag("orders")]
+    | Annotated[RfmRule, Tag("rfm")]
     | Annotated[SegmentRule, Tag("segment")],
     Discriminator(
         _rule_kind,
@@ -241,6 +256,48 @@ def _orders(rule: OrdersRule, now: datetime) -> ColumnElement[bool]:
     return _compare(value, rule.op, rule.value)
 
 
+def _quintile(value: Any) -> Any:
+    """1 to 5 by the share of buyers with a lower value, in integer arithmetic (the same on
+    both databases): 1 + 5 * (rank - 1) / buyers."""
+    rank = func.rank().over(order_by=value)
+    return 1 + (5 * (rank - 1)) / func.count().over()
+
+
+def _rfm(rule: RfmRule, now: datetime, session: Session | None) -> ColumnElement[bool]:
+    if session is None:
+        raise RuntimeError("an RFM rule is compiled with a session")
+    # Scores rank the organization's own buyers, so the filter is explicit here: the session's
+    # scoping does not reach inside a window over a subquery.
+    buyers = (
+        select(
+            Event.customer_id,
+            func.max(Event.occurred_at).label("last"),
+            func.count().label("orders"),
+            func.sum(Event.properties["amount"].as_float()).label("spent"),
+        )
+        .where(
+            Event.organization_id == session_organization(session),
+            Event.type == ORDER_PAID,
+            Event.customer_id.is_not(None),
+            Event.occurred_at >= now - timedelta(days=rule.within_days),
+        )
+        .group_by(Event.customer_id)
+        .subquery()
+    )
+    scores = select(
+        buyers.c.customer_id,
+        _quintile(buyers.c.last).label("recency"),
+        _quintile(buyers.c.orders).label("frequency"),
+        _quintile(buyers.c.spent).label("monetary"),
+    ).subquery()
+    score = (
+        scores.c.recency + scores.c.frequency + scores.c.monetary
+        if rule.rfm == "total"
+        else scores.c[rule.rfm]
+    )
+    return Customer.id.in_(select(scores.c.customer_id).where(_compare(score, rule.op, rule.value)))
+
+
 def condition(
     rule: Rule,
     now: datetime,
@@ -281,6 +338,8 @@ def condition(
         return _tier(rule)
     if isinstance(rule, OrdersRule):
         return _orders(rule, now)
+    if isinstance(rule, RfmRule):
+        return _rfm(rule, now, session)
     return _event(rule, now)
 
 
