@@ -15,9 +15,10 @@ from activities.inquiries import InquiryActivities
 from activities.journeys import JourneyActivities
 from activities.loyalty import BirthdayActivities, ExpiryActivities, LoyaltyActivities
 from activities.messaging import MessagingActivities
+from activities.segments import SegmentActivities
 from herald.db import Database
-from herald.loyalty.schedule import ensure_daily_schedules
 from herald.messaging.unsubscribe import Links
+from herald.schedules import ensure_schedules
 from herald.settings import Settings, get_settings, signing_key
 from herald.temporal import connect, ensure_search_attributes
 from workflows.birthdays import BirthdayReward, BirthdayRewards
@@ -33,6 +34,7 @@ from workflows.loyalty import (
     TierReview,
 )
 from workflows.messaging import SendMessage
+from workflows.segments import SegmentSweep
 
 log = logging.getLogger("herald.worker")
 
@@ -49,6 +51,7 @@ WORKFLOWS = [
     ReferralReward,
     ExpirePoints,
     CampaignSend,
+    SegmentSweep,
 ]
 # Activities are synchronous database work: they run on this many threads.
 ACTIVITY_THREADS = 32
@@ -76,6 +79,7 @@ def build_worker(
             *journeys.all_activities(),
             *inquiries.all_activities(),
             *CampaignActivities(db, links).all_activities(),
+            *SegmentActivities(db).all_activities(),
             *BirthdayActivities(db).all_activities(),
             *ExpiryActivities(db).all_activities(),
         ],
@@ -92,7 +96,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     except Exception as exc:  # a server without the operator service (or rights): say so, go on
         log.warning("could not check search attributes: %s", exc)
     # Every worker puts it in place; the first creates it, the others find it current.
-    await ensure_daily_schedules(client, settings.task_queue)
+    await ensure_schedules(client, settings.task_queue)
     db = Database(settings.database_url)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         async with build_worker(settings, client, db, executor):

@@ -53,7 +53,6 @@ from herald.loyalty.birthdays import (  # noqa: E402
     find_birthdays,
 )
 from herald.loyalty.models import LedgerEntry, LoyaltyAccount  # noqa: E402
-from herald.loyalty.schedule import SWEEP_HOUR_UTC  # noqa: E402
 from herald.loyalty.schemas import (  # noqa: E402
     BirthdayQuery,
     BirthdaySweepInput,
@@ -65,6 +64,7 @@ from herald.messaging.models import Message  # noqa: E402
 from herald.messaging.schemas import MessagingSettingsIn  # noqa: E402
 from herald.messaging.setup import put_messaging_settings  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
+from herald.schedules import SWEEP_HOUR_UTC  # noqa: E402
 from herald.settings import Settings  # noqa: E402
 from herald.temporal import connect  # noqa: E402
 

@@ -28,7 +28,7 @@ from herald.messaging.models import (
 )
 from herald.newsletter.models import Subscriber
 from herald.organizations.models import Organization
-from herald.segments.models import Segment
+from herald.segments.models import Segment, SegmentMembership
 
 __all__ = [
     "ApiKey",
@@ -62,6 +62,7 @@ __all__ = [
     "ReferralCode",
     "Reward",
     "Segment",
+    "SegmentMembership",
     "Subscriber",
     "Suppression",
     "User",

@@ -24,7 +24,6 @@ from herald.db import Database
 from herald.loyalty.birthdays import BIRTHDAY_SOURCE, birthday_workflow_id
 from herald.loyalty.models import LedgerEntry, Redemption, RedemptionStatus, RewardKind
 from herald.loyalty.rewards import create_reward, get_reward
-from herald.loyalty.schedule import birthday_schedule_id
 from herald.loyalty.schemas import (
     BirthdayRewardInput,
     BirthdaySweepInput,
@@ -38,6 +37,7 @@ from herald.messaging.models import ConsentStatus, Message, MessageStatus
 from herald.messaging.schemas import ConsentIn, MessagingSettingsIn
 from herald.messaging.setup import put_messaging_settings
 from herald.messaging.unsubscribe import Links
+from herald.schedules import birthday_schedule_id
 from tests.conftest import Org, Stack, wait_until
 from workflows.birthdays import BirthdayReward, BirthdayRewards
 from workflows.messaging import SendMessage

@@ -189,15 +189,16 @@ class JourneyDefinition(_Model):
     def step(self, step_id: str) -> Step:
         return next(s for s in self.steps if s.id == step_id)
 
+    def event_matches(self) -> list[EventMatch]:
+        """Every event the journey starts on or listens for, with its property filters."""
+        matches: list[EventMatch] = [*self.exit_on]
+        matches += [s for s in self.steps if isinstance(s, WaitForEventStep)]
+        matches += [m for m in (self.goal, self.trigger) if m is not None]
+        return matches
+
     def event_types(self) -> set[str]:
         """Every event type a run of this journey listens for."""
-        types = {m.event for m in self.exit_on}
-        types |= {s.event for s in self.steps if isinstance(s, WaitForEventStep)}
-        if self.goal is not None:
-            types.add(self.goal.event)
-        if self.trigger is not None:
-            types.add(self.trigger.event)
-        return types
+        return {m.event for m in self.event_matches()}
 
 
 def targets(step: Step) -> list[tuple[str, Target]]:

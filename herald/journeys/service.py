@@ -38,6 +38,7 @@ from herald.journeys.triggers import (
 )
 from herald.messaging.models import Message, MessageTemplate
 from herald.messaging.policy import WENT_OUT
+from herald.segments.membership import SEGMENT_ENTERED, SEGMENT_EXITED, track_referenced
 from herald.temporal import WorkflowStart
 
 
@@ -193,6 +194,14 @@ def publish(session: Session, key: str) -> Journey:
     )
     journey.trigger = definition.trigger.model_dump(mode="json") if definition.trigger else None
     journey.listens_to = sorted(set(journey.listens_to) | definition.event_types())
+    track_referenced(
+        session,
+        (
+            str(m.where["segment"])
+            for m in definition.event_matches()
+            if m.event in (SEGMENT_ENTERED, SEGMENT_EXITED) and "segment" in m.where
+        ),
+    )
     if journey.status is JourneyStatus.draft:
         journey.status = JourneyStatus.active
     session.commit()

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from herald.db import Base, TenantScoped, utcnow
@@ -21,5 +21,24 @@ class Segment(TenantScoped, Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(String(1000), default="")
     rule: Mapped[dict[str, Any]]
+    # Entries and exits become segment.entered / segment.exited events (journeys that start
+    # or wait on the segment turn this on when published).
+    track_entries: Mapped[bool] = mapped_column(default=False)
+    # The last membership sweep; before the first, today's members are the baseline.
+    swept_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SegmentMembership(TenantScoped, Base):
+    """Who was in a tracked segment at its last sweep."""
+
+    __tablename__ = "segment_memberships"
+
+    segment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True
+    )
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    entered_at: Mapped[datetime] = mapped_column(default=utcnow)

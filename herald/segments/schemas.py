@@ -17,6 +17,8 @@ class SegmentIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=1000)
     rule: Rule
+    # Record entries and exits as segment.entered / segment.exited events (every few minutes).
+    track_entries: bool = False
 
 
 class SegmentUpdate(BaseModel):
@@ -25,6 +27,7 @@ class SegmentUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=1000)
     rule: Rule | None = None
+    track_entries: bool | None = None
 
 
 class SegmentOut(BaseModel):
@@ -33,6 +36,8 @@ class SegmentOut(BaseModel):
     name: str
     description: str
     rule: Rule
+    track_entries: bool
+    swept_at: datetime | None
     created_at: datetime
     updated_at: datetime
 

@@ -7,14 +7,14 @@ import io
 import uuid
 from collections.abc import Iterator
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer
 from herald.db import utcnow
 from herald.errors import Conflict, NotFound
-from herald.segments.models import Segment
+from herald.segments.models import Segment, SegmentMembership
 from herald.segments.rules import RULE_ADAPTER, Rule, condition
 from herald.segments.schemas import (
     Member,
@@ -77,6 +77,8 @@ def to_out(segment: Segment) -> SegmentOut:
         name=segment.name,
         description=segment.description,
         rule=RULE_ADAPTER.validate_python(segment.rule),
+        track_entries=segment.track_entries,
+        swept_at=segment.swept_at,
         created_at=segment.created_at,
         updated_at=segment.updated_at,
     )
@@ -94,7 +96,11 @@ def _check_references(session: Session, key: str, rule: Rule) -> None:
 def create_segment(session: Session, data: SegmentIn) -> Segment:
     _check_references(session, data.key, data.rule)
     segment = Segment(
-        key=data.key, name=data.name, description=data.description, rule=_dump(data.rule)
+        key=data.key,
+        name=data.name,
+        description=data.description,
+        rule=_dump(data.rule),
+        track_entries=data.track_entries,
     )
     session.add(segment)
     try:
@@ -128,6 +134,13 @@ def update_segment(session: Session, id_or_key: str, data: SegmentUpdate) -> Seg
     if data.rule is not None:
         _check_references(session, segment.key, data.rule)
         segment.rule = _dump(data.rule)
+    if data.track_entries is not None:
+        segment.track_entries = data.track_entries
+        if not data.track_entries:  # a later restart takes a fresh baseline
+            segment.swept_at = None
+            session.execute(
+                delete(SegmentMembership).where(SegmentMembership.segment_id == segment.id)
+            )
     segment.updated_at = utcnow()
     session.commit()
     return segment

@@ -1,0 +1,102 @@
+"""Herald's Temporal Schedules: the loyalty program's daily sweeps (birthday rewards, points
+expiry) and the segment membership sweep every few minutes. Every worker puts them in place
+when it starts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+
+from herald.loyalty import birthdays, expiry
+from herald.loyalty.schemas import BirthdaySweepInput, ExpirySweepInput
+from herald.segments import membership
+from herald.segments.membership import SegmentSweepInput
+
+# 12:00 UTC: mid-morning in the Americas, afternoon in Europe, evening in Asia. Each customer
+# is rewarded when the date in their own time zone is their birthday at that instant.
+SWEEP_HOUR_UTC = 12
+# Expiry runs at night in Europe, away from the birthday sweep.
+EXPIRY_HOUR_UTC = 2
+# Segment entries and exits become events this often (journeys start and wake on them).
+SEGMENT_SWEEP_EVERY = timedelta(minutes=5)
+
+
+def _daily(hour: int) -> ScheduleSpec:
+    return ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)])])
+
+
+# (workflow, its input, when, how far back a missed run is still made up after an outage)
+SCHEDULES: list[tuple[str, BaseModel, ScheduleSpec, timedelta]] = [
+    (birthdays.SWEEP_WORKFLOW, BirthdaySweepInput(), _daily(SWEEP_HOUR_UTC), timedelta(days=1)),
+    (expiry.SWEEP_WORKFLOW, ExpirySweepInput(), _daily(EXPIRY_HOUR_UTC), timedelta(days=1)),
+    (
+        membership.SWEEP_WORKFLOW,
+        SegmentSweepInput(),
+        ScheduleSpec(intervals=[ScheduleIntervalSpec(every=SEGMENT_SWEEP_EVERY)]),
+        SEGMENT_SWEEP_EVERY,
+    ),
+]
+
+
+def schedule_id(workflow: str, task_queue: str) -> str:
+    return f"{workflow}/{task_queue}"
+
+
+def birthday_schedule_id(task_queue: str) -> str:
+    return schedule_id(birthdays.SWEEP_WORKFLOW, task_queue)
+
+
+def segment_sweep_schedule_id(task_queue: str) -> str:
+    return schedule_id(membership.SWEEP_WORKFLOW, task_queue)
+
+
+def _schedule(
+    workflow: str, arg: BaseModel, spec: ScheduleSpec, catchup: timedelta, task_queue: str
+) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            workflow,
+            arg,
+            # Temporal adds the scheduled time to the id: one run per tick.
+            id=schedule_id(workflow, task_queue),
+            task_queue=task_queue,
+        ),
+        spec=spec,
+        policy=SchedulePolicy(
+            # A trigger while a sweep runs waits for it; the second finds nothing left to do.
+            overlap=ScheduleOverlapPolicy.BUFFER_ONE,
+            # After an outage the missed run is still made (it uses its scheduled time).
+            catchup_window=catchup,
+        ),
+    )
+
+
+async def ensure_schedules(client: Client, task_queue: str) -> None:
+    """Create each schedule, or bring an existing one up to this version's definition."""
+    for workflow, arg, spec, catchup in SCHEDULES:
+        schedule = _schedule(workflow, arg, spec, catchup, task_queue)
+        sid = schedule_id(workflow, task_queue)
+        try:
+            await client.create_schedule(sid, schedule)
+        except ScheduleAlreadyRunningError:
+
+            def replace(current: ScheduleUpdateInput, new: Schedule = schedule) -> ScheduleUpdate:
+                new.state = current.description.schedule.state  # an operator's pause stays
+                return ScheduleUpdate(schedule=new)
+
+            await client.get_schedule_handle(sid).update(replace)

@@ -1,0 +1,47 @@
+"""``SegmentSweep``: every few minutes (a Temporal Schedule), each tracked segment's entries
+and exits since the last sweep become events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.segments import SegmentActivities, SegmentSweepRequest
+    from herald.segments.membership import SegmentSweepInput
+    from workflows.policies import DB_RETRY, DB_TIMEOUT
+    from workflows.timing import scheduled_or_now
+
+# A large segment's first sweep writes its whole membership.
+SWEEP_TIMEOUT = timedelta(minutes=10)
+
+
+class SegmentSweepOutcome(BaseModel):
+    segments: int
+    entered: int
+    exited: int
+
+
+@workflow.defn
+class SegmentSweep:
+    @workflow.run
+    async def run(self, sweep: SegmentSweepInput) -> SegmentSweepOutcome:
+        at = sweep.at or scheduled_or_now()
+        segments = await workflow.execute_activity_method(
+            SegmentActivities.list_tracked_segments,
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+        )
+        total = SegmentSweepOutcome(segments=len(segments), entered=0, exited=0)
+        for segment in segments:
+            outcome = await workflow.execute_activity_method(
+                SegmentActivities.sweep_tracked_segment,
+                SegmentSweepRequest(segment=segment, at=at),
+                start_to_close_timeout=SWEEP_TIMEOUT,
+                retry_policy=DB_RETRY,
+            )
+            total.entered += outcome.entered
+            total.exited += outcome.exited
+        return total
