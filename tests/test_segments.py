@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from herald.access.models import Role
 from herald.customers.models import Customer
@@ -25,7 +25,7 @@ from herald.messaging.audience import set_consent
 from herald.messaging.models import ConsentStatus
 from herald.messaging.schemas import ConsentIn
 from herald.segments import service
-from herald.segments.rules import RULE_ADAPTER, Rule
+from herald.segments.rules import RULE_ADAPTER, Rule, customer_matches
 from herald.segments.service import TEMPLATES
 from tests.conftest import Org, Stack
 from tests.conftest import create_customer as api_customer
@@ -73,12 +73,19 @@ def _person(
 
 
 def _members(db: Database, org: Org, rule: dict[str, Any]) -> set[str]:
+    """The segment's members; a journey's branch, asking customer by customer, agrees."""
     with db.session(org.id) as session:
         parsed: Rule = RULE_ADAPTER.validate_python(rule)
         page = service.members(session, parsed, limit=1000, cursor=None)
         count = service.preview(session, parsed).count
+        one_by_one = {
+            c.name
+            for c in session.scalars(select(Customer))
+            if customer_matches(session, c.id, parsed, datetime.now(UTC))
+        }
     assert count == len(page.items)
-    return {m.name for m in page.items}
+    assert one_by_one == {m.name for m in page.items}, rule
+    return one_by_one
 
 
 def test_rules_find_the_same_members_on_every_database(db: Database, org: Org) -> None:
@@ -121,6 +128,15 @@ def test_rules_find_the_same_members_on_every_database(db: Database, org: Org) -
         org,
         {"all": [{"not": {"consent": "email"}}, {"orders": "count", "op": "gte", "value": 1}]},
     ) == {"whale-no-consent"}
+    # Conditions that customers without any order pass.
+    few_orders = {"whale-no-consent", "one-old-order", "newbie", "gold"}
+    assert _members(db, org, {"orders": "count", "op": "lt", "value": 2}) == few_orders
+    assert _members(db, org, {"performed": "order.paid", "at_least": 0, "at_most": 1}) == few_orders
+    assert _members(db, org, {"performed": "order.paid", "at_least": 2}) == {"whale", "lapsed"}
+    assert _members(db, org, {"orders": "total_spent", "op": "lte", "value": 20}) == {
+        "one-old-order",
+        "newbie",
+    }
     # RFM among the five buyers: recency, frequency and monetary scores 1-5, and their sum.
     assert _members(db, org, {"rfm": "total", "op": "gte", "value": 10}) == {
         "whale",
