@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 import uuid
@@ -33,7 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.delivery import TEMPLATE, prerendered_bodies, run_bare  # noqa: E402
-from bench.stack import bench_database_url, peak_rss_mb, running_herald  # noqa: E402
+from bench.stack import (  # noqa: E402
+    bench_database_url,
+    fake_providers,
+    peak_rss_mb,
+    running_herald,
+)
 from herald.customers.models import Customer  # noqa: E402
 from herald.db import Database  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
@@ -108,12 +112,7 @@ def main() -> None:
     total = args.recipients or (5_000 if args.quick else 100_000)
     database_url = bench_database_url()
     console = Console(stderr=True)
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes"], cwd=ROOT, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert fake.stdout is not None
-        fake_url = fake.stdout.readline().strip()
+    with fake_providers() as fake_url:
         upgrade(database_url)
         db = Database(database_url)
         with db.system_session() as session:
@@ -134,8 +133,6 @@ def main() -> None:
         console.print("posting the same emails, pre-rendered, in a bare loop ...")
         bare = run_bare(fake_url, prerendered_bodies(db, org.id, fake_url), BARE_THREADS)
         db.dispose()
-    finally:
-        fake.terminate()
 
     rate = total / elapsed
     figures = {

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 import uuid
@@ -31,7 +30,7 @@ from sqlalchemy import select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.stack import bench_database_url  # noqa: E402
+from bench.stack import bench_database_url, fake_providers  # noqa: E402
 from herald.db import Database  # noqa: E402
 from herald.messaging.delivery import (  # noqa: E402
     DeliveryBatch,
@@ -134,12 +133,7 @@ def main() -> None:
     database_url = bench_database_url()
     console = Console(stderr=True)
 
-    fake = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes"], cwd=ROOT, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert fake.stdout is not None
-        fake_url = fake.stdout.readline().strip()
+    with fake_providers() as fake_url:
         upgrade(database_url)
         db = Database(database_url)
         with db.system_session() as session:
@@ -162,8 +156,6 @@ def main() -> None:
         console.print(f"posting {total:,} pre-rendered emails in a bare loop ...")
         bare = run_bare(fake_url, prerendered_bodies(db, org.id, fake_url), args.threads)
         db.dispose()
-    finally:
-        fake.terminate()
 
     figures = {
         "messages": total,

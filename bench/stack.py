@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -60,6 +61,21 @@ def copy_cursor(db: Database, *analyze: str) -> Iterator[psycopg.Cursor[Any]]:
         for table in analyze:
             connection.execute(text(f"ANALYZE {table}"))
         connection.commit()
+
+
+@contextmanager
+def fake_providers() -> Iterator[str]:
+    """The local fake of SendGrid, Twilio and FCM (tests/fakes.py) in a process of its own,
+    so its JSON parsing is not charged to the benchmark's process; yields its URL."""
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert fake.stdout is not None
+        yield fake.stdout.readline().strip()
+    finally:
+        fake.terminate()
+        fake.wait(timeout=10)
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy.orm import Session
@@ -110,68 +111,45 @@ async def send_campaign(
     return await asyncio.to_thread(started)
 
 
-async def _signal(
-    db: Database,
-    client: Client,
-    principal: Principal,
+class SendAction(enum.StrEnum):
+    pause = "pause"
+    resume = "resume"
+    cancel = "cancel"
+
+
+# The statuses each action applies to; anything else is a 409.
+_ACTS_ON = {
+    SendAction.pause: service.PAUSABLE,
+    SendAction.resume: frozenset({CampaignStatus.paused}),
+    SendAction.cancel: ACTIVE,
+}
+
+
+@router.post(
+    "/{campaign}/{action}",
+    status_code=202,
+    response_model=CampaignOut,
+    summary="Pause (held once the batches in flight are done), resume or cancel the send",
+)
+async def act_on_send(
     campaign: str,
-    signal: str,
-    allowed: frozenset[CampaignStatus],
+    action: SendAction,
+    principal: Principal = Depends(operate),
+    db: Database = Depends(get_db),
+    client: Client = Depends(get_temporal),
 ) -> CampaignOut:
     def check() -> Campaign:
         with db.session(principal.organization_id) as session:
             found = service.get_campaign(session, campaign)
-            service.require_status(found, allowed, signal)
+            service.require_status(found, _ACTS_ON[action], action.value)
             return found
 
     found = await asyncio.to_thread(check)
     handle = client.get_workflow_handle(service.workflow_id(found.id))
     try:
-        await handle.signal(signal)
+        await handle.signal(action.value)
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise Conflict("the campaign's send has ended") from exc
         raise
     return service.to_out(found)
-
-
-@router.post(
-    "/{campaign}/pause",
-    status_code=202,
-    response_model=CampaignOut,
-    summary="Hold the send after the batches in flight",
-)
-async def pause_campaign(
-    campaign: str,
-    principal: Principal = Depends(operate),
-    db: Database = Depends(get_db),
-    client: Client = Depends(get_temporal),
-) -> CampaignOut:
-    return await _signal(db, client, principal, campaign, "pause", service.PAUSABLE)
-
-
-@router.post("/{campaign}/resume", status_code=202, response_model=CampaignOut)
-async def resume_campaign(
-    campaign: str,
-    principal: Principal = Depends(operate),
-    db: Database = Depends(get_db),
-    client: Client = Depends(get_temporal),
-) -> CampaignOut:
-    return await _signal(
-        db, client, principal, campaign, "resume", frozenset({CampaignStatus.paused})
-    )
-
-
-@router.post(
-    "/{campaign}/cancel",
-    status_code=202,
-    response_model=CampaignOut,
-    summary="Stop the send: nobody not yet sent to gets the campaign",
-)
-async def cancel_campaign(
-    campaign: str,
-    principal: Principal = Depends(operate),
-    db: Database = Depends(get_db),
-    client: Client = Depends(get_temporal),
-) -> CampaignOut:
-    return await _signal(db, client, principal, campaign, "cancel", ACTIVE)
