@@ -114,6 +114,8 @@ def test_a_missing_variable_without_a_default_is_an_error_not_a_blank(
         "{{ 'A' * 1000000000 }}",
         "{{ range(100000000) | list }}",
         "{% for a in range(999) %}{{ 'x' * 999 }}{% endfor %}",
+        "{{ 'x'.ljust(10 ** 9) }}",
+        "{{ 'x'.center(999999999) }}",
     ],
 )
 def test_template_injection_neither_runs_nor_hangs(stack: Stack, org: Org, payload: str) -> None:

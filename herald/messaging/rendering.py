@@ -61,6 +61,14 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
                     raise SecurityError("repetition too large")
         return super().call_binop(context, operator, left, right)
 
+    def call(self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        # A size argument past the output cap is a bomb, never a template's honest need
+        # ("x".ljust(10**9) allocates a gigabyte in one call, before any limit could look).
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, int) and abs(value) > MAX_OUTPUT_CHARS:
+                raise SecurityError("argument too large")
+        return super().call(__context, __obj, *args, **kwargs)
+
 
 def _capped_range(*args: int) -> range:
     values = range(*args)
@@ -97,8 +105,12 @@ def check_template(source: str, field: str) -> None:
 
 
 @lru_cache(maxsize=1024)
-def _compiled(source: str, html: bool) -> Any:
-    return (_HTML if html else _TEXT).from_string(source)
+def _compiled(source: str, html: bool) -> tuple[Any, bool]:
+    """The compiled template, and whether it loops: only a loop can run long without output
+    (anything else is one pass over a bounded template, every call and operator capped), so
+    only a looping template pays for the line-by-line clock."""
+    env = _HTML if html else _TEXT
+    return env.from_string(source), env.parse(source).find(nodes.For) is not None
 
 
 def _deadline_tracer(deadline: float) -> Callable[[FrameType, str, Any], Any]:
@@ -116,9 +128,10 @@ def _deadline_tracer(deadline: float) -> Callable[[FrameType, str, Any], Any]:
 
 
 def render(source: str, context: Mapping[str, Any], *, html: bool = False, field: str = "") -> str:
-    template = _compiled(source, html)
+    template, loops = _compiled(source, html)
     previous = sys.gettrace()
-    sys.settrace(_deadline_tracer(time.perf_counter() + RENDER_DEADLINE_S))
+    if loops:
+        sys.settrace(_deadline_tracer(time.perf_counter() + RENDER_DEADLINE_S))
     try:
         size, parts = 0, []
         for chunk in template.generate(dict(context)):
@@ -143,4 +156,5 @@ def render(source: str, context: Mapping[str, Any], *, html: bool = False, field
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise RenderError(f"{field}: {exc}", field=field) from exc
     finally:
-        sys.settrace(previous)
+        if loops:
+            sys.settrace(previous)
