@@ -323,3 +323,27 @@ def test_a_worker_killed_five_times_mid_send_leaves_every_recipient_exactly_one_
         ).all()
     assert len(per_customer) == 20_000
     assert {n for _, n in per_customer} == {1}
+
+
+async def test_quiet_hours_hold_recipients_until_they_end_then_send_them(
+    stack: Stack, org: Org
+) -> None:
+    now = datetime.now(UTC)
+    quiet = {
+        "quiet_hours_start": (now - timedelta(hours=1)).strftime("%H:%M"),
+        "quiet_hours_end": (now + timedelta(hours=2)).strftime("%H:%M"),
+    }
+    _settings(stack, org, **quiet)  # the recipients have no time zone: UTC
+    _audience(stack, stack.db, org, 10)
+    campaign = _campaign(stack, org, variants=[{"name": "A", "template": "spring-a"}])
+    async with _campaign_worker(stack) as env:
+        handle = await _start(env, org, campaign)
+        for _ in range(300):
+            if (await handle.query(CampaignSend.progress)).held:
+                break
+            await asyncio.sleep(0.1)
+        progress = _shown(stack, org, campaign)["progress"]
+        assert progress["by_status"] == {"held": 10}  # nothing sent in the quiet hours
+        result = await handle.result()  # the clock moves past the end of the quiet hours
+    assert (result.status, result.by_status) == ("completed", {"sent": 10})
+    assert _shown(stack, org, campaign)["progress"]["by_status"] == {"sent": 10}

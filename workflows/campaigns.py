@@ -259,6 +259,8 @@ class CampaignSend:
         totals = self._state.by_status
         for status, count in by_status.items():
             totals[status] = totals.get(status, 0) + sign * count
+            if not totals[status]:  # a hold that was sent in the end
+                del totals[status]
 
     def _ref(self, at: datetime | None = None) -> CampaignRef:
         return CampaignRef(
