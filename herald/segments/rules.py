@@ -6,13 +6,11 @@ customer in?" (a journey's branch) and "who is in?" (a segment), on SQLite and P
 
 from __future__ import annotations
 
-import operator
-import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer, CustomerTag
@@ -165,26 +163,16 @@ Rule = Annotated[
 ]
 
 
-_OPERATORS: dict[str, Any] = {
-    "eq": operator.eq,
-    "ne": operator.ne,
-    "gt": operator.gt,
-    "gte": operator.ge,
-    "lt": operator.lt,
-    "lte": operator.le,
-}
-
-
 def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
-    return _OPERATORS[op](column, value)
-
-
-def _in_set(members: Select[Any]) -> ColumnElement[bool]:
-    """The customer is among ``members``, a set computed once for the whole audience (PostgreSQL
-    hashes it, SQLite builds an index), not a look-up per customer. The ``coalesce`` keeps
-    PostgreSQL from turning it into a join, which it plans from row estimates that go wrong
-    for grouped sets (a nested loop re-reading the set per customer)."""
-    return func.coalesce(Customer.id.in_(members), false())
+    comparisons = {
+        "eq": column == value,
+        "ne": column != value,
+        "gt": column > value,
+        "gte": column >= value,
+        "lt": column < value,
+        "lte": column <= value,
+    }
+    return comparisons[op]
 
 
 def _typed(element: Any, value: Any) -> Any:
@@ -209,41 +197,17 @@ def _attribute(rule: AttributeRule) -> ColumnElement[bool]:
     return _compare(_typed(element, rule.value), rule.op, rule.value)
 
 
-def _event(rule: EventRule, now: datetime, org: uuid.UUID | None) -> ColumnElement[bool]:
-    filters = [Event.type == rule.performed]
+def _event(rule: EventRule, now: datetime) -> ColumnElement[bool]:
+    filters = [Event.customer_id == Customer.id, Event.type == rule.performed]
     if rule.within_days is not None:
         filters.append(Event.occurred_at >= now - timedelta(days=rule.within_days))
     for name, value in rule.where.items():
         filters.append(_typed(Event.properties[name], value) == value)
-    if org is None:  # one customer: count theirs
-        count = (
-            select(func.count())
-            .where(Event.customer_id == Customer.id, *filters)
-            .correlate(Customer)
-            .scalar_subquery()
-        )
-        conditions = [count >= rule.at_least]
-        if rule.at_most is not None:
-            conditions.append(count <= rule.at_most)
-        return and_(*conditions)
-    performers = _grouped_events(org, filters)
-    if rule.at_least > 0:
-        bounds = [func.count() >= rule.at_least]
-        if rule.at_most is not None:
-            bounds.append(func.count() <= rule.at_most)
-        return _in_set(performers.having(and_(*bounds)))
-    if rule.at_most is None:
-        return true()
-    return not_(_in_set(performers.having(func.count() > rule.at_most)))  # zero times counts
-
-
-def _grouped_events(org: uuid.UUID, filters: list[ColumnElement[bool]]) -> Select[Any]:
-    """The organization's customers with matching events, one row each, to aggregate."""
-    return (
-        select(Event.customer_id)
-        .where(Event.organization_id == org, Event.customer_id.is_not(None), *filters)
-        .group_by(Event.customer_id)
-    )
+    count = select(func.count()).where(*filters).correlate(Customer).scalar_subquery()
+    conditions = [count >= rule.at_least]
+    if rule.at_most is not None:
+        conditions.append(count <= rule.at_most)
+    return and_(*conditions)
 
 
 def _profile(rule: ProfileRule, now: datetime) -> ColumnElement[bool]:
@@ -272,36 +236,24 @@ def _tier(rule: TierRule) -> ColumnElement[bool]:
     )
 
 
-def _orders(rule: OrdersRule, now: datetime, org: uuid.UUID | None) -> ColumnElement[bool]:
-    filters = [Event.type == ORDER_PAID]
+def _orders(rule: OrdersRule, now: datetime) -> ColumnElement[bool]:
+    filters = [Event.customer_id == Customer.id, Event.type == ORDER_PAID]
     if rule.within_days is not None:
         filters.append(Event.occurred_at >= now - timedelta(days=rule.within_days))
     amount = Event.properties["amount"].as_float()
     if rule.orders == "days_since_last":
-        # "At least N days since the last order" is "the last order is older than N days ago";
-        # a customer who never ordered has no last order and does not match.
+        last = select(func.max(Event.occurred_at)).where(*filters).correlate(Customer)
+        # "At least N days since the last order" is "the last order is older than N days ago".
         moment = now - timedelta(days=rule.value)
         flipped = {"gte": "lte", "gt": "lt", "lte": "gte", "lt": "gt"}.get(rule.op, rule.op)
-        if org is None:
-            last = select(func.max(Event.occurred_at)).where(
-                Event.customer_id == Customer.id, *filters
-            )
-            return _compare(last.correlate(Customer).scalar_subquery(), flipped, moment)
-        grouped = _grouped_events(org, filters)
-        return _in_set(grouped.having(_compare(func.max(Event.occurred_at), flipped, moment)))
+        return _compare(last.scalar_subquery(), flipped, moment)
     aggregate = {
         "total_spent": func.coalesce(func.sum(amount), 0),
         "count": func.count(),
         "average_value": func.coalesce(func.avg(amount), 0),
     }[rule.orders]
-    if org is None:
-        value = select(aggregate).where(Event.customer_id == Customer.id, *filters)
-        return _compare(value.correlate(Customer).scalar_subquery(), rule.op, rule.value)
-    # Without orders every aggregate is 0: such customers are in when 0 passes the test.
-    grouped = _grouped_events(org, filters)
-    if _OPERATORS[rule.op](0, rule.value):
-        return not_(_in_set(grouped.having(not_(_compare(aggregate, rule.op, rule.value)))))
-    return _in_set(grouped.having(_compare(aggregate, rule.op, rule.value)))
+    value = select(aggregate).where(*filters).correlate(Customer).scalar_subquery()
+    return _compare(value, rule.op, rule.value)
 
 
 def _quintile(value: Any) -> Any:
@@ -351,38 +303,20 @@ def condition(
     now: datetime,
     session: Session | None = None,
     within: tuple[str, ...] = (),
-    *,
-    audience: bool = False,
 ) -> ColumnElement[bool]:
     """The rule as a SQL condition on ``customers``. Saved segments it names are read through
-    ``session`` (``within``: the segments being expanded, to refuse a circle).
-
-    ``audience``: the condition selects from all of the session's organization's customers
-    (a segment's members), so event, order, consent and tag conditions become sets computed
-    once. Otherwise it suits a look-up of one customer (a journey's branch), each condition
-    answered from that customer's own rows.
-    """
-    org = session_organization(session) if audience and session is not None else None
-
-    def sub(node: Rule) -> ColumnElement[bool]:
-        return condition(node, now, session, within, audience=audience)
-
+    ``session`` (``within``: the segments being expanded, to refuse a circle)."""
     if isinstance(rule, AllOf):
-        return and_(true(), *(sub(r) for r in rule.all))
+        return and_(true(), *(condition(r, now, session, within) for r in rule.all))
     if isinstance(rule, AnyOf):
-        return or_(false(), *(sub(r) for r in rule.any))
+        return or_(false(), *(condition(r, now, session, within) for r in rule.any))
     if isinstance(rule, NotRule):
-        return not_(sub(rule.not_))
+        return not_(condition(rule.not_, now, session, within))
     if isinstance(rule, SegmentRule):
-        return _segment(rule, now, session, within, audience)
+        return _segment(rule, now, session, within)
     if isinstance(rule, AttributeRule):
         return _attribute(rule)
     if isinstance(rule, TagRule):
-        if org is not None:
-            tagged = select(CustomerTag.customer_id).where(
-                CustomerTag.organization_id == org, CustomerTag.tag == rule.tag
-            )
-            return _in_set(tagged)
         return exists().where(CustomerTag.customer_id == Customer.id, CustomerTag.tag == rule.tag)
     if isinstance(rule, PointsRule):
         balance = (
@@ -393,32 +327,27 @@ def condition(
         )
         return _compare(func.coalesce(balance, 0), rule.op, rule.points)
     if isinstance(rule, ConsentRule):
-        granted = [Consent.channel == rule.consent, Consent.status == ConsentStatus.granted]
-        if org is not None:
-            return _in_set(
-                select(Consent.customer_id).where(Consent.organization_id == org, *granted)
-            )
-        return exists().where(Consent.customer_id == Customer.id, *granted)
+        return exists().where(
+            Consent.customer_id == Customer.id,
+            Consent.channel == rule.consent,
+            Consent.status == ConsentStatus.granted,
+        )
     if isinstance(rule, ProfileRule):
         return _profile(rule, now)
     if isinstance(rule, TierRule):
         return _tier(rule)
     if isinstance(rule, OrdersRule):
-        return _orders(rule, now, org)
+        return _orders(rule, now)
     if isinstance(rule, RfmRule):
         return _rfm(rule, now, session)
-    return _event(rule, now, org)
+    return _event(rule, now)
 
 
 RULE_ADAPTER: TypeAdapter[Rule] = TypeAdapter(Rule)
 
 
 def _segment(
-    rule: SegmentRule,
-    now: datetime,
-    session: Session | None,
-    within: tuple[str, ...],
-    audience: bool,
+    rule: SegmentRule, now: datetime, session: Session | None, within: tuple[str, ...]
 ) -> ColumnElement[bool]:
     if rule.segment in within:
         raise InvalidInput(
@@ -430,13 +359,7 @@ def _segment(
     stored = session.scalar(select(Segment.rule).where(Segment.key == rule.segment))
     if stored is None:
         raise InvalidInput(f"no segment {rule.segment!r}", field="rule")
-    return condition(
-        RULE_ADAPTER.validate_python(stored),
-        now,
-        session,
-        (*within, rule.segment),
-        audience=audience,
-    )
+    return condition(RULE_ADAPTER.validate_python(stored), now, session, (*within, rule.segment))
 
 
 def customer_matches(session: Session, customer_id: Any, rule: Rule, now: datetime) -> bool:

@@ -154,7 +154,7 @@ def delete_segment(session: Session, id_or_key: str) -> None:
 def matching(session: Session, rule: Rule) -> ColumnElement[bool]:
     """Who is in now, as a condition on ``customers``: compiled once per request (segments the
     rule names are read once)."""
-    return and_(Customer.deleted_at.is_(None), condition(rule, utcnow(), session, audience=True))
+    return and_(Customer.deleted_at.is_(None), condition(rule, utcnow(), session))
 
 
 def _page(session: Session, who: ColumnElement[bool], limit: int, cursor: str | None) -> MemberPage:
