@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -98,10 +98,11 @@ async def _start(env: WorkflowEnvironment, org: Org, campaign: dict[str, Any]) -
     )
 
 
-async def _reach_phase(handle: Any, phase: str, timeout_s: float = 60) -> None:
+async def _progress_until(handle: Any, what: Callable[[Any], bool], timeout_s: float = 60) -> None:
+    """Poll the run's progress query (which does not move a time-skipping clock)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
-    while (await handle.query(CampaignSend.progress)).phase != phase:
-        assert asyncio.get_running_loop().time() < deadline, f"never reached {phase}"
+    while not what(await handle.query(CampaignSend.progress)):
+        assert asyncio.get_running_loop().time() < deadline, "the run never got there"
         await asyncio.sleep(0.1)
 
 
@@ -144,7 +145,7 @@ async def test_the_variant_with_more_clicks_wins_and_the_rest_get_only_it(
         handle = await _start(env, org, campaign)
         # The test group gets its variants; the window then holds the run (the clock is not
         # moved on while nobody awaits the result).
-        await _reach_phase(handle, "window")
+        await _progress_until(handle, lambda state: state.phase == "window")
         test_group = fake_providers.emails()
         assert len(test_group) == 40
         by_subject = Counter(e["subject"] for e in test_group)
@@ -338,10 +339,7 @@ async def test_quiet_hours_hold_recipients_until_they_end_then_send_them(
     campaign = _campaign(stack, org, variants=[{"name": "A", "template": "spring-a"}])
     async with _campaign_worker(stack) as env:
         handle = await _start(env, org, campaign)
-        for _ in range(300):
-            if (await handle.query(CampaignSend.progress)).held:
-                break
-            await asyncio.sleep(0.1)
+        await _progress_until(handle, lambda state: bool(state.held))
         progress = _shown(stack, org, campaign)["progress"]
         assert progress["by_status"] == {"held": 10}  # nothing sent in the quiet hours
         result = await handle.result()  # the clock moves past the end of the quiet hours

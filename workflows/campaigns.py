@@ -197,10 +197,11 @@ class CampaignSend:
         await self._drain(in_flight)
         while s.held and not s.cancelled:
             s.held.sort(key=lambda h: h.until)
-            held = s.held.pop(0)
+            held = s.held[0]  # listed in the progress while it waits
             await self._wait(held.until)
             await self._while_paused()
             if not s.cancelled:
+                s.held.pop(0)
                 self._count(held.counted, -1)
                 await self._send(held.start, held.end)
 
