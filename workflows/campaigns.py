@@ -127,8 +127,11 @@ class CampaignSend:
             return CampaignStatus.cancelled
         if s.paused and not self._batches_in_flight:  # paused once nothing more goes out
             return CampaignStatus.paused
+        if s.phase is Phase.begin:
+            send_at = s.plan.send_at if s.plan else None
+            later = send_at is not None and send_at > workflow.now()
+            return CampaignStatus.scheduled if later else CampaignStatus.running
         return {
-            Phase.begin: CampaignStatus.scheduled,
             Phase.test: CampaignStatus.running,
             Phase.window: CampaignStatus.testing,
             Phase.remainder: CampaignStatus.sending_winner,
@@ -138,6 +141,7 @@ class CampaignSend:
     async def _publish_statuses(self) -> None:
         """The one writer of the campaign's status: records each change of state in order."""
         s = self._state
+        await workflow.wait_condition(lambda: s.plan is not None)  # scheduled or running?
         while True:
             await workflow.wait_condition(lambda: self._status() is not s.published)
             status = self._status()
