@@ -96,12 +96,13 @@ def sweep_segment(session: Session, segment_id: uuid.UUID, at: datetime) -> Swee
         SegmentMembership.customer_id == Customer.id,
     )
     entered = list(session.scalars(select(Customer.id).where(members, ~known)))
-    still = select(Customer.id).where(members)
+    # Anti-joins both ways (NOT EXISTS, never NOT IN: a large NOT IN set that does not fit
+    # PostgreSQL's work memory is re-read for every row).
+    still_in = exists().where(Customer.id == SegmentMembership.customer_id, members)
     exited = list(
         session.scalars(
             select(SegmentMembership.customer_id).where(
-                SegmentMembership.segment_id == segment.id,
-                SegmentMembership.customer_id.not_in(still),
+                SegmentMembership.segment_id == segment.id, ~still_in
             )
         )
     )
