@@ -24,6 +24,7 @@ from herald.loyalty.tiers import put_ladder
 from herald.messaging.audience import set_consent
 from herald.messaging.models import ConsentStatus
 from herald.messaging.schemas import ConsentIn
+from herald.newsletter.models import Subscriber, SubscriberStatus
 from herald.segments import service
 from herald.segments.rules import RULE_ADAPTER, Rule, customer_matches
 from herald.segments.service import TEMPLATES
@@ -99,9 +100,23 @@ def test_rules_find_the_same_members_on_every_database(db: Database, org: Org) -
                 ]
             ),
         )
-    _person(db, org, "whale", orders=[(10, 400.0), (40, 300.0)], tags=["vip"], locale="de")
+    whale = _person(
+        db,
+        org,
+        "whale",
+        orders=[(10, 400.0), (40, 300.0)],
+        tags=["vip"],
+        locale="de",
+        attributes={"visits": 12},
+    )
     _person(db, org, "whale-no-consent", orders=[(5, 900.0)], consent=False)
-    _person(db, org, "lapsed", orders=[(200, 50.0), (300, 70.0)], attributes={"city": "Lyon"})
+    _person(
+        db,
+        org,
+        "lapsed",
+        orders=[(200, 50.0), (300, 70.0)],
+        attributes={"city": "Lyon", "visits": 3},
+    )
     _person(db, org, "one-old-order", orders=[(250, 20.0)])
     _person(db, org, "newbie", joined_days_ago=3, attributes={"city": "Paris"}, locale="fr")
     _person(db, org, "gold", orders=[(1, 30.0)], points=1500)
@@ -137,6 +152,32 @@ def test_rules_find_the_same_members_on_every_database(db: Database, org: Org) -
         "one-old-order",
         "newbie",
     }
+    # Between, first and last time, the newsletter.
+    assert _members(db, org, {"attribute": "visits", "op": "between", "value": [2, 10]}) == {
+        "lapsed"
+    }
+    recent = [(NOW - timedelta(days=10)).date().isoformat(), NOW.date().isoformat()]
+    assert _members(db, org, {"profile": "created_at", "op": "between", "value": recent}) == {
+        "newbie"
+    }
+    last_week = {"performed": "order.paid", "last": {"op": "lte", "days_ago": 7}}
+    assert _members(db, org, last_week) == {"whale-no-consent", "gold"}
+    long_ago = {"performed": "order.paid", "first": {"op": "gte", "days_ago": 200}}
+    assert _members(db, org, long_ago) == {"lapsed", "one-old-order"}
+    with db.session(org.id) as session:
+        session.add(
+            Subscriber(
+                email="whale@example.com",
+                status=SubscriberStatus.subscribed,
+                topics=["news"],
+                customer_id=whale,
+                token=uuid.uuid4().hex,
+            )
+        )
+        session.commit()
+    assert _members(db, org, {"newsletter": "subscribed"}) == {"whale"}
+    assert _members(db, org, {"newsletter": "subscribed", "topic": "news"}) == {"whale"}
+    assert _members(db, org, {"newsletter": "subscribed", "topic": "deals"}) == set()
     # RFM among the five buyers: recency, frequency and monetary scores 1-5, and their sum.
     assert _members(db, org, {"rfm": "total", "op": "gte", "value": 10}) == {
         "whale",
@@ -210,6 +251,10 @@ def test_a_bad_rule_is_refused_with_the_path_to_the_bad_node(stack: Stack, org: 
     assert bad.headers["content-type"].startswith("application/problem+json")
     assert "rule.all.1" in bad.text
     assert stack.api.get("/v1/segments/broken", headers=org.headers()).status_code == 404
+    one_bound = {"any": [{"attribute": "visits", "op": "between", "value": 3}]}
+    refused = _segment(stack, org, key="broken", name="Broken", rule=one_bound)
+    assert refused.status_code == 422 and "[low, high]" in refused.text
+    assert "rule.any.0" in refused.text
     for role in (Role.cashier, Role.sales):
         assert stack.api.get("/v1/segments", headers=org.headers(role)).status_code == 403
 

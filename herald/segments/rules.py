@@ -6,11 +6,32 @@ customer in?" (a journey's branch) and "who is in?" (a segment), on SQLite and P
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    model_validator,
+)
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    cast,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer, CustomerTag
@@ -19,10 +40,16 @@ from herald.errors import InvalidInput
 from herald.events.models import ORDER_PAID, Event
 from herald.loyalty.models import LoyaltyAccount, LoyaltyTier
 from herald.messaging.models import Channel, Consent, ConsentStatus
+from herald.newsletter.models import Subscriber, SubscriberStatus
 from herald.segments.models import Segment
 
 Scalar = str | int | float | bool
 Operator = Literal["eq", "ne", "gt", "gte", "lt", "lte"]
+
+
+def _check_between(op: str, value: object) -> None:
+    if op == "between" and not (isinstance(value, list) and len(value) == 2):
+        raise ValueError("between takes [low, high]")
 
 
 class _Node(BaseModel):
@@ -45,8 +72,13 @@ class AttributeRule(_Node):
     """A customer attribute compared with a value; ``exists`` needs none."""
 
     attribute: str = Field(min_length=1, max_length=100)
-    op: Operator | Literal["exists", "contains", "in"] = "eq"
+    op: Operator | Literal["exists", "contains", "in", "between"] = "eq"
     value: Scalar | list[Scalar] | None = None
+
+    @model_validator(mode="after")
+    def _between_has_bounds(self) -> AttributeRule:
+        _check_between(self.op, self.value)
+        return self
 
 
 class TagRule(_Node):
@@ -62,6 +94,11 @@ class ConsentRule(_Node):
     consent: Channel
 
 
+class DaysAgo(_Node):
+    op: Operator
+    days_ago: float = Field(ge=0, le=3650)
+
+
 class EventRule(_Node):
     """Performed an event type (with property filters) between ``at_least`` and ``at_most``
     times, within the last ``within_days`` days if given."""
@@ -71,14 +108,33 @@ class EventRule(_Node):
     within_days: int | None = Field(default=None, ge=1, le=3650)
     at_least: int = Field(default=1, ge=0)
     at_most: int | None = Field(default=None, ge=0)
+    # When they first or last did it, in days ago: {"op": "lte", "days_ago": 7} is "within
+    # the last week". Someone who never did it has no first or last time and does not match.
+    first: DaysAgo | None = None
+    last: DaysAgo | None = None
 
 
 class ProfileRule(_Node):
     """A profile field: when they joined (``within_days`` / ``before`` / ``after``), or a value."""
 
     profile: Literal["created_at", "birthday", "locale", "timezone", "name", "external_id"]
-    op: Operator | Literal["exists", "contains", "in", "within_days", "before", "after"] = "eq"
+    op: (
+        Operator | Literal["exists", "contains", "in", "within_days", "before", "after", "between"]
+    ) = "eq"
     value: Scalar | list[Scalar] | None = None
+
+    @model_validator(mode="after")
+    def _between_has_bounds(self) -> ProfileRule:
+        _check_between(self.op, self.value)
+        return self
+
+
+class SubscribedRule(_Node):
+    """On the newsletter: subscribed (confirmed), pending (waiting for the double opt-in) or
+    unsubscribed, optionally to one topic."""
+
+    newsletter: SubscriberStatus = SubscriberStatus.subscribed
+    topic: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class TierRule(_Node):
@@ -127,6 +183,7 @@ _KINDS: dict[str, type[_Node]] = {
     "consent": ConsentRule,
     "performed": EventRule,
     "profile": ProfileRule,
+    "newsletter": SubscribedRule,
     "tier": TierRule,
     "orders": OrdersRule,
     "rfm": RfmRule,
@@ -151,6 +208,7 @@ Rule = Annotated[
     | Annotated[ConsentRule, Tag("consent")]
     | Annotated[EventRule, Tag("performed")]
     | Annotated[ProfileRule, Tag("profile")]
+    | Annotated[SubscribedRule, Tag("newsletter")]
     | Annotated[TierRule, Tag("tier")]
     | Annotated[OrdersRule, Tag("orders")]
     | Annotated[RfmRule, Tag("rfm")]
@@ -194,6 +252,9 @@ def _attribute(rule: AttributeRule) -> ColumnElement[bool]:
         return _typed(element, values[0]).in_(values) if values else false()
     if rule.op == "contains":
         return element.as_string().contains(str(rule.value), autoescape=True)
+    if rule.op == "between" and isinstance(rule.value, list):
+        low, high = rule.value
+        return _typed(element, low).between(low, high)
     return _compare(_typed(element, rule.value), rule.op, rule.value)
 
 
@@ -207,7 +268,18 @@ def _event(rule: EventRule, now: datetime) -> ColumnElement[bool]:
     conditions = [count >= rule.at_least]
     if rule.at_most is not None:
         conditions.append(count <= rule.at_most)
+    for moment, when in ((func.min, rule.first), (func.max, rule.last)):
+        if when is not None:
+            at = select(moment(Event.occurred_at)).where(*filters).correlate(Customer)
+            conditions.append(_days_ago(at.scalar_subquery(), when.op, when.days_ago, now))
     return and_(*conditions)
+
+
+def _days_ago(moment: Any, op: str, days: float, now: datetime) -> ColumnElement[bool]:
+    """``moment`` was ``op`` ``days`` days ago: more days ago is an earlier moment, so the
+    comparison turns around ("at least 90 days ago" is "at or before now - 90 days")."""
+    flipped = {"gte": "lte", "gt": "lt", "lte": "gte", "lt": "gt"}.get(op, op)
+    return _compare(moment, flipped, now - timedelta(days=days))
 
 
 def _profile(rule: ProfileRule, now: datetime) -> ColumnElement[bool]:
@@ -221,6 +293,16 @@ def _profile(rule: ProfileRule, now: datetime) -> ColumnElement[bool]:
         if rule.profile == "created_at":
             moment = datetime.combine(moment, time(), tzinfo=UTC)
         return column < moment if rule.op == "before" else column >= moment
+    if rule.op == "between" and isinstance(rule.value, list):
+        if rule.profile not in ("created_at", "birthday"):
+            return column.between(*rule.value)
+        first, last = (date.fromisoformat(str(v)) for v in rule.value)
+        if rule.profile == "birthday":
+            return column.between(first, last)
+        # Joined on any day from the first to the last, both included.
+        start = datetime.combine(first, time(), tzinfo=UTC)
+        end = datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
+        return and_(column >= start, column < end)
     if rule.op == "in":
         return column.in_(rule.value if isinstance(rule.value, list) else [rule.value])
     if rule.op == "contains":
@@ -243,10 +325,7 @@ def _orders(rule: OrdersRule, now: datetime) -> ColumnElement[bool]:
     amount = Event.properties["amount"].as_float()
     if rule.orders == "days_since_last":
         last = select(func.max(Event.occurred_at)).where(*filters).correlate(Customer)
-        # "At least N days since the last order" is "the last order is older than N days ago".
-        moment = now - timedelta(days=rule.value)
-        flipped = {"gte": "lte", "gt": "lt", "lte": "gte", "lt": "gt"}.get(rule.op, rule.op)
-        return _compare(last.scalar_subquery(), flipped, moment)
+        return _days_ago(last.scalar_subquery(), rule.op, rule.value, now)
     aggregate = {
         "total_spent": func.coalesce(func.sum(amount), 0),
         "count": func.count(),
@@ -332,6 +411,13 @@ def condition(
             Consent.channel == rule.consent,
             Consent.status == ConsentStatus.granted,
         )
+    if isinstance(rule, SubscribedRule):
+        listed = [Subscriber.customer_id == Customer.id, Subscriber.status == rule.newsletter]
+        if rule.topic is not None:
+            # The topics are a JSON list of short names; its text holds each one in quotes.
+            topics = cast(Subscriber.topics, String)
+            listed.append(topics.contains(json.dumps(rule.topic), autoescape=True))
+        return exists().where(*listed)
     if isinstance(rule, ProfileRule):
         return _profile(rule, now)
     if isinstance(rule, TierRule):
