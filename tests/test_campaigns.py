@@ -89,10 +89,12 @@ async def _campaign_worker(stack: Stack) -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
-async def _start(env: WorkflowEnvironment, org: Org, campaign: dict[str, Any]) -> Any:
+async def _start(
+    env: WorkflowEnvironment, org: Org, campaign: dict[str, Any], **options: Any
+) -> Any:
     return await env.client.start_workflow(
         CampaignSend.run,
-        CampaignSendInput(organization_id=org.id, campaign_id=uuid.UUID(campaign["id"])),
+        CampaignSendInput(organization_id=org.id, campaign_id=uuid.UUID(campaign["id"]), **options),
         id=workflow_id(uuid.UUID(campaign["id"])),
         task_queue=QUEUE,
     )
@@ -161,9 +163,7 @@ async def test_the_variant_with_more_clicks_wins_and_the_rest_get_only_it(
     assert max(Counter(e["to"] for e in emails).values()) == 1  # nobody got it twice
     remainder = emails[40:]
     assert {e["subject"] for e in remainder} == {"New in: spring"}
-    analytics = stack.api.get(
-        f"/v1/campaigns/{campaign['key']}/analytics", headers=org.headers()
-    ).json()
+    analytics = _shown_analytics(stack, org, campaign)
     decision = analytics["decision"]
     assert analytics["winner"] == "B" and decision["significant"] is True
     assert decision["p_value"] < 0.05
@@ -345,3 +345,46 @@ async def test_quiet_hours_hold_recipients_until_they_end_then_send_them(
         result = await handle.result()  # the clock moves past the end of the quiet hours
     assert (result.status, result.by_status) == ("completed", {"sent": 10})
     assert _shown(stack, org, campaign)["progress"]["by_status"] == {"sent": 10}
+
+
+async def test_an_inconclusive_test_sends_the_declared_default_to_the_rest(
+    stack: Stack, org: Org, fake_providers: FakeProviders
+) -> None:
+    _sendgrid(stack, org, fake_providers, SendGridSigner())
+    _audience(stack, stack.db, org, 50)
+    ab = {"test_fraction": 0.2, "metric": "open", "window": "PT2H", "default_variant": "B"}
+    campaign = _campaign(stack, org, ab=ab)
+    async with _campaign_worker(stack) as env:
+        result = await (await _start(env, org, campaign)).result()  # nobody opened anything
+    assert (result.status, result.winner) == ("completed", "B")
+    emails = fake_providers.emails()
+    assert Counter(e["subject"] for e in emails[:10]) == {"Spring is here": 5, "New in: spring": 5}
+    assert {e["subject"] for e in emails[10:]} == {"New in: spring"} and len(emails) == 50
+    decision = _shown_analytics(stack, org, campaign)["decision"]
+    assert decision["significant"] is False and "inconclusive" in decision["reason"]
+
+
+async def test_a_long_send_continues_as_new_runs_and_loses_no_one(stack: Stack, org: Org) -> None:
+    _settings(stack, org)
+    _audience(stack, stack.db, org, 60)
+    paced = {"variants": [{"name": "A", "template": "spring-a"}], "rate_limit_per_s": 5}
+    campaign = _campaign(stack, org, **paced)  # 12 batches of 5
+    async with _campaign_worker(stack) as env:
+        handle = await _start(env, org, campaign, batches_per_run=4)
+        result = await handle.result()
+        first = await env.client.get_workflow_handle(
+            handle.id, run_id=handle.result_run_id
+        ).describe()
+    assert first.status is not None and first.status.name == "CONTINUED_AS_NEW"
+    assert (result.status, result.by_status) == ("completed", {"sent": 60})
+    with stack.db.session(org.id) as session:
+        per_customer = session.execute(
+            select(Message.customer_id, func.count()).group_by(Message.customer_id)
+        ).all()
+    assert len(per_customer) == 60 and {n for _, n in per_customer} == {1}
+
+
+def _shown_analytics(stack: Stack, org: Org, campaign: dict[str, Any]) -> dict[str, Any]:
+    response = stack.api.get(f"/v1/campaigns/{campaign['id']}/analytics", headers=org.headers())
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]

@@ -187,17 +187,11 @@ class CampaignSend:
                 for task in done:
                     task.result()  # a batch that failed for good fails the run
                 in_flight = set(pending)
-            if self._batches_this_run >= BATCHES_PER_RUN or (
+            if self._batches_this_run >= (self._input.batches_per_run or BATCHES_PER_RUN) or (
                 workflow.info().is_continue_as_new_suggested()
             ):
                 await self._drain(in_flight)
-                workflow.continue_as_new(
-                    CampaignSendInput(
-                        organization_id=self._input.organization_id,
-                        campaign_id=self._input.campaign_id,
-                        state=s,
-                    )
-                )
+                workflow.continue_as_new(self._input.model_copy(update={"state": s}))
         await self._drain(in_flight)
         while s.held and not s.cancelled:
             s.held.sort(key=lambda h: h.until)

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
@@ -119,6 +119,8 @@ class CampaignSendInput(BaseModel):
     organization_id: uuid.UUID
     campaign_id: uuid.UUID
     state: CampaignState | None = None
+    # Batches a run hands over before it continues as new (the workflow's default if unset).
+    batches_per_run: int | None = Field(default=None, ge=1)
 
 
 class CampaignResult(BaseModel):
