@@ -24,7 +24,7 @@ from herald.campaigns.service import workflow_id
 from herald.db import Database
 from herald.messaging.models import Message
 from herald.messaging.unsubscribe import Links
-from tests.conftest import Org, Stack, wait_until
+from tests.conftest import Org, Stack, order_paid, wait_until
 from tests.fakes import FakeProviders, SendGridSigner
 from tests.seed import seed_email_audience
 from workflows.campaigns import CampaignSend
@@ -180,6 +180,28 @@ async def test_the_variant_with_more_clicks_wins_and_the_rest_get_only_it(
     assert variants["B"]["clicked"]["count"] == 12
     low, high = variants["B"]["clicked"]["low"], variants["B"]["clicked"]["high"]
     assert low < 12 / 180 < high
+    # Three of B's recipients order and one unsubscribes: both counted for B.
+    with stack.db.session(org.id) as session:
+        buyers = list(
+            session.scalars(
+                select(Message.customer_id).where(
+                    Message.id.in_([uuid.UUID(e["custom_args"]["herald_message_id"]) for e in b])
+                )
+            )
+        )
+    for n, buyer in enumerate(buyers[:3]):
+        event = order_paid(str(buyer), f"campaign-order-{n}", "25.00")
+        assert stack.api.post("/v1/events", json=event, headers=org.headers()).status_code == 202
+    revoked = stack.api.put(
+        f"/v1/customers/{buyers[3]}/consent", json={"email": "revoked"}, headers=org.headers()
+    )
+    assert revoked.status_code == 200, revoked.text
+    variants = {v["variant"]: v for v in _shown_analytics(stack, org, campaign)["variants"]}
+    assert (variants["B"]["converted"]["count"], variants["A"]["converted"]["count"]) == (3, 0)
+    assert (variants["B"]["unsubscribed"]["count"], variants["A"]["unsubscribed"]["count"]) == (
+        1,
+        0,
+    )
 
 
 def _shown(stack: Stack, org: Org, campaign: dict[str, Any]) -> dict[str, Any]:
