@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -31,6 +32,8 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
+
+from herald.errors import Conflict
 
 # Stable constraint names, so Alembic migrations look the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -136,6 +139,16 @@ def read_snapshot(session: Session) -> None:
         raise RuntimeError("read_snapshot must come before the session's first query")
     if session.get_bind().dialect.name == "postgresql":
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+def commit_or_conflict(session: Session, detail: str, field: str | None = None) -> None:
+    """Commit; a unique constraint the commit runs into (a duplicate key, or a concurrent
+    insert that won the race) is a 409 saying ``detail``, and nothing is written."""
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(detail, field=field) from exc
 
 
 def insert_if_absent(

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from herald.campaigns.models import ACTIVE, Campaign, CampaignRecipient, CampaignStatus
@@ -19,7 +18,7 @@ from herald.campaigns.schemas import (
     VariantIn,
 )
 from herald.customers.models import Customer
-from herald.db import utcnow
+from herald.db import commit_or_conflict, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
 from herald.messaging.models import Channel, MessageTemplate
 from herald.segments.models import Segment
@@ -87,11 +86,7 @@ def create_campaign(session: Session, data: CampaignIn) -> Campaign:
         attribution_hours=data.attribution_hours,
     )
     session.add(campaign)
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict(f"a campaign with key {data.key!r} exists", field="key") from exc
+    commit_or_conflict(session, f"a campaign with key {data.key!r} exists", field="key")
     return campaign
 
 

@@ -4,7 +4,6 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, exists, or_, select, tuple_
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from herald.access.models import Role, User
@@ -20,7 +19,7 @@ from herald.customers.schemas import (
     PhoneIn,
     PhoneOut,
 )
-from herald.db import utcnow
+from herald.db import commit_or_conflict, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
 from herald.pagination import decode_cursor, encode_cursor
 
@@ -85,11 +84,8 @@ def _check_unique(
 
 
 def _commit(session: Session) -> None:
-    try:
-        session.commit()
-    except IntegrityError as exc:  # a concurrent insert won the race past _check_unique
-        session.rollback()
-        raise Conflict("a customer with this external_id or primary email exists") from exc
+    # A concurrent insert may have won the race past _check_unique.
+    commit_or_conflict(session, "a customer with this external_id or primary email exists")
 
 
 def create_customer(session: Session, data: CustomerCreate, *, commit: bool = True) -> Customer:

@@ -8,11 +8,10 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from herald.customers.service import get_customer
-from herald.db import utcnow
+from herald.db import commit_or_conflict, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
 from herald.journeys.definition import JourneyDefinition, SendStep, check_graph
 from herald.journeys.models import (
@@ -152,11 +151,7 @@ def create_journey(session: Session, data: JourneyCreate) -> Journey:
         raise Conflict(f"a journey with key {data.key!r} exists", field="key")
     journey = Journey(key=data.key, name=data.definition.name, draft=stored(data.definition))
     session.add(journey)
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict(f"a journey with key {data.key!r} exists", field="key") from exc
+    commit_or_conflict(session, f"a journey with key {data.key!r} exists", field="key")
     return journey
 
 

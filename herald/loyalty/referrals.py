@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from herald.customers.service import get_customer
-from herald.db import utcnow
+from herald.db import commit_or_conflict, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
 from herald.events.models import ORDER_PAID
 from herald.loyalty.models import LedgerEntry, Referral, ReferralCode
@@ -70,11 +70,8 @@ def refer(session: Session, referred_id: uuid.UUID, code: str) -> Referral:
         raise Conflict("this customer has ordered already: referral is for new customers")
     referral = Referral(referrer_id=owner, referred_id=referred_id)
     session.add(referral)
-    try:
-        session.commit()
-    except IntegrityError as exc:  # referred at the same moment by someone else
-        session.rollback()
-        raise Conflict("this customer was referred already") from exc
+    # Referred at the same moment by someone else: the second is refused.
+    commit_or_conflict(session, "this customer was referred already")
     return referral
 
 

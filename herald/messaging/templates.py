@@ -8,12 +8,11 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer
 from herald.customers.service import get_customer
-from herald.db import utcnow
+from herald.db import commit_or_conflict, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
 from herald.loyalty.models import LoyaltyAccount
 from herald.messaging.models import Channel, MessageTemplate
@@ -72,11 +71,7 @@ def create_template(
     if not commit:
         session.flush()
         return template
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict(f"a template with key {data.key!r} exists", field="key") from exc
+    commit_or_conflict(session, f"a template with key {data.key!r} exists", field="key")
     return template
 
 

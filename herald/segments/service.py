@@ -8,12 +8,11 @@ import uuid
 from collections.abc import Iterator
 
 from sqlalchemy import ColumnElement, and_, delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer
-from herald.db import utcnow
-from herald.errors import Conflict, NotFound
+from herald.db import commit_or_conflict, utcnow
+from herald.errors import NotFound
 from herald.segments.models import Segment, SegmentMembership
 from herald.segments.rules import RULE_ADAPTER, Rule, condition
 from herald.segments.schemas import (
@@ -103,11 +102,7 @@ def create_segment(session: Session, data: SegmentIn) -> Segment:
         track_entries=data.track_entries,
     )
     session.add(segment)
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict(f"a segment with key {data.key!r} exists", field="key") from exc
+    commit_or_conflict(session, f"a segment with key {data.key!r} exists", field="key")
     return segment
 
 
