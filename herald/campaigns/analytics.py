@@ -19,16 +19,11 @@ from herald.campaigns.schemas import (
 from herald.db import shifted
 from herald.events.models import ORDER_PAID, Event
 from herald.messaging.models import Consent, ConsentStatus, Message, MessageStatus
+from herald.messaging.policy import WENT_OUT
 
-# Handed to the provider (a later bounce or complaint still went out).
-_WENT_OUT = (
-    MessageStatus.sent,
-    MessageStatus.delivered,
-    MessageStatus.opened,
-    MessageStatus.clicked,
-    MessageStatus.bounced,
-    MessageStatus.complained,
-)
+# Handed to the provider: what counts against a frequency cap, and what bounced or was
+# reported as spam afterwards (it still went out).
+_WENT_OUT = (*WENT_OUT, MessageStatus.bounced, MessageStatus.complained)
 _DELIVERED = (
     MessageStatus.delivered,
     MessageStatus.opened,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -41,7 +42,6 @@ class CampaignPlan(BaseModel):
 
     organization_id: uuid.UUID
     campaign_id: uuid.UUID
-    variants: list[str]
     ab: ABTest | None
     send_at: datetime | None
     rate_limit_per_s: int | None
@@ -149,13 +149,16 @@ def intent_key(campaign_id: uuid.UUID, customer_id: uuid.UUID) -> str:
     return f"campaign:{campaign_id}:{customer_id}"
 
 
+def _ab(campaign: Campaign) -> ABTest | None:
+    return ABTest.model_validate(campaign.ab) if campaign.ab else None
+
+
 def plan(session: Session, campaign_id: uuid.UUID) -> CampaignPlan:
     campaign = get_campaign(session, campaign_id)
     return CampaignPlan(
         organization_id=campaign.organization_id,
         campaign_id=campaign.id,
-        variants=[v["name"] for v in campaign.variants],
-        ab=ABTest.model_validate(campaign.ab) if campaign.ab else None,
+        ab=_ab(campaign),
         send_at=campaign.send_at,
         rate_limit_per_s=campaign.rate_limit_per_s,
     )
@@ -196,19 +199,15 @@ def snapshot_audience(session: Session, campaign_id: uuid.UUID) -> Snapshot:
             ["organization_id", "campaign_id", "customer_id", "position"], members
         )
     )
+    analyze(session, CampaignRecipient)  # plans see the new rows at once, not after autovacuum
     # Counted, not taken from the driver's rowcount (not reported for INSERT ... SELECT on
     # every driver).
-    analyze(session, CampaignRecipient)  # plans see the new rows at once, not after autovacuum
     recipients = (
         session.scalar(select(func.count()).where(CampaignRecipient.campaign_id == campaign.id))
         or 0
     )
     campaign.recipients_total = recipients
-    campaign.test_size = test_size(
-        recipients,
-        ABTest.model_validate(campaign.ab) if campaign.ab else None,
-        len(campaign.variants),
-    )
+    campaign.test_size = test_size(recipients, _ab(campaign), len(campaign.variants))
     campaign.started_at = utcnow()
     if campaign.status not in _TERMINAL and campaign.status is not CampaignStatus.paused:
         campaign.status = CampaignStatus.running
@@ -276,7 +275,7 @@ def send_batch(
                     "customer_id": c,
                     "variant": name,
                     "message_id": outcome.message_id,
-                    "status": "held" if outcome.deferred_until else outcome.status.value,
+                    "status": _handover_status(outcome),
                 }
                 for c, outcome in zip(customers, delivered, strict=True)
             ],
@@ -284,12 +283,16 @@ def send_batch(
         session.commit()
         outcomes.extend(delivered)
         on_progress()
-    by_status: dict[str, int] = {}
-    for outcome in outcomes:
-        status = "held" if outcome.deferred_until else outcome.status.value
-        by_status[status] = by_status.get(status, 0) + 1
     held = [o.deferred_until for o in outcomes if o.deferred_until is not None]
-    return BatchOutcome(by_status=by_status, held_until=min(held) if held else None)
+    return BatchOutcome(
+        by_status=dict(Counter(_handover_status(o) for o in outcomes)),
+        held_until=min(held) if held else None,
+    )
+
+
+def _handover_status(outcome: DeliveryOutcome) -> str:
+    """The recipient's status at handover: the message's, or held by quiet hours."""
+    return "held" if outcome.deferred_until else outcome.status.value
 
 
 def refresh_statistics(session: Session) -> None:
@@ -315,7 +318,9 @@ def decide_winner(session: Session, campaign_id: uuid.UUID, now: datetime) -> st
     campaign = get_campaign(session, campaign_id)
     if campaign.winner is not None:  # decided by an earlier attempt
         return campaign.winner
-    ab = ABTest.model_validate(campaign.ab)
+    ab = _ab(campaign)
+    if ab is None:
+        raise ValueError("only an A/B campaign has a winner to pick")
     names = [v["name"] for v in campaign.variants]
     results = variant_results(session, campaign, ab.metric, test_group_only=True)
     decision = pick_winner(ab.metric, results, ab.default_variant or names[0], ab.confidence, now)

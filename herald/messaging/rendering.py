@@ -110,7 +110,8 @@ def _compiled(source: str, html: bool) -> tuple[Any, bool]:
     (anything else is one pass over a bounded template, every call and operator capped), so
     only a looping template pays for the line-by-line clock."""
     env = _HTML if html else _TEXT
-    return env.from_string(source), env.parse(source).find(nodes.For) is not None
+    tree = env.parse(source)  # parsed once: compiled, and looked through for loops
+    return env.from_string(tree), tree.find(nodes.For) is not None
 
 
 def _deadline_tracer(deadline: float) -> Callable[[FrameType, str, Any], Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -47,13 +47,22 @@ Scalar = str | int | float | bool
 Operator = Literal["eq", "ne", "gt", "gte", "lt", "lte"]
 
 
-def _check_between(op: str, value: object) -> None:
-    if op == "between" and not (isinstance(value, list) and len(value) == 2):
-        raise ValueError("between takes [low, high]")
-
-
 class _Node(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class _Compared(_Node):
+    """A node comparing a field with ``value`` by ``op``, the fields its subclass declares."""
+
+    if TYPE_CHECKING:
+        op: str
+        value: Scalar | list[Scalar] | None
+
+    @model_validator(mode="after")
+    def _between_has_bounds(self) -> Self:
+        if self.op == "between" and not (isinstance(self.value, list) and len(self.value) == 2):
+            raise ValueError("between takes [low, high]")
+        return self
 
 
 class AllOf(_Node):
@@ -68,17 +77,12 @@ class NotRule(_Node):
     not_: Rule = Field(alias="not")
 
 
-class AttributeRule(_Node):
+class AttributeRule(_Compared):
     """A customer attribute compared with a value; ``exists`` needs none."""
 
     attribute: str = Field(min_length=1, max_length=100)
     op: Operator | Literal["exists", "contains", "in", "between"] = "eq"
     value: Scalar | list[Scalar] | None = None
-
-    @model_validator(mode="after")
-    def _between_has_bounds(self) -> AttributeRule:
-        _check_between(self.op, self.value)
-        return self
 
 
 class TagRule(_Node):
@@ -114,7 +118,7 @@ class EventRule(_Node):
     last: DaysAgo | None = None
 
 
-class ProfileRule(_Node):
+class ProfileRule(_Compared):
     """A profile field: when they joined (``within_days`` / ``before`` / ``after``), or a value."""
 
     profile: Literal["created_at", "birthday", "locale", "timezone", "name", "external_id"]
@@ -122,11 +126,6 @@ class ProfileRule(_Node):
         Operator | Literal["exists", "contains", "in", "within_days", "before", "after", "between"]
     ) = "eq"
     value: Scalar | list[Scalar] | None = None
-
-    @model_validator(mode="after")
-    def _between_has_bounds(self) -> ProfileRule:
-        _check_between(self.op, self.value)
-        return self
 
 
 class SubscribedRule(_Node):
