@@ -7,7 +7,7 @@ COPY api ./api
 COPY workflows ./workflows
 COPY activities ./activities
 COPY migrations ./migrations
-RUN pip install -e .
+RUN pip install -e . && python -m compileall -q herald api workflows activities worker.py
 USER nobody
 EXPOSE 8000
 CMD ["herald", "api"]

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -65,6 +71,10 @@ def build_worker(
     messaging = MessagingActivities(db, links)
     journeys = JourneyActivities(db, links)
     inquiries = InquiryActivities(db, links)
+    # The sandbox imports a workflow's module afresh for every run it creates or replays; without
+    # bytecode on disk each of those imports compiles the source again (a fifth of the worker's
+    # CPU under load). PYTHONDONTWRITEBYTECODE must not switch that cache off here.
+    sys.dont_write_bytecode = False
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -105,19 +115,101 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     db.dispose()
 
 
+# A supervised worker process learns its supervisor's pid from here, to stop when it is gone.
+SUPERVISOR_PID_ENV = "HERALD_WORKER_SUPERVISOR_PID"
+# How often the supervisor looks at its processes, and a supervised process at its supervisor.
+WATCH_INTERVAL_S = 1.0
+# A process that lived this long before it died is started again at once; one dying sooner
+# waits twice as long each time (up to a minute), so a worker that cannot start does not spin.
+HEALTHY_AFTER_S = 30.0
+
+
+async def _serve(supervisor_pid: int | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def stop_when_orphaned(parent: int) -> None:
+        # A supervisor killed outright (SIGKILL, out of memory) cannot stop its processes.
+        while os.getppid() == parent:
+            await asyncio.sleep(WATCH_INTERVAL_S)
+        log.warning("supervisor %s is gone; stopping", parent)
+        stop.set()
+
+    watch = asyncio.create_task(stop_when_orphaned(supervisor_pid)) if supervisor_pid else None
+    await run_worker(get_settings(), stop)
+    if watch is not None:
+        watch.cancel()
+
+
+def supervise(count: int) -> None:
+    """Run ``count`` worker processes. Workflow tasks and activities are CPU work in Python,
+    and one process uses one core at a time; the processes share the task queue. One that
+    dies is started again; SIGINT or SIGTERM stops them all."""
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    env = {**os.environ, "HERALD_WORKER_PROCESSES": "1", SUPERVISOR_PID_ENV: str(os.getpid())}
+    command = [sys.executable, str(Path(__file__).resolve())]
+
+    def start() -> _Supervised:
+        return _Supervised(subprocess.Popen(command, env=env), time.monotonic())
+
+    children = [start() for _ in range(count)]
+    log.info("supervising %d worker processes: %s", count, [c.process.pid for c in children])
+    while not stopping:
+        time.sleep(WATCH_INTERVAL_S)
+        now = time.monotonic()
+        for index, child in enumerate(children):
+            if stopping or child.process.poll() is None:
+                continue
+            if child.restart_at is None:
+                lived = now - child.started
+                delay = 0.0 if lived >= HEALTHY_AFTER_S else min(60.0, child.delay * 2 or 1.0)
+                log.warning(
+                    "worker process %d exited (%s) after %.0f s; starting another in %.0f s",
+                    child.process.pid,
+                    child.process.returncode,
+                    lived,
+                    delay,
+                )
+                child.delay, child.restart_at = delay, now + delay
+            if now >= child.restart_at:
+                children[index] = replace(start(), delay=child.delay)
+    for child in children:
+        if child.process.poll() is None:
+            child.process.terminate()
+    for child in children:
+        try:
+            child.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.process.kill()
+
+
+@dataclass
+class _Supervised:
+    process: subprocess.Popen[bytes]
+    started: float
+    delay: float = 0.0  # the wait before the last restart
+    restart_at: float | None = None  # set once the process has exited
+
+
 def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-
-    async def _run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await run_worker(get_settings(), stop)
-
-    asyncio.run(_run())
+    processes = get_settings().worker_processes
+    if processes > 1:
+        supervise(processes)
+        return
+    supervisor = os.environ.get(SUPERVISOR_PID_ENV)
+    asyncio.run(_serve(int(supervisor) if supervisor else None))
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ from herald.journeys.simulation import (
 )
 from herald.journeys.triggers import intent_step
 from herald.messaging.schemas import PreviewRequest, SampleContext
-from herald.messaging.templates import preview, template_id_for_key
+from herald.messaging.templates import preview, template_for_key
 from herald.messaging.unsubscribe import Links
 from herald.temporal import register_search_attributes
 
@@ -120,13 +120,13 @@ class SimulatedJourneyActivities(JourneyActivities):
     def send_journey_message(self, request: SendRequest) -> SendResult:
         step = intent_step(request.idempotency_key)
         with self._customer(request.organization_id) as (session, customer_id):
-            template_id = template_id_for_key(session, request.template)
-            if template_id is None:
+            template = template_for_key(session, request.template)
+            if template is None:
                 return SendResult(status="failed", reason=f"no template {request.template!r}")
             rendered = preview(
                 session,
                 request.organization_id,
-                template_id,
+                template.id,
                 PreviewRequest(customer_id=customer_id, sample=SampleContext(event=request.event)),
                 self._links,
             )

@@ -79,7 +79,11 @@ def fake_providers() -> Iterator[str]:
 
 
 def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident memory (VmHWM), in MB."""
+    """The worker's peak resident memory (VmHWM), in MB: the process's own, or with several
+    worker processes, the sum of theirs (the supervisor only watches them)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    if children:
+        return sum(peak_rss_mb(int(child)) for child in children)
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
@@ -105,7 +109,7 @@ class BenchStack:
 
 
 @contextmanager
-def running_herald(database_url: str) -> Iterator[BenchStack]:
+def running_herald(database_url: str, worker_processes: int = 1) -> Iterator[BenchStack]:
     with tempfile.TemporaryDirectory(prefix="herald-bench-") as tmp:
         tmp_dir = Path(tmp)
         temporal_port = free_port()
@@ -126,6 +130,7 @@ def running_herald(database_url: str) -> Iterator[BenchStack]:
                 "HERALD_TASK_QUEUE": "herald-bench",
                 "HERALD_API_PORT": str(api_port),
                 "HERALD_API_ACCESS_LOG": "false",
+                "HERALD_WORKER_PROCESSES": str(worker_processes),
             }
             with open(tmp_dir / "herald.log", "ab") as out:
                 stack.processes = [

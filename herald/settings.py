@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     task_queue: str = "herald"
+    # Worker processes `herald worker` runs (one core each): workflow and activity code is
+    # Python, so one process uses one core at a time.
+    worker_processes: int = Field(default=1, ge=1, le=64)
     # How often the API sweeps stored events that could not be handed to Temporal yet.
     dispatch_interval_s: float = 1.0
     api_host: str = "127.0.0.1"

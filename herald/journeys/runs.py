@@ -41,7 +41,7 @@ from herald.journeys.schemas import (
 from herald.journeys.service import version_definition
 from herald.loyalty.service import award_points
 from herald.messaging.delivery import DeliveryEnv, DeliveryRequest, deliver
-from herald.messaging.templates import template_id_for_key
+from herald.messaging.templates import template_for_key
 from herald.segments.rules import customer_matches
 
 # How often a run held by a paused journey looks again.
@@ -69,8 +69,11 @@ def enter(session: Session, request: EnterRequest) -> Entered:
     if journey is None or journey.status is not JourneyStatus.active:
         status = journey.status.value if journey else "deleted"
         return Entered(reason=f"the journey is {status}")
-    customer = session.get(Customer, request.customer_id)
-    if customer is None or customer.deleted_at is not None:
+    # Only whether the customer is there: not the profile with its emails, phones and tags.
+    present = session.scalar(
+        select(Customer.id).where(Customer.id == request.customer_id, Customer.deleted_at.is_(None))
+    )
+    if present is None:
         return Entered(reason="no such customer")
     assert journey.current_version is not None  # active journeys are published
     definition = version_definition(session, journey.id, journey.current_version)
@@ -78,7 +81,7 @@ def enter(session: Session, request: EnterRequest) -> Entered:
         select(JourneyEnrollment)
         .where(
             JourneyEnrollment.journey_id == journey.id,
-            JourneyEnrollment.customer_id == customer.id,
+            JourneyEnrollment.customer_id == request.customer_id,
         )
         .order_by(JourneyEnrollment.entered_at.desc())
         .limit(1)
@@ -92,7 +95,7 @@ def enter(session: Session, request: EnterRequest) -> Entered:
             return Entered(reason=f"cooling down until {until.isoformat()}")
     enrollment = JourneyEnrollment(
         journey_id=journey.id,
-        customer_id=customer.id,
+        customer_id=request.customer_id,
         version=journey.current_version,
         workflow_id=request.workflow_id,
         run_id=request.run_id,
@@ -126,15 +129,16 @@ def send(session: Session, request: SendRequest, env: DeliveryEnv) -> SendResult
             reason="the journey is paused",
             retry_at=request.workflow_time + PAUSED_RECHECK,
         )
-    template_id = template_id_for_key(session, request.template)
-    if template_id is None:
+    # Held here, so the delivery finds it in the session instead of reading it again.
+    template = template_for_key(session, request.template)
+    if template is None:
         return SendResult(status="failed", reason=f"no template {request.template!r}")
     outcome = deliver(
         session,
         DeliveryRequest(
             organization_id=request.organization_id,
             idempotency_key=request.idempotency_key,
-            template_id=template_id,
+            template_id=template.id,
             customer_id=request.customer_id,
             event=request.event,
             workflow_time=request.workflow_time,

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from herald.customers.models import Customer
 from herald.db import session_organization, utcnow
@@ -279,17 +279,24 @@ class _Composer:
 
     def compose(self, recipients: Sequence[Recipient]) -> list[Message]:
         ids = {r.customer_id for r in recipients if r.customer_id is not None}
-        found = list(self.session.scalars(select(Customer).where(Customer.id.in_(ids))))
+        # Templates see phones and tags; the other addresses stay unloaded unless touched.
+        found = self.session.scalars(
+            select(Customer).where(Customer.id.in_(ids)).options(lazyload(Customer.emails))
+        )
         customers = {c.id: c for c in found if c.deleted_at is None}
         contexts = customer_contexts(self.session, list(customers.values()))
         addresses = _addresses(self.session, list(customers.values()), self.template.channel)
         subscriber_ids = {r.subscriber_id for r in recipients if r.subscriber_id is not None}
-        subscribers = {
-            s.id: s
-            for s in self.session.scalars(
-                select(Subscriber).where(Subscriber.id.in_(subscriber_ids))
-            )
-        }
+        subscribers = (
+            {
+                s.id: s
+                for s in self.session.scalars(
+                    select(Subscriber).where(Subscriber.id.in_(subscriber_ids))
+                )
+            }
+            if subscriber_ids
+            else {}
+        )
         messages = []
         for recipient in recipients:
             customer = customers.get(recipient.customer_id) if recipient.customer_id else None

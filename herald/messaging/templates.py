@@ -82,10 +82,10 @@ def get_template(session: Session, template_id: uuid.UUID) -> MessageTemplate:
     return template
 
 
-def template_id_for_key(session: Session, key: str) -> uuid.UUID | None:
+def template_for_key(session: Session, key: str) -> MessageTemplate | None:
     """The live template a journey step names by key, if there is one."""
     return session.scalar(
-        select(MessageTemplate.id).where(
+        select(MessageTemplate).where(
             MessageTemplate.key == key, MessageTemplate.deleted_at.is_(None)
         )
     )
