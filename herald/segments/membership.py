@@ -98,7 +98,8 @@ def sweep_segment(session: Session, segment_id: uuid.UUID, at: datetime) -> Swee
     entered = list(session.scalars(select(Customer.id).where(members, ~known)))
     # Anti-joins both ways (NOT EXISTS, never NOT IN: a large NOT IN set that does not fit
     # PostgreSQL's work memory is re-read for every row).
-    still_in = exists().where(Customer.id == SegmentMembership.customer_id, members)
+    member_now = matching(session, rule_of(segment), semi_join=False)
+    still_in = exists().where(Customer.id == SegmentMembership.customer_id, member_now)
     exited = list(
         session.scalars(
             select(SegmentMembership.customer_id).where(

@@ -7,6 +7,9 @@ customer in?" (a journey's branch) and "who is in?" (a segment), on SQLite and P
 from __future__ import annotations
 
 import json
+import operator
+import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
@@ -220,16 +223,19 @@ Rule = Annotated[
 ]
 
 
+# Each operator on SQL columns and on plain values alike.
+_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
 def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
-    comparisons = {
-        "eq": column == value,
-        "ne": column != value,
-        "gt": column > value,
-        "gte": column >= value,
-        "lt": column < value,
-        "lte": column <= value,
-    }
-    return comparisons[op]
+    return _OPERATORS[op](column, value)
 
 
 def _typed(element: Any, value: Any) -> Any:
@@ -257,20 +263,52 @@ def _attribute(rule: AttributeRule) -> ColumnElement[bool]:
     return _compare(_typed(element, rule.value), rule.op, rule.value)
 
 
-def _event(rule: EventRule, now: datetime) -> ColumnElement[bool]:
-    filters = [Event.customer_id == Customer.id, Event.type == rule.performed]
+def _grouped(
+    scope: uuid.UUID, filters: list[ColumnElement[bool]], having: ColumnElement[bool]
+) -> ColumnElement[bool]:
+    """Customers whose events passing ``filters`` pass ``having`` as a group: one pass over the
+    organization's events (a window of one type, by its index), joined to the customers."""
+    return Customer.id.in_(
+        select(Event.customer_id)
+        .where(Event.organization_id == scope, Event.customer_id.is_not(None), *filters)
+        .group_by(Event.customer_id)
+        .having(having)
+    )
+
+
+def _per_customer(filters: list[ColumnElement[bool]], value: Any) -> Any:
+    """``value`` over the customer's own events passing ``filters``."""
+    return (
+        select(value)
+        .where(Event.customer_id == Customer.id, *filters)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+
+
+def _event(rule: EventRule, now: datetime, scope: uuid.UUID | None) -> ColumnElement[bool]:
+    filters = [Event.type == rule.performed]
     if rule.within_days is not None:
         filters.append(Event.occurred_at >= now - timedelta(days=rule.within_days))
     for name, value in rule.where.items():
         filters.append(_typed(Event.properties[name], value) == value)
-    count = select(func.count()).where(*filters).correlate(Customer).scalar_subquery()
+    # Someone who never did it matches only "at least 0" with no first or last time.
+    grouped = scope is not None and (rule.at_least > 0 or rule.first or rule.last)
+
+    def over(value: Any) -> Any:
+        return value if grouped else _per_customer(filters, value)
+
+    count = over(func.count())
     conditions = [count >= rule.at_least]
     if rule.at_most is not None:
         conditions.append(count <= rule.at_most)
     for moment, when in ((func.min, rule.first), (func.max, rule.last)):
         if when is not None:
-            at = select(moment(Event.occurred_at)).where(*filters).correlate(Customer)
-            conditions.append(_days_ago(at.scalar_subquery(), when.op, when.days_ago, now))
+            at = over(moment(Event.occurred_at))
+            conditions.append(_days_ago(at, when.op, when.days_ago, now))
+    if grouped:
+        assert scope is not None
+        return _grouped(scope, filters, and_(*conditions))
     return and_(*conditions)
 
 
@@ -317,20 +355,36 @@ def _tier(rule: TierRule) -> ColumnElement[bool]:
     )
 
 
-def _orders(rule: OrdersRule, now: datetime) -> ColumnElement[bool]:
-    filters = [Event.customer_id == Customer.id, Event.type == ORDER_PAID]
+# What an order aggregate is for a customer with no order in the window.
+_NO_ORDERS: dict[str, float | None] = {
+    "total_spent": 0,
+    "count": 0,
+    "average_value": 0,
+    "days_since_last": None,
+}
+
+
+def _orders(rule: OrdersRule, now: datetime, scope: uuid.UUID | None) -> ColumnElement[bool]:
+    filters = [Event.type == ORDER_PAID]
     if rule.within_days is not None:
         filters.append(Event.occurred_at >= now - timedelta(days=rule.within_days))
     amount = Event.properties["amount"].as_float()
-    if rule.orders == "days_since_last":
-        last = select(func.max(Event.occurred_at)).where(*filters).correlate(Customer)
-        return _days_ago(last.scalar_subquery(), rule.op, rule.value, now)
     aggregate = {
         "total_spent": func.coalesce(func.sum(amount), 0),
         "count": func.count(),
         "average_value": func.coalesce(func.avg(amount), 0),
+        "days_since_last": func.max(Event.occurred_at),
     }[rule.orders]
-    value = select(aggregate).where(*filters).correlate(Customer).scalar_subquery()
+    none = _NO_ORDERS[rule.orders]
+    # Grouped when a customer without orders cannot match (no last order, or 0 fails the test).
+    if scope is not None and (none is None or not _OPERATORS[rule.op](none, rule.value)):
+        return _grouped(scope, filters, _orders_test(rule, aggregate, now))
+    return _orders_test(rule, _per_customer(filters, aggregate), now)
+
+
+def _orders_test(rule: OrdersRule, value: Any, now: datetime) -> ColumnElement[bool]:
+    if rule.orders == "days_since_last":
+        return _days_ago(value, rule.op, rule.value, now)
     return _compare(value, rule.op, rule.value)
 
 
@@ -381,17 +435,26 @@ def condition(
     now: datetime,
     session: Session | None = None,
     within: tuple[str, ...] = (),
+    *,
+    semi_join: bool = False,
 ) -> ColumnElement[bool]:
     """The rule as a SQL condition on ``customers``. Saved segments it names are read through
-    ``session`` (``within``: the segments being expanded, to refuse a circle)."""
+    ``session`` (``within``: the segments being expanded, to refuse a circle).
+
+    ``semi_join``: the rule sits in a chain of ANDs at the top of a whole-audience query. There
+    an event or order condition becomes one grouped pass over its window, which the database
+    joins to the customers; under OR or NOT, or when one customer is checked, it stays a look-up
+    per customer (a set there would be probed row by row, or built whole for one customer)."""
     if isinstance(rule, AllOf):
-        return and_(true(), *(condition(r, now, session, within) for r in rule.all))
+        return and_(
+            true(), *(condition(r, now, session, within, semi_join=semi_join) for r in rule.all)
+        )
     if isinstance(rule, AnyOf):
         return or_(false(), *(condition(r, now, session, within) for r in rule.any))
     if isinstance(rule, NotRule):
         return not_(condition(rule.not_, now, session, within))
     if isinstance(rule, SegmentRule):
-        return _segment(rule, now, session, within)
+        return _segment(rule, now, session, within, semi_join)
     if isinstance(rule, AttributeRule):
         return _attribute(rule)
     if isinstance(rule, TagRule):
@@ -421,18 +484,23 @@ def condition(
         return _profile(rule, now)
     if isinstance(rule, TierRule):
         return _tier(rule)
+    scope = session_organization(session) if semi_join and session is not None else None
     if isinstance(rule, OrdersRule):
-        return _orders(rule, now)
+        return _orders(rule, now, scope)
     if isinstance(rule, RfmRule):
         return _rfm(rule, now, session)
-    return _event(rule, now)
+    return _event(rule, now, scope)
 
 
 RULE_ADAPTER: TypeAdapter[Rule] = TypeAdapter(Rule)
 
 
 def _segment(
-    rule: SegmentRule, now: datetime, session: Session | None, within: tuple[str, ...]
+    rule: SegmentRule,
+    now: datetime,
+    session: Session | None,
+    within: tuple[str, ...],
+    semi_join: bool,
 ) -> ColumnElement[bool]:
     if rule.segment in within:
         raise InvalidInput(
@@ -444,7 +512,13 @@ def _segment(
     stored = session.scalar(select(Segment.rule).where(Segment.key == rule.segment))
     if stored is None:
         raise InvalidInput(f"no segment {rule.segment!r}", field="rule")
-    return condition(RULE_ADAPTER.validate_python(stored), now, session, (*within, rule.segment))
+    return condition(
+        RULE_ADAPTER.validate_python(stored),
+        now,
+        session,
+        (*within, rule.segment),
+        semi_join=semi_join,
+    )
 
 
 def customer_matches(session: Session, customer_id: Any, rule: Rule, now: datetime) -> bool:

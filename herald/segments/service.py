@@ -146,18 +146,21 @@ def delete_segment(session: Session, id_or_key: str) -> None:
     session.commit()
 
 
-def matching(session: Session, rule: Rule) -> ColumnElement[bool]:
+def matching(session: Session, rule: Rule, *, semi_join: bool = True) -> ColumnElement[bool]:
     """Who is in now, as a condition on ``customers``: compiled once per request (segments the
-    rule names are read once)."""
-    return and_(Customer.deleted_at.is_(None), condition(rule, utcnow(), session))
+    rule names are read once). ``semi_join``: the condition is used as it is, ANDed into a
+    query over the audience (see ``condition``), not nested under NOT or inside a subquery."""
+    return and_(
+        Customer.deleted_at.is_(None), condition(rule, utcnow(), session, semi_join=semi_join)
+    )
+
+
+# What a member listing shows of each customer (Member's fields).
+MEMBER_COLUMNS = (Customer.id, Customer.name, Customer.primary_email, Customer.created_at)
 
 
 def _page(session: Session, who: ColumnElement[bool], limit: int, cursor: str | None) -> MemberPage:
-    stmt = (
-        select(Customer.id, Customer.name, Customer.primary_email, Customer.created_at)
-        .where(who)
-        .order_by(Customer.id)
-    )
+    stmt = select(*MEMBER_COLUMNS).where(who).order_by(Customer.id)
     if cursor:
         stmt = stmt.where(Customer.id > uuid.UUID(cursor))
     rows = session.execute(stmt.limit(limit + 1)).all()
@@ -166,11 +169,17 @@ def _page(session: Session, who: ColumnElement[bool], limit: int, cursor: str | 
 
 
 def preview(session: Session, rule: Rule) -> SegmentPreview:
-    """How many match now, and the first few (the same condition the members use)."""
-    who = matching(session, rule)
-    count = session.scalar(select(func.count()).select_from(Customer).where(who))
-    first = _page(session, who, PREVIEW_SIZE, None).items
-    return SegmentPreview(count=count or 0, first=first)
+    """How many match now, and the first few (the same condition the members use), from one
+    evaluation of the condition: the count rides along with the first rows."""
+    rows = session.execute(
+        select(*MEMBER_COLUMNS, func.count().over().label("total"))
+        .where(matching(session, rule))
+        .order_by(Customer.id)
+        .limit(PREVIEW_SIZE)
+    ).all()
+    # Member ignores the extra "total" column.
+    first = [Member(**row._mapping) for row in rows]
+    return SegmentPreview(count=rows[0].total if rows else 0, first=first)
 
 
 def members(session: Session, rule: Rule, *, limit: int, cursor: str | None) -> MemberPage:
