@@ -25,7 +25,15 @@ class Event(TenantScoped, Base):
     __table_args__ = (
         UniqueConstraint("organization_id", "idempotency_key"),
         Index("ix_events_customer", "organization_id", "customer_id", "occurred_at"),
-        Index("ix_events_type", "organization_id", "type", "occurred_at"),
+        # Carries the customer, so a segment counting a type's events in a window reads the
+        # index alone (PostgreSQL: an index-only scan) instead of every page of the table.
+        Index(
+            "ix_events_type_customer",
+            "organization_id",
+            "type",
+            "occurred_at",
+            postgresql_include=["customer_id"],
+        ),
         Index(
             "ix_events_undispatched",
             "received_at",
