@@ -3,10 +3,10 @@
     python bench/journeys.py [--quick] [--customers N] [--wait-s S] [--worker-processes P]
 
 Starts what it needs: a Temporal dev server (SQLite file, WAL, as `herald dev` runs it), Herald's
-worker (one process per core unless told otherwise) and API as processes, on PostgreSQL from HERALD_BENCH_DATABASE_URL (default: the local
-`test` database). N customers sign up through `POST /v1/events` (batches of 500); each signup
-enrolls the customer into a published three-step journey (an email, a wait of S seconds, an
-email, to the local outbox). Progress is read from the enrollments table, never by awaiting
+worker (one process per core unless told otherwise) and API as processes, on PostgreSQL from
+HERALD_BENCH_DATABASE_URL (default: the local `test` database). N customers sign up through
+`POST /v1/events` (batches of 500); each signup enrolls the customer into a published three-step
+journey (an email, a wait of S seconds, an email, to the local outbox). Progress is read from the enrollments table, never by awaiting
 results. Then, with Herald stopped, the same number of bare workflows with the same shape (four
 no-op activities — enter, send, send, finish — and the same timer): Temporal's limit here.
 Prints a table and, last, one JSON line of the figures.

@@ -6,8 +6,8 @@ On PostgreSQL from HERALD_BENCH_DATABASE_URL (default: the local `test` database
 organization of N customers (1,000,000; 100,000 with --quick) and K events each on average
 (10), written with COPY on the first run (then vacuumed and analyzed, as autovacuum would) and
 reused after. The events are orders (with amounts), page views and abandoned carts spread over
-the last year; half the customers consent to email; each has a plan attribute. Then the preview Herald answers for `POST /v1/segments/preview`
-(the count and the first members) of
+the last year; half the customers consent to email; each has a plan attribute. Then the
+preview Herald answers for `POST /v1/segments/preview` (the count and the first members) of
 
     spent over 300 in the last 90 days AND consents to email AND plan in (pro, team)
     AND viewed a page at least 3 times in the last 30 days

@@ -90,7 +90,9 @@ def sweep_segment(session: Session, segment_id: uuid.UUID, at: datetime) -> Swee
         return SweepOutcome(entered=0, exited=0, baseline=False)
     if segment.swept_at is not None and segment.swept_at >= at:  # this instant is done
         return SweepOutcome(entered=0, exited=0, baseline=False)
-    members = matching(session, rule_of(segment))
+    # Both directions are judged by one reading of the rule at one instant.
+    rule, now = rule_of(segment), utcnow()
+    members = matching(session, rule, now=now)
     known = exists().where(
         SegmentMembership.segment_id == segment.id,
         SegmentMembership.customer_id == Customer.id,
@@ -98,7 +100,7 @@ def sweep_segment(session: Session, segment_id: uuid.UUID, at: datetime) -> Swee
     entered = list(session.scalars(select(Customer.id).where(members, ~known)))
     # Anti-joins both ways (NOT EXISTS, never NOT IN: a large NOT IN set that does not fit
     # PostgreSQL's work memory is re-read for every row).
-    member_now = matching(session, rule_of(segment), semi_join=False)
+    member_now = matching(session, rule, semi_join=False, now=now)
     still_in = exists().where(Customer.id == SegmentMembership.customer_id, member_now)
     exited = list(
         session.scalars(

@@ -6,6 +6,7 @@ import csv
 import io
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, delete, func, select, text
 from sqlalchemy.orm import Session
@@ -146,10 +147,13 @@ def delete_segment(session: Session, id_or_key: str) -> None:
     session.commit()
 
 
-def matching(session: Session, rule: Rule, *, semi_join: bool = True) -> ColumnElement[bool]:
-    """Who is in now, as a condition on ``customers``: compiled once per request (segments the
-    rule names are read once). ``semi_join``: the condition is used as it is, ANDed into a
-    query over the audience (see ``condition``), not nested under NOT or inside a subquery.
+def matching(
+    session: Session, rule: Rule, *, semi_join: bool = True, now: datetime | None = None
+) -> ColumnElement[bool]:
+    """Who is in at ``now`` (default: now), as a condition on ``customers``: compiled once per
+    request (segments the rule names are read once). ``semi_join``: the condition is used as it
+    is, ANDed into a query over the audience (see ``condition``), not nested under NOT or
+    inside a subquery.
 
     With ``semi_join``, PostgreSQL plans the rest of the transaction without nested loops: it
     estimates a join of grouped event sets at a row or two and would rescan one set for every
@@ -158,7 +162,8 @@ def matching(session: Session, rule: Rule, *, semi_join: bool = True) -> ColumnE
     if semi_join and session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL enable_nestloop = off"))
     return and_(
-        Customer.deleted_at.is_(None), condition(rule, utcnow(), session, semi_join=semi_join)
+        Customer.deleted_at.is_(None),
+        condition(rule, now or utcnow(), session, semi_join=semi_join),
     )
 
 
