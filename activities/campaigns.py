@@ -8,7 +8,6 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio import activity
 
-from activities.messaging import retry_later
 from herald.campaigns import sending
 from herald.campaigns.sending import (
     BatchOutcome,
@@ -19,7 +18,6 @@ from herald.campaigns.sending import (
 )
 from herald.db import Database, utcnow
 from herald.messaging.delivery import delivery_env
-from herald.messaging.providers import ProviderError
 from herald.messaging.unsubscribe import Links
 
 
@@ -62,10 +60,7 @@ class CampaignActivities:
         activity.heartbeat()
         with self._db.session(batch.organization_id) as session:
             env = delivery_env(session, self._links, batch.workflow_time)
-            try:
-                return sending.send_batch(session, batch, env, on_progress=activity.heartbeat)
-            except ProviderError as exc:
-                raise retry_later(exc) from exc
+            return sending.send_batch(session, batch, env, on_progress=activity.heartbeat)
 
     @activity.defn
     def pick_campaign_winner(self, ref: CampaignRef) -> str:

@@ -5,15 +5,11 @@ from collections.abc import Callable
 from typing import Any
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
-from activities.messaging import retry_later
 from herald.db import Database
-from herald.errors import HeraldError
 from herald.inquiries import service
 from herald.inquiries.schemas import ConvertRequest, EmailRequest, Recorded, SentEmail
 from herald.messaging.delivery import delivery_env
-from herald.messaging.providers import ProviderError
 from herald.messaging.unsubscribe import Links
 
 
@@ -36,15 +32,9 @@ class InquiryActivities:
     def send_inquiry_email(self, request: EmailRequest) -> list[SentEmail]:
         with self._db.session(request.organization_id) as session:
             env = delivery_env(session, self._links, request.workflow_time)
-            try:
-                return service.send_email(session, request, env)
-            except ProviderError as exc:
-                raise retry_later(exc) from exc
+            return service.send_email(session, request, env)
 
     @activity.defn
     def convert_inquiry(self, request: ConvertRequest) -> uuid.UUID | None:
         with self._db.session(request.organization_id) as session:
-            try:
-                return service.convert_customer(session, request)
-            except HeraldError as exc:  # the customer named is gone: retrying cannot help
-                raise ApplicationError(exc.detail, type="InvalidInput", non_retryable=True) from exc
+            return service.convert_customer(session, request)

@@ -8,9 +8,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.messaging import retry_later
 from herald.db import Database
-from herald.errors import NotFound
 from herald.journeys import runs
 from herald.journeys.definition import JourneyDefinition
 from herald.journeys.schemas import (
@@ -29,7 +27,6 @@ from herald.journeys.schemas import (
 )
 from herald.journeys.service import version_definition
 from herald.messaging.delivery import delivery_env
-from herald.messaging.providers import ProviderError
 from herald.messaging.unsubscribe import Links
 
 WEBHOOK_TIMEOUT_S = 10
@@ -65,10 +62,7 @@ class JourneyActivities:
     @activity.defn
     def load_journey_version(self, request: VersionRequest) -> JourneyDefinition:
         with self._db.session(request.organization_id) as session:
-            try:
-                return version_definition(session, request.journey_id, request.version)
-            except NotFound as exc:
-                raise ApplicationError(exc.detail, non_retryable=True) from exc
+            return version_definition(session, request.journey_id, request.version)
 
     @activity.defn
     def finish_journey(self, request: FinishRequest) -> None:
@@ -79,10 +73,7 @@ class JourneyActivities:
     def send_journey_message(self, request: SendRequest) -> SendResult:
         with self._db.session(request.organization_id) as session:
             env = delivery_env(session, self._links, request.workflow_time)
-            try:
-                return runs.send(session, request, env)
-            except ProviderError as exc:
-                raise retry_later(exc) from exc
+            return runs.send(session, request, env)
 
     @activity.defn
     def check_condition(self, request: ConditionRequest) -> bool:

@@ -17,7 +17,6 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.loyalty import BirthdayActivities
 from activities.messaging import MessagingActivities
-from activities.simulation import time_skipping_worker
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
 from herald.db import Database
@@ -38,6 +37,7 @@ from herald.messaging.schemas import ConsentIn, MessagingSettingsIn
 from herald.messaging.setup import put_messaging_settings
 from herald.messaging.unsubscribe import Links
 from herald.schedules import birthday_schedule_id
+from simulator import time_skipping_worker
 from tests.conftest import Org, Stack, wait_until
 from workflows.birthdays import BirthdayReward, BirthdayRewards
 from workflows.messaging import SendMessage

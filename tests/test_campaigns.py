@@ -13,17 +13,19 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
+from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.campaigns import CampaignActivities
-from activities.simulation import time_skipping_worker
 from herald.access.models import Role
 from herald.campaigns.sending import CampaignSendInput
 from herald.campaigns.service import workflow_id
 from herald.db import Database
 from herald.messaging.models import Message
 from herald.messaging.unsubscribe import Links
+from simulator import time_skipping_worker
 from tests.conftest import Org, Stack, order_paid, wait_until
 from tests.fakes import FakeProviders, SendGridSigner
 from tests.seed import seed_email_audience
@@ -410,3 +412,29 @@ def _shown_analytics(stack: Stack, org: Org, campaign: dict[str, Any]) -> dict[s
     response = stack.api.get(f"/v1/campaigns/{campaign['id']}/analytics", headers=org.headers())
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+async def test_a_send_whose_segment_is_gone_fails_at_once_with_the_reason(
+    stack: Stack, org: Org
+) -> None:
+    _audience(stack, stack.db, org, 5)
+    campaign = _campaign(stack, org)
+    deleted = stack.api.delete("/v1/segments/readers", headers=org.headers())
+    assert deleted.status_code == 204, deleted.text
+    async with _campaign_worker(stack) as env:
+        handle = await _start(env, org, campaign)
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+        history = await handle.fetch_history()
+    assert "no such segment" in str(failed.value.cause)
+    # The domain error was not retried: the snapshot ran once and failed once.
+    retried = [
+        e
+        for e in history.events
+        if e.HasField("activity_task_started_event_attributes")
+        and e.activity_task_started_event_attributes.attempt > 1
+    ]
+    assert retried == []
+    shown = _shown(stack, org, campaign)
+    assert (shown["status"], shown["failure"]) == ("failed", "no such segment")
+    assert shown["finished_at"] is not None

@@ -10,7 +10,6 @@ from decimal import Decimal
 from sqlalchemy import func, select, update
 
 from activities.loyalty import ExpiryActivities
-from activities.simulation import time_skipping_worker
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
 from herald.db import Database
@@ -25,6 +24,7 @@ from herald.loyalty.schemas import (
     LoyaltySettingsIn,
 )
 from herald.loyalty.service import award_points, put_settings
+from simulator import time_skipping_worker
 from tests.conftest import Org
 from workflows.loyalty import ExpirePoints
 

@@ -16,7 +16,6 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.inquiries import InquiryActivities
-from activities.simulation import time_skipping_worker
 from herald.access.models import Role, User
 from herald.customers.models import Customer
 from herald.db import Database
@@ -37,6 +36,7 @@ from herald.inquiries.triggers import inquiry_workflows_for
 from herald.messaging.models import Message
 from herald.messaging.unsubscribe import Links
 from herald.temporal import start_run
+from simulator import time_skipping_worker
 from tests.conftest import Org
 from workflows.inquiries import InquiryFollowUp
 

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
 from activities.journeys import JourneyActivities
-from activities.simulation import time_skipping_worker
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer, get_customer
 from herald.db import Database
@@ -30,6 +29,7 @@ from herald.messaging.schemas import ConsentIn, MessagingSettingsIn, TemplateCre
 from herald.messaging.setup import put_messaging_settings
 from herald.messaging.templates import create_template
 from herald.messaging.unsubscribe import Links
+from simulator import time_skipping_worker
 from tests.conftest import Org
 from tests.fakes import FakeProviders
 from workflows.journeys import JourneyRun

@@ -12,7 +12,6 @@ import httpx
 from sqlalchemy import func, select
 
 from activities.loyalty import LoyaltyActivities
-from activities.simulation import time_skipping_worker
 from herald.access.models import Role
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
@@ -23,6 +22,7 @@ from herald.loyalty.rewards import adjust, confirm, create_reward, get_redemptio
 from herald.loyalty.schemas import AdjustmentIn, RewardCreate
 from herald.loyalty.triggers import loyalty_workflows_for
 from herald.temporal import start_run
+from simulator import time_skipping_worker
 from tests.conftest import Org, Stack, order_paid, wait_until
 from tests.conftest import create_customer as api_customer
 from workflows.loyalty import RewardRedemption

@@ -8,7 +8,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from activities.messaging import MessagingActivities
-from activities.simulation import time_skipping_worker
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
 from herald.db import Database, utcnow
@@ -21,6 +20,7 @@ from herald.messaging.schemas import ConsentIn, MessagingSettingsIn, TemplateCre
 from herald.messaging.setup import put_messaging_settings
 from herald.messaging.templates import create_template
 from herald.messaging.unsubscribe import Links
+from simulator import time_skipping_worker
 from tests.conftest import Org, Stack
 from workflows.messaging import SendMessage
 

@@ -10,7 +10,6 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from activities.loyalty import LoyaltyActivities
-from activities.simulation import time_skipping_worker
 from herald.access.models import Role
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
@@ -21,6 +20,7 @@ from herald.loyalty.service import award_order_points, customer_points
 from herald.loyalty.tiers import TIER_CHANGED, put_ladder
 from herald.loyalty.triggers import loyalty_workflows_for
 from herald.temporal import start_run
+from simulator import time_skipping_worker
 from tests.conftest import Org, Stack
 from workflows.loyalty import TierReview
 

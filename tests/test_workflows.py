@@ -14,13 +14,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from activities.loyalty import LoyaltyActivities
-from activities.simulation import time_skipping_worker
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
 from herald.db import Database
 from herald.loyalty.models import LedgerEntry
 from herald.loyalty.schemas import AwardOrderPointsInput
 from herald.migrate import upgrade
+from simulator import time_skipping_worker
 from tests.conftest import PG_ADMIN_URL, _create_pg_database, make_org
 from worker import WORKFLOWS
 from workflows.loyalty import AwardOrderPoints

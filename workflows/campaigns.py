@@ -8,10 +8,11 @@ in the database follows the run's state. Very large audiences continue as new ru
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.campaigns import CampaignActivities, CampaignRef
@@ -29,6 +30,8 @@ with workflow.unsafe.imports_passed_through():
         pace,
     )
     from workflows.policies import (
+        BATCH_HEARTBEAT,
+        BATCH_TIMEOUT,
         DB_RETRY,
         DB_TIMEOUT,
         DELIVERY_DEADLINE,
@@ -42,11 +45,8 @@ with workflow.unsafe.imports_passed_through():
 PARALLEL_BATCHES = 2
 # A run hands over this many batches at most before continuing as new (history stays small).
 BATCHES_PER_RUN = 400
-BATCH_TIMEOUT = timedelta(minutes=5)
 # Batches between refreshes of the database's statistics (and once early, after five).
 STATISTICS_EVERY = 25
-# A worker that dies mid-batch is noticed within this, and the batch retried elsewhere.
-BATCH_HEARTBEAT = timedelta(seconds=10)
 
 
 @workflow.defn
@@ -80,8 +80,28 @@ class CampaignSend:
 
     @workflow.run
     async def run(self, input: CampaignSendInput) -> CampaignResult:
-        s = self._state
         publisher = asyncio.create_task(self._publish_statuses())
+        try:
+            return await self._carry_out(publisher)
+        except ActivityError as failure:
+            # A step failed for good (a domain error, or retries ran out): the campaign says
+            # so, and the run fails visibly instead of waiting on a send that cannot go on.
+            s = self._state
+            cause = failure.cause
+            s.failure = cause.message if isinstance(cause, FailureError) else failure.message
+            await workflow.wait_condition(
+                lambda: s.published is CampaignStatus.failed or publisher.done()
+            )
+            if s.published is not CampaignStatus.failed:  # the status writer itself failed
+                await self._db(CampaignActivities.set_campaign_status, self._status_change())
+            raise ApplicationError(
+                f"the campaign's send failed: {s.failure}",
+                type="CampaignFailed",
+                non_retryable=True,
+            ) from failure
+
+    async def _carry_out(self, publisher: asyncio.Task[None]) -> CampaignResult:
+        s = self._state
         if s.plan is None:
             s.plan = await self._db(CampaignActivities.load_campaign_plan, self._ref())
         plan = s.plan
@@ -121,6 +141,8 @@ class CampaignSend:
     def _status(self) -> CampaignStatus:
         """The campaign's status as the run's state says it is."""
         s = self._state
+        if s.failure is not None:
+            return CampaignStatus.failed
         if s.phase is Phase.done:
             return CampaignStatus.cancelled if s.cancelled else CampaignStatus.completed
         if s.cancelled:
@@ -144,16 +166,17 @@ class CampaignSend:
         await workflow.wait_condition(lambda: s.plan is not None)  # scheduled or running?
         while True:
             await workflow.wait_condition(lambda: self._status() is not s.published)
-            status = self._status()
-            await self._db(
-                CampaignActivities.set_campaign_status,
-                StatusChange(
-                    organization_id=self._input.organization_id,
-                    campaign_id=self._input.campaign_id,
-                    status=status,
-                ),
-            )
-            s.published = status
+            change = self._status_change()
+            await self._db(CampaignActivities.set_campaign_status, change)
+            s.published = change.status
+
+    def _status_change(self) -> StatusChange:
+        return StatusChange(
+            organization_id=self._input.organization_id,
+            campaign_id=self._input.campaign_id,
+            status=self._status(),
+            reason=self._state.failure,
+        )
 
     async def _wait(self, until: datetime) -> None:
         """Sleep until ``until``; a cancel wakes the run at once."""

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -70,12 +69,9 @@ with workflow.unsafe.imports_passed_through():
         DELIVERY_DEADLINE,
         DELIVERY_RETRY,
         DELIVERY_TIMEOUT,
+        WEBHOOK_RETRY,
     )
 
-# Webhooks: a few patient tries; a receiver that stays down does not hold the journey forever.
-WEBHOOK_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5), backoff_coefficient=3.0, maximum_attempts=5
-)
 # Continue as new well before Temporal's limits, at a step boundary.
 MAX_HISTORY_EVENTS = 5_000
 TIMELINE_KEPT = 100

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.loyalty import ExpiryActivities, LoyaltyActivities
@@ -25,20 +23,18 @@ with workflow.unsafe.imports_passed_through():
         TierReviewRequest,
     )
     from herald.loyalty.triggers import SETTLED_SIGNAL, TIER_CHANGED_SIGNAL
-    from workflows.policies import DB_RETRY, DB_TIMEOUT
+    from workflows.policies import (
+        DB_RETRY,
+        DB_TIMEOUT,
+        LEDGER_WRITE_RETRY,
+        LEDGER_WRITE_TIMEOUT,
+        SWEEP_HEARTBEAT,
+        SWEEP_TIMEOUT,
+    )
     from workflows.timing import changed_before, scheduled_or_now
 
 In = TypeVar("In")
 Out = TypeVar("Out")
-
-# A ledger write takes milliseconds; a stuck attempt is abandoned and retried. Retries go on
-# (a database outage must not lose an award) but back off to one a minute.
-LEDGER_WRITE_TIMEOUT = timedelta(seconds=10)
-LEDGER_WRITE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-)
 
 
 async def _write_ledger(activity: Callable[[LoyaltyActivities, In], Out], data: In) -> Out:
@@ -162,8 +158,8 @@ class ExpirePoints:
                         ExpiryBatch(
                             organization_id=organization_id, customer_ids=page.customer_ids, at=at
                         ),
-                        start_to_close_timeout=timedelta(minutes=10),
-                        heartbeat_timeout=timedelta(minutes=1),
+                        start_to_close_timeout=SWEEP_TIMEOUT,
+                        heartbeat_timeout=SWEEP_HEARTBEAT,
                         retry_policy=DB_RETRY,
                     )
                     total.customers += len(page.customer_ids)

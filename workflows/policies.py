@@ -1,4 +1,14 @@
-"""Timeouts and retry policies every workflow's activities share."""
+"""Every timeout and retry policy Herald's workflows give their activities: the one place
+they live.
+
+What a retry can and cannot mend: a domain error (not found, invalid, conflict, forbidden) means
+the same input fails the same way, so the worker's ``DomainErrorInterceptor`` makes it
+non-retryable whatever the policy says, and the run fails visibly at the first attempt. What
+is left for these policies is the world: a database or provider that is down comes back, so
+those retries go on (a lost award or message is worse than a late one), backing off to a pace
+that does no harm. Where the other side may never come back (a merchant's webhook), attempts are
+bounded.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +20,19 @@ from temporalio.common import RetryPolicy
 DB_TIMEOUT = timedelta(seconds=30)
 DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
+# A ledger write takes milliseconds; a stuck attempt is abandoned and retried. Retries go on
+# (a database outage must not lose an award) but back off to one a minute.
+LEDGER_WRITE_TIMEOUT = timedelta(seconds=10)
+LEDGER_WRITE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+)
+
+# Long database passes that heartbeat (sweeps, a page of expiries).
+SWEEP_TIMEOUT = timedelta(minutes=10)
+SWEEP_HEARTBEAT = timedelta(minutes=1)
+
 # Providers throttle and fail transiently; keep trying for a day, never faster than they allow.
 DELIVERY_TIMEOUT = timedelta(seconds=30)
 DELIVERY_RETRY = RetryPolicy(
@@ -18,3 +41,12 @@ DELIVERY_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5),
 )
 DELIVERY_DEADLINE = timedelta(days=1)
+# A campaign batch of up to 1,000 recipients; a worker that dies mid-batch is noticed within
+# the heartbeat, and the batch retried elsewhere.
+BATCH_TIMEOUT = timedelta(minutes=5)
+BATCH_HEARTBEAT = timedelta(seconds=10)
+
+# Webhooks: a few patient tries; a receiver that stays down does not hold the journey forever.
+WEBHOOK_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5), backoff_coefficient=3.0, maximum_attempts=5
+)

@@ -3,19 +3,14 @@ and exits since the last sweep become events."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from pydantic import BaseModel
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.segments import SegmentActivities, SegmentSweepRequest
     from herald.segments.membership import SegmentSweepInput
-    from workflows.policies import DB_RETRY, DB_TIMEOUT
+    from workflows.policies import DB_RETRY, DB_TIMEOUT, SWEEP_TIMEOUT
     from workflows.timing import scheduled_or_now
-
-# A large segment's first sweep writes its whole membership.
-SWEEP_TIMEOUT = timedelta(minutes=10)
 
 
 class SegmentSweepOutcome(BaseModel):

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from temporalio.client import Client
 
-from activities.simulation import simulate
 from api.deps import get_app_settings, get_db, get_temporal, org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
@@ -37,6 +36,7 @@ from herald.runs import service as runs
 from herald.runs.schemas import RunPage, RunQuery, RunStatus
 from herald.settings import Settings
 from herald.temporal import start_run
+from simulator import simulate
 
 router = APIRouter(prefix="/v1/journeys", tags=["journeys"])
 read = require(Permission.journeys_read)

@@ -22,6 +22,9 @@ class CampaignStatus(enum.StrEnum):
     sending_winner = "sending_winner"
     completed = "completed"
     cancelled = "cancelled"
+    # The send hit an error retrying cannot mend (its segment was deleted, say): the run
+    # failed, and ``failure`` says why.
+    failed = "failed"
 
 
 # A campaign in one of these has a CampaignSend run that takes signals.
@@ -68,6 +71,7 @@ class Campaign(TenantScoped, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    failure: Mapped[str | None] = mapped_column(String(500))
 
 
 class CampaignRecipient(TenantScoped, Base):

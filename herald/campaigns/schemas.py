@@ -131,6 +131,8 @@ class CampaignOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    # Why a failed send stopped.
+    failure: str | None = None
     progress: Progress | None = None
 
 

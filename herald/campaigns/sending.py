@@ -34,7 +34,7 @@ from herald.temporal import WorkflowStart
 
 # A prime above any audience size: (rank * PRIME + salt) mod n is then a permutation of 0..n-1.
 _PERMUTATION_PRIME = 2_147_483_647
-_TERMINAL = frozenset({CampaignStatus.completed, CampaignStatus.cancelled})
+_TERMINAL = frozenset({CampaignStatus.completed, CampaignStatus.cancelled, CampaignStatus.failed})
 
 
 class CampaignPlan(BaseModel):
@@ -74,6 +74,8 @@ class StatusChange(BaseModel):
     organization_id: uuid.UUID
     campaign_id: uuid.UUID
     status: CampaignStatus
+    # Why the send failed (with ``failed`` only).
+    reason: str | None = None
 
 
 class Phase(enum.StrEnum):
@@ -113,6 +115,8 @@ class CampaignState(BaseModel):
     paced_count: int = 0
     published: CampaignStatus | None = None
     batches: int = 0
+    # Why the send failed for good, once it has.
+    failure: str | None = None
 
 
 class CampaignSendInput(BaseModel):
@@ -308,6 +312,8 @@ def set_status(session: Session, change: StatusChange) -> None:
     if campaign.status in _TERMINAL:
         return
     campaign.status = change.status
+    if change.status is CampaignStatus.failed:
+        campaign.failure = (change.reason or "")[:500]
     if change.status in _TERMINAL:
         campaign.finished_at = utcnow()
     session.commit()

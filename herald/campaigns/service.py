@@ -206,6 +206,7 @@ def to_out(campaign: Campaign, progress: Progress | None = None) -> CampaignOut:
             "created_at": campaign.created_at,
             "started_at": campaign.started_at,
             "finished_at": campaign.finished_at,
+            "failure": campaign.failure,
             "progress": progress,
         }
     )

