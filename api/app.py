@@ -27,11 +27,9 @@ from api.routers import (
     users,
     webhooks,
 )
-from herald.db import Database
-from herald.events.dispatch import EventDispatcher
-from herald.messaging.unsubscribe import Links
-from herald.settings import Settings, get_settings, signing_key
-from herald.temporal import TemporalConnection
+from herald.runtime import Runtime
+from herald.settings import Settings, get_settings
+from simulator import simulate
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,23 +37,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.settings = settings
-        app.state.links = Links(settings.public_url, signing_key(settings))
-        app.state.db = Database(settings.database_url)
-        app.state.temporal = TemporalConnection(settings)
-        app.state.dispatcher = EventDispatcher(
-            app.state.db, app.state.temporal.client, settings.task_queue
-        )
-        sweeper = asyncio.create_task(
-            app.state.dispatcher.run_sweeper(settings.dispatch_interval_s)
-        )
+        runtime = Runtime.build(settings, simulate_journey=simulate)
+        app.state.runtime = runtime
+        sweeper = asyncio.create_task(runtime.dispatcher.run_sweeper(settings.dispatch_interval_s))
         try:
             yield
         finally:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
-            app.state.db.dispose()
+            runtime.close()
 
     app = FastAPI(
         title="Herald",

@@ -13,28 +13,22 @@ from herald.access.permissions import Permission, allows
 from herald.access.service import Principal, authenticate
 from herald.db import Database
 from herald.errors import Forbidden, Unauthorized
-from herald.events.dispatch import EventDispatcher
-from herald.settings import Settings
-from herald.temporal import TemporalConnection
+from herald.runtime import Runtime
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer hk_...`")
 
 
-def get_db(request: Request) -> Database:
-    return request.app.state.db  # type: ignore[no-any-return]
+def get_runtime(request: Request) -> Runtime:
+    """The process's runtime (built once by the app's lifespan): what domain actions take."""
+    return request.app.state.runtime  # type: ignore[no-any-return]
 
 
-def get_app_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+def get_db(runtime: Runtime = Depends(get_runtime)) -> Database:
+    return runtime.db
 
 
-def get_dispatcher(request: Request) -> EventDispatcher:
-    return request.app.state.dispatcher  # type: ignore[no-any-return]
-
-
-async def get_temporal(request: Request) -> Client:
-    connection: TemporalConnection = request.app.state.temporal
-    return await connection.client()
+async def temporal_client(runtime: Runtime = Depends(get_runtime)) -> Client:
+    return await runtime.client()
 
 
 def get_principal(

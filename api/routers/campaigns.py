@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import enum
-
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy.orm import Session
-from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import get_app_settings, get_db, get_temporal, org_session, require
+from api.deps import get_runtime, org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
-from herald.campaigns import service
-from herald.campaigns.analytics import campaign_analytics
-from herald.campaigns.models import ACTIVE, Campaign, CampaignStatus
+from herald.campaigns import actions, service
+from herald.campaigns.models import CampaignStatus
 from herald.campaigns.schemas import CampaignAnalytics, CampaignIn, CampaignOut, CampaignUpdate
-from herald.campaigns.sending import campaign_start
-from herald.db import Database, read_snapshot
-from herald.errors import Conflict
-from herald.settings import Settings
-from herald.temporal import start_run
+from herald.runtime import Runtime
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
 read = require(Permission.campaigns_read)
@@ -74,12 +64,10 @@ def delete_campaign(
 
 
 @router.get("/{campaign}/analytics", response_model=CampaignAnalytics)
-def analytics(
-    campaign: str, principal: Principal = Depends(read), db: Database = Depends(get_db)
+async def analytics(
+    campaign: str, principal: Principal = Depends(read), runtime: Runtime = Depends(get_runtime)
 ) -> CampaignAnalytics:
-    with db.session(principal.organization_id) as session:
-        read_snapshot(session)
-        return campaign_analytics(session, service.get_campaign(session, campaign))
+    return await actions.analytics(runtime, principal.organization_id, campaign)
 
 
 @router.post(
@@ -89,40 +77,9 @@ def analytics(
     summary="Start the send (now, or at its send_at): a CampaignSend run carries it",
 )
 async def send_campaign(
-    campaign: str,
-    principal: Principal = Depends(operate),
-    db: Database = Depends(get_db),
-    client: Client = Depends(get_temporal),
-    settings: Settings = Depends(get_app_settings),
+    campaign: str, principal: Principal = Depends(operate), runtime: Runtime = Depends(get_runtime)
 ) -> CampaignOut:
-    def prepare() -> Campaign:
-        with db.session(principal.organization_id) as session:
-            return service.ready_to_send(session, campaign)
-
-    draft = await asyncio.to_thread(prepare)
-    await start_run(client, settings.task_queue, campaign_start(draft))
-
-    def started() -> CampaignOut:
-        with db.session(principal.organization_id) as session:
-            found = service.get_campaign(session, draft.id)
-            service.mark_started(session, found)
-            return service.to_out(found)
-
-    return await asyncio.to_thread(started)
-
-
-class SendAction(enum.StrEnum):
-    pause = "pause"
-    resume = "resume"
-    cancel = "cancel"
-
-
-# The statuses each action applies to; anything else is a 409.
-_ACTS_ON = {
-    SendAction.pause: service.PAUSABLE,
-    SendAction.resume: frozenset({CampaignStatus.paused}),
-    SendAction.cancel: ACTIVE,
-}
+    return await actions.send(runtime, principal.organization_id, campaign)
 
 
 @router.post(
@@ -131,25 +88,10 @@ _ACTS_ON = {
     response_model=CampaignOut,
     summary="Pause (held once the batches in flight are done), resume or cancel the send",
 )
-async def act_on_send(
+async def steer_send(
     campaign: str,
-    action: SendAction,
+    action: actions.SendAction,
     principal: Principal = Depends(operate),
-    db: Database = Depends(get_db),
-    client: Client = Depends(get_temporal),
+    runtime: Runtime = Depends(get_runtime),
 ) -> CampaignOut:
-    def check() -> Campaign:
-        with db.session(principal.organization_id) as session:
-            found = service.get_campaign(session, campaign)
-            service.require_status(found, _ACTS_ON[action], action.value)
-            return found
-
-    found = await asyncio.to_thread(check)
-    handle = client.get_workflow_handle(service.workflow_id(found.id))
-    try:
-        await handle.signal(action.value)
-    except RPCError as exc:
-        if exc.status is RPCStatusCode.NOT_FOUND:
-            raise Conflict("the campaign's send has ended") from exc
-        raise
-    return service.to_out(found)
+    return await actions.steer(runtime, principal.organization_id, campaign, action)

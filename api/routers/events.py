@@ -3,16 +3,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Body, Depends
+from fastapi import APIRouter, Body, Depends
 from pydantic import Discriminator, Tag
 from sqlalchemy.orm import Session
 
-from api.deps import get_dispatcher, org_session, require
+from api.deps import get_runtime, org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
-from herald.events.dispatch import EventDispatcher
+from herald.events import actions
 from herald.events.schemas import EventBatch, EventIn, EventOut, EventsAccepted
-from herald.events.service import get_event, record_events
+from herald.events.service import get_event
+from herald.runtime import Runtime
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -33,18 +34,13 @@ EventsBody = Annotated[
     response_model=EventsAccepted,
     summary='Post one event, or a batch of up to 1,000 as {"events": [...]}',
 )
-def post_events(
+async def post_events(
     body: Annotated[EventsBody, Body()],
-    background: BackgroundTasks,
-    _: Principal = Depends(require(Permission.events_write)),
-    session: Session = Depends(org_session),
-    dispatcher: EventDispatcher = Depends(get_dispatcher),
+    principal: Principal = Depends(require(Permission.events_write)),
+    runtime: Runtime = Depends(get_runtime),
 ) -> EventsAccepted:
     events = body.events if isinstance(body, EventBatch) else [body]
-    accepted = record_events(session, events)
-    # Stored durably above; handing them to Temporal happens after the response.
-    background.add_task(dispatcher.dispatch, [a.id for a in accepted if not a.duplicate])
-    return EventsAccepted(accepted=len(accepted), events=accepted)
+    return await actions.record(runtime, principal.organization_id, events)
 
 
 @router.get("/{event_id}", response_model=EventOut)

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import asyncio
-
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
+
+from api.deps import get_runtime
+from herald.runtime import Runtime
 
 router = APIRouter(tags=["health"])
 
@@ -15,24 +15,8 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", summary="The database and Temporal are reachable")
-async def readyz(request: Request) -> JSONResponse:
-    checks: dict[str, str] = {}
-
-    def ping_database() -> None:
-        with request.app.state.db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-
-    try:
-        await asyncio.to_thread(ping_database)
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"unreachable: {type(exc).__name__}"
-    try:
-        client = await asyncio.wait_for(request.app.state.temporal.client(), timeout=3)
-        await asyncio.wait_for(client.service_client.check_health(), timeout=3)
-        checks["temporal"] = "ok"
-    except Exception as exc:
-        checks["temporal"] = f"unreachable: {type(exc).__name__}"
+async def readyz(runtime: Runtime = Depends(get_runtime)) -> JSONResponse:
+    checks = await runtime.readiness()
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},

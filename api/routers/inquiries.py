@@ -3,28 +3,21 @@ that move an inquiry's follow-up run on."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
-from temporalio.client import Client
 
-from api.deps import get_db, get_dispatcher, get_temporal, org_session, require
+from api.deps import get_runtime, org_session, require
 from api.ratelimit import inquiry_limit
-from api.routers.public import organization_for
 from herald.access.permissions import Permission
 from herald.access.service import Principal, list_users
-from herald.db import Database
-from herald.errors import Conflict, NotFound
-from herald.events.dispatch import EventDispatcher
-from herald.inquiries import service
-from herald.inquiries.models import CLOSED
+from herald.inquiries import actions, service
 from herald.inquiries.schemas import (
     AssignIn,
     ConvertIn,
@@ -37,15 +30,12 @@ from herald.inquiries.schemas import (
     LeadResponseIn,
     LoseIn,
     ReplyIn,
-    Transition,
 )
-from herald.runs.service import update_run
+from herald.runtime import Runtime
 
 router = APIRouter(tags=["inquiries"])
 read = require(Permission.inquiries_read)
 work = require(Permission.inquiries_work)
-# How often the live feed looks for new inquiries: well inside the promised second.
-STREAM_POLL_S = 0.25
 
 
 class InquiryReceipt(BaseModel):
@@ -66,19 +56,10 @@ class Assignee(BaseModel):
     dependencies=[Depends(inquiry_limit)],
     summary="Submit the contact form (public). The visitor gets a receipt and can read nothing",
 )
-def submit_inquiry(
-    slug: str,
-    body: InquiryIn,
-    background: BackgroundTasks,
-    db: Database = Depends(get_db),
-    dispatcher: EventDispatcher = Depends(get_dispatcher),
+async def submit_inquiry(
+    slug: str, body: InquiryIn, runtime: Runtime = Depends(get_runtime)
 ) -> InquiryReceipt:
-    org = organization_for(db, slug)
-    with db.session(org.id) as session:
-        inquiry, event_id = service.capture(session, body)
-    # The event starts the follow-up run; the sweeper retries if this first try fails.
-    background.add_task(dispatcher.dispatch, [event_id])
-    return InquiryReceipt(id=inquiry.id)
+    return InquiryReceipt(id=await actions.submit(runtime, slug, body))
 
 
 @router.get("/v1/inquiries", response_model=InquiryPage, summary="Newest first, filtered")
@@ -98,17 +79,11 @@ def list_inquiries(
 )
 async def stream_inquiries(
     principal: Principal = Depends(read),
-    db: Database = Depends(get_db),
+    runtime: Runtime = Depends(get_runtime),
     last_event_id: Annotated[str | None, Header(max_length=100)] = None,
 ) -> AsyncIterator[ServerSentEvent]:
-    # Short sessions per poll: a stream may stay open for hours.
-    feed = await asyncio.to_thread(
-        service.InquiryFeed, db, principal.organization_id, last_event_id
-    )
-    while True:  # until the client goes away
-        for inquiry in await asyncio.to_thread(feed.poll):
-            yield ServerSentEvent(data=inquiry, event="inquiry", id=str(inquiry.id))
-        await asyncio.sleep(STREAM_POLL_S)
+    async for inquiry in actions.feed(runtime, principal.organization_id, last_event_id):
+        yield ServerSentEvent(data=inquiry, event="inquiry", id=str(inquiry.id))
 
 
 @router.get(
@@ -159,48 +134,24 @@ IdempotencyKey = Annotated[str | None, Header(max_length=200)]
 
 @dataclass(frozen=True)
 class InquiryMove:
-    """Asks an inquiry's run for a transition; the run checks it against its current status."""
+    """The caller's transition request, ready for ``actions.move``."""
 
-    db: Database
-    client: Client
+    runtime: Runtime
     principal: Principal
     idempotency_key: str | None
 
     async def __call__(self, inquiry_id: uuid.UUID, **change: BaseModel) -> InquiryDetail:
-        transition = Transition(actor=self.principal.actor, **change)
-        name = transition.name()
-        org_id = self.principal.organization_id
-        with self.db.session(org_id) as session:
-            inquiry = service.get_inquiry(session, inquiry_id)
-            if inquiry.status in CLOSED:
-                raise Conflict(f"the inquiry is {inquiry.status.value}; it can no longer change")
-            if transition.assign is not None:
-                service.check_assignee(session, transition.assign.assignee_id)
-            if transition.convert is not None and transition.convert.customer_id is not None:
-                service.check_customer(session, transition.convert.customer_id)
-        key = self.idempotency_key
-        try:
-            await update_run(
-                self.client,
-                org_id,
-                service.follow_up_workflow_id(org_id, inquiry_id),
-                name,
-                transition,
-                update_id=f"{name}/{key}" if key else None,
-            )
-        except NotFound as exc:  # the form's event has not started the run yet
-            raise Conflict("the inquiry's follow-up is starting; try again in a moment") from exc
-        with self.db.session(org_id) as session:
-            return service.inquiry_detail(session, inquiry_id)
+        return await actions.move(
+            self.runtime, self.principal, inquiry_id, self.idempotency_key, **change
+        )
 
 
 def inquiry_move(
     principal: Principal = Depends(work),
-    db: Database = Depends(get_db),
-    client: Client = Depends(get_temporal),
+    runtime: Runtime = Depends(get_runtime),
     idempotency_key: IdempotencyKey = None,
 ) -> InquiryMove:
-    return InquiryMove(db, client, principal, idempotency_key)
+    return InquiryMove(runtime, principal, idempotency_key)
 
 
 @router.post("/v1/inquiries/{inquiry_id}/assign", response_model=InquiryDetail)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import uuid
 from typing import Annotated, Any, TypeVar
 
 import yaml
@@ -12,14 +10,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
-from temporalio.client import Client
 
-from api.deps import get_app_settings, get_db, get_temporal, org_session, require
+from api.deps import get_runtime, org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
-from herald.db import Database
-from herald.errors import HeraldError, InvalidInput
-from herald.journeys import service
+from herald.errors import InvalidInput
+from herald.journeys import actions, service
 from herald.journeys.definition import STEP_ID_PATTERN, JourneyDefinition
 from herald.journeys.schemas import (
     EnrollRequest,
@@ -30,21 +26,14 @@ from herald.journeys.schemas import (
     MigrateOutcome,
     MigrateRequest,
 )
-from herald.journeys.simulation import SimulateRequest, SimulationResult, simulated_definition
-from herald.journeys.triggers import MIGRATE_UPDATE
-from herald.runs import service as runs
+from herald.journeys.simulation import SimulateRequest, SimulationResult
 from herald.runs.schemas import RunPage, RunQuery, RunStatus
-from herald.settings import Settings
-from herald.temporal import start_run
-from simulator import simulate
+from herald.runtime import Runtime
 
 router = APIRouter(prefix="/v1/journeys", tags=["journeys"])
 read = require(Permission.journeys_read)
 write = require(Permission.journeys_write)
 operate = require(Permission.journeys_operate)
-SIMULATIONS = asyncio.Semaphore(2)
-# Updates in flight at once while migrating runs.
-MIGRATE_CONCURRENCY = 20
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 Body = TypeVar("Body", bound=BaseModel)
 
@@ -175,30 +164,9 @@ async def migrate_runs(
     key: str,
     body: MigrateRequest,
     principal: Principal = Depends(operate),
-    db: Database = Depends(get_db),
-    client: Client = Depends(get_temporal),
+    runtime: Runtime = Depends(get_runtime),
 ) -> MigrateOutcome:
-    def target() -> int:
-        with db.session(principal.organization_id) as session:
-            return service.migration_target(session, key, body.version)
-
-    version = await asyncio.to_thread(target)
-    org = principal.organization_id
-    workflow_ids = await runs.running_journey_runs(client, org, key, version)
-    limit = asyncio.Semaphore(MIGRATE_CONCURRENCY)
-    refused: dict[str, str] = {}
-
-    async def move(workflow_id: str) -> None:
-        async with limit:
-            try:
-                await runs.update_run(client, org, workflow_id, MIGRATE_UPDATE, version)
-            except HeraldError as exc:
-                refused[workflow_id] = exc.detail
-
-    await asyncio.gather(*(move(w) for w in workflow_ids))
-    return MigrateOutcome(
-        version=version, migrated=len(workflow_ids) - len(refused), refused=refused
-    )
+    return await actions.migrate(runtime, principal.organization_id, key, body.version)
 
 
 @router.post(
@@ -209,26 +177,10 @@ async def migrate_runs(
 async def simulate_journey(
     key: str,
     body: SimulateRequest,
-    request: Request,
     principal: Principal = Depends(read),
-    db: Database = Depends(get_db),
+    runtime: Runtime = Depends(get_runtime),
 ) -> SimulationResult:
-    def load() -> tuple[uuid.UUID, int, JourneyDefinition]:
-        with db.session(principal.organization_id) as session:
-            return simulated_definition(session, key, body)
-
-    journey_id, version, definition = await asyncio.to_thread(load)
-    async with SIMULATIONS:  # each starts a time-skipping server: a few at a time
-        return await simulate(
-            db,
-            request.app.state.links,
-            principal.organization_id,
-            journey_id,
-            key,
-            version,
-            definition,
-            body,
-        )
+    return await actions.simulate(runtime, principal.organization_id, key, body)
 
 
 @router.post("/{key}/enroll", status_code=202, summary="Enroll a customer by hand")
@@ -236,17 +188,10 @@ async def enroll(
     key: str,
     body: EnrollRequest,
     principal: Principal = Depends(operate),
-    db: Database = Depends(get_db),
-    client: Client = Depends(get_temporal),
-    settings: Settings = Depends(get_app_settings),
+    runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, str]:
-    def prepare() -> Any:
-        with db.session(principal.organization_id) as session:
-            return service.enrollment_start(session, key, body)
-
-    start = await asyncio.to_thread(prepare)
-    handle = await start_run(client, settings.task_queue, start)
-    return {"workflow_id": start.workflow_id, "run_id": handle.result_run_id or ""}
+    workflow_id, run_id = await actions.enroll(runtime, principal.organization_id, key, body)
+    return {"workflow_id": workflow_id, "run_id": run_id}
 
 
 @router.get(
@@ -259,38 +204,14 @@ async def journey_runs(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     principal: Principal = Depends(read),
-    db: Database = Depends(get_db),
-    client: Client = Depends(get_temporal),
+    runtime: Runtime = Depends(get_runtime),
 ) -> RunPage:
-    await asyncio.to_thread(_exists, db, principal, key)
     query = RunQuery(journey=key, step=step, status=status, limit=limit, cursor=cursor)
-    return await runs.list_runs(client, principal.organization_id, query)
-
-
-def _exists(db: Database, principal: Principal, key: str) -> None:
-    with db.session(principal.organization_id) as session:
-        service.get_journey(session, key)
+    return await actions.journey_runs(runtime, principal.organization_id, key, query)
 
 
 @router.get("/{key}/stats", response_model=JourneyStats)
 async def journey_stats(
-    key: str,
-    principal: Principal = Depends(read),
-    db: Database = Depends(get_db),
-    client: Client = Depends(get_temporal),
+    key: str, principal: Principal = Depends(read), runtime: Runtime = Depends(get_runtime)
 ) -> JourneyStats:
-    def counts() -> tuple[JourneyStats, list[str]]:
-        with db.session(principal.organization_id) as session:
-            stats = service.journey_stats(session, key)
-            return stats, service.step_ids(session, key)
-
-    stats, steps = await asyncio.to_thread(counts)
-    org = principal.organization_id
-    occupancy = await asyncio.gather(
-        *(
-            runs.count_runs(client, org, RunQuery(journey=key, step=s, status="running"))
-            for s in steps
-        )
-    )
-    stats.active_per_step = {s: n for s, n in zip(steps, occupancy, strict=True) if n}
-    return stats
+    return await actions.stats(runtime, principal.organization_id, key)

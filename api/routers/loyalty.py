@@ -1,25 +1,16 @@
 from __future__ import annotations
 
-import contextlib
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
-from temporalio.client import Client
-from temporalio.service import RPCError
 
-from api.deps import get_db, get_dispatcher, get_temporal, org_session, require
+from api.deps import get_runtime, org_session, require
 from api.ratelimit import link_limit
-from api.routers.public import organization_for
 from herald.access.permissions import Permission
 from herald.access.service import Principal
-from herald.customers.service import get_customer
-from herald.db import Database
-from herald.errors import Conflict, NotFound
-from herald.events.dispatch import EventDispatcher
-from herald.loyalty import analytics, referrals, rewards, service, tiers
-from herald.loyalty.models import Redemption, RedemptionStatus
+from herald.loyalty import actions, analytics, referrals, rewards, service, tiers
 from herald.loyalty.schemas import (
     AdjustmentIn,
     ConfirmRedemptionIn,
@@ -41,9 +32,7 @@ from herald.loyalty.schemas import (
     TierLadderIn,
     TierLadderOut,
 )
-from herald.loyalty.triggers import SETTLED_SIGNAL, redemption_workflow_id
-from herald.messaging.unsubscribe import LOYALTY_VIEW, Links
-from herald.organizations.models import Organization
+from herald.runtime import Runtime
 
 router = APIRouter(prefix="/v1/loyalty", tags=["loyalty"])
 
@@ -129,10 +118,6 @@ def update_reward(
 customer_loyalty = APIRouter(prefix="/v1", tags=["loyalty"])
 
 
-def _redemption_out(redemption: Redemption) -> RedemptionOut:
-    return RedemptionOut.model_validate(redemption, from_attributes=True)
-
-
 @customer_loyalty.post(
     "/customers/{customer_id}/redemptions",
     status_code=201,
@@ -140,18 +125,13 @@ def _redemption_out(redemption: Redemption) -> RedemptionOut:
     summary="Spend points on a reward: the points are held and a code issued; an order "
     "confirms the code, or the points come back when the hold runs out",
 )
-def redeem(
+async def redeem(
     customer_id: uuid.UUID,
     body: RedeemIn,
-    background: BackgroundTasks,
-    _: Principal = Depends(require(Permission.loyalty_redeem)),
-    session: Session = Depends(org_session),
-    dispatcher: EventDispatcher = Depends(get_dispatcher),
+    principal: Principal = Depends(require(Permission.loyalty_redeem)),
+    runtime: Runtime = Depends(get_runtime),
 ) -> RedemptionOut:
-    redemption, event_id = rewards.reserve(session, customer_id, body.reward_id)
-    # The event starts the run that releases the points if no order uses the code.
-    background.add_task(dispatcher.dispatch, [event_id])
-    return _redemption_out(redemption)
+    return await actions.redeem(runtime, principal.organization_id, customer_id, body.reward_id)
 
 
 @customer_loyalty.get("/customers/{customer_id}/redemptions", response_model=list[RedemptionOut])
@@ -160,17 +140,7 @@ def list_redemptions(
     _: Principal = Depends(require(Permission.loyalty_read)),
     session: Session = Depends(org_session),
 ) -> list[RedemptionOut]:
-    return [_redemption_out(r) for r in rewards.list_redemptions(session, customer_id)]
-
-
-async def _end_hold(client: Client, redemption: Redemption) -> None:
-    """Tell the redemption's run it can stop waiting. Best effort: if this is lost, the run's
-    expiry finds the code settled and changes nothing."""
-    run = client.get_workflow_handle(
-        redemption_workflow_id(redemption.organization_id, redemption.id)
-    )
-    with contextlib.suppress(RPCError):
-        await run.signal(SETTLED_SIGNAL)
+    return [actions.redemption_out(r) for r in rewards.list_redemptions(session, customer_id)]
 
 
 @customer_loyalty.post(
@@ -182,13 +152,9 @@ async def confirm_redemption(
     code: str,
     body: ConfirmRedemptionIn,
     principal: Principal = Depends(require(Permission.loyalty_redeem)),
-    db: Database = Depends(get_db),
-    client: Client = Depends(get_temporal),
+    runtime: Runtime = Depends(get_runtime),
 ) -> RedemptionOut:
-    with db.session(principal.organization_id) as session:
-        redemption = rewards.confirm(session, code, body.order_id)
-    await _end_hold(client, redemption)
-    return _redemption_out(redemption)
+    return await actions.confirm_redemption(runtime, principal.organization_id, code, body.order_id)
 
 
 @customer_loyalty.post(
@@ -200,15 +166,9 @@ async def release_redemption(
     code: str,
     body: ReleaseRedemptionIn,
     principal: Principal = Depends(require(Permission.loyalty_redeem)),
-    db: Database = Depends(get_db),
-    client: Client = Depends(get_temporal),
+    runtime: Runtime = Depends(get_runtime),
 ) -> RedemptionOut:
-    with db.session(principal.organization_id) as session:
-        redemption = rewards.release(session, code, body.reason)
-        if redemption.status is RedemptionStatus.confirmed:
-            raise Conflict(f"the code was used by order {redemption.order_id}")
-    await _end_hold(client, redemption)
-    return _redemption_out(redemption)
+    return await actions.release_redemption(runtime, principal.organization_id, code, body.reason)
 
 
 @customer_loyalty.post(
@@ -279,17 +239,12 @@ def get_analytics(
     summary="The customer's own loyalty page, signed for them (for an email or the shop's "
     "account page): their balance, tier, history, codes and rewards, nothing else",
 )
-def get_loyalty_link(
+async def get_loyalty_link(
     customer_id: uuid.UUID,
-    request: Request,
     principal: Principal = Depends(require(Permission.loyalty_read)),
-    session: Session = Depends(org_session),
+    runtime: Runtime = Depends(get_runtime),
 ) -> LoyaltyLinkOut:
-    get_customer(session, customer_id)
-    org = session.get(Organization, principal.organization_id)
-    assert org is not None
-    links: Links = request.app.state.links
-    return LoyaltyLinkOut(url=links.loyalty_url(org.slug, org.id, customer_id))
+    return await actions.loyalty_link(runtime, principal.organization_id, customer_id)
 
 
 @customer_loyalty.get(
@@ -299,13 +254,7 @@ def get_loyalty_link(
     tags=["public"],
     summary="A customer's own loyalty account, through their signed link (public)",
 )
-def customer_loyalty_view(
-    slug: str, token: str, request: Request, db: Database = Depends(get_db)
+async def customer_loyalty_view(
+    slug: str, token: str, runtime: Runtime = Depends(get_runtime)
 ) -> CustomerLoyaltyView:
-    org = organization_for(db, slug)
-    links: Links = request.app.state.links
-    customer_id = links.read_customer_token(LOYALTY_VIEW, org.id, token)
-    if customer_id is None:
-        raise NotFound("this link is not valid")
-    with db.session(org.id) as session:
-        return analytics.customer_view(session, customer_id)
+    return await actions.customer_view(runtime, slug, token)

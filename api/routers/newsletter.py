@@ -1,24 +1,22 @@
 from __future__ import annotations
 
 from html import escape
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from api.deps import get_db, get_dispatcher, org_session, require
+from api.deps import get_runtime, org_session, require
 from api.ratelimit import link_limit, signup_limit
-from api.routers.public import organization_for, page
+from api.routers.public import page
 from herald.access.permissions import Permission
 from herald.access.service import Principal
-from herald.db import Database
 from herald.errors import NotFound
-from herald.events.dispatch import EventDispatcher
-from herald.messaging.setup import load_messaging_settings
-from herald.newsletter import service
+from herald.newsletter import actions, service
 from herald.newsletter.models import SubscriberStatus
 from herald.newsletter.schemas import NewsletterStats, SubscribeIn, SubscriberOut
+from herald.runtime import Runtime
 
 router = APIRouter(tags=["newsletter"])
 INVALID = "<p>This link is not valid.</p>"
@@ -30,27 +28,21 @@ INVALID = "<p>This link is not valid.</p>"
     dependencies=[Depends(signup_limit)],
     summary="Subscribe (public). The answer is the same whether the address was known",
 )
-def subscribe(
-    slug: str,
-    body: SubscribeIn,
-    background: BackgroundTasks,
-    db: Database = Depends(get_db),
-    dispatcher: EventDispatcher = Depends(get_dispatcher),
+async def subscribe(
+    slug: str, body: SubscribeIn, runtime: Runtime = Depends(get_runtime)
 ) -> dict[str, str]:
-    org = organization_for(db, slug)
-    with db.session(org.id) as session:
-        settings = load_messaging_settings(session)
-        double_opt_in = bool(settings and settings.newsletter_double_opt_in)
-        event_id = service.subscribe(session, body, double_opt_in=double_opt_in)
-    if event_id is not None:
-        background.add_task(dispatcher.dispatch, [event_id])
+    await actions.subscribe(runtime, slug, body)
     return {"status": "accepted"}
 
 
 _PAGES = {
     # action: (question on GET, title and text after POST)
-    "confirm": ("Confirm your subscription to", "Subscribed", "You get news from {name}."),
-    "unsubscribe": (
+    actions.LinkAction.confirm: (
+        "Confirm your subscription to",
+        "Subscribed",
+        "You get news from {name}.",
+    ),
+    actions.LinkAction.unsubscribe: (
         "Unsubscribe from",
         "Unsubscribed",
         "{name} will send you no more newsletters.",
@@ -66,27 +58,20 @@ _PAGES = {
     summary="Confirm or leave: GET shows a page and changes nothing (mail scanners open "
     "links); POST acts",
 )
-def newsletter_link(
+async def newsletter_link(
     slug: str,
-    action: Literal["confirm", "unsubscribe"],
+    action: actions.LinkAction,
     token: str,
     request: Request,
-    db: Database = Depends(get_db),
+    runtime: Runtime = Depends(get_runtime),
 ) -> HTMLResponse:
-    org = organization_for(db, slug)
-    with db.session(org.id) as session:
-        try:
-            if request.method == "GET":
-                service.check_token(session, token)
-            elif action == "confirm":
-                service.confirm(session, token)
-            else:
-                service.unsubscribe(session, token)
-        except NotFound:
-            return page("Link not valid", INVALID, 404)
+    apply = request.method == "POST"
+    try:
+        name = escape(await actions.follow_link(runtime, slug, action, token, apply=apply))
+    except NotFound:
+        return page("Link not valid", INVALID, 404)
     question, title, text = _PAGES[action]
-    name = escape(org.name)
-    if request.method == "GET":
+    if not apply:
         return page(
             question,
             f"<h1>{question} {name}?</h1><form method=post>"

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from temporalio.client import Client
 
-from api.deps import get_temporal, require
+from api.deps import require, temporal_client
 from herald.access.permissions import Permission
 from herald.access.service import Principal
 from herald.journeys.triggers import EXIT_UPDATE, SKIP_WAIT_UPDATE
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/runs", tags=["runs"])
 async def list_runs(
     query: Annotated[RunQuery, Query()],
     principal: Principal = Depends(require(Permission.runs_read)),
-    client: Client = Depends(get_temporal),
+    client: Client = Depends(temporal_client),
 ) -> RunPage:
     return await service.list_runs(client, principal.organization_id, query)
 
@@ -28,7 +28,7 @@ async def list_runs(
 async def get_run(
     workflow_id: str,
     principal: Principal = Depends(require(Permission.runs_read)),
-    client: Client = Depends(get_temporal),
+    client: Client = Depends(temporal_client),
 ) -> RunDetail:
     return await service.get_run(client, principal.organization_id, workflow_id)
 
@@ -38,7 +38,7 @@ async def exit_run(
     workflow_id: str,
     body: ExitRequest,
     principal: Principal = Depends(require(Permission.journeys_operate)),
-    client: Client = Depends(get_temporal),
+    client: Client = Depends(temporal_client),
 ) -> dict[str, str]:
     reason = await service.update_run(
         client, principal.organization_id, workflow_id, EXIT_UPDATE, body.reason
@@ -50,7 +50,7 @@ async def exit_run(
 async def skip_wait(
     workflow_id: str,
     principal: Principal = Depends(require(Permission.journeys_operate)),
-    client: Client = Depends(get_temporal),
+    client: Client = Depends(temporal_client),
 ) -> dict[str, str]:
     step = await service.update_run(
         client, principal.organization_id, workflow_id, SKIP_WAIT_UPDATE

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -10,11 +9,11 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
-from api.deps import get_db, org_session, require
+from api.deps import get_runtime, org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
-from herald.db import Database, read_snapshot
-from herald.segments import service
+from herald.runtime import Runtime
+from herald.segments import actions, service
 from herald.segments.rules import Rule
 from herald.segments.schemas import (
     MemberPage,
@@ -122,21 +121,13 @@ def segment_members(
     response_class=StreamingResponse,
     summary="Every member as CSV (id, name, email, created_at), one consistent read",
 )
-def export_segment(
-    segment: str, principal: Principal = Depends(read), db: Database = Depends(get_db)
+async def export_segment(
+    segment: str, principal: Principal = Depends(read), runtime: Runtime = Depends(get_runtime)
 ) -> StreamingResponse:
-    with db.session(principal.organization_id) as session:
-        found = service.get_segment(session, segment)  # a 404 before anything is streamed
-        key, rule = found.key, service.rule_of(found)
-
-    def rows() -> Iterator[str]:
-        # Its own session: the stream outlives the request's dependencies.
-        with db.session(principal.organization_id) as session:
-            read_snapshot(session)
-            yield from service.export_csv(session, rule)
-
+    # Starlette iterates a plain iterator on a worker thread.
+    key, rows = await actions.export_csv(runtime, principal.organization_id, segment)
     return StreamingResponse(
-        rows(),
+        rows,
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{key}.csv"'},
     )

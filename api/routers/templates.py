@@ -1,19 +1,14 @@
 from __future__ import annotations
 
-import asyncio
 import uuid
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
-from temporalio.client import Client
 
-from api.deps import get_app_settings, get_db, get_temporal, org_session, require
+from api.deps import get_runtime, org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
-from herald.db import Database
-from herald.errors import StillRunning
-from herald.messaging import messages, templates
-from herald.messaging.delivery import DeliveryOutcome
+from herald.messaging import actions, templates
 from herald.messaging.messages import TestSendRequest
 from herald.messaging.schemas import (
     MessageOut,
@@ -23,11 +18,9 @@ from herald.messaging.schemas import (
     TemplateOut,
     TemplateUpdate,
 )
-from herald.settings import Settings
-from herald.temporal import WorkflowStart, start_run
+from herald.runtime import Runtime
 
 router = APIRouter(prefix="/v1/templates", tags=["messaging"])
-TEST_SEND_WAIT_S = 15
 read = require(Permission.templates_read)
 write = require(Permission.templates_write)
 
@@ -79,15 +72,13 @@ def delete_template(
     response_model=RenderedMessage,
     summary="Render for a customer or for sample data, without sending",
 )
-def preview_template(
+async def preview_template(
     template_id: uuid.UUID,
     body: PreviewRequest,
-    request: Request,
     principal: Principal = Depends(read),
-    session: Session = Depends(org_session),
+    runtime: Runtime = Depends(get_runtime),
 ) -> RenderedMessage:
-    links = request.app.state.links
-    return templates.preview(session, principal.organization_id, template_id, body, links)
+    return await actions.preview(runtime, principal.organization_id, template_id, body)
 
 
 @router.post(
@@ -99,24 +90,6 @@ async def test_send(
     template_id: uuid.UUID,
     body: TestSendRequest,
     principal: Principal = Depends(write),
-    db: Database = Depends(get_db),
-    client: Client = Depends(get_temporal),
-    settings: Settings = Depends(get_app_settings),
+    runtime: Runtime = Depends(get_runtime),
 ) -> MessageOut:
-    def prepare() -> WorkflowStart:
-        with db.session(principal.organization_id) as session:
-            return messages.test_send(session, principal.organization_id, template_id, body)
-
-    start = await asyncio.to_thread(prepare)
-    handle = await start_run(client, settings.task_queue, start)
-    try:
-        result = await asyncio.wait_for(handle.result(), timeout=TEST_SEND_WAIT_S)
-    except TimeoutError as exc:
-        raise StillRunning(f"the send is still running: GET /v1/runs/{start.workflow_id}") from exc
-    outcome = DeliveryOutcome.model_validate(result)
-
-    def read() -> MessageOut:
-        with db.session(principal.organization_id) as session:
-            return messages.get_message(session, outcome.message_id)
-
-    return await asyncio.to_thread(read)
+    return await actions.test_send(runtime, principal.organization_id, template_id, body)

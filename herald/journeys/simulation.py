@@ -7,20 +7,21 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer, CustomerTag
 from herald.customers.service import get_customer
-from herald.db import insert_if_absent, session_organization, utcnow
+from herald.db import Database, insert_if_absent, session_organization, utcnow
 from herald.errors import InvalidInput
 from herald.journeys.definition import EventType, JourneyDefinition
 from herald.journeys.schemas import TimelineEntry
 from herald.journeys.service import get_journey, load_definition, version_definition
 from herald.loyalty.models import LoyaltyAccount
 from herald.messaging.models import Channel, Consent, ConsentStatus
+from herald.messaging.unsubscribe import Links
 
 MAX_HORIZON = timedelta(days=366)
 
@@ -143,3 +144,20 @@ def customer_for(session: Session, request: SimulateRequest) -> Iterator[uuid.UU
 
 # The hypothetical customer's id: never committed, so it can be the same every time.
 SIMULATED_CUSTOMER = uuid.UUID("00000000-0000-4000-8000-000000000001")
+
+
+class JourneySimulator(Protocol):
+    """Runs a journey version on simulated time (``simulator.simulate``, which the composition
+    hands to the ``Runtime``: the domain does not start Temporal servers itself)."""
+
+    async def __call__(
+        self,
+        db: Database,
+        links: Links,
+        organization_id: uuid.UUID,
+        journey_id: uuid.UUID,
+        journey_key: str,
+        version: int,
+        definition: JourneyDefinition,
+        request: SimulateRequest,
+    ) -> SimulationResult: ...

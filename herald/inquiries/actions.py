@@ -1,0 +1,89 @@
+"""Inquiry use cases that reach past the database: the public form (whose event starts the
+follow-up run), the live feed, and the transitions the follow-up run decides on. The API and
+the console call these."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from herald.access.service import Principal
+from herald.errors import Conflict, NotFound
+from herald.inquiries import service
+from herald.inquiries.models import CLOSED
+from herald.inquiries.schemas import InquiryDetail, InquiryIn, InquiryOut, Transition
+from herald.organizations.models import Organization
+from herald.runs.service import update_run
+from herald.runtime import Runtime
+
+# How often the live feed looks for new inquiries: well inside the promised second.
+FEED_POLL_S = 0.25
+
+
+async def submit(runtime: Runtime, slug: str, form: InquiryIn) -> uuid.UUID:
+    """The public contact form: store the inquiry; its event starts the follow-up run (the
+    sweeper retries if this first try fails). The visitor learns only the inquiry's id."""
+
+    def capture(session: Session, org: Organization) -> tuple[uuid.UUID, uuid.UUID]:
+        inquiry, event_id = service.capture(session, form)
+        return inquiry.id, event_id
+
+    inquiry_id, event_id = await runtime.in_public_org(slug, capture)
+    runtime.dispatch_soon([event_id])
+    return inquiry_id
+
+
+async def feed(
+    runtime: Runtime, organization_id: uuid.UUID, last_event_id: str | None
+) -> AsyncIterator[InquiryOut]:
+    """New inquiries as they come, each once, resuming after ``last_event_id``; runs until the
+    consumer stops. Short sessions per poll: a feed may stay open for hours."""
+    inquiries = await asyncio.to_thread(
+        service.InquiryFeed, runtime.db, organization_id, last_event_id
+    )
+    while True:
+        for inquiry in await asyncio.to_thread(inquiries.poll):
+            yield inquiry
+        await asyncio.sleep(FEED_POLL_S)
+
+
+async def move(
+    runtime: Runtime,
+    principal: Principal,
+    inquiry_id: uuid.UUID,
+    idempotency_key: str | None = None,
+    **change: BaseModel,
+) -> InquiryDetail:
+    """Ask the inquiry's run for a transition (assign, reply, lead_response, convert, lose); the
+    run checks it against the current status. A retried request with the same idempotency key
+    repeats nothing (one reply email, say)."""
+    transition = Transition(actor=principal.actor, **change)
+    name = transition.name()
+    org_id = principal.organization_id
+
+    def check(session: Session) -> None:
+        inquiry = service.get_inquiry(session, inquiry_id)
+        if inquiry.status in CLOSED:
+            raise Conflict(f"the inquiry is {inquiry.status.value}; it can no longer change")
+        if transition.assign is not None:
+            service.check_assignee(session, transition.assign.assignee_id)
+        if transition.convert is not None and transition.convert.customer_id is not None:
+            service.check_customer(session, transition.convert.customer_id)
+
+    await runtime.in_org(org_id, check)
+    try:
+        await update_run(
+            await runtime.client(),
+            org_id,
+            service.follow_up_workflow_id(org_id, inquiry_id),
+            name,
+            transition,
+            update_id=f"{name}/{idempotency_key}" if idempotency_key else None,
+        )
+    except NotFound as exc:  # the form's event has not started the run yet
+        raise Conflict("the inquiry's follow-up is starting; try again in a moment") from exc
+    return await runtime.in_org(org_id, lambda s: service.inquiry_detail(s, inquiry_id))

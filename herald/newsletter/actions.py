@@ -1,0 +1,51 @@
+"""Newsletter use cases for the public pages: sign-up (whose confirmation request is an event
+dispatched to Temporal) and the confirm / leave links."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+
+from sqlalchemy.orm import Session
+
+from herald.messaging.setup import load_messaging_settings
+from herald.newsletter import service
+from herald.newsletter.schemas import SubscribeIn
+from herald.organizations.models import Organization
+from herald.runtime import Runtime
+
+
+async def subscribe(runtime: Runtime, slug: str, form: SubscribeIn) -> None:
+    """Sign an address up; with double opt-in its confirmation email is an event's reaction.
+    The caller learns nothing about whether the address was known."""
+
+    def sign_up(session: Session, org: Organization) -> uuid.UUID | None:
+        settings = load_messaging_settings(session)
+        double_opt_in = bool(settings and settings.newsletter_double_opt_in)
+        return service.subscribe(session, form, double_opt_in=double_opt_in)
+
+    event_id = await runtime.in_public_org(slug, sign_up)
+    runtime.dispatch_soon([event_id] if event_id is not None else [])
+
+
+class LinkAction(enum.StrEnum):
+    confirm = "confirm"
+    unsubscribe = "unsubscribe"
+
+
+async def follow_link(
+    runtime: Runtime, slug: str, action: LinkAction, token: str, *, apply: bool
+) -> str:
+    """A confirm or leave link: checked, and with ``apply`` acted on; the organization's name
+    for the page. An invalid token is a 404."""
+
+    def follow(session: Session, org: Organization) -> str:
+        if not apply:
+            service.check_token(session, token)
+        elif action is LinkAction.confirm:
+            service.confirm(session, token)
+        else:
+            service.unsubscribe(session, token)
+        return org.name
+
+    return await runtime.in_public_org(slug, follow)

@@ -1,0 +1,129 @@
+"""What a use case needs from the process it runs in, built once per process.
+
+The API, the console and the CLI are adapters: they hand a ``Runtime`` to a domain action
+(``herald/<domain>/actions.py``) and shape its answer. Actions are async: database work is
+synchronous SQLAlchemy, so it runs on a worker thread (``in_org`` / ``in_system``) and the event
+loop keeps serving every other request meanwhile; Temporal calls are awaited directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+from temporalio.client import Client, WorkflowHandle
+
+from herald.db import Database
+from herald.errors import NotFound
+from herald.events.dispatch import EventDispatcher
+from herald.journeys.simulation import JourneySimulator
+from herald.messaging.unsubscribe import Links
+from herald.organizations.models import Organization
+from herald.organizations.service import organization_by_slug
+from herald.settings import Settings, signing_key
+from herald.temporal import TemporalConnection, WorkflowStart, start_run
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    db: Database
+    temporal: TemporalConnection
+    links: Links
+    dispatcher: EventDispatcher
+    # Given by the composition that has a simulator (the API): journey simulations.
+    simulate_journey: JourneySimulator | None = None
+    # Dispatches under way, held so none is collected before it ends.
+    _dispatching: set[asyncio.Task[int]] = field(default_factory=set, compare=False)
+
+    @classmethod
+    def build(cls, settings: Settings, simulate_journey: JourneySimulator | None = None) -> Runtime:
+        db = Database(settings.database_url)
+        temporal = TemporalConnection(settings)
+        return cls(
+            settings=settings,
+            db=db,
+            temporal=temporal,
+            links=Links(settings.public_url, signing_key(settings)),
+            dispatcher=EventDispatcher(db, temporal.client, settings.task_queue),
+            simulate_journey=simulate_journey,
+        )
+
+    async def client(self) -> Client:
+        return await self.temporal.client()
+
+    async def in_org(self, organization_id: uuid.UUID, work: Callable[[Session], T]) -> T:
+        """``work`` in a session that sees one organization only, on a worker thread."""
+
+        def run() -> T:
+            with self.db.session(organization_id) as session:
+                return work(session)
+
+        return await asyncio.to_thread(run)
+
+    async def in_system(self, work: Callable[[Session], T]) -> T:
+        """``work`` in an unscoped session (key look-ups, cross-organization reads), on a
+        worker thread."""
+
+        def run() -> T:
+            with self.db.system_session() as session:
+                return work(session)
+
+        return await asyncio.to_thread(run)
+
+    async def in_public_org(self, slug: str, work: Callable[[Session, Organization], T]) -> T:
+        """``work`` for the organization a public address names (``/v1/public/{slug}/...``),
+        in a session scoped to it; an unknown slug is a 404."""
+
+        def run() -> T:
+            with self.db.system_session() as session:
+                org = organization_by_slug(session, slug)
+            if org is None:
+                raise NotFound("no such organization")
+            with self.db.session(org.id) as session:
+                return work(session, org)
+
+        return await asyncio.to_thread(run)
+
+    def dispatch_soon(self, event_ids: Iterable[uuid.UUID]) -> None:
+        """Hand stored events to Temporal after the caller has answered; the sweeper
+        retries whatever this first try misses."""
+        ids = list(event_ids)
+        if ids:
+            task = asyncio.get_running_loop().create_task(self.dispatcher.dispatch(ids))
+            self._dispatching.add(task)
+            task.add_done_callback(self._dispatching.discard)
+
+    async def start_run(self, start: WorkflowStart) -> WorkflowHandle[Any, Any]:
+        return await start_run(await self.client(), self.settings.task_queue, start)
+
+    async def readiness(self) -> dict[str, str]:
+        """Whether the database and Temporal answer: "ok", or why not, for each."""
+        checks: dict[str, str] = {}
+
+        def ping_database() -> None:
+            with self.db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+
+        try:
+            await asyncio.to_thread(ping_database)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        try:
+            client = await asyncio.wait_for(self.client(), timeout=3)
+            await asyncio.wait_for(client.service_client.check_health(), timeout=3)
+            checks["temporal"] = "ok"
+        except Exception as exc:
+            checks["temporal"] = f"unreachable: {type(exc).__name__}"
+        return checks
+
+    def close(self) -> None:
+        self.db.dispose()
