@@ -46,12 +46,8 @@ from bench.stack import (  # noqa: E402
 )
 from herald.customers.models import Customer, month_day  # noqa: E402
 from herald.db import Database  # noqa: E402
-from herald.loyalty.birthdays import (  # noqa: E402
-    BIRTHDAY_SOURCE,
-    SWEEP_WORKFLOW,
-    celebrated_days,
-    find_birthdays,
-)
+from herald.loyalty.birthdays import BIRTHDAY_SOURCE, celebrated_days, find_birthdays  # noqa: E402
+from herald.loyalty.contracts import BIRTHDAY_SWEEP_WORKFLOW  # noqa: E402
 from herald.loyalty.models import LedgerEntry, LoyaltyAccount  # noqa: E402
 from herald.loyalty.schemas import (  # noqa: E402
     BirthdayQuery,
@@ -199,7 +195,7 @@ def reward_counts(db: Database, org_id: uuid.UUID) -> tuple[int, int, int]:
 async def sweep(address: str, org_id: uuid.UUID, at: datetime) -> BirthdaySweepOutcome:
     client = await connect(Settings(temporal_address=address))
     result = await client.execute_workflow(
-        SWEEP_WORKFLOW,
+        BIRTHDAY_SWEEP_WORKFLOW,
         BirthdaySweepInput(at=at, organization_id=org_id),
         id=f"bench-sweep-{uuid.uuid4().hex[:8]}",
         task_queue="herald-bench",

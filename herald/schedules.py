@@ -22,9 +22,9 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from herald.loyalty import birthdays, expiry
+from herald.loyalty.contracts import BIRTHDAY_SWEEP_WORKFLOW, EXPIRY_SWEEP_WORKFLOW
 from herald.loyalty.schemas import BirthdaySweepInput, ExpirySweepInput
-from herald.segments import membership
+from herald.segments.contracts import SEGMENT_SWEEP_WORKFLOW
 from herald.segments.membership import SegmentSweepInput
 
 # 12:00 UTC: mid-morning in the Americas, afternoon in Europe, evening in Asia. Each customer
@@ -42,10 +42,10 @@ def _daily(hour: int) -> ScheduleSpec:
 
 # (workflow, its input, when, how far back a missed run is still made up after an outage)
 SCHEDULES: list[tuple[str, BaseModel, ScheduleSpec, timedelta]] = [
-    (birthdays.SWEEP_WORKFLOW, BirthdaySweepInput(), _daily(SWEEP_HOUR_UTC), timedelta(days=1)),
-    (expiry.SWEEP_WORKFLOW, ExpirySweepInput(), _daily(EXPIRY_HOUR_UTC), timedelta(days=1)),
+    (BIRTHDAY_SWEEP_WORKFLOW, BirthdaySweepInput(), _daily(SWEEP_HOUR_UTC), timedelta(days=1)),
+    (EXPIRY_SWEEP_WORKFLOW, ExpirySweepInput(), _daily(EXPIRY_HOUR_UTC), timedelta(days=1)),
     (
-        membership.SWEEP_WORKFLOW,
+        SEGMENT_SWEEP_WORKFLOW,
         SegmentSweepInput(),
         ScheduleSpec(intervals=[ScheduleIntervalSpec(every=SEGMENT_SWEEP_EVERY)]),
         SEGMENT_SWEEP_EVERY,
@@ -58,11 +58,11 @@ def schedule_id(workflow: str, task_queue: str) -> str:
 
 
 def birthday_schedule_id(task_queue: str) -> str:
-    return schedule_id(birthdays.SWEEP_WORKFLOW, task_queue)
+    return schedule_id(BIRTHDAY_SWEEP_WORKFLOW, task_queue)
 
 
 def segment_sweep_schedule_id(task_queue: str) -> str:
-    return schedule_id(membership.SWEEP_WORKFLOW, task_queue)
+    return schedule_id(SEGMENT_SWEEP_WORKFLOW, task_queue)
 
 
 def _schedule(

@@ -10,7 +10,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from herald.schedules import SEGMENT_SWEEP_EVERY, segment_sweep_schedule_id
-from herald.segments.membership import SWEEP_WORKFLOW, SegmentSweepInput
+from herald.segments.contracts import SEGMENT_SWEEP_WORKFLOW
+from herald.segments.membership import SegmentSweepInput
 from tests.conftest import Org, Stack, create_customer, wait_until
 from tests.test_journeys_api import _journey, _run, _subjects, _templates
 
@@ -36,7 +37,7 @@ VIP_WELCOME: dict[str, Any] = {
 async def _sweep(stack: Stack, client: Client, at: datetime) -> dict[str, Any]:
     """A sweep at ``at``, as the schedule starts one."""
     return await client.execute_workflow(  # type: ignore[no-any-return]
-        SWEEP_WORKFLOW,
+        SEGMENT_SWEEP_WORKFLOW,
         SegmentSweepInput(at=at),
         id=f"sweep-test-{at.timestamp()}",
         task_queue=stack.env["HERALD_TASK_QUEUE"],

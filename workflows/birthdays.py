@@ -11,11 +11,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.loyalty import BirthdayActivities
-    from herald.loyalty.birthdays import (
-        BIRTHDAY_WORKFLOW,
-        birthday_message_key,
-        birthday_workflow_id,
-    )
+    from herald.loyalty.birthdays import birthday_message_key, birthday_workflow_id
+    from herald.loyalty.contracts import BIRTHDAY_SWEEP_WORKFLOW, BIRTHDAY_WORKFLOW
     from herald.loyalty.schemas import (
         BirthdayQuery,
         BirthdayRewardInput,
@@ -23,8 +20,8 @@ with workflow.unsafe.imports_passed_through():
         BirthdaySweepInput,
         BirthdaySweepOutcome,
     )
+    from herald.messaging.contracts import SEND_WORKFLOW
     from herald.messaging.delivery import DeliveryRequest
-    from herald.messaging.messages import SEND_WORKFLOW
     from herald.temporal import run_search_attributes
     from workflows.messaging import SendMessage
     from workflows.policies import DB_RETRY, DB_TIMEOUT
@@ -34,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
 START_CONCURRENCY = 100
 
 
-@workflow.defn
+@workflow.defn(name=BIRTHDAY_SWEEP_WORKFLOW)
 class BirthdayRewards:
     """Finds whose birthday it is (each in their own time zone) and starts one
     ``BirthdayReward`` per customer and year. A second sweep of the same day starts nothing
@@ -83,7 +80,7 @@ class BirthdayRewards:
         return 1
 
 
-@workflow.defn
+@workflow.defn(name=BIRTHDAY_WORKFLOW)
 class BirthdayReward:
     """One customer's birthday of one year: the points, then the message (which waits out
     quiet hours in its own ``SendMessage`` run)."""

@@ -16,6 +16,13 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from activities.campaigns import CampaignActivities, CampaignRef
+    from herald.campaigns.contracts import (
+        CAMPAIGN_WORKFLOW,
+        CANCEL_SIGNAL,
+        PAUSE_SIGNAL,
+        PROGRESS_QUERY,
+        RESUME_SIGNAL,
+    )
     from herald.campaigns.models import CampaignStatus
     from herald.campaigns.sending import (
         BatchOutcome,
@@ -49,7 +56,7 @@ BATCHES_PER_RUN = 400
 STATISTICS_EVERY = 25
 
 
-@workflow.defn
+@workflow.defn(name=CAMPAIGN_WORKFLOW)
 class CampaignSend:
     @workflow.init
     def __init__(self, input: CampaignSendInput) -> None:
@@ -60,19 +67,19 @@ class CampaignSend:
 
     # -- signals and query ------------------------------------------------------------------
 
-    @workflow.signal
+    @workflow.signal(name=PAUSE_SIGNAL)
     def pause(self) -> None:
         self._state.paused = True
 
-    @workflow.signal
+    @workflow.signal(name=RESUME_SIGNAL)
     def resume(self) -> None:
         self._state.paused = False
 
-    @workflow.signal
+    @workflow.signal(name=CANCEL_SIGNAL)
     def cancel(self) -> None:
         self._state.cancelled = True
 
-    @workflow.query
+    @workflow.query(name=PROGRESS_QUERY)
     def progress(self) -> CampaignState:
         return self._state
 

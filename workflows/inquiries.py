@@ -11,6 +11,15 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.inquiries import InquiryActivities
+    from herald.inquiries.contracts import (
+        ASSIGN_UPDATE,
+        CONVERT_UPDATE,
+        FOLLOW_UP_WORKFLOW,
+        LEAD_RESPONSE_UPDATE,
+        LOSE_UPDATE,
+        REPLY_UPDATE,
+        STATE_QUERY,
+    )
     from herald.inquiries.models import CLOSED, InquiryStatus
     from herald.inquiries.schemas import (
         ConvertRequest,
@@ -34,7 +43,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.timing import changed_before
 
-STATE_QUERY = "state"
 # The statuses each transition may start from; anything else is refused (HTTP 409).
 ALLOWED_FROM: dict[str, frozenset[InquiryStatus]] = {
     "assign": frozenset({InquiryStatus.new, InquiryStatus.assigned, InquiryStatus.replied}),
@@ -61,7 +69,7 @@ def _refuse(transition: str, status: InquiryStatus) -> None:
         )
 
 
-@workflow.defn
+@workflow.defn(name=FOLLOW_UP_WORKFLOW)
 class InquiryFollowUp:
     """Notifies sales, then waits. Timers remind owners of an unassigned lead, escalate a lead
     nobody answers, nudge a lead who went quiet, and close it as lost when nothing comes of
@@ -143,7 +151,7 @@ class InquiryFollowUp:
 
     # -- updates -------------------------------------------------------------------------------
 
-    @workflow.update
+    @workflow.update(name=ASSIGN_UPDATE)
     async def assign(self, change: Transition) -> FollowUpState:
         async with self._lock:
             _refuse("assign", self._state.status)
@@ -158,7 +166,7 @@ class InquiryFollowUp:
             )
             return self._moved()
 
-    @workflow.update
+    @workflow.update(name=REPLY_UPDATE)
     async def reply(self, change: Transition) -> FollowUpState:
         async with self._lock:
             _refuse("reply", self._state.status)
@@ -173,7 +181,7 @@ class InquiryFollowUp:
             await self._record("replied", change.actor, details)
             return self._moved()
 
-    @workflow.update
+    @workflow.update(name=LEAD_RESPONSE_UPDATE)
     async def lead_response(self, change: Transition) -> FollowUpState:
         async with self._lock:
             _refuse("lead_response", self._state.status)
@@ -182,7 +190,7 @@ class InquiryFollowUp:
             await self._record("lead_responded", change.actor, {"note": change.lead_response.note})
             return self._moved()
 
-    @workflow.update
+    @workflow.update(name=CONVERT_UPDATE)
     async def convert(self, change: Transition) -> FollowUpState:
         async with self._lock:
             _refuse("convert", self._state.status)
@@ -206,7 +214,7 @@ class InquiryFollowUp:
             await self._record("converted", change.actor, details | {"note": change.convert.note})
             return self._moved()
 
-    @workflow.update
+    @workflow.update(name=LOSE_UPDATE)
     async def lose(self, change: Transition) -> FollowUpState:
         async with self._lock:
             _refuse("lose", self._state.status)

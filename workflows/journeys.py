@@ -18,6 +18,14 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.journeys import JourneyActivities
+    from herald.journeys.contracts import (
+        EVENT_SIGNAL,
+        EXIT_UPDATE,
+        JOURNEY_WORKFLOW,
+        MIGRATE_UPDATE,
+        PROGRESS_QUERY,
+        SKIP_WAIT_UPDATE,
+    )
     from herald.journeys.definition import (
         AwardPointsStep,
         BranchStep,
@@ -54,14 +62,7 @@ with workflow.unsafe.imports_passed_through():
         WaitRequest,
         WebhookRequest,
     )
-    from herald.journeys.triggers import (
-        EVENT_SIGNAL,
-        EXIT_UPDATE,
-        MIGRATE_UPDATE,
-        PROGRESS_QUERY,
-        SKIP_WAIT_UPDATE,
-        message_intent,
-    )
+    from herald.journeys.triggers import message_intent
     from herald.temporal import JOURNEY, JOURNEY_STEP, JOURNEY_VERSION
     from workflows.policies import (
         DB_RETRY,
@@ -84,7 +85,7 @@ Out = TypeVar("Out")
 SEEN_EVENTS_KEPT = 200
 
 
-@workflow.defn
+@workflow.defn(name=JOURNEY_WORKFLOW)
 class JourneyRun:
     def __init__(self) -> None:
         self._input: JourneyRunInput | None = None

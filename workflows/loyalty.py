@@ -7,6 +7,16 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.loyalty import ExpiryActivities, LoyaltyActivities
+    from herald.loyalty.contracts import (
+        AWARD_WORKFLOW,
+        EXPIRY_SWEEP_WORKFLOW,
+        REDEMPTION_WORKFLOW,
+        REFERRAL_WORKFLOW,
+        REVERSE_WORKFLOW,
+        SETTLED_SIGNAL,
+        TIER_CHANGED_SIGNAL,
+        TIER_REVIEW_WORKFLOW,
+    )
     from herald.loyalty.models import RedemptionStatus
     from herald.loyalty.schemas import (
         AwardOrderPointsInput,
@@ -22,7 +32,6 @@ with workflow.unsafe.imports_passed_through():
         TierMember,
         TierReviewRequest,
     )
-    from herald.loyalty.triggers import SETTLED_SIGNAL, TIER_CHANGED_SIGNAL
     from workflows.policies import (
         DB_RETRY,
         DB_TIMEOUT,
@@ -43,7 +52,7 @@ async def _write_ledger(activity: Callable[[LoyaltyActivities, In], Out], data: 
     )
 
 
-@workflow.defn
+@workflow.defn(name=AWARD_WORKFLOW)
 class AwardOrderPoints:
     """Points for one paid order. The workflow id is derived from the order, so it runs once."""
 
@@ -52,7 +61,7 @@ class AwardOrderPoints:
         return await _write_ledger(LoyaltyActivities.award_order_points, data)
 
 
-@workflow.defn
+@workflow.defn(name=REVERSE_WORKFLOW)
 class ReverseOrderPoints:
     """Takes back the points of a refunded order, once."""
 
@@ -61,7 +70,7 @@ class ReverseOrderPoints:
         return await _write_ledger(LoyaltyActivities.reverse_order_points, data)
 
 
-@workflow.defn
+@workflow.defn(name=REFERRAL_WORKFLOW)
 class ReferralReward:
     """A referred customer's first paid order: points for both, once (the id is the
     referral's)."""
@@ -71,7 +80,7 @@ class ReferralReward:
         await _write_ledger(LoyaltyActivities.reward_referral, request)
 
 
-@workflow.defn
+@workflow.defn(name=REDEMPTION_WORKFLOW)
 class RewardRedemption:
     """Holds a redeemed reward's points while its code waits for an order. When the code is
     used or given back (through the API, which signals ``settled``) the run ends; when the hold
@@ -97,7 +106,7 @@ class RewardRedemption:
         self._settled = True
 
 
-@workflow.defn
+@workflow.defn(name=TIER_REVIEW_WORKFLOW)
 class TierReview:
     """One per member with a tier: sleeps until the end of the member's period in it, then
     reviews (keep, or move down to what they still reach). A new tier (an upgrade) signals it,
@@ -125,7 +134,7 @@ class TierReview:
         self._changes += 1
 
 
-@workflow.defn
+@workflow.defn(name=EXPIRY_SWEEP_WORKFLOW)
 class ExpirePoints:
     """The daily expiry sweep: for each organization whose points expire, the customers with
     points due (or due soon), a page at a time; each page expires and announces in one

@@ -6,11 +6,12 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.messaging import MessagingActivities
+    from herald.messaging.contracts import SEND_WORKFLOW
     from herald.messaging.delivery import DeliveryOutcome, DeliveryRequest
     from workflows.policies import DELIVERY_DEADLINE, DELIVERY_RETRY, DELIVERY_TIMEOUT
 
 
-@workflow.defn
+@workflow.defn(name=SEND_WORKFLOW)
 class SendMessage:
     """One message to one recipient, under a workflow id derived from the intent."""
 

@@ -8,6 +8,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.segments import SegmentActivities, SegmentSweepRequest
+    from herald.segments.contracts import SEGMENT_SWEEP_WORKFLOW
     from herald.segments.membership import SegmentSweepInput
     from workflows.policies import DB_RETRY, DB_TIMEOUT, SWEEP_TIMEOUT
     from workflows.timing import scheduled_or_now
@@ -19,7 +20,7 @@ class SegmentSweepOutcome(BaseModel):
     exited: int
 
 
-@workflow.defn
+@workflow.defn(name=SEGMENT_SWEEP_WORKFLOW)
 class SegmentSweep:
     @workflow.run
     async def run(self, sweep: SegmentSweepInput) -> SegmentSweepOutcome:

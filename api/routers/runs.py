@@ -8,7 +8,7 @@ from temporalio.client import Client
 from api.deps import require, temporal_client
 from herald.access.permissions import Permission
 from herald.access.service import Principal
-from herald.journeys.triggers import EXIT_UPDATE, SKIP_WAIT_UPDATE
+from herald.journeys.contracts import EXIT_UPDATE, SKIP_WAIT_UPDATE
 from herald.runs import service
 from herald.runs.schemas import ExitRequest, RunDetail, RunPage, RunQuery
 

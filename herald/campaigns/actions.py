@@ -11,6 +11,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from herald.campaigns import service
 from herald.campaigns.analytics import campaign_analytics
+from herald.campaigns.contracts import CANCEL_SIGNAL, PAUSE_SIGNAL, RESUME_SIGNAL
 from herald.campaigns.models import ACTIVE, Campaign, CampaignStatus
 from herald.campaigns.schemas import CampaignAnalytics, CampaignOut
 from herald.campaigns.sending import campaign_start
@@ -33,9 +34,11 @@ async def send(runtime: Runtime, organization_id: uuid.UUID, campaign: str) -> C
 
 
 class SendAction(enum.StrEnum):
-    pause = "pause"
-    resume = "resume"
-    cancel = "cancel"
+    """What a marketer can do to a send under way; each is the run's signal of that name."""
+
+    pause = PAUSE_SIGNAL
+    resume = RESUME_SIGNAL
+    cancel = CANCEL_SIGNAL
 
 
 # The statuses each action applies to; anything else is a 409.

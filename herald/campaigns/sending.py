@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from herald.campaigns.analytics import variant_results
+from herald.campaigns.contracts import CAMPAIGN_WORKFLOW
 from herald.campaigns.decision import pick_winner
 from herald.campaigns.models import Campaign, CampaignRecipient, CampaignStatus
 from herald.campaigns.schemas import ABTest, Audience
@@ -132,9 +133,6 @@ class CampaignResult(BaseModel):
     recipients: int
     winner: str | None
     by_status: dict[str, int]
-
-
-CAMPAIGN_WORKFLOW = "CampaignSend"
 
 
 def campaign_start(campaign: Campaign) -> WorkflowStart:

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from herald.customers.schemas import to_e164
+from herald.inquiries.contracts import TRANSITION_UPDATES
 from herald.inquiries.models import InquiryStatus
 from herald.messaging.models import MessageStatus
 
@@ -173,14 +174,11 @@ class Transition(BaseModel):
         return self
 
     def _changes(self) -> list[str]:
-        return [name for name in _CHANGES if getattr(self, name) is not None]
+        return [name for name in TRANSITION_UPDATES if getattr(self, name) is not None]
 
     def name(self) -> str:
         """The follow-up run's update for this change."""
         return self._changes()[0]
-
-
-_CHANGES = ("assign", "reply", "lead_response", "convert", "lose")
 
 
 # -- the follow-up run and its activities ------------------------------------------------------

@@ -16,6 +16,7 @@ from herald.customers.service import create_customer
 from herald.db import Database, read_snapshot, session_organization, utcnow
 from herald.errors import InvalidInput, NotFound
 from herald.events.models import Event
+from herald.inquiries.contracts import FOLLOW_UP_WORKFLOW
 from herald.inquiries.emails import STAFF_ROLES, TEMPLATES, inquiry_context
 from herald.inquiries.models import CLOSED, Inquiry, InquiryEntry, InquirySettings
 from herald.inquiries.schemas import (
@@ -37,7 +38,6 @@ from herald.inquiries.schemas import (
 from herald.messaging.delivery import DeliveryBatch, DeliveryEnv, Recipient, deliver_batch
 from herald.messaging.templates import ensure_template
 
-FOLLOW_UP_WORKFLOW = "InquiryFollowUp"
 INQUIRY_RECEIVED = "inquiry.received"
 INQUIRY_CONVERTED = "inquiry.converted"
 # Who may be given an inquiry to work.

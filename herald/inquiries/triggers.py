@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from herald.events.models import Event
+from herald.inquiries.contracts import FOLLOW_UP_WORKFLOW
 from herald.inquiries.models import Inquiry, InquirySettings
 from herald.inquiries.schemas import FollowUpInput
 from herald.inquiries.service import (
-    FOLLOW_UP_WORKFLOW,
     INQUIRY_RECEIVED,
     follow_up_timers,
     follow_up_workflow_id,

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from herald.errors import HeraldError, InvalidInput
 from herald.journeys import service
+from herald.journeys.contracts import MIGRATE_UPDATE
 from herald.journeys.schemas import EnrollRequest, JourneyStats, MigrateOutcome
 from herald.journeys.simulation import SimulateRequest, SimulationResult, simulated_definition
-from herald.journeys.triggers import MIGRATE_UPDATE
 from herald.runs import service as runs
 from herald.runs.schemas import RunPage, RunQuery
 from herald.runtime import Runtime

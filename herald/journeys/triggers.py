@@ -8,19 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from herald.events.models import Event
+from herald.journeys.contracts import EVENT_SIGNAL, JOURNEY_WORKFLOW
 from herald.journeys.definition import EventMatch
 from herald.journeys.models import Journey, JourneyStatus
 from herald.journeys.schemas import JourneyEvent, JourneyRunInput
 from herald.temporal import WorkflowSignal, WorkflowStart
 
-JOURNEY_WORKFLOW = "JourneyRun"
-EVENT_SIGNAL = "event"
 # The event type a run started by hand carries, with the properties given.
 MANUAL_ENROLLMENT = "journey.enrolled"
-PROGRESS_QUERY = "progress"
-EXIT_UPDATE = "exit"
-SKIP_WAIT_UPDATE = "skip_wait"
-MIGRATE_UPDATE = "migrate"
 
 
 def journey_workflow_id(organization_id: uuid.UUID, key: str, customer_id: uuid.UUID) -> str:

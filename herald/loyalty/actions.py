@@ -12,9 +12,10 @@ from temporalio.service import RPCError
 from herald.customers.service import get_customer
 from herald.errors import Conflict, NotFound
 from herald.loyalty import analytics, rewards
+from herald.loyalty.contracts import SETTLED_SIGNAL
 from herald.loyalty.models import Redemption, RedemptionStatus
 from herald.loyalty.schemas import CustomerLoyaltyView, LoyaltyLinkOut, RedemptionOut
-from herald.loyalty.triggers import SETTLED_SIGNAL, redemption_workflow_id
+from herald.loyalty.triggers import redemption_workflow_id
 from herald.messaging.unsubscribe import LOYALTY_VIEW
 from herald.organizations.models import Organization
 from herald.runtime import Runtime

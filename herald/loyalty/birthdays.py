@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer, month_day
+from herald.loyalty.contracts import BIRTHDAY_WORKFLOW
 from herald.loyalty.models import LoyaltySettings
 from herald.loyalty.rewards import get_reward, gift
 from herald.loyalty.schemas import (
@@ -29,8 +30,6 @@ from herald.messaging.templates import ensure_template
 BIRTHDAY_SOURCE = "birthday"
 # How long a birthday gift's code can be used.
 GIFT_HOLD = timedelta(days=30)
-BIRTHDAY_WORKFLOW = "BirthdayReward"
-SWEEP_WORKFLOW = "BirthdayRewards"
 # A customer without a time zone celebrates on the UTC date.
 DEFAULT_ZONE = "UTC"
 BIRTHDAY_TEMPLATE = TemplateCreate(

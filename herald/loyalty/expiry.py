@@ -24,7 +24,6 @@ from herald.loyalty.service import append_entry, lock_account
 
 EXPIRY_SOURCE = "expiry"
 POINTS_EXPIRING = "loyalty.points_expiring"
-SWEEP_WORKFLOW = "ExpirePoints"
 
 _CREDIT = and_(LedgerEntry.points > 0, LedgerEntry.kind.in_((EntryKind.earn, EntryKind.adjustment)))
 

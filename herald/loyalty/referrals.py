@@ -20,7 +20,6 @@ from herald.loyalty.schemas import ReferralRewardInput
 from herald.loyalty.service import award_points, get_settings
 
 REFERRAL_SOURCE = "referral"
-REFERRAL_WORKFLOW = "ReferralReward"
 
 
 def referral_code(session: Session, customer_id: uuid.UUID) -> ReferralCode:

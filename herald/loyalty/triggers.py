@@ -9,7 +9,15 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from herald.events.models import Event
-from herald.loyalty.referrals import REFERRAL_WORKFLOW, pending_referral
+from herald.loyalty.contracts import (
+    AWARD_WORKFLOW,
+    REDEMPTION_WORKFLOW,
+    REFERRAL_WORKFLOW,
+    REVERSE_WORKFLOW,
+    TIER_CHANGED_SIGNAL,
+    TIER_REVIEW_WORKFLOW,
+)
+from herald.loyalty.referrals import pending_referral
 from herald.loyalty.rewards import REDEMPTION_RESERVED
 from herald.loyalty.schemas import (
     AwardOrderPointsInput,
@@ -21,14 +29,6 @@ from herald.loyalty.schemas import (
 from herald.loyalty.service import ORDER_PAID, ORDER_REFUNDED
 from herald.loyalty.tiers import TIER_CHANGED
 from herald.temporal import WorkflowStart
-
-AWARD_WORKFLOW = "AwardOrderPoints"
-REVERSE_WORKFLOW = "ReverseOrderPoints"
-REDEMPTION_WORKFLOW = "RewardRedemption"
-# Sent when a code is used or given back: its run stops holding.
-SETTLED_SIGNAL = "settled"
-TIER_REVIEW_WORKFLOW = "TierReview"
-TIER_CHANGED_SIGNAL = "tier_changed"
 
 
 def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]:

@@ -7,8 +7,8 @@ import uuid
 from sqlalchemy.orm import Session
 
 from herald.events.models import Event
+from herald.messaging.contracts import SEND_WORKFLOW
 from herald.messaging.delivery import DeliveryRequest
-from herald.messaging.messages import SEND_WORKFLOW
 from herald.newsletter.service import CONFIRMATION_REQUESTED
 from herald.temporal import WorkflowStart
 

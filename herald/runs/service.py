@@ -20,7 +20,7 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from herald.errors import Conflict, InvalidInput, NotFound
-from herald.journeys.triggers import JOURNEY_WORKFLOW, PROGRESS_QUERY
+from herald.journeys.contracts import JOURNEY_WORKFLOW, PROGRESS_QUERY
 from herald.runs.schemas import RunDetail, RunOut, RunPage, RunQuery, RunStatus
 from herald.temporal import (
     CUSTOMER_ID,

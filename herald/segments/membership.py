@@ -22,7 +22,6 @@ from herald.segments.service import matching, rule_of
 
 SEGMENT_ENTERED = "segment.entered"
 SEGMENT_EXITED = "segment.exited"
-SWEEP_WORKFLOW = "SegmentSweep"
 # Rows written per statement while recording a large change.
 _CHUNK = 5_000
 
