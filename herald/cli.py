@@ -141,6 +141,11 @@ def dev() -> None:
             except subprocess.TimeoutExpired:
                 child.kill()
 
+    def stop_on_sigterm(signum: int, frame: object) -> None:
+        # A service manager or `kill` stops `herald dev` as Ctrl-C does: through stop_all.
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         console.print("starting Temporal dev server ...")
         children.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -131,6 +132,38 @@ def test_herald_dev_brings_up_everything_and_ctrl_c_stops_it(tmp_path: Path) -> 
     assert code == 0, log.read_text()[-2000:]
     for port in (temporal, ui, api):
         wait_until(lambda port=port: _closed(port), timeout_s=20)
+
+
+def test_sigterm_to_herald_dev_stops_everything_it_started(tmp_path: Path) -> None:
+    """A service manager (or `kill PID`) signals the one process it started, not its group."""
+    temporal, ui, api = free_port(), free_port(), free_port()
+    env = {
+        **os.environ,
+        "HERALD_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal}",
+        "HERALD_TEMPORAL_UI_PORT": str(ui),
+        "HERALD_API_PORT": str(api),
+        "HERALD_TASK_QUEUE": "herald-dev-sigterm",
+    }
+    env.pop("HERALD_DATABASE_URL", None)
+    log = tmp_path / "dev.log"
+    with open(log, "wb") as output:
+        dev = subprocess.Popen(
+            [HERALD, "dev"],
+            cwd=tmp_path,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for_port(api, timeout_s=90)
+        dev.send_signal(signal.SIGTERM)
+        assert dev.wait(timeout=60) == 0, log.read_text()[-2000:]
+        for port in (temporal, ui, api):
+            wait_until(lambda port=port: _closed(port), timeout_s=20)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(dev.pid, signal.SIGKILL)  # whatever is left, so a failure leaks nothing
 
 
 def _closed(port: int) -> bool:
