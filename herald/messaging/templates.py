@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer
@@ -93,13 +94,21 @@ def template_for_key(session: Session, key: str) -> MessageTemplate | None:
 
 def ensure_template(session: Session, default: TemplateCreate) -> MessageTemplate:
     """The organization's live template under the default's key (a merchant may have edited
-    it), or Herald's default created for it, uncommitted."""
-    found = session.scalar(
-        select(MessageTemplate).where(
-            MessageTemplate.key == default.key, MessageTemplate.deleted_at.is_(None)
-        )
-    )
-    return found or create_template(session, default, commit=False)
+    it), or Herald's default created for it, uncommitted.
+
+    Two runs may need the default at once (two birthdays in one sweep): the one that loses the
+    race to create it takes the winner's, instead of failing on the unique key."""
+    found = template_for_key(session, default.key)
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            return create_template(session, default, commit=False)
+    except (Conflict, IntegrityError):
+        found = template_for_key(session, default.key)
+        if found is None:
+            raise
+        return found
 
 
 def list_templates(session: Session) -> list[MessageTemplate]:
