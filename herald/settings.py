@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     worker_processes: int = Field(default=1, ge=1, le=64)
     # How often the API sweeps stored events that could not be handed to Temporal yet.
     dispatch_interval_s: float = 1.0
+    # How often a process asks Temporal whether runs under a retired workflow-id scheme are
+    # still open (their events are routed to them until they end).
+    legacy_run_check_s: float = 60.0
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_access_log: bool = True

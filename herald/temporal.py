@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,7 +29,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from herald.settings import Settings
+from herald.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,13 @@ _INDEXED_TYPE = {
 
 # Fail fast when the server is unreachable: callers keep the work and try again later.
 START_RPC_TIMEOUT = timedelta(seconds=5)
+
+
+def tenant_workflow_id(workflow: str, organization_id: uuid.UUID, *subject: object) -> str:
+    """The one id scheme of a per-organization run: ``<Type>/<organization>/<subject...>``,
+    the subject being what the run happens once for (an order, a customer and year, a
+    campaign). Cross-tenant sweeps are ``<Type>/<task queue>`` (``herald.schedules``)."""
+    return "/".join([workflow, str(organization_id), *(str(part) for part in subject)])
 
 
 def search_attribute_flags() -> list[str]:
@@ -120,6 +128,57 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
 
 
 @dataclass(frozen=True)
+class LegacyId:
+    """The id the same run had under a workflow-id scheme Herald no longer starts, and the
+    prefix every such id has. While runs under it are still open, what is meant for the run
+    reaches the old one, instead of a second run starting beside it."""
+
+    workflow_id: str
+    prefix: str
+
+
+class _LegacyRuns:
+    """Whether any run under a retired id scheme is still open, asked of Temporal's visibility
+    at most every ``legacy_run_check_s`` per process and scheme."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], tuple[float, bool]] = {}
+
+    async def open(self, client: Client, workflow: str, prefix: str) -> bool:
+        now = time.monotonic()
+        checked = self._known.get((workflow, prefix))
+        if checked is not None and now - checked[0] < get_settings().legacy_run_check_s:
+            return checked[1]
+        found = await client.count_workflows(
+            f"WorkflowType = '{workflow}' AND ExecutionStatus = 'Running' "
+            f"AND WorkflowId STARTS_WITH '{prefix}'",
+            rpc_timeout=START_RPC_TIMEOUT,
+        )
+        self._known[(workflow, prefix)] = (now, found.count > 0)
+        return found.count > 0
+
+
+_legacy_runs = _LegacyRuns()
+
+
+async def _signal_legacy(
+    client: Client, workflow: str, legacy: LegacyId, signal: str, arg: BaseModel | None
+) -> bool:
+    """Signal the run under the legacy id if one is open; whether it took the signal."""
+    if not await _legacy_runs.open(client, workflow, legacy.prefix):
+        return False
+    try:
+        await client.get_workflow_handle(legacy.workflow_id).signal(
+            signal, *([arg] if arg is not None else []), rpc_timeout=START_RPC_TIMEOUT
+        )
+    except RPCError as exc:
+        if exc.status is not RPCStatusCode.NOT_FOUND:
+            raise
+        return False
+    return True
+
+
+@dataclass(frozen=True)
 class WorkflowStart:
     """A Herald run to start: its workflow id is derived from its subject, so it starts once."""
 
@@ -138,15 +197,18 @@ class WorkflowStart:
     # Journey runs: the journey's key as a search attribute from the start, its name as memo.
     journey: str | None = None
     memo: dict[str, str] | None = None
+    legacy: LegacyId | None = None
 
 
 @dataclass(frozen=True)
 class WorkflowSignal:
     """A signal for the run under this id if one is running; without one, nobody listens."""
 
+    workflow: str
     workflow_id: str
     signal: str
     arg: BaseModel
+    legacy: LegacyId | None = None
 
 
 async def send_signal(client: Client, signal: WorkflowSignal) -> None:
@@ -157,12 +219,24 @@ async def send_signal(client: Client, signal: WorkflowSignal) -> None:
     except RPCError as exc:
         if exc.status is not RPCStatusCode.NOT_FOUND:
             raise
+        if signal.legacy is not None:
+            await _signal_legacy(client, signal.workflow, signal.legacy, signal.signal, signal.arg)
 
 
 async def start_run(
     client: Client, task_queue: str, start: WorkflowStart
 ) -> WorkflowHandle[Any, Any]:
-    """Start the run, or return the one its id already names (a duplicate start is success)."""
+    """Start the run, or return the one its id already names (a duplicate start is success).
+    A signal-with-start for a subject whose run is still open under its legacy id goes to that
+    run instead."""
+    if (
+        start.legacy is not None
+        and start.signal is not None
+        and await _signal_legacy(
+            client, start.workflow, start.legacy, start.signal, start.signal_arg
+        )
+    ):
+        return client.get_workflow_handle(start.legacy.workflow_id)
     try:
         return await client.start_workflow(
             start.workflow,

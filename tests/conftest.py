@@ -186,6 +186,7 @@ def herald_env(database_url: str, temporal_address: str, task_queue: str) -> dic
         "HERALD_TEMPORAL_ADDRESS": temporal_address,
         "HERALD_TASK_QUEUE": task_queue,
         "HERALD_DISPATCH_INTERVAL_S": "0.3",
+        "HERALD_LEGACY_RUN_CHECK_S": "0.2",
         "HERALD_SECRET_KEY": "test-secret-key",
         "PYTHONUNBUFFERED": "1",
     }

@@ -20,8 +20,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.campaigns import CampaignActivities
 from herald.access.models import Role
+from herald.campaigns.contracts import campaign_workflow_id
 from herald.campaigns.sending import CampaignSendInput
-from herald.campaigns.service import workflow_id
 from herald.db import Database
 from herald.messaging.models import Message
 from herald.messaging.unsubscribe import Links
@@ -97,7 +97,7 @@ async def _start(
     return await env.client.start_workflow(
         CampaignSend.run,
         CampaignSendInput(organization_id=org.id, campaign_id=uuid.UUID(campaign["id"]), **options),
-        id=workflow_id(uuid.UUID(campaign["id"])),
+        id=campaign_workflow_id(org.id, uuid.UUID(campaign["id"])),
         task_queue=QUEUE,
     )
 

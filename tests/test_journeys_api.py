@@ -6,6 +6,8 @@ import copy
 import os
 import subprocess
 import sys
+import uuid
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,13 @@ import yaml
 from pydantic import TypeAdapter
 
 from herald.access.models import Role
+from herald.db import utcnow
+from herald.journeys.contracts import journey_workflow_id, legacy_journey_id
+from herald.journeys.schemas import JourneyEvent
+from herald.journeys.service import get_journey
+from herald.journeys.triggers import journey_start
+from herald.settings import Settings
+from herald.temporal import connect, start_run
 from tests.conftest import Org, Stack, create_customer, wait_until
 
 HERALD = str(Path(sys.executable).parent / "herald")
@@ -418,3 +427,50 @@ def test_a_run_whose_step_is_gone_in_the_new_version_stays_where_it_is(
     assert "'pause' is not in version 2" in moved["refused"][run["workflow_id"]]
     detail = _run(stack, org, run["workflow_id"])
     assert (detail["status"], detail["progress"]["version"]) == ("running", 1)
+
+
+def _dispatched(stack: Stack, org: Org, event: dict[str, Any]) -> None:
+    posted = stack.api.post("/v1/events", json=event, headers=org.headers())
+    assert posted.status_code == 202, posted.text
+    [accepted] = posted.json()["events"]
+    wait_until(
+        lambda: stack.api.get(f"/v1/events/{accepted['id']}", headers=org.headers()).json()[
+            "dispatched_at"
+        ]
+    )
+
+
+async def test_a_run_under_the_retired_id_scheme_keeps_getting_its_events(
+    stack: Stack, org: Org
+) -> None:
+    _templates(stack, org)
+    _journey(stack, org, WELCOME)
+    customer = create_customer(stack, org)
+    customer_id = uuid.UUID(customer["id"])
+    legacy = legacy_journey_id(org.id, "welcome", customer_id)
+    # A run an earlier Herald started, under "journey/<organization>/<key>/<customer>".
+    with stack.db.session(org.id) as session:
+        start = journey_start(
+            get_journey(session, "welcome"),
+            customer_id,
+            JourneyEvent(
+                id=uuid.uuid4(), type="customer.signed_up", properties={}, occurred_at=utcnow()
+            ),
+        )
+    client = await connect(Settings(temporal_address=stack.env["HERALD_TEMPORAL_ADDRESS"]))
+    old = replace(start, workflow_id=legacy.workflow_id, legacy=None)
+    await start_run(client, stack.env["HERALD_TASK_QUEUE"], old)
+    wait_until(lambda: _run(stack, org, legacy.workflow_id)["step"] == "pause")
+
+    # Another signup would start the journey (signal-with-start): the old run hears it, and
+    # no second run starts beside it under the new id.
+    _dispatched(stack, org, {"type": "customer.signed_up", "customer": {"id": customer["id"]}})
+    new_id = journey_workflow_id(org.id, "welcome", customer_id)
+    assert stack.api.get(f"/v1/runs/{new_id}", headers=org.headers()).status_code == 404
+    # An exit event is a plain signal to the new id, which no run has: the old run gets it.
+    _dispatched(stack, org, {"type": "customer.unsubscribed", "customer": {"id": customer["id"]}})
+    ended = wait_until(
+        lambda: (r := _run(stack, org, legacy.workflow_id))["status"] == "completed" and r
+    )
+    assert ended["result"]["reason"] == "exit event: customer.unsubscribed"
+    assert _subjects(stack, org, customer) == ["hello"]

@@ -3,12 +3,14 @@ and a run waiting for the exit hears it (dev server, worker and API processes)."
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from herald.journeys.contracts import journey_workflow_id
 from herald.schedules import SEGMENT_SWEEP_EVERY, segment_sweep_schedule_id
 from herald.segments.contracts import SEGMENT_SWEEP_WORKFLOW
 from herald.segments.membership import SegmentSweepInput
@@ -81,7 +83,7 @@ async def test_entering_a_segment_starts_a_journey_and_leaving_it_reaches_the_wa
     wait_until(lambda: _subjects(stack, org, newcomer) == ["hello"])
     assert _subjects(stack, org, already) == []  # in before tracking began: no entry
 
-    workflow_id = f"journey/{org.id}/vip-welcome/{newcomer['id']}"
+    workflow_id = journey_workflow_id(org.id, "vip-welcome", uuid.UUID(newcomer["id"]))
     wait_until(lambda: _run(stack, org, workflow_id)["step"] == "stay")
     _tags(stack, org, newcomer, [])
     third = await _sweep(stack, client, now + timedelta(minutes=10))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import importlib
 import pkgutil
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +65,22 @@ def test_no_starter_spells_a_workflow_type_by_hand() -> None:
                 if isinstance(node, ast.Constant) and node.value in types:
                     spelled.append(f"{path.relative_to(root)}:{node.lineno}: {node.value!r}")
     assert spelled == []
+
+
+def test_per_tenant_runs_are_named_type_organization_subject() -> None:
+    from herald.campaigns.contracts import CAMPAIGN_WORKFLOW, campaign_workflow_id
+    from herald.inquiries.contracts import FOLLOW_UP_WORKFLOW
+    from herald.inquiries.service import follow_up_workflow_id
+    from herald.journeys.contracts import JOURNEY_WORKFLOW, journey_workflow_id
+    from herald.loyalty.contracts import REDEMPTION_WORKFLOW
+    from herald.loyalty.triggers import redemption_workflow_id
+    from herald.messaging.contracts import SEND_WORKFLOW, send_workflow_id
+
+    org, subject = uuid.uuid4(), uuid.uuid4()
+    assert campaign_workflow_id(org, subject) == f"{CAMPAIGN_WORKFLOW}/{org}/{subject}"
+    assert journey_workflow_id(org, "welcome", subject) == (
+        f"{JOURNEY_WORKFLOW}/{org}/welcome/{subject}"
+    )
+    assert follow_up_workflow_id(org, subject) == f"{FOLLOW_UP_WORKFLOW}/{org}/{subject}"
+    assert redemption_workflow_id(org, subject) == f"{REDEMPTION_WORKFLOW}/{org}/{subject}"
+    assert send_workflow_id(org, "test/1") == f"{SEND_WORKFLOW}/{org}/test/1"

@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
         BirthdaySweepInput,
         BirthdaySweepOutcome,
     )
-    from herald.messaging.contracts import SEND_WORKFLOW
+    from herald.messaging.contracts import SEND_WORKFLOW, send_workflow_id
     from herald.messaging.delivery import DeliveryRequest
     from herald.temporal import run_search_attributes
     from workflows.messaging import SendMessage
@@ -108,7 +108,7 @@ class BirthdayReward:
                     "reward": prepared.reward,
                 },
             ),
-            id=f"{SEND_WORKFLOW}/{reward.organization_id}/{key}",
+            id=send_workflow_id(reward.organization_id, key),
             search_attributes=run_search_attributes(
                 SEND_WORKFLOW, str(reward.organization_id), str(reward.customer_id)
             ),

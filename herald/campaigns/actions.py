@@ -23,11 +23,12 @@ from herald.runtime import Runtime
 async def send(runtime: Runtime, organization_id: uuid.UUID, campaign: str) -> CampaignOut:
     """Start the send (now, or at its send_at): a CampaignSend run carries it."""
     draft = await runtime.in_org(organization_id, lambda s: service.ready_to_send(s, campaign))
-    await runtime.start_run(campaign_start(draft))
+    start = campaign_start(draft)
+    await runtime.start_run(start)
 
     def started(session: Session) -> CampaignOut:
         found = service.get_campaign(session, draft.id)
-        service.mark_started(session, found)
+        service.mark_started(session, found, start.workflow_id)
         return service.to_out(found)
 
     return await runtime.in_org(organization_id, started)
@@ -60,14 +61,15 @@ async def steer(
         return found
 
     found = await runtime.in_org(organization_id, check)
-    handle = (await runtime.client()).get_workflow_handle(service.workflow_id(found.id))
+    out = service.to_out(found)
+    handle = (await runtime.client()).get_workflow_handle(out.workflow_id)
     try:
         await handle.signal(action.value)
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise Conflict("the campaign's send has ended") from exc
         raise
-    return service.to_out(found)
+    return out
 
 
 async def analytics(

@@ -72,6 +72,8 @@ class Campaign(TenantScoped, Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     failure: Mapped[str | None] = mapped_column(String(500))
+    # The id of the run carrying the send, once started.
+    workflow_id: Mapped[str | None] = mapped_column(String(300))
 
 
 class CampaignRecipient(TenantScoped, Base):

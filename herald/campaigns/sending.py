@@ -14,11 +14,11 @@ from sqlalchemy import ColumnElement, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from herald.campaigns.analytics import variant_results
-from herald.campaigns.contracts import CAMPAIGN_WORKFLOW
+from herald.campaigns.contracts import CAMPAIGN_WORKFLOW, campaign_workflow_id
 from herald.campaigns.decision import pick_winner
 from herald.campaigns.models import Campaign, CampaignRecipient, CampaignStatus
 from herald.campaigns.schemas import ABTest, Audience
-from herald.campaigns.service import get_campaign, workflow_id
+from herald.campaigns.service import get_campaign
 from herald.customers.models import Customer
 from herald.db import analyze, session_organization, utcnow
 from herald.messaging.delivery import (
@@ -138,7 +138,7 @@ class CampaignResult(BaseModel):
 def campaign_start(campaign: Campaign) -> WorkflowStart:
     return WorkflowStart(
         workflow=CAMPAIGN_WORKFLOW,
-        workflow_id=workflow_id(campaign.id),
+        workflow_id=campaign_workflow_id(campaign.organization_id, campaign.id),
         arg=CampaignSendInput(organization_id=campaign.organization_id, campaign_id=campaign.id),
         organization_id=campaign.organization_id,
         customer_id=None,

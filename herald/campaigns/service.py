@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from herald.campaigns.contracts import campaign_workflow_id
 from herald.campaigns.models import ACTIVE, Campaign, CampaignRecipient, CampaignStatus
 from herald.campaigns.schemas import (
     Audience,
@@ -22,10 +23,6 @@ from herald.db import commit_or_conflict, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
 from herald.messaging.models import Channel, MessageTemplate
 from herald.segments.models import Segment
-
-
-def workflow_id(campaign_id: uuid.UUID) -> str:
-    return f"campaign-{campaign_id}"
 
 
 def _variants(
@@ -163,13 +160,15 @@ def ready_to_send(session: Session, id_or_key: str) -> Campaign:
     return campaign
 
 
-def mark_started(session: Session, campaign: Campaign) -> None:
-    """After its run started: scheduled or running, unless the run already moved it on."""
+def mark_started(session: Session, campaign: Campaign, workflow_id: str) -> None:
+    """After its run started under ``workflow_id``: scheduled or running, unless the run
+    already moved it on."""
     later = campaign.send_at is not None and campaign.send_at > utcnow()
     session.refresh(campaign)
+    campaign.workflow_id = workflow_id
     if campaign.status is CampaignStatus.draft:
         campaign.status = CampaignStatus.scheduled if later else CampaignStatus.running
-        session.commit()
+    session.commit()
 
 
 def require_status(campaign: Campaign, allowed: frozenset[CampaignStatus], action: str) -> None:
@@ -202,7 +201,8 @@ def to_out(campaign: Campaign, progress: Progress | None = None) -> CampaignOut:
             "id": campaign.id,
             "status": campaign.status,
             "winner": campaign.winner,
-            "workflow_id": workflow_id(campaign.id),
+            "workflow_id": campaign.workflow_id
+            or campaign_workflow_id(campaign.organization_id, campaign.id),
             "created_at": campaign.created_at,
             "started_at": campaign.started_at,
             "finished_at": campaign.finished_at,

@@ -37,6 +37,7 @@ from herald.inquiries.schemas import (
 )
 from herald.messaging.delivery import DeliveryBatch, DeliveryEnv, Recipient, deliver_batch
 from herald.messaging.templates import ensure_template
+from herald.temporal import tenant_workflow_id
 
 INQUIRY_RECEIVED = "inquiry.received"
 INQUIRY_CONVERTED = "inquiry.converted"
@@ -52,7 +53,7 @@ DEFAULT_SETTINGS = InquirySettingsOut(
 
 
 def follow_up_workflow_id(organization_id: uuid.UUID, inquiry_id: uuid.UUID) -> str:
-    return f"{FOLLOW_UP_WORKFLOW}/{organization_id}/{inquiry_id}"
+    return tenant_workflow_id(FOLLOW_UP_WORKFLOW, organization_id, inquiry_id)
 
 
 # -- settings ----------------------------------------------------------------------------------

@@ -8,7 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from herald.events.models import Event
-from herald.journeys.contracts import EVENT_SIGNAL, JOURNEY_WORKFLOW
+from herald.journeys.contracts import (
+    EVENT_SIGNAL,
+    JOURNEY_WORKFLOW,
+    journey_workflow_id,
+    legacy_journey_id,
+)
 from herald.journeys.definition import EventMatch
 from herald.journeys.models import Journey, JourneyStatus
 from herald.journeys.schemas import JourneyEvent, JourneyRunInput
@@ -16,11 +21,6 @@ from herald.temporal import WorkflowSignal, WorkflowStart
 
 # The event type a run started by hand carries, with the properties given.
 MANUAL_ENROLLMENT = "journey.enrolled"
-
-
-def journey_workflow_id(organization_id: uuid.UUID, key: str, customer_id: uuid.UUID) -> str:
-    """One id per journey and customer: never two runs at once; entry rules decide re-entry."""
-    return f"journey/{organization_id}/{key}/{customer_id}"
 
 
 def message_intent(key: str, enrollment_id: uuid.UUID | None, step_id: str, visit: int) -> str:
@@ -57,6 +57,7 @@ def journey_start(
         rerun=True,
         journey=journey.key,
         memo={"journey": journey.name},
+        legacy=legacy_journey_id(journey.organization_id, journey.key, customer_id),
     )
 
 
@@ -84,6 +85,14 @@ def journey_actions_for(session: Session, event: Event) -> list[WorkflowStart | 
         if triggers:
             actions.append(journey_start(journey, event.customer_id, seen))
         elif event.type in journey.listens_to:
-            workflow_id = journey_workflow_id(event.organization_id, journey.key, event.customer_id)
-            actions.append(WorkflowSignal(workflow_id, EVENT_SIGNAL, seen))
+            org, key, customer = event.organization_id, journey.key, event.customer_id
+            actions.append(
+                WorkflowSignal(
+                    JOURNEY_WORKFLOW,
+                    journey_workflow_id(org, key, customer),
+                    EVENT_SIGNAL,
+                    seen,
+                    legacy=legacy_journey_id(org, key, customer),
+                )
+            )
     return actions

@@ -26,6 +26,7 @@ from herald.loyalty.service import award_points, get_settings
 from herald.messaging.models import Category, Channel
 from herald.messaging.schemas import TemplateCreate
 from herald.messaging.templates import ensure_template
+from herald.temporal import tenant_workflow_id
 
 BIRTHDAY_SOURCE = "birthday"
 # How long a birthday gift's code can be used.
@@ -117,7 +118,9 @@ def find_birthdays(session: Session, query: BirthdayQuery) -> BirthdayPage:
 
 
 def birthday_workflow_id(reward: BirthdayRewardInput) -> str:
-    return f"{BIRTHDAY_WORKFLOW}/{reward.organization_id}/{reward.customer_id}/{reward.year}"
+    return tenant_workflow_id(
+        BIRTHDAY_WORKFLOW, reward.organization_id, reward.customer_id, reward.year
+    )
 
 
 def birthday_message_key(reward: BirthdayRewardInput) -> str:

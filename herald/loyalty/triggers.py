@@ -28,7 +28,7 @@ from herald.loyalty.schemas import (
 )
 from herald.loyalty.service import ORDER_PAID, ORDER_REFUNDED
 from herald.loyalty.tiers import TIER_CHANGED
-from herald.temporal import WorkflowStart
+from herald.temporal import WorkflowStart, tenant_workflow_id
 
 
 def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]:
@@ -67,7 +67,7 @@ def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]
         WorkflowStart(
             workflow=workflow,
             # One id per (organization, order): a repeated event can never start a second award.
-            workflow_id=f"{workflow}/{org}/{order_id}",
+            workflow_id=tenant_workflow_id(workflow, org, order_id),
             arg=arg,
             organization_id=org,
             customer_id=event.customer_id,
@@ -76,7 +76,7 @@ def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]
 
 
 def redemption_workflow_id(organization_id: uuid.UUID, redemption_id: uuid.UUID) -> str:
-    return f"{REDEMPTION_WORKFLOW}/{organization_id}/{redemption_id}"
+    return tenant_workflow_id(REDEMPTION_WORKFLOW, organization_id, redemption_id)
 
 
 def _redemption_hold(event: Event) -> WorkflowStart:
@@ -101,7 +101,9 @@ def _tier_review(event: Event) -> WorkflowStart:
     member = TierMember(organization_id=event.organization_id, customer_id=event.customer_id)
     return WorkflowStart(
         workflow=TIER_REVIEW_WORKFLOW,
-        workflow_id=f"{TIER_REVIEW_WORKFLOW}/{event.organization_id}/{event.customer_id}",
+        workflow_id=tenant_workflow_id(
+            TIER_REVIEW_WORKFLOW, event.organization_id, event.customer_id
+        ),
         arg=member,
         organization_id=event.organization_id,
         customer_id=event.customer_id,
@@ -119,7 +121,7 @@ def _referral_reward(session: Session, event: Event) -> list[WorkflowStart]:
     return [
         WorkflowStart(
             workflow=REFERRAL_WORKFLOW,
-            workflow_id=f"{REFERRAL_WORKFLOW}/{event.organization_id}/{referral.id}",
+            workflow_id=tenant_workflow_id(REFERRAL_WORKFLOW, event.organization_id, referral.id),
             arg=ReferralRewardInput(
                 organization_id=event.organization_id,
                 referral_id=referral.id,

@@ -13,7 +13,7 @@ from herald.customers.schemas import to_e164
 from herald.customers.service import get_customer
 from herald.db import utcnow
 from herald.errors import InvalidInput, NotFound
-from herald.messaging.contracts import SEND_WORKFLOW
+from herald.messaging.contracts import SEND_WORKFLOW, send_workflow_id
 from herald.messaging.delivery import DeliveryRequest
 from herald.messaging.models import Channel, Message, MessageStatus
 from herald.messaging.schemas import MessageOut, MessagePage
@@ -54,7 +54,7 @@ def test_send(
     key = f"test-send/{uuid.uuid4()}"
     return WorkflowStart(
         workflow=SEND_WORKFLOW,
-        workflow_id=f"{SEND_WORKFLOW}/{organization_id}/{key}",
+        workflow_id=send_workflow_id(organization_id, key),
         arg=DeliveryRequest(
             organization_id=organization_id,
             idempotency_key=key,

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy.orm import Session
 
 from herald.events.models import Event
-from herald.messaging.contracts import SEND_WORKFLOW
+from herald.messaging.contracts import SEND_WORKFLOW, send_workflow_id
 from herald.messaging.delivery import DeliveryRequest
 from herald.newsletter.service import CONFIRMATION_REQUESTED
 from herald.temporal import WorkflowStart
@@ -20,7 +20,7 @@ def newsletter_workflows_for(session: Session, event: Event) -> list[WorkflowSta
     return [
         WorkflowStart(
             workflow=SEND_WORKFLOW,
-            workflow_id=f"{SEND_WORKFLOW}/{event.organization_id}/{key}",
+            workflow_id=send_workflow_id(event.organization_id, key),
             arg=DeliveryRequest(
                 organization_id=event.organization_id,
                 idempotency_key=key,
