@@ -4,6 +4,7 @@ when it starts."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from pydantic import BaseModel
@@ -40,15 +41,40 @@ def _daily(hour: int) -> ScheduleSpec:
     return ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour)])])
 
 
-# (workflow, its input, when, how far back a missed run is still made up after an outage)
-SCHEDULES: list[tuple[str, BaseModel, ScheduleSpec, timedelta]] = [
-    (BIRTHDAY_SWEEP_WORKFLOW, BirthdaySweepInput(), _daily(SWEEP_HOUR_UTC), timedelta(days=1)),
-    (EXPIRY_SWEEP_WORKFLOW, ExpirySweepInput(), _daily(EXPIRY_HOUR_UTC), timedelta(days=1)),
-    (
+@dataclass(frozen=True)
+class Sweep:
+    """A cross-tenant run Temporal starts on a schedule."""
+
+    workflow: str
+    arg: BaseModel
+    spec: ScheduleSpec
+    # How far back a missed run is still made up after an outage.
+    catchup: timedelta
+    # What each run is, in the Temporal UI's list.
+    summary: str
+
+
+SCHEDULES: list[Sweep] = [
+    Sweep(
+        BIRTHDAY_SWEEP_WORKFLOW,
+        BirthdaySweepInput(),
+        _daily(SWEEP_HOUR_UTC),
+        timedelta(days=1),
+        "Daily birthday sweep: a reward run for everyone whose birthday it is where they live",
+    ),
+    Sweep(
+        EXPIRY_SWEEP_WORKFLOW,
+        ExpirySweepInput(),
+        _daily(EXPIRY_HOUR_UTC),
+        timedelta(days=1),
+        "Daily points expiry: oldest points first, with a notice before they go",
+    ),
+    Sweep(
         SEGMENT_SWEEP_WORKFLOW,
         SegmentSweepInput(),
         ScheduleSpec(intervals=[ScheduleIntervalSpec(every=SEGMENT_SWEEP_EVERY)]),
         SEGMENT_SWEEP_EVERY,
+        "Segment sweep: entries and exits of tracked segments become events",
     ),
 ]
 
@@ -65,32 +91,31 @@ def segment_sweep_schedule_id(task_queue: str) -> str:
     return schedule_id(SEGMENT_SWEEP_WORKFLOW, task_queue)
 
 
-def _schedule(
-    workflow: str, arg: BaseModel, spec: ScheduleSpec, catchup: timedelta, task_queue: str
-) -> Schedule:
+def _schedule(sweep: Sweep, task_queue: str) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            workflow,
-            arg,
+            sweep.workflow,
+            sweep.arg,
             # Temporal adds the scheduled time to the id: one run per tick.
-            id=schedule_id(workflow, task_queue),
+            id=schedule_id(sweep.workflow, task_queue),
             task_queue=task_queue,
+            static_summary=sweep.summary,
         ),
-        spec=spec,
+        spec=sweep.spec,
         policy=SchedulePolicy(
             # A trigger while a sweep runs waits for it; the second finds nothing left to do.
             overlap=ScheduleOverlapPolicy.BUFFER_ONE,
             # After an outage the missed run is still made (it uses its scheduled time).
-            catchup_window=catchup,
+            catchup_window=sweep.catchup,
         ),
     )
 
 
 async def ensure_schedules(client: Client, task_queue: str) -> None:
     """Create each schedule, or bring an existing one up to this version's definition."""
-    for workflow, arg, spec, catchup in SCHEDULES:
-        schedule = _schedule(workflow, arg, spec, catchup, task_queue)
-        sid = schedule_id(workflow, task_queue)
+    for sweep in SCHEDULES:
+        schedule = _schedule(sweep, task_queue)
+        sid = schedule_id(sweep.workflow, task_queue)
         try:
             await client.create_schedule(sid, schedule)
         except ScheduleAlreadyRunningError:

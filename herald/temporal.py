@@ -187,6 +187,10 @@ class WorkflowStart:
     arg: BaseModel
     organization_id: uuid.UUID
     customer_id: uuid.UUID | None
+    # What the run is, for an operator reading the Temporal UI's list: ids, keys and names of
+    # things the merchant made, never personal data. ``details`` (markdown) shows on its page.
+    summary: str
+    details: str | None = None
     # Signal-with-start: the signal reaches the run whether it was running or starts now, so
     # the event that starts a run is never lost.
     signal: str | None = None
@@ -258,6 +262,8 @@ async def start_run(
                 start.journey,
             ),
             memo=start.memo,
+            static_summary=start.summary,
+            static_details=start.details,
             rpc_timeout=START_RPC_TIMEOUT,
         )
     except WorkflowAlreadyStartedError:

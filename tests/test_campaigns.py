@@ -25,6 +25,8 @@ from herald.campaigns.sending import CampaignSendInput
 from herald.db import Database
 from herald.messaging.models import Message
 from herald.messaging.unsubscribe import Links
+from herald.settings import Settings
+from herald.temporal import connect
 from simulator import time_skipping_worker
 from tests.conftest import Org, Stack, order_paid, wait_until
 from tests.fakes import FakeProviders, SendGridSigner
@@ -438,3 +440,21 @@ async def test_a_send_whose_segment_is_gone_fails_at_once_with_the_reason(
     shown = _shown(stack, org, campaign)
     assert (shown["status"], shown["failure"]) == ("failed", "no such segment")
     assert shown["finished_at"] is not None
+
+
+async def test_an_operator_reads_what_a_send_is_and_where_it_stands_in_temporal(
+    stack: Stack, org: Org
+) -> None:
+    _settings(stack, org)
+    _audience(stack, stack.db, org, 5)
+    campaign = _campaign(stack, org, rate_limit_per_s=50)
+    sent = _act(stack, org, campaign, "send").json()
+    wait_until(lambda: _shown(stack, org, campaign)["status"] == "completed")
+    client = await connect(Settings(temporal_address=stack.env["HERALD_TEMPORAL_ADDRESS"]))
+    handle = client.get_workflow_handle(sent["workflow_id"])
+    described = await handle.describe()
+    assert await described.static_summary() == "Campaign 'Spring collection' — email, 2 variants"
+    details = await described.static_details() or ""
+    assert "Audience: segment `readers`" in details and "50 messages/s" in details
+    metadata = await handle.query("__temporal_workflow_metadata")
+    assert metadata.current_details == "completed: 5 of 5 recipients handed over"

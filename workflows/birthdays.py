@@ -74,6 +74,7 @@ class BirthdayRewards:
                 search_attributes=run_search_attributes(
                     BIRTHDAY_WORKFLOW, str(reward.organization_id), str(reward.customer_id)
                 ),
+                static_summary=f"Birthday reward of {reward.year} for one customer",
             )
         except WorkflowAlreadyStartedError:
             return 0  # rewarded already this year (or being rewarded now)
@@ -112,6 +113,7 @@ class BirthdayReward:
             search_attributes=run_search_attributes(
                 SEND_WORKFLOW, str(reward.organization_id), str(reward.customer_id)
             ),
+            static_summary=f"Birthday message of {reward.year}",
         )
         return BirthdayRewardOutcome(
             points=prepared.points,

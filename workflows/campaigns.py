@@ -96,6 +96,7 @@ class CampaignSend:
             s = self._state
             cause = failure.cause
             s.failure = cause.message if isinstance(cause, FailureError) else failure.message
+            self._show_progress()
             await workflow.wait_condition(
                 lambda: s.published is CampaignStatus.failed or publisher.done()
             )
@@ -121,6 +122,7 @@ class CampaignSend:
                     CampaignActivities.snapshot_campaign_audience, self._ref()
                 )
                 s.recipients, s.test_size = snapshot.recipients, snapshot.test_size
+                self._show_progress()
                 s.phase = Phase.test if s.test_size else Phase.send
         if s.phase is Phase.test:
             await self._send_until(s.test_size)
@@ -138,6 +140,7 @@ class CampaignSend:
         if s.phase in (Phase.remainder, Phase.send):
             await self._send_until(s.recipients)
         s.phase = Phase.done
+        self._show_progress()
         final = CampaignStatus.cancelled if s.cancelled else CampaignStatus.completed
         await workflow.wait_condition(lambda: s.published is final)
         publisher.cancel()
@@ -280,6 +283,7 @@ class CampaignSend:
             ),
             start_to_close_timeout=BATCH_TIMEOUT,
             heartbeat_timeout=BATCH_HEARTBEAT,
+            summary=f"recipients at positions {start}-{stop - 1}",
             schedule_to_close_timeout=DELIVERY_DEADLINE,
             retry_policy=DELIVERY_RETRY,
         )
@@ -290,6 +294,22 @@ class CampaignSend:
             totals[status] = totals.get(status, 0) + sign * count
             if not totals[status]:  # a hold that was sent in the end
                 del totals[status]
+        self._show_progress()
+
+    def _show_progress(self) -> None:
+        """Where the send stands, on the run's page in the Temporal UI: counts only."""
+        s = self._state
+        lines = [
+            f"{self._status().value}: {sum(s.by_status.values())} of {s.recipients} "
+            "recipients handed over"
+        ]
+        if s.test_size:
+            lines.append(f"test group: {s.test_size}")
+        if s.winner:
+            lines.append(f"winner: {s.winner}")
+        if s.held:
+            lines.append(f"held by quiet hours: {sum(h.end - h.start for h in s.held)} positions")
+        workflow.set_current_details("\n\n".join(lines))
 
     def _ref(self, at: datetime | None = None) -> CampaignRef:
         return CampaignRef(

@@ -273,6 +273,7 @@ class InquiryFollowUp:
     def _show_status(self) -> None:
         # The Temporal UI lists "every inquiry still new" by this.
         workflow.upsert_search_attributes([INQUIRY_STATUS.value_set(self._state.status.value)])
+        workflow.set_current_details(f"Inquiry {self._state.status.value}")
 
     async def _record(self, kind: str, actor: str, details: dict[str, Any]) -> None:
         self._show_status()

@@ -332,6 +332,7 @@ class JourneyRun:
     def _at_step(self, step: str) -> None:
         self._step = step
         self._visits[step] = self._visits.get(step, 0) + 1
+        workflow.set_current_details(f"Step '{step}' of version {self._version}")
         if not self._v2:
             workflow.upsert_search_attributes([JOURNEY_STEP.value_set(step)])
 
@@ -360,6 +361,10 @@ class JourneyRun:
         """A durable timer that an exit, or a skip (``wake``), ends early."""
         self._show_position()
         self._waiting_until = until
+        workflow.set_current_details(
+            f"Step '{self._step}' of version {self._version}: waiting until "
+            f"{until:%Y-%m-%d %H:%M} UTC"
+        )
         try:
             await workflow.wait_condition(
                 lambda: self._exit_reason is not None or (wake and self._skip),
@@ -446,12 +451,21 @@ class JourneyRun:
     async def _activity(self, method: Callable[[Any, In], Out], request: In) -> Out:
         """Quick database work. Runs from this version on do it as a local activity: no task
         queue round trip and fewer history events per step; older histories replay as recorded."""
+        summary = f"step '{self._step}'" if self._step else None
         if self._v2:
             return await workflow.execute_local_activity_method(
-                method, request, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
+                method,
+                request,
+                start_to_close_timeout=DB_TIMEOUT,
+                retry_policy=DB_RETRY,
+                summary=summary,
             )
         return await workflow.execute_activity_method(
-            method, request, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
+            method,
+            request,
+            start_to_close_timeout=DB_TIMEOUT,
+            retry_policy=DB_RETRY,
+            summary=summary,
         )
 
     async def _send(self, step: SendStep) -> None:

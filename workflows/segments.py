@@ -36,6 +36,7 @@ class SegmentSweep:
                 SegmentActivities.sweep_tracked_segment,
                 SegmentSweepRequest(segment=segment, at=at),
                 start_to_close_timeout=SWEEP_TIMEOUT,
+                summary=f"segment {segment.segment_id}",
                 retry_policy=DB_RETRY,
             )
             total.entered += outcome.entered

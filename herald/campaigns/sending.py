@@ -143,7 +143,36 @@ def campaign_start(campaign: Campaign) -> WorkflowStart:
         organization_id=campaign.organization_id,
         customer_id=None,
         memo={"campaign": campaign.key, "name": campaign.name},
+        summary=campaign_summary(campaign),
+        details=campaign_details(campaign),
     )
+
+
+def campaign_summary(campaign: Campaign) -> str:
+    """What the run is, e.g. Campaign 'Spring' — email, 2 variants, A/B on clicks. The audience's
+    size comes with the run's current details, once it has taken the snapshot."""
+    variants = len(campaign.variants)
+    shape = f"{variants} variant{'s' if variants != 1 else ''}"
+    ab = _ab(campaign)
+    if ab is not None:
+        shape += f", A/B on {ab.metric.value}s"
+    return f"Campaign '{campaign.name}' — {campaign.channel.value}, {shape}"
+
+
+def campaign_details(campaign: Campaign) -> str:
+    """The run page's details: who the audience is and how the send is paced."""
+    audience = Audience.model_validate(campaign.audience)
+    who = (
+        f"segment `{audience.segment}`"
+        if audience.segment is not None
+        else f"{len(audience.customers or [])} listed customers"
+    )
+    lines = [f"Audience: {who}", f"Key: `{campaign.key}`"]
+    if campaign.send_at is not None:
+        lines.append(f"Send at: {campaign.send_at:%Y-%m-%d %H:%M} UTC")
+    if campaign.rate_limit_per_s:
+        lines.append(f"Rate limit: {campaign.rate_limit_per_s} messages/s")
+    return "\n\n".join(lines)
 
 
 def intent_key(campaign_id: uuid.UUID, customer_id: uuid.UUID) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from herald.events.models import Event
 from herald.inquiries.contracts import FOLLOW_UP_WORKFLOW
 from herald.inquiries.models import Inquiry, InquirySettings
-from herald.inquiries.schemas import FollowUpInput
+from herald.inquiries.schemas import FollowUpInput, FollowUpTimers
 from herald.inquiries.service import (
     INQUIRY_RECEIVED,
     follow_up_timers,
@@ -18,6 +18,14 @@ from herald.inquiries.service import (
     settings_out,
 )
 from herald.temporal import WorkflowStart
+
+
+def _timers_details(timers: FollowUpTimers) -> str:
+    return (
+        f"Reminder if unassigned after {timers.unassigned_reminder}, escalation without a "
+        f"reply after {timers.reply_escalation}, nudge to the lead after {timers.nudge_after}, "
+        f"lost after {timers.lost_after}."
+    )
 
 
 def inquiry_workflows_for(session: Session, event: Event) -> list[WorkflowStart]:
@@ -32,6 +40,7 @@ def inquiry_workflows_for(session: Session, event: Event) -> list[WorkflowStart]
     if inquiry is None:
         return []
     settings = session.scalar(select(InquirySettings).where(InquirySettings.organization_id == org))
+    timers = follow_up_timers(settings_out(settings))
     return [
         WorkflowStart(
             workflow=FOLLOW_UP_WORKFLOW,
@@ -40,9 +49,11 @@ def inquiry_workflows_for(session: Session, event: Event) -> list[WorkflowStart]
                 organization_id=org,
                 inquiry_id=inquiry_id,
                 received_at=inquiry.created_at,
-                timers=follow_up_timers(settings_out(settings)),
+                timers=timers,
             ),
             organization_id=org,
             customer_id=inquiry.customer_id,
+            summary=f"Follow-up of sales inquiry {inquiry_id}",
+            details=_timers_details(timers),
         )
     ]

@@ -52,6 +52,7 @@ def journey_start(
         ),
         organization_id=journey.organization_id,
         customer_id=customer_id,
+        summary=f"Journey '{journey.name}' ({journey.key}) for one customer",
         signal=EVENT_SIGNAL if trigger is not None else None,
         signal_arg=trigger,
         rerun=True,

@@ -51,6 +51,8 @@ def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]
             redemption_codes=list(event.properties.get("redemption_codes", [])),
         )
         workflow = AWARD_WORKFLOW
+        amount, currency = event.properties["amount"], event.properties["currency"]
+        summary = f"Points for order {order_id} ({amount} {currency})"
     elif event.type == ORDER_REFUNDED:
         arg = ReverseOrderPointsInput(
             organization_id=org,
@@ -59,6 +61,7 @@ def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]
             event_id=event.id,
         )
         workflow = REVERSE_WORKFLOW
+        summary = f"Take back the points of refunded order {order_id}"
         starts = []
     else:
         return []
@@ -71,6 +74,7 @@ def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]
             arg=arg,
             organization_id=org,
             customer_id=event.customer_id,
+            summary=summary,
         ),
     ]
 
@@ -81,16 +85,19 @@ def redemption_workflow_id(organization_id: uuid.UUID, redemption_id: uuid.UUID)
 
 def _redemption_hold(event: Event) -> WorkflowStart:
     redemption_id = uuid.UUID(event.properties["redemption_id"])
+    expires_at = datetime.fromisoformat(event.properties["expires_at"])
     return WorkflowStart(
         workflow=REDEMPTION_WORKFLOW,
         workflow_id=redemption_workflow_id(event.organization_id, redemption_id),
         arg=RedemptionHold(
             organization_id=event.organization_id,
             redemption_id=redemption_id,
-            expires_at=datetime.fromisoformat(event.properties["expires_at"]),
+            expires_at=expires_at,
         ),
         organization_id=event.organization_id,
         customer_id=event.customer_id,
+        summary=f"Hold the points of redemption {redemption_id} until its code is used "
+        f"or {expires_at:%Y-%m-%d %H:%M %Z}",
     )
 
 
@@ -107,6 +114,7 @@ def _tier_review(event: Event) -> WorkflowStart:
         arg=member,
         organization_id=event.organization_id,
         customer_id=event.customer_id,
+        summary="A member's tier, reviewed at the end of each qualifying period",
         signal=TIER_CHANGED_SIGNAL,
         rerun=True,
     )
@@ -129,5 +137,6 @@ def _referral_reward(session: Session, event: Event) -> list[WorkflowStart]:
             ),
             organization_id=event.organization_id,
             customer_id=event.customer_id,
+            summary=f"Referral reward for both sides of referral {referral.id}",
         )
     ]

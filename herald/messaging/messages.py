@@ -65,6 +65,7 @@ def test_send(
         ),
         organization_id=organization_id,
         customer_id=body.customer_id,
+        summary=f"Test send of {template.channel.value} template '{template.key}'",
     )
 
 

@@ -29,5 +29,6 @@ def newsletter_workflows_for(session: Session, event: Event) -> list[WorkflowSta
             ),
             organization_id=event.organization_id,
             customer_id=event.customer_id,
+            summary="Newsletter double opt-in: the confirmation email",
         )
     ]
