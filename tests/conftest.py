@@ -3,6 +3,7 @@ as processes, against SQLite and PostgreSQL. Only the outside world (SendGrid, T
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -23,7 +24,14 @@ from herald.db import Database
 from herald.devserver import free_port, herald_command, start_dev_server, wait_for_port
 from herald.migrate import upgrade
 from herald.organizations.service import create_organization
+from herald.settings import Settings
+from herald.temporal import connect
 from tests.fakes import FakeProviders
+from tests.recording import (  # noqa: F401 (an autouse fixture, registered by its import)
+    RECORD_DIR,
+    record_time_skipping_histories,
+    save_dev_server_histories,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get(
@@ -228,8 +236,15 @@ def stack(
     wait_for_port(int(base_url.rsplit(":", 1)[1]))
     with httpx.Client(base_url=base_url, timeout=30) as client:
         yield Stack(api=client, db=db, env=env, worker=worker, log_dir=log_dir)
+    if RECORD_DIR is not None:
+        asyncio.run(_record_stack_histories(env))
     api.stop()
     worker.stop()
+
+
+async def _record_stack_histories(env: dict[str, str]) -> None:
+    client = await connect(Settings(temporal_address=env["HERALD_TEMPORAL_ADDRESS"]))
+    await save_dev_server_histories(client, env["HERALD_TASK_QUEUE"])
 
 
 # -- API helpers --------------------------------------------------------------------------------
