@@ -23,7 +23,7 @@ from temporalio.worker import Worker
 
 from activities.errors import DomainErrorInterceptor
 from activities.journeys import JourneyActivities
-from herald.db import Database
+from herald.database import Database
 from herald.journeys import runs
 from herald.journeys.definition import JourneyDefinition
 from herald.journeys.schemas import (

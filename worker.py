@@ -23,7 +23,7 @@ from activities.journeys import JourneyActivities
 from activities.loyalty import BirthdayActivities, ExpiryActivities, LoyaltyActivities
 from activities.messaging import MessagingActivities
 from activities.segments import SegmentActivities
-from herald.db import Database
+from herald.database import Database
 from herald.messaging.unsubscribe import Links
 from herald.schedules import ensure_schedules
 from herald.settings import Settings, get_settings, signing_key

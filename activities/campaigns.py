@@ -16,7 +16,8 @@ from herald.campaigns.sending import (
     Snapshot,
     StatusChange,
 )
-from herald.db import Database, utcnow
+from herald.database import Database
+from herald.db import utcnow
 from herald.messaging.delivery import delivery_env
 from herald.messaging.unsubscribe import Links
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from temporalio import activity
 
-from herald.db import Database
+from herald.database import Database
 from herald.inquiries import service
 from herald.inquiries.schemas import ConvertRequest, EmailRequest, Recorded, SentEmail
 from herald.messaging.delivery import delivery_env

@@ -8,7 +8,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from herald.db import Database
+from herald.database import Database
 from herald.journeys import runs
 from herald.journeys.definition import JourneyDefinition
 from herald.journeys.schemas import (

@@ -6,7 +6,7 @@ from typing import Any
 
 from temporalio import activity
 
-from herald.db import Database
+from herald.database import Database
 from herald.errors import HeraldError
 from herald.loyalty import birthdays, expiry, referrals, rewards, service, tiers
 from herald.loyalty.models import RedemptionStatus

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from herald.db import Database
+from herald.database import Database
 from herald.messaging.delivery import DeliveryOutcome, DeliveryRequest, deliver, delivery_env
 from herald.messaging.unsubscribe import Links
 

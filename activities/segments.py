@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio import activity
 
-from herald.db import Database
+from herald.database import Database
 from herald.segments.membership import (
     SweepOutcome,
     TrackedSegment,

@@ -27,7 +27,7 @@ from api.routers import (
     users,
     webhooks,
 )
-from herald.runtime import Runtime
+from herald.assembly import build_runtime
 from herald.settings import Settings, get_settings
 from simulator import simulate
 
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime.build(settings, simulate_journey=simulate)
+        runtime = build_runtime(settings, simulate_journey=simulate)
         app.state.runtime = runtime
         sweeper = asyncio.create_task(runtime.dispatcher.run_sweeper(settings.dispatch_interval_s))
         try:

@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from herald.access.permissions import Permission, allows
 from herald.access.service import Principal, authenticate
-from herald.db import Database
+from herald.database import Database
 from herald.errors import Forbidden, Unauthorized
 from herald.runtime import Runtime
 
@@ -20,7 +20,8 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 
 def get_runtime(request: Request) -> Runtime:
     """The process's runtime (built once by the app's lifespan): what domain actions take."""
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 def get_db(runtime: Runtime = Depends(get_runtime)) -> Database:

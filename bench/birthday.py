@@ -45,7 +45,7 @@ from bench.stack import (  # noqa: E402
     running_herald,
 )
 from herald.customers.models import Customer, month_day  # noqa: E402
-from herald.db import Database  # noqa: E402
+from herald.database import Database  # noqa: E402
 from herald.loyalty.birthdays import BIRTHDAY_SOURCE, celebrated_days, find_birthdays  # noqa: E402
 from herald.loyalty.contracts import BIRTHDAY_SWEEP_WORKFLOW  # noqa: E402
 from herald.loyalty.models import LedgerEntry, LoyaltyAccount  # noqa: E402

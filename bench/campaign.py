@@ -39,7 +39,7 @@ from bench.stack import (  # noqa: E402
     running_herald,
 )
 from herald.customers.models import Customer  # noqa: E402
-from herald.db import Database  # noqa: E402
+from herald.database import Database  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
 from herald.organizations.service import create_organization  # noqa: E402
 from tests.seed import seed_email_audience  # noqa: E402

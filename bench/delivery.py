@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.stack import bench_database_url, fake_providers  # noqa: E402
-from herald.db import Database  # noqa: E402
+from herald.database import Database  # noqa: E402
 from herald.messaging.delivery import (  # noqa: E402
     DeliveryBatch,
     Recipient,

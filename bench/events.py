@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.stack import bare_rate, bench_database_url, running_herald  # noqa: E402
 from herald.customers.models import Customer  # noqa: E402
-from herald.db import Database, utcnow  # noqa: E402
+from herald.database import Database  # noqa: E402
+from herald.db import utcnow  # noqa: E402
 from herald.events.models import Event  # noqa: E402
 from herald.loyalty.models import LedgerEntry  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402

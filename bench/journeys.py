@@ -40,7 +40,7 @@ from bench.stack import (  # noqa: E402
     peak_rss_mb,
     running_herald,
 )
-from herald.db import Database  # noqa: E402
+from herald.database import Database  # noqa: E402
 from herald.journeys.definition import JourneyDefinition  # noqa: E402
 from herald.journeys.models import EnrollmentStatus, JourneyEnrollment  # noqa: E402
 from herald.journeys.schemas import JourneyCreate  # noqa: E402

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.stack import bench_database_url, copy_cursor, reused_organization  # noqa: E402
 from herald.customers.models import Customer  # noqa: E402
-from herald.db import Database  # noqa: E402
+from herald.database import Database  # noqa: E402
 from herald.events.models import Event  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
 from herald.segments.rules import RULE_ADAPTER, Rule  # noqa: E402

@@ -20,7 +20,7 @@ import psycopg
 from sqlalchemy import select, text
 from temporalio.worker import Worker
 
-from herald.db import Database
+from herald.database import Database
 from herald.devserver import free_port, herald_command, start_dev_server, wait_for_port
 from herald.organizations.models import Organization
 from herald.organizations.service import create_organization

@@ -1,4 +1,4 @@
-"""Database access: the declarative base, engines, and organization-scoped sessions.
+"""Database access: the declarative base, column types, and organization-scoped sessions.
 
 Tenancy is enforced here, not in routes: a session opened for an organization adds
 ``organization_id = :org`` to every ORM select, update and delete on tenant-owned tables and
@@ -8,16 +8,13 @@ refuses to flush rows that belong to another organization.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, Uuid, create_engine, event, text
+from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, Uuid, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import (
@@ -27,7 +24,6 @@ from sqlalchemy.orm import (
     Session,
     declared_attr,
     mapped_column,
-    sessionmaker,
     with_loader_criteria,
 )
 from sqlalchemy.sql.functions import FunctionElement
@@ -189,63 +185,3 @@ def analyze(session: Session, model: type[Base]) -> None:
     queries are planned for its real size (SQLite plans without them)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"ANALYZE {model.__tablename__}"))
-
-
-def _configure_sqlite(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy issue BEGIN itself, so we can make it IMMEDIATE: the API and the worker
-        # are separate processes writing one file; a deferred transaction that later upgrades to
-        # a write lock fails with "database is locked" instead of waiting.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            from pathlib import Path
-
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        _configure_sqlite(engine)
-        return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
-
-
-class Database:
-    """One engine and session factory per process; sessions are opened per unit of work."""
-
-    def __init__(self, url: str) -> None:
-        # Every mapped class must be known before the first flush sorts tables by foreign key.
-        import herald.models  # noqa: F401
-
-        self.url = url
-        self.engine = make_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-
-    @contextmanager
-    def session(self, organization_id: uuid.UUID) -> Iterator[Session]:
-        """A session that can only see and write rows of one organization."""
-        with self._sessions() as session:
-            session.info[ORG_KEY] = organization_id
-            yield session
-
-    @contextmanager
-    def system_session(self) -> Iterator[Session]:
-        """An unscoped session for cross-organization system work (key lookup, event sweeps)."""
-        with self._sessions() as session:
-            yield session
-
-    def dispose(self) -> None:
-        self.engine.dispose()

@@ -59,7 +59,7 @@ def start_dev_server(
 
 def herald_command(*args: str) -> list[str]:
     """The ``herald`` CLI under this interpreter, for child processes (no PATH needed)."""
-    return [sys.executable, "-m", "herald.cli", *args]
+    return [sys.executable, "-m", "cli", *args]
 
 
 def wait_for_port(port: int, host: str = "127.0.0.1", timeout_s: float = 30.0) -> None:

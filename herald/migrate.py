@@ -7,7 +7,10 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-ROOT = Path(__file__).resolve().parent.parent
+# alembic.ini and migrations/ sit beside the package in a checkout; an installed Herald (the
+# container image) keeps them in the working directory it runs in.
+_CHECKOUT = Path(__file__).resolve().parent.parent
+ROOT = _CHECKOUT if (_CHECKOUT / "alembic.ini").exists() else Path.cwd()
 
 
 def alembic_config(database_url: str) -> Config:

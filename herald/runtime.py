@@ -1,6 +1,7 @@
-"""What a use case needs from the process it runs in, built once per process.
+"""What a use case needs from the process it runs in, built once per process (by
+``herald.assembly``).
 
-The API, the console and the CLI are adapters: they hand a ``Runtime`` to a domain action
+The API, the console and the CLI are adapters: they hand the ``Runtime`` to a domain action
 (``herald/<domain>/actions.py``) and shape its answer. Actions are async: database work is
 synchronous SQLAlchemy, so it runs on a worker thread (``in_org`` / ``in_system``) and the event
 loop keeps serving every other request meanwhile; Temporal calls are awaited directly.
@@ -12,21 +13,21 @@ import asyncio
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowHandle
 
-from herald.db import Database
-from herald.errors import NotFound
-from herald.events.dispatch import EventDispatcher
-from herald.journeys.simulation import JourneySimulator
-from herald.messaging.unsubscribe import Links
-from herald.organizations.models import Organization
-from herald.organizations.service import organization_by_slug
-from herald.settings import Settings, signing_key
+from herald.settings import Settings
 from herald.temporal import TemporalConnection, WorkflowStart, start_run
+
+# Types only: the runtime sits below every domain (herald.assembly builds it).
+if TYPE_CHECKING:
+    from herald.database import Database
+    from herald.events.dispatch import EventDispatcher
+    from herald.journeys.simulation import JourneySimulator
+    from herald.messaging.unsubscribe import Links
 
 T = TypeVar("T")
 
@@ -42,19 +43,6 @@ class Runtime:
     simulate_journey: JourneySimulator | None = None
     # Dispatches under way, held so none is collected before it ends.
     _dispatching: set[asyncio.Task[int]] = field(default_factory=set, compare=False)
-
-    @classmethod
-    def build(cls, settings: Settings, simulate_journey: JourneySimulator | None = None) -> Runtime:
-        db = Database(settings.database_url)
-        temporal = TemporalConnection(settings)
-        return cls(
-            settings=settings,
-            db=db,
-            temporal=temporal,
-            links=Links(settings.public_url, signing_key(settings)),
-            dispatcher=EventDispatcher(db, temporal.client, settings.task_queue),
-            simulate_journey=simulate_journey,
-        )
 
     async def client(self) -> Client:
         return await self.temporal.client()
@@ -75,20 +63,6 @@ class Runtime:
         def run() -> T:
             with self.db.system_session() as session:
                 return work(session)
-
-        return await asyncio.to_thread(run)
-
-    async def in_public_org(self, slug: str, work: Callable[[Session, Organization], T]) -> T:
-        """``work`` for the organization a public address names (``/v1/public/{slug}/...``),
-        in a session scoped to it; an unknown slug is a 404."""
-
-        def run() -> T:
-            with self.db.system_session() as session:
-                org = organization_by_slug(session, slug)
-            if org is None:
-                raise NotFound("no such organization")
-            with self.db.session(org.id) as session:
-                return work(session, org)
 
         return await asyncio.to_thread(run)
 

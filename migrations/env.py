@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from herald.db import make_engine
+from herald.database import make_engine
 from herald.models import Base
 from herald.settings import get_settings
 

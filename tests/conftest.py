@@ -20,7 +20,7 @@ import pytest
 
 from herald.access.models import Role
 from herald.access.service import issue_api_key
-from herald.db import Database
+from herald.database import Database
 from herald.devserver import free_port, herald_command, start_dev_server, wait_for_port
 from herald.migrate import upgrade
 from herald.organizations.service import create_organization

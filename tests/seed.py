@@ -7,7 +7,8 @@ import uuid
 from sqlalchemy import insert
 
 from herald.customers.models import Customer, CustomerEmail
-from herald.db import Database, utcnow
+from herald.database import Database
+from herald.db import utcnow
 from herald.messaging.models import Channel, Consent, ConsentStatus
 
 

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from herald.customers.service import delete_customer
-from herald.db import Database, utcnow
+from herald.database import Database
+from herald.db import utcnow
 from herald.messaging.delivery import (
     DeliveryBatch,
     DeliveryEnv,

@@ -19,7 +19,7 @@ from activities.loyalty import BirthdayActivities
 from activities.messaging import MessagingActivities
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
-from herald.db import Database
+from herald.database import Database
 from herald.loyalty.birthdays import BIRTHDAY_SOURCE, birthday_workflow_id
 from herald.loyalty.models import LedgerEntry, Redemption, RedemptionStatus, RewardKind
 from herald.loyalty.rewards import create_reward, get_reward

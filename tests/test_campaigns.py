@@ -22,7 +22,7 @@ from activities.campaigns import CampaignActivities
 from herald.access.models import Role
 from herald.campaigns.contracts import campaign_workflow_id
 from herald.campaigns.sending import CampaignSendInput
-from herald.db import Database
+from herald.database import Database
 from herald.messaging.models import Message
 from herald.messaging.unsubscribe import Links
 from herald.settings import Settings

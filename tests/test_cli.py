@@ -37,7 +37,7 @@ def test_orgs_create_prints_an_owner_key_that_works(tmp_path: Path) -> None:
     assert again.returncode == 1 and "exists" in again.stdout
 
     from herald.access.service import authenticate
-    from herald.db import Database
+    from herald.database import Database
 
     db = Database(env["HERALD_DATABASE_URL"])
     with db.system_session() as session:

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer as create_customer_row
 from herald.customers.service import delete_customer
-from herald.db import Database, utcnow
+from herald.database import Database
+from herald.db import utcnow
 from herald.messaging.delivery import DeliveryEnv, DeliveryRequest, SendRules, deliver
 from herald.messaging.models import Channel, Message, MessageStatus
 from herald.messaging.providers import OneByOne, OutboxProvider, OutgoingMessage, ProviderError

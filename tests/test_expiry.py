@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from activities.loyalty import ExpiryActivities
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
-from herald.db import Database
+from herald.database import Database
 from herald.events.models import Event
 from herald.loyalty.expiry import POINTS_EXPIRING
 from herald.loyalty.models import EntryKind, LedgerEntry, LoyaltyAccount

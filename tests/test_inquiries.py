@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.inquiries import InquiryActivities
 from herald.access.models import Role, User
 from herald.customers.models import Customer
-from herald.db import Database
+from herald.database import Database
 from herald.events.models import Event
 from herald.inquiries.models import InquiryEntry, InquiryStatus
 from herald.inquiries.schemas import (

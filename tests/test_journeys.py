@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.journeys import JourneyActivities
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer, get_customer
-from herald.db import Database
+from herald.database import Database
 from herald.journeys.definition import JourneyDefinition
 from herald.journeys.files import install_examples
 from herald.journeys.models import EnrollmentStatus, JourneyEnrollment

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from herald.db import Database
+from herald.database import Database
 from herald.migrate import upgrade
 from herald.organizations.service import create_organization
 from tests.conftest import _create_pg_database

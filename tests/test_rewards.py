@@ -15,7 +15,7 @@ from activities.loyalty import LoyaltyActivities
 from herald.access.models import Role
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
-from herald.db import Database
+from herald.database import Database
 from herald.events.models import Event
 from herald.loyalty.models import LedgerEntry, LoyaltyAccount, RedemptionStatus, RewardKind
 from herald.loyalty.rewards import adjust, confirm, create_reward, get_redemption, reserve

@@ -16,7 +16,7 @@ from herald.access.models import Role
 from herald.customers.models import Customer
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
-from herald.db import Database
+from herald.database import Database
 from herald.events.models import Event
 from herald.loyalty.schemas import TierIn, TierLadderIn
 from herald.loyalty.service import award_points

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from activities.messaging import MessagingActivities
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
-from herald.db import Database, utcnow
+from herald.database import Database
+from herald.db import utcnow
 from herald.messaging.audience import set_consent, suppress
 from herald.messaging.delivery import DeliveryEnv, DeliveryRequest, SendRules, deliver
 from herald.messaging.models import Channel, ConsentStatus, MessageStatus, SuppressionReason

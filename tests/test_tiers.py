@@ -13,7 +13,7 @@ from activities.loyalty import LoyaltyActivities
 from herald.access.models import Role
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
-from herald.db import Database
+from herald.database import Database
 from herald.events.models import Event
 from herald.loyalty.schemas import AwardOrderPointsInput, TierIn, TierLadderIn
 from herald.loyalty.service import award_order_points, customer_points

@@ -16,7 +16,7 @@ from temporalio.worker import Replayer
 from activities.loyalty import LoyaltyActivities
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
-from herald.db import Database
+from herald.database import Database
 from herald.loyalty.models import LedgerEntry
 from herald.loyalty.schemas import AwardOrderPointsInput
 from herald.migrate import upgrade

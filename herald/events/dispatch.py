@@ -13,13 +13,17 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, Update, select, update
 from temporalio.client import Client
 
-from herald.db import Database, utcnow
+from herald.db import utcnow
+
+if TYPE_CHECKING:  # the type only: the domain sits below the registry
+    from herald.database import Database
 from herald.events.models import Event
-from herald.events.reactions import Action, actions_for
+from herald.events.reactions import Action, Reaction, actions_for
 from herald.temporal import WorkflowStart, send_signal, start_run
 
 log = logging.getLogger(__name__)
@@ -33,9 +37,14 @@ SWEEP_GRACE = timedelta(seconds=3)
 
 class EventDispatcher:
     def __init__(
-        self, db: Database, client: Callable[[], Awaitable[Client]], task_queue: str
+        self,
+        db: Database,
+        client: Callable[[], Awaitable[Client]],
+        task_queue: str,
+        reactions: Sequence[Reaction],
     ) -> None:
         self._db = db
+        self._reactions = reactions
         self._client = client
         self._task_queue = task_queue
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_STARTS)
@@ -59,7 +68,10 @@ class EventDispatcher:
 
     def _load(self, query: Select[Event]) -> list[tuple[Event, list[Action]]]:
         with self._db.system_session() as session:
-            return [(event, actions_for(session, event)) for event in session.scalars(query)]
+            return [
+                (event, actions_for(self._reactions, session, event))
+                for event in session.scalars(query)
+            ]
 
     def _update(self, statement: Update) -> None:
         with self._db.system_session() as session:

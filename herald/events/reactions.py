@@ -1,4 +1,6 @@
-"""What an event sets off. Each domain contributes a function; dispatch asks them all."""
+"""What an event sets off. Each domain contributes a function (its ``triggers.reactions``); the
+process hands the list to the dispatcher (``herald.assembly``), so this package, which every
+domain records events through, imports none of them."""
 
 from __future__ import annotations
 
@@ -14,20 +16,5 @@ Action = WorkflowStart | WorkflowSignal
 Reaction = Callable[[Session, Event], Sequence[Action]]
 
 
-def reactions() -> list[Reaction]:
-    # Imported here: domain trigger modules import the events package themselves.
-    from herald.inquiries.triggers import inquiry_workflows_for
-    from herald.journeys.triggers import journey_actions_for
-    from herald.loyalty.triggers import loyalty_workflows_for
-    from herald.newsletter.triggers import newsletter_workflows_for
-
-    return [
-        loyalty_workflows_for,
-        newsletter_workflows_for,
-        inquiry_workflows_for,
-        journey_actions_for,
-    ]
-
-
-def actions_for(session: Session, event: Event) -> list[Action]:
-    return [action for reaction in reactions() for action in reaction(session, event)]
+def actions_for(reactions: Sequence[Reaction], session: Session, event: Event) -> list[Action]:
+    return [action for reaction in reactions for action in reaction(session, event)]

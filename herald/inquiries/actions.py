@@ -17,6 +17,7 @@ from herald.inquiries import service
 from herald.inquiries.models import CLOSED
 from herald.inquiries.schemas import InquiryDetail, InquiryIn, InquiryOut, Transition
 from herald.organizations.models import Organization
+from herald.organizations.public import in_public_org
 from herald.runs.service import update_run
 from herald.runtime import Runtime
 
@@ -32,7 +33,7 @@ async def submit(runtime: Runtime, slug: str, form: InquiryIn) -> uuid.UUID:
         inquiry, event_id = service.capture(session, form)
         return inquiry.id, event_id
 
-    inquiry_id, event_id = await runtime.in_public_org(slug, capture)
+    inquiry_id, event_id = await in_public_org(runtime, slug, capture)
     runtime.dispatch_soon([event_id])
     return inquiry_id
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +14,10 @@ from herald.access.models import Role, User
 from herald.customers.models import Customer
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
-from herald.db import Database, read_snapshot, session_organization, utcnow
+from herald.db import read_snapshot, session_organization, utcnow
+
+if TYPE_CHECKING:  # the type only: the domain sits below the registry
+    from herald.database import Database
 from herald.errors import InvalidInput, NotFound
 from herald.events.models import Event
 from herald.inquiries.contracts import FOLLOW_UP_WORKFLOW

@@ -7,14 +7,17 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer, CustomerTag
 from herald.customers.service import get_customer
-from herald.db import Database, insert_if_absent, session_organization, utcnow
+from herald.db import insert_if_absent, session_organization, utcnow
+
+if TYPE_CHECKING:  # the type only: the domain sits below the registry
+    from herald.database import Database
 from herald.errors import InvalidInput
 from herald.journeys.definition import EventType, JourneyDefinition
 from herald.journeys.schemas import TimelineEntry

@@ -18,6 +18,7 @@ from herald.loyalty.schemas import CustomerLoyaltyView, LoyaltyLinkOut, Redempti
 from herald.loyalty.triggers import redemption_workflow_id
 from herald.messaging.unsubscribe import LOYALTY_VIEW
 from herald.organizations.models import Organization
+from herald.organizations.public import in_public_org
 from herald.runtime import Runtime
 
 
@@ -99,4 +100,4 @@ async def customer_view(runtime: Runtime, slug: str, token: str) -> CustomerLoya
             raise NotFound("this link is not valid")
         return analytics.customer_view(session, customer_id)
 
-    return await runtime.in_public_org(slug, view)
+    return await in_public_org(runtime, slug, view)

@@ -33,6 +33,7 @@ from herald.messaging.webhooks import (
     handle_inbound_sms,
 )
 from herald.organizations.models import Organization
+from herald.organizations.public import in_public_org
 from herald.runtime import Runtime
 
 # How long a test send is awaited before the answer points at its run instead.
@@ -95,7 +96,7 @@ async def receive_sendgrid_events(
             raise InvalidInput("expected a JSON array of events")
         apply_sendgrid_events(session, [e for e in events if isinstance(e, dict)])
 
-    await runtime.in_public_org(slug, receive)
+    await in_public_org(runtime, slug, receive)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ async def receive_inbound_sms(runtime: Runtime, slug: str, request: TwilioReques
             request.form.get("MessageSid", ""),
         )
 
-    return await runtime.in_public_org(slug, receive)
+    return await in_public_org(runtime, slug, receive)
 
 
 async def unsubscribe(runtime: Runtime, slug: str, token: str, *, apply: bool) -> str:
@@ -165,7 +166,7 @@ async def unsubscribe(runtime: Runtime, slug: str, token: str, *, apply: bool) -
         unsubscribe_with_token(session, org.id, token, runtime.links, apply=apply)
         return org.name
 
-    return await runtime.in_public_org(slug, act)
+    return await in_public_org(runtime, slug, act)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from herald.messaging.setup import load_messaging_settings
 from herald.newsletter import service
 from herald.newsletter.schemas import SubscribeIn
 from herald.organizations.models import Organization
+from herald.organizations.public import in_public_org
 from herald.runtime import Runtime
 
 
@@ -24,7 +25,7 @@ async def subscribe(runtime: Runtime, slug: str, form: SubscribeIn) -> None:
         double_opt_in = bool(settings and settings.newsletter_double_opt_in)
         return service.subscribe(session, form, double_opt_in=double_opt_in)
 
-    event_id = await runtime.in_public_org(slug, sign_up)
+    event_id = await in_public_org(runtime, slug, sign_up)
     runtime.dispatch_soon([event_id] if event_id is not None else [])
 
 
@@ -48,4 +49,4 @@ async def follow_link(
             service.unsubscribe(session, token)
         return org.name
 
-    return await runtime.in_public_org(slug, follow)
+    return await in_public_org(runtime, slug, follow)

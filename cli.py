@@ -66,7 +66,7 @@ def create_org(
     name: str, slug: str = typer.Option(None, help="URL name; derived from NAME if omitted")
 ) -> None:
     """Create an organization and print its owner API key (shown once)."""
-    from herald.db import Database
+    from herald.database import Database
     from herald.errors import HeraldError
     from herald.organizations.service import create_organization
 
@@ -91,7 +91,7 @@ def _demo_key() -> str:
 
     from herald.access.models import Role
     from herald.access.service import create_user, list_users
-    from herald.db import Database
+    from herald.database import Database
     from herald.journeys.files import install_examples
     from herald.messaging.schemas import MessagingSettingsIn
     from herald.messaging.setup import put_messaging_settings
