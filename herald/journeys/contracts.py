@@ -8,6 +8,9 @@ import uuid
 from herald.temporal import LegacyId, tenant_workflow_id
 
 JOURNEY_WORKFLOW = "JourneyRun"
+# What a journey key and a step id look like (they are search attribute values too).
+JOURNEY_KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"
+STEP_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 # Events reach a running journey as this signal (or with its start).
 EVENT_SIGNAL = "event"
 PROGRESS_QUERY = "progress"

@@ -14,11 +14,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from herald.errors import InvalidInput
+from herald.journeys.contracts import STEP_ID_PATTERN
 from herald.messaging.models import Channel
 from herald.segments.rules import Rule, Scalar
 
-STEP_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-JOURNEY_KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"
 StepId = Annotated[str, Field(pattern=STEP_ID_PATTERN)]
 # A target step; null ends the journey. Required wherever it appears, so a fork cannot leave a
 # path out by accident.

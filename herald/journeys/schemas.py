@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from herald.journeys.definition import JOURNEY_KEY_PATTERN, JourneyDefinition
+from herald.journeys.contracts import JOURNEY_KEY_PATTERN
+from herald.journeys.definition import JourneyDefinition
 from herald.journeys.models import EnrollmentStatus, JourneyStatus
 from herald.segments.rules import Rule
 
