@@ -11,8 +11,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import herald
 from worker import WORKFLOWS
+
+pytestmark = pytest.mark.fast
 
 KINDS = ("_WORKFLOW", "_SIGNAL", "_QUERY", "_UPDATE")
 
@@ -54,7 +58,7 @@ def test_every_name_a_starter_uses_is_registered_and_every_registration_is_named
 def test_no_starter_spells_a_workflow_type_by_hand() -> None:
     """Workflow types appear as literals only in the contracts: a starter that spells one out
     would keep working after a rename and strand its runs."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     types = _contract_names()["_WORKFLOW"]
     spelled = []
     for folder in ("herald", "api", "workflows", "activities"):

@@ -8,7 +8,11 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import pytest
+
+pytestmark = pytest.mark.fast
+
+ROOT = Path(__file__).resolve().parents[2]
 ADAPTERS = [ROOT / "api"] + ([ROOT / "console"] if (ROOT / "console").exists() else [])
 # Calls that are synchronous database work.
 DATABASE_CALLS = frozenset(
