@@ -1,18 +1,16 @@
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
 from temporalio import activity
 
 from herald.campaigns import sending
-from herald.campaigns.sending import (
+from herald.campaigns.contracts import (
     BatchOutcome,
     CampaignBatch,
     CampaignPlan,
+    CampaignRef,
     Snapshot,
     StatusChange,
 )
@@ -20,13 +18,6 @@ from herald.database import Database
 from herald.db import utcnow
 from herald.messaging.delivery import delivery_env
 from herald.messaging.unsubscribe import Links
-
-
-class CampaignRef(BaseModel):
-    organization_id: uuid.UUID
-    campaign_id: uuid.UUID
-    # The workflow's clock, for records a time-skipping test reads.
-    at: datetime | None = None
 
 
 class CampaignActivities:

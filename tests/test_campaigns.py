@@ -20,8 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.campaigns import CampaignActivities
 from herald.access.models import Role
-from herald.campaigns.contracts import campaign_workflow_id
-from herald.campaigns.sending import CampaignSendInput
+from herald.campaigns.contracts import CampaignSendInput, campaign_workflow_id
 from herald.database import Database
 from herald.messaging.models import Message
 from herald.messaging.unsubscribe import Links

@@ -15,27 +15,25 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.campaigns import CampaignActivities, CampaignRef
+    from activities.campaigns import CampaignActivities
     from herald.campaigns.contracts import (
         CAMPAIGN_WORKFLOW,
         CANCEL_SIGNAL,
         PAUSE_SIGNAL,
         PROGRESS_QUERY,
         RESUME_SIGNAL,
-    )
-    from herald.campaigns.models import CampaignStatus
-    from herald.campaigns.sending import (
         BatchOutcome,
         CampaignBatch,
+        CampaignRef,
         CampaignResult,
         CampaignSendInput,
         CampaignState,
+        CampaignStatus,
         HeldRange,
         Phase,
         StatusChange,
-        batch_size,
-        pace,
     )
+    from herald.campaigns.pacing import batch_size, pace
     from workflows.policies import (
         BATCH_HEARTBEAT,
         BATCH_TIMEOUT,

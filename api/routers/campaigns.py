@@ -9,7 +9,7 @@ from api.deps import get_runtime, org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
 from herald.campaigns import actions, service
-from herald.campaigns.models import CampaignStatus
+from herald.campaigns.contracts import CampaignStatus
 from herald.campaigns.schemas import CampaignAnalytics, CampaignIn, CampaignOut, CampaignUpdate
 from herald.runtime import Runtime
 

@@ -11,8 +11,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from herald.campaigns import service
 from herald.campaigns.analytics import campaign_analytics
-from herald.campaigns.contracts import CANCEL_SIGNAL, PAUSE_SIGNAL, RESUME_SIGNAL
-from herald.campaigns.models import ACTIVE, Campaign, CampaignStatus
+from herald.campaigns.contracts import CANCEL_SIGNAL, PAUSE_SIGNAL, RESUME_SIGNAL, CampaignStatus
+from herald.campaigns.models import ACTIVE, Campaign
 from herald.campaigns.schemas import CampaignAnalytics, CampaignOut
 from herald.campaigns.sending import campaign_start
 from herald.db import read_snapshot

@@ -7,15 +7,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, select
 from sqlalchemy.orm import Session
 
+from herald.campaigns.contracts import Metric
 from herald.campaigns.decision import wilson_interval
 from herald.campaigns.models import Campaign, CampaignRecipient
-from herald.campaigns.schemas import (
-    CampaignAnalytics,
-    Decision,
-    Metric,
-    VariantAnalytics,
-    VariantResult,
-)
+from herald.campaigns.schemas import CampaignAnalytics, Decision, VariantAnalytics, VariantResult
 from herald.db import shifted
 from herald.events.models import ORDER_PAID, Event
 from herald.messaging.models import Consent, ConsentStatus, Message, MessageStatus

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from statistics import NormalDist
 
-from herald.campaigns.schemas import Decision, Metric, Rate, VariantResult
+from herald.campaigns.contracts import Metric
+from herald.campaigns.schemas import Decision, Rate, VariantResult
 
 _NORMAL = NormalDist()
 INTERVAL_CONFIDENCE = 0.95

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 from typing import Any
@@ -8,24 +7,9 @@ from typing import Any
 from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from herald.campaigns.contracts import CampaignStatus
 from herald.db import Base, JSONType, TenantScoped, utcnow
 from herald.messaging.models import Channel
-
-
-class CampaignStatus(enum.StrEnum):
-    draft = "draft"
-    scheduled = "scheduled"
-    running = "running"
-    paused = "paused"
-    # The test group got its variants; the window for opens, clicks or orders is open.
-    testing = "testing"
-    sending_winner = "sending_winner"
-    completed = "completed"
-    cancelled = "cancelled"
-    # The send hit an error retrying cannot mend (its segment was deleted, say): the run
-    # failed, and ``failure`` says why.
-    failed = "failed"
-
 
 # A campaign in one of these has a CampaignSend run that takes signals.
 ACTIVE = frozenset(

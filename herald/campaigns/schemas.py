@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import enum
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from herald.campaigns.models import CampaignStatus
+from herald.campaigns.contracts import ABTest, CampaignStatus, Metric
 from herald.messaging.models import Channel
 from herald.segments.schemas import SEGMENT_KEY_PATTERN
 
@@ -38,31 +37,6 @@ class VariantIn(BaseModel):
 
     name: str = Field(pattern=VARIANT_NAME_PATTERN)
     template: str = Field(min_length=1, max_length=100, description="A template key")
-
-
-class Metric(enum.StrEnum):
-    open = "open"
-    click = "click"
-    conversion = "conversion"
-
-
-class ABTest(BaseModel):
-    """Send the variants to a test group, wait, and give the rest of the audience the winner."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    test_fraction: float = Field(default=0.2, gt=0, lt=1)
-    metric: Metric = Metric.click
-    window: timedelta = Field(
-        default=timedelta(hours=4),
-        ge=timedelta(minutes=1),
-        le=timedelta(days=14),
-        description="How long the test group's results are collected (ISO 8601, e.g. PT4H)",
-    )
-    # Sent to the remainder when the test does not tell the variants apart. The first variant
-    # when not given.
-    default_variant: str | None = None
-    confidence: float = Field(default=0.95, ge=0.8, le=0.999)
 
 
 class CampaignIn(BaseModel):

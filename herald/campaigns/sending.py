@@ -3,21 +3,30 @@ the delivery path, pick the winner, record each state. Every step is idempotent 
 
 from __future__ import annotations
 
-import enum
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from herald.campaigns.analytics import variant_results
-from herald.campaigns.contracts import CAMPAIGN_WORKFLOW, campaign_workflow_id
+from herald.campaigns.contracts import (
+    CAMPAIGN_WORKFLOW,
+    ABTest,
+    BatchOutcome,
+    CampaignBatch,
+    CampaignPlan,
+    CampaignSendInput,
+    CampaignStatus,
+    Snapshot,
+    StatusChange,
+    campaign_workflow_id,
+)
 from herald.campaigns.decision import pick_winner
-from herald.campaigns.models import Campaign, CampaignRecipient, CampaignStatus
-from herald.campaigns.schemas import ABTest, Audience
+from herald.campaigns.models import Campaign, CampaignRecipient
+from herald.campaigns.schemas import Audience
 from herald.campaigns.service import get_campaign
 from herald.customers.models import Customer
 from herald.db import analyze, session_organization, utcnow
@@ -36,103 +45,6 @@ from herald.temporal import WorkflowStart
 # A prime above any audience size: (rank * PRIME + salt) mod n is then a permutation of 0..n-1.
 _PERMUTATION_PRIME = 2_147_483_647
 _TERMINAL = frozenset({CampaignStatus.completed, CampaignStatus.cancelled, CampaignStatus.failed})
-
-
-class CampaignPlan(BaseModel):
-    """What the run needs to know, read once when it begins."""
-
-    organization_id: uuid.UUID
-    campaign_id: uuid.UUID
-    ab: ABTest | None
-    send_at: datetime | None
-    rate_limit_per_s: int | None
-
-
-class Snapshot(BaseModel):
-    recipients: int
-    test_size: int
-
-
-class CampaignBatch(BaseModel):
-    """Recipients at positions [start, end) of the snapshot."""
-
-    organization_id: uuid.UUID
-    campaign_id: uuid.UUID
-    start: int
-    end: int
-    # The remainder's variant, once the test has picked it.
-    winner: str | None = None
-    workflow_time: datetime | None = None
-
-
-class BatchOutcome(BaseModel):
-    by_status: dict[str, int]
-    # Quiet hours hold some of the batch: send the range again at this time.
-    held_until: datetime | None = None
-
-
-class StatusChange(BaseModel):
-    organization_id: uuid.UUID
-    campaign_id: uuid.UUID
-    status: CampaignStatus
-    # Why the send failed (with ``failed`` only).
-    reason: str | None = None
-
-
-class Phase(enum.StrEnum):
-    begin = "begin"  # waiting for the send time, then snapshotting the audience
-    test = "test"  # sending the variants to the test group
-    window = "window"  # the test group's results come in
-    remainder = "remainder"  # the rest of the audience gets the winner
-    send = "send"  # no test: everyone gets an even share of the variants
-    done = "done"
-
-
-class HeldRange(BaseModel):
-    """Positions quiet hours held back, sent again when they end."""
-
-    start: int
-    end: int
-    until: datetime
-    counted: dict[str, int]
-
-
-class CampaignState(BaseModel):
-    """Everything the run knows; carried over when it continues as new."""
-
-    phase: Phase = Phase.begin
-    plan: CampaignPlan | None = None
-    recipients: int = 0
-    test_size: int = 0
-    next_position: int = 0
-    window_ends: datetime | None = None
-    winner: str | None = None
-    paused: bool = False
-    cancelled: bool = False
-    by_status: dict[str, int] = {}
-    held: list[HeldRange] = []
-    # Pacing under a rate limit: messages handed over since this moment.
-    paced_since: datetime | None = None
-    paced_count: int = 0
-    published: CampaignStatus | None = None
-    batches: int = 0
-    # Why the send failed for good, once it has.
-    failure: str | None = None
-
-
-class CampaignSendInput(BaseModel):
-    organization_id: uuid.UUID
-    campaign_id: uuid.UUID
-    state: CampaignState | None = None
-    # Batches a run hands over before it continues as new (the workflow's default if unset).
-    batches_per_run: int | None = Field(default=None, ge=1)
-
-
-class CampaignResult(BaseModel):
-    status: CampaignStatus
-    recipients: int
-    winner: str | None
-    by_status: dict[str, int]
 
 
 def campaign_start(campaign: Campaign) -> WorkflowStart:
@@ -363,14 +275,3 @@ def decide_winner(session: Session, campaign_id: uuid.UUID, now: datetime) -> st
         campaign.status = CampaignStatus.sending_winner
     session.commit()
     return decision.winner
-
-
-def batch_size(rate_limit_per_s: int | None) -> int:
-    """Recipients per batch: large for throughput, down to a second's worth under a rate limit
-    so the pace stays even."""
-    return min(1000, rate_limit_per_s or 1000)
-
-
-def pace(sent: int, rate_limit_per_s: int | None) -> timedelta:
-    """How long sending ``sent`` messages takes at the campaign's rate limit."""
-    return timedelta(seconds=sent / rate_limit_per_s) if rate_limit_per_s else timedelta(0)

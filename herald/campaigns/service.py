@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from herald.campaigns.contracts import campaign_workflow_id
-from herald.campaigns.models import ACTIVE, Campaign, CampaignRecipient, CampaignStatus
+from herald.campaigns.contracts import CampaignStatus, campaign_workflow_id
+from herald.campaigns.models import ACTIVE, Campaign, CampaignRecipient
 from herald.campaigns.schemas import (
     Audience,
     CampaignIn,

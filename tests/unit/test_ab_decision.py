@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from herald.campaigns.contracts import Metric
 from herald.campaigns.decision import pick_winner, wilson_interval
-from herald.campaigns.schemas import Metric, VariantResult
+from herald.campaigns.schemas import VariantResult
 
 pytestmark = pytest.mark.fast
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
