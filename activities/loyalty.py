@@ -9,8 +9,7 @@ from temporalio import activity
 from herald.database import Database
 from herald.errors import HeraldError
 from herald.loyalty import birthdays, expiry, referrals, rewards, service, tiers
-from herald.loyalty.models import RedemptionStatus
-from herald.loyalty.schemas import (
+from herald.loyalty.contracts import (
     AwardOrderPointsInput,
     BirthdayPage,
     BirthdayPrepared,
@@ -22,6 +21,7 @@ from herald.loyalty.schemas import (
     ExpiryQuery,
     LedgerOutcome,
     RedemptionExpiry,
+    RedemptionStatus,
     ReferralRewardInput,
     ReverseOrderPointsInput,
     TierReviewOutcome,

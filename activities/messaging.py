@@ -3,7 +3,8 @@ from __future__ import annotations
 from temporalio import activity
 
 from herald.database import Database
-from herald.messaging.delivery import DeliveryOutcome, DeliveryRequest, deliver, delivery_env
+from herald.messaging.contracts import DeliveryOutcome, DeliveryRequest
+from herald.messaging.delivery import deliver, delivery_env
 from herald.messaging.unsubscribe import Links
 
 

@@ -47,14 +47,14 @@ from bench.stack import (  # noqa: E402
 from herald.customers.models import Customer, month_day  # noqa: E402
 from herald.database import Database  # noqa: E402
 from herald.loyalty.birthdays import BIRTHDAY_SOURCE, celebrated_days, find_birthdays  # noqa: E402
-from herald.loyalty.contracts import BIRTHDAY_SWEEP_WORKFLOW  # noqa: E402
-from herald.loyalty.models import LedgerEntry, LoyaltyAccount  # noqa: E402
-from herald.loyalty.schemas import (  # noqa: E402
+from herald.loyalty.contracts import (  # noqa: E402
+    BIRTHDAY_SWEEP_WORKFLOW,
     BirthdayQuery,
     BirthdaySweepInput,
     BirthdaySweepOutcome,
-    LoyaltySettingsIn,
 )
+from herald.loyalty.models import LedgerEntry, LoyaltyAccount  # noqa: E402
+from herald.loyalty.schemas import LoyaltySettingsIn  # noqa: E402
 from herald.loyalty.service import put_settings  # noqa: E402
 from herald.messaging.models import Message  # noqa: E402
 from herald.messaging.schemas import MessagingSettingsIn  # noqa: E402

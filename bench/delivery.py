@@ -32,13 +32,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench.stack import bench_database_url, fake_providers  # noqa: E402
 from herald.database import Database  # noqa: E402
-from herald.messaging.delivery import (  # noqa: E402
+from herald.messaging.contracts import (  # noqa: E402
     DeliveryBatch,
+    MessageStatus,
     Recipient,
-    deliver_batch,
-    delivery_env,
 )
-from herald.messaging.models import Channel, Message, MessageStatus  # noqa: E402
+from herald.messaging.delivery import deliver_batch, delivery_env  # noqa: E402
+from herald.messaging.models import Channel, Message  # noqa: E402
 from herald.messaging.providers import (  # noqa: E402
     OutgoingMessage,
     SendGridProvider,

@@ -23,8 +23,12 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from herald.loyalty.contracts import BIRTHDAY_SWEEP_WORKFLOW, EXPIRY_SWEEP_WORKFLOW
-from herald.loyalty.schemas import BirthdaySweepInput, ExpirySweepInput
+from herald.loyalty.contracts import (
+    BIRTHDAY_SWEEP_WORKFLOW,
+    EXPIRY_SWEEP_WORKFLOW,
+    BirthdaySweepInput,
+    ExpirySweepInput,
+)
 from herald.segments.contracts import SEGMENT_SWEEP_WORKFLOW
 from herald.segments.membership import SegmentSweepInput
 

@@ -11,20 +11,9 @@ from sqlalchemy import select
 from herald.customers.service import delete_customer
 from herald.database import Database
 from herald.db import utcnow
-from herald.messaging.delivery import (
-    DeliveryBatch,
-    DeliveryEnv,
-    Recipient,
-    SendRules,
-    deliver_batch,
-)
-from herald.messaging.models import (
-    Channel,
-    Message,
-    MessageStatus,
-    Suppression,
-    SuppressionReason,
-)
+from herald.messaging.contracts import DeliveryBatch, MessageStatus, Recipient
+from herald.messaging.delivery import DeliveryEnv, SendRules, deliver_batch
+from herald.messaging.models import Channel, Message, Suppression, SuppressionReason
 from herald.messaging.providers import ProviderError, providers_for
 from herald.messaging.schemas import MessagingSettingsIn, TemplateCreate
 from herald.messaging.setup import load_messaging_settings, put_messaging_settings

@@ -20,19 +20,21 @@ from activities.messaging import MessagingActivities
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
 from herald.database import Database
-from herald.loyalty.birthdays import BIRTHDAY_SOURCE, birthday_workflow_id
-from herald.loyalty.models import LedgerEntry, Redemption, RedemptionStatus, RewardKind
-from herald.loyalty.rewards import create_reward, get_reward
-from herald.loyalty.schemas import (
+from herald.loyalty.birthdays import BIRTHDAY_SOURCE
+from herald.loyalty.contracts import (
     BirthdayRewardInput,
     BirthdaySweepInput,
     BirthdaySweepOutcome,
-    LoyaltySettingsIn,
-    RewardCreate,
+    RedemptionStatus,
+    birthday_workflow_id,
 )
+from herald.loyalty.models import LedgerEntry, Redemption, RewardKind
+from herald.loyalty.rewards import create_reward, get_reward
+from herald.loyalty.schemas import LoyaltySettingsIn, RewardCreate
 from herald.loyalty.service import put_settings
 from herald.messaging.audience import set_consent
-from herald.messaging.models import ConsentStatus, Message, MessageStatus
+from herald.messaging.contracts import MessageStatus
+from herald.messaging.models import ConsentStatus, Message
 from herald.messaging.schemas import ConsentIn, MessagingSettingsIn
 from herald.messaging.setup import put_messaging_settings
 from herald.messaging.unsubscribe import Links

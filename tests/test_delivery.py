@@ -14,8 +14,9 @@ from herald.customers.service import create_customer as create_customer_row
 from herald.customers.service import delete_customer
 from herald.database import Database
 from herald.db import utcnow
-from herald.messaging.delivery import DeliveryEnv, DeliveryRequest, SendRules, deliver
-from herald.messaging.models import Channel, Message, MessageStatus
+from herald.messaging.contracts import DeliveryRequest, MessageStatus
+from herald.messaging.delivery import DeliveryEnv, SendRules, deliver
+from herald.messaging.models import Channel, Message
 from herald.messaging.providers import OneByOne, OutboxProvider, OutgoingMessage, ProviderError
 from herald.messaging.schemas import TemplateCreate
 from herald.messaging.templates import create_template

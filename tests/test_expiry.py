@@ -14,15 +14,11 @@ from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
 from herald.database import Database
 from herald.events.models import Event
+from herald.loyalty.contracts import ExpirySweepInput, ExpirySweepOutcome
 from herald.loyalty.expiry import POINTS_EXPIRING
 from herald.loyalty.models import EntryKind, LedgerEntry, LoyaltyAccount
 from herald.loyalty.rewards import adjust
-from herald.loyalty.schemas import (
-    AdjustmentIn,
-    ExpirySweepInput,
-    ExpirySweepOutcome,
-    LoyaltySettingsIn,
-)
+from herald.loyalty.schemas import AdjustmentIn, LoyaltySettingsIn
 from herald.loyalty.service import award_points, put_settings
 from simulator import time_skipping_worker
 from tests.conftest import Org

@@ -17,7 +17,8 @@ from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
 from herald.database import Database
 from herald.events.models import Event
-from herald.loyalty.models import LedgerEntry, LoyaltyAccount, RedemptionStatus, RewardKind
+from herald.loyalty.contracts import RedemptionStatus
+from herald.loyalty.models import LedgerEntry, LoyaltyAccount, RewardKind
 from herald.loyalty.rewards import adjust, confirm, create_reward, get_redemption, reserve
 from herald.loyalty.schemas import AdjustmentIn, RewardCreate
 from herald.loyalty.triggers import loyalty_workflows_for

@@ -13,8 +13,9 @@ from herald.customers.service import create_customer
 from herald.database import Database
 from herald.db import utcnow
 from herald.messaging.audience import set_consent, suppress
-from herald.messaging.delivery import DeliveryEnv, DeliveryRequest, SendRules, deliver
-from herald.messaging.models import Channel, ConsentStatus, MessageStatus, SuppressionReason
+from herald.messaging.contracts import DeliveryRequest, MessageStatus
+from herald.messaging.delivery import DeliveryEnv, SendRules, deliver
+from herald.messaging.models import Channel, ConsentStatus, SuppressionReason
 from herald.messaging.policy import FrequencyCap, quiet_until
 from herald.messaging.providers import OutboxProvider
 from herald.messaging.schemas import ConsentIn, MessagingSettingsIn, TemplateCreate

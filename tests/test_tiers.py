@@ -15,7 +15,8 @@ from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
 from herald.database import Database
 from herald.events.models import Event
-from herald.loyalty.schemas import AwardOrderPointsInput, TierIn, TierLadderIn
+from herald.loyalty.contracts import AwardOrderPointsInput
+from herald.loyalty.schemas import TierIn, TierLadderIn
 from herald.loyalty.service import award_order_points, customer_points
 from herald.loyalty.tiers import TIER_CHANGED, put_ladder
 from herald.loyalty.triggers import loyalty_workflows_for

@@ -17,8 +17,8 @@ from activities.loyalty import LoyaltyActivities
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
 from herald.database import Database
+from herald.loyalty.contracts import AwardOrderPointsInput
 from herald.loyalty.models import LedgerEntry
-from herald.loyalty.schemas import AwardOrderPointsInput
 from herald.migrate import upgrade
 from simulator import time_skipping_worker
 from tests.conftest import PG_ADMIN_URL, _create_pg_database, make_org

@@ -11,17 +11,18 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.loyalty import BirthdayActivities
-    from herald.loyalty.birthdays import birthday_message_key, birthday_workflow_id
-    from herald.loyalty.contracts import BIRTHDAY_SWEEP_WORKFLOW, BIRTHDAY_WORKFLOW
-    from herald.loyalty.schemas import (
+    from herald.loyalty.contracts import (
+        BIRTHDAY_SWEEP_WORKFLOW,
+        BIRTHDAY_WORKFLOW,
         BirthdayQuery,
         BirthdayRewardInput,
         BirthdayRewardOutcome,
         BirthdaySweepInput,
         BirthdaySweepOutcome,
+        birthday_message_key,
+        birthday_workflow_id,
     )
-    from herald.messaging.contracts import SEND_WORKFLOW, send_workflow_id
-    from herald.messaging.delivery import DeliveryRequest
+    from herald.messaging.contracts import SEND_WORKFLOW, DeliveryRequest, send_workflow_id
     from herald.temporal import run_search_attributes
     from workflows.messaging import SendMessage
     from workflows.policies import DB_RETRY, DB_TIMEOUT

@@ -16,9 +16,6 @@ with workflow.unsafe.imports_passed_through():
         SETTLED_SIGNAL,
         TIER_CHANGED_SIGNAL,
         TIER_REVIEW_WORKFLOW,
-    )
-    from herald.loyalty.models import RedemptionStatus
-    from herald.loyalty.schemas import (
         AwardOrderPointsInput,
         ExpiryBatch,
         ExpiryQuery,
@@ -27,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         LedgerOutcome,
         RedemptionExpiry,
         RedemptionHold,
+        RedemptionStatus,
         ReferralRewardInput,
         ReverseOrderPointsInput,
         TierMember,

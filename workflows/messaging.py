@@ -6,8 +6,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.messaging import MessagingActivities
-    from herald.messaging.contracts import SEND_WORKFLOW
-    from herald.messaging.delivery import DeliveryOutcome, DeliveryRequest
+    from herald.messaging.contracts import SEND_WORKFLOW, DeliveryOutcome, DeliveryRequest
     from workflows.policies import DELIVERY_DEADLINE, DELIVERY_RETRY, DELIVERY_TIMEOUT
 
 

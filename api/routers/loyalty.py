@@ -11,11 +11,11 @@ from api.ratelimit import link_limit
 from herald.access.permissions import Permission
 from herald.access.service import Principal
 from herald.loyalty import actions, analytics, referrals, rewards, service, tiers
+from herald.loyalty.contracts import LedgerOutcome
 from herald.loyalty.schemas import (
     AdjustmentIn,
     ConfirmRedemptionIn,
     CustomerLoyaltyView,
-    LedgerOutcome,
     LoyaltyAnalytics,
     LoyaltyLinkOut,
     LoyaltySettingsIn,

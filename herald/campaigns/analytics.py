@@ -13,7 +13,8 @@ from herald.campaigns.models import Campaign, CampaignRecipient
 from herald.campaigns.schemas import CampaignAnalytics, Decision, VariantAnalytics, VariantResult
 from herald.db import shifted
 from herald.events.models import ORDER_PAID, Event
-from herald.messaging.models import Consent, ConsentStatus, Message, MessageStatus
+from herald.messaging.contracts import MessageStatus
+from herald.messaging.models import Consent, ConsentStatus, Message
 from herald.messaging.policy import WENT_OUT
 
 # Handed to the provider: what counts against a frequency cap, and what bounced or was

@@ -30,14 +30,8 @@ from herald.campaigns.schemas import Audience
 from herald.campaigns.service import get_campaign
 from herald.customers.models import Customer
 from herald.db import analyze, session_organization, utcnow
-from herald.messaging.delivery import (
-    MAX_BATCH,
-    DeliveryBatch,
-    DeliveryEnv,
-    DeliveryOutcome,
-    Recipient,
-    deliver_batch,
-)
+from herald.messaging.contracts import MAX_BATCH, DeliveryBatch, DeliveryOutcome, Recipient
+from herald.messaging.delivery import DeliveryEnv, deliver_batch
 from herald.messaging.models import Message
 from herald.segments.service import get_segment, matching, rule_of
 from herald.temporal import WorkflowStart

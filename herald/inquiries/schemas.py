@@ -18,7 +18,7 @@ from pydantic import (
 from herald.customers.schemas import to_e164
 from herald.inquiries.contracts import TRANSITION_UPDATES
 from herald.inquiries.models import InquiryStatus
-from herald.messaging.models import MessageStatus
+from herald.messaging.contracts import MessageStatus
 
 
 class CompanySize(enum.StrEnum):

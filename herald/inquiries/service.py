@@ -39,7 +39,8 @@ from herald.inquiries.schemas import (
     SentEmail,
     TimelineEntry,
 )
-from herald.messaging.delivery import DeliveryBatch, DeliveryEnv, Recipient, deliver_batch
+from herald.messaging.contracts import DeliveryBatch, Recipient
+from herald.messaging.delivery import DeliveryEnv, deliver_batch
 from herald.messaging.templates import ensure_template
 from herald.temporal import tenant_workflow_id
 

@@ -40,7 +40,8 @@ from herald.journeys.schemas import (
 )
 from herald.journeys.service import version_definition
 from herald.loyalty.service import award_points
-from herald.messaging.delivery import DeliveryEnv, DeliveryRequest, deliver
+from herald.messaging.contracts import DeliveryRequest
+from herald.messaging.delivery import DeliveryEnv, deliver
 from herald.messaging.templates import template_for_key
 from herald.segments.rules import customer_matches
 

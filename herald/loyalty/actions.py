@@ -12,8 +12,8 @@ from temporalio.service import RPCError
 from herald.customers.service import get_customer
 from herald.errors import Conflict, NotFound
 from herald.loyalty import analytics, rewards
-from herald.loyalty.contracts import SETTLED_SIGNAL
-from herald.loyalty.models import Redemption, RedemptionStatus
+from herald.loyalty.contracts import SETTLED_SIGNAL, RedemptionStatus
+from herald.loyalty.models import Redemption
 from herald.loyalty.schemas import CustomerLoyaltyView, LoyaltyLinkOut, RedemptionOut
 from herald.loyalty.triggers import redemption_workflow_id
 from herald.messaging.unsubscribe import LOYALTY_VIEW

@@ -13,20 +13,18 @@ from sqlalchemy import ColumnElement, and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer, month_day
-from herald.loyalty.contracts import BIRTHDAY_WORKFLOW
-from herald.loyalty.models import LoyaltySettings
-from herald.loyalty.rewards import get_reward, gift
-from herald.loyalty.schemas import (
+from herald.loyalty.contracts import (
     BirthdayPage,
     BirthdayPrepared,
     BirthdayQuery,
     BirthdayRewardInput,
 )
+from herald.loyalty.models import LoyaltySettings
+from herald.loyalty.rewards import get_reward, gift
 from herald.loyalty.service import award_points, get_settings
 from herald.messaging.models import Category, Channel
 from herald.messaging.schemas import TemplateCreate
 from herald.messaging.templates import ensure_template
-from herald.temporal import tenant_workflow_id
 
 BIRTHDAY_SOURCE = "birthday"
 # How long a birthday gift's code can be used.
@@ -115,16 +113,6 @@ def find_birthdays(session: Session, query: BirthdayQuery) -> BirthdayPage:
     ]
     last = (rows[-1][0], rows[-1][1]) if len(rows) == query.limit else None
     return BirthdayPage(rewards=rewards, after=last)
-
-
-def birthday_workflow_id(reward: BirthdayRewardInput) -> str:
-    return tenant_workflow_id(
-        BIRTHDAY_WORKFLOW, reward.organization_id, reward.customer_id, reward.year
-    )
-
-
-def birthday_message_key(reward: BirthdayRewardInput) -> str:
-    return f"birthday/{reward.customer_id}/{reward.year}"
 
 
 def prepare_birthday(session: Session, reward: BirthdayRewardInput) -> BirthdayPrepared:

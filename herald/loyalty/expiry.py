@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from herald.db import insert_if_absent, utcnow
 from herald.events.models import Event
+from herald.loyalty.contracts import ExpiryOutcome, ExpiryPage, ExpiryQuery
 from herald.loyalty.models import EntryKind, LedgerEntry, LoyaltySettings
-from herald.loyalty.schemas import ExpiryOutcome, ExpiryPage, ExpiryQuery
 from herald.loyalty.service import append_entry, lock_account
 
 EXPIRY_SOURCE = "expiry"

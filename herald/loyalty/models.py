@@ -10,6 +10,7 @@ from sqlalchemy import Enum, ForeignKey, Index, Numeric, String, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from herald.db import Base, TenantScoped, utcnow
+from herald.loyalty.contracts import RedemptionStatus
 
 
 class Rounding(enum.StrEnum):
@@ -148,12 +149,6 @@ class Reward(TenantScoped, Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-class RedemptionStatus(enum.StrEnum):
-    reserved = "reserved"  # points held, code issued, waiting for the order
-    confirmed = "confirmed"  # the order used the code
-    released = "released"  # lapsed or cancelled: the points came back
 
 
 class Redemption(TenantScoped, Base):

@@ -14,9 +14,9 @@ from herald.customers.service import get_customer
 from herald.db import commit_or_conflict, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
 from herald.events.models import ORDER_PAID
+from herald.loyalty.contracts import ReferralRewardInput
 from herald.loyalty.models import LedgerEntry, Referral, ReferralCode
 from herald.loyalty.rewards import CODE_ALPHABET
-from herald.loyalty.schemas import ReferralRewardInput
 from herald.loyalty.service import award_points, get_settings
 
 REFERRAL_SOURCE = "referral"

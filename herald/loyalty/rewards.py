@@ -15,21 +15,9 @@ from herald.customers.service import get_customer
 from herald.db import session_organization, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
 from herald.events.models import Event
-from herald.loyalty.models import (
-    EntryKind,
-    LedgerEntry,
-    LoyaltyAccount,
-    Redemption,
-    RedemptionStatus,
-    Reward,
-)
-from herald.loyalty.schemas import (
-    AdjustmentIn,
-    LedgerOutcome,
-    RewardCreate,
-    RewardOut,
-    RewardUpdate,
-)
+from herald.loyalty.contracts import LedgerOutcome, RedemptionStatus
+from herald.loyalty.models import EntryKind, LedgerEntry, LoyaltyAccount, Redemption, Reward
+from herald.loyalty.schemas import AdjustmentIn, RewardCreate, RewardOut, RewardUpdate
 from herald.loyalty.service import append_entry, get_settings, lock_account
 
 REDEMPTION_SOURCE = "redemption"

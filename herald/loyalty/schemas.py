@@ -4,11 +4,12 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 from itertools import pairwise
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
-from herald.loyalty.models import EntryKind, RedemptionStatus, RewardKind, Rounding, TierBasis
+from herald.loyalty.contracts import RedemptionStatus
+from herald.loyalty.models import EntryKind, RewardKind, Rounding, TierBasis
 
 
 class LoyaltySettingsIn(BaseModel):
@@ -53,49 +54,6 @@ class LoyaltySettingsOut(BaseModel):
         return plain_decimal(value)
 
 
-class AwardOrderPointsInput(BaseModel):
-    """Workflow and activity input for an ``order.paid`` award. Ids only, no personal data."""
-
-    organization_id: uuid.UUID
-    customer_id: uuid.UUID
-    order_id: str
-    amount: Decimal
-    currency: str
-    event_id: uuid.UUID
-    # Reward codes the order used, confirmed with the award.
-    redemption_codes: list[str] = []
-
-
-class ReverseOrderPointsInput(BaseModel):
-    organization_id: uuid.UUID
-    customer_id: uuid.UUID
-    order_id: str
-    event_id: uuid.UUID
-
-
-OutcomeStatus = Literal[
-    "awarded",
-    "already_awarded",
-    "order_refunded",
-    "reversed",
-    "already_reversed",
-    "refund_recorded",
-    "redeemed",
-    "released",
-    "adjusted",
-    "expired",
-]
-
-
-class LedgerOutcome(BaseModel):
-    """What an award or reversal did; the workflow's result, shown in the Temporal UI."""
-
-    status: OutcomeStatus
-    points: int
-    balance: int
-    entry_id: uuid.UUID | None
-
-
 class LedgerEntryOut(BaseModel):
     id: uuid.UUID
     kind: EntryKind
@@ -115,61 +73,6 @@ class PointsOut(BaseModel):
     tier_since: datetime | None = None
     entries: list[LedgerEntryOut]
     next_cursor: str | None
-
-
-class BirthdayQuery(BaseModel):
-    """One page of the customers whose birthday it is at ``at``, after ``after``."""
-
-    at: datetime
-    organization_id: uuid.UUID | None = None
-    after: tuple[uuid.UUID, uuid.UUID] | None = None
-    limit: int = Field(default=500, ge=1, le=5000)
-
-
-class BirthdayRewardInput(BaseModel):
-    """One customer's birthday of one year: the reward's key. Ids only."""
-
-    organization_id: uuid.UUID
-    customer_id: uuid.UUID
-    year: int
-
-
-class BirthdayPage(BaseModel):
-    rewards: list[BirthdayRewardInput]
-    after: tuple[uuid.UUID, uuid.UUID] | None
-
-
-class BirthdaySweepInput(BaseModel):
-    """The daily sweep. Scheduled runs take the day from their scheduled time; a run started
-    by hand may name the instant (a missed day) and one organization."""
-
-    at: datetime | None = None
-    organization_id: uuid.UUID | None = None
-    after: tuple[uuid.UUID, uuid.UUID] | None = None
-    found: int = 0
-    started: int = 0
-
-
-class BirthdaySweepOutcome(BaseModel):
-    at: datetime
-    found: int
-    started: int
-
-
-class BirthdayPrepared(BaseModel):
-    points: int
-    balance: int | None
-    template_id: uuid.UUID
-    # The gift's code and reward, when the program gives one.
-    code: str | None = None
-    reward: str | None = None
-
-
-class BirthdayRewardOutcome(BaseModel):
-    points: int
-    balance: int | None
-    message_status: str
-    message_reason: str | None
 
 
 # -- rewards and redemption ---------------------------------------------------------------------
@@ -261,22 +164,6 @@ class ReleaseRedemptionIn(BaseModel):
     reason: str = Field(default="cancelled", min_length=1, max_length=200)
 
 
-class RedemptionHold(BaseModel):
-    """The ``RewardRedemption`` run's input: release the points at ``expires_at`` unless the
-    code was used or given back first."""
-
-    organization_id: uuid.UUID
-    redemption_id: uuid.UUID
-    expires_at: datetime
-
-
-class RedemptionExpiry(BaseModel):
-    organization_id: uuid.UUID
-    redemption_id: uuid.UUID
-    # The run's clock: a code lapses only once its time has come.
-    due: datetime
-
-
 class AdjustmentIn(BaseModel):
     """A manual correction of a customer's balance (owner only, audited)."""
 
@@ -341,23 +228,6 @@ class TierLadderOut(BaseModel):
     tiers: list[TierOut]
 
 
-class TierMember(BaseModel):
-    """A ``TierReview`` run's subject. Ids only."""
-
-    organization_id: uuid.UUID
-    customer_id: uuid.UUID
-
-
-class TierReviewRequest(TierMember):
-    at: datetime
-
-
-class TierReviewOutcome(BaseModel):
-    tier: str | None
-    changed: bool
-    next_review: datetime | None
-
-
 # -- referral ----------------------------------------------------------------------------------
 
 
@@ -381,49 +251,7 @@ class ReferralOut(BaseModel):
     order_id: str | None
 
 
-class ReferralRewardInput(BaseModel):
-    organization_id: uuid.UUID
-    referral_id: uuid.UUID
-    order_id: str
-
-
 # -- expiry ------------------------------------------------------------------------------------
-
-
-class ExpiryQuery(BaseModel):
-    at: datetime
-    after: uuid.UUID | None = None
-    limit: int = Field(default=500, ge=1, le=5000)
-
-
-class ExpiryPage(BaseModel):
-    customer_ids: list[uuid.UUID]
-    after: uuid.UUID | None
-
-
-class ExpiryBatch(BaseModel):
-    organization_id: uuid.UUID
-    customer_ids: list[uuid.UUID]
-    at: datetime
-
-
-class ExpiryOutcome(BaseModel):
-    expired: int
-    announced: int
-
-
-class ExpirySweepInput(BaseModel):
-    """The daily expiry sweep; ``at`` and ``organization_id`` for a run started by hand."""
-
-    at: datetime | None = None
-    organization_id: uuid.UUID | None = None
-
-
-class ExpirySweepOutcome(BaseModel):
-    at: datetime
-    customers: int
-    expired: int
-    announced: int
 
 
 # -- analytics and the customer's own view -----------------------------------------------------

@@ -13,6 +13,12 @@ from herald.db import insert_if_absent, read_snapshot, session_organization, utc
 from herald.errors import InvalidInput
 from herald.events.models import ORDER_PAID, ORDER_REFUNDED
 from herald.loyalty import tiers
+from herald.loyalty.contracts import (
+    AwardOrderPointsInput,
+    LedgerOutcome,
+    OutcomeStatus,
+    ReverseOrderPointsInput,
+)
 from herald.loyalty.models import (
     EntryKind,
     LedgerEntry,
@@ -22,14 +28,10 @@ from herald.loyalty.models import (
     Rounding,
 )
 from herald.loyalty.schemas import (
-    AwardOrderPointsInput,
     LedgerEntryOut,
-    LedgerOutcome,
     LoyaltySettingsIn,
     LoyaltySettingsOut,
-    OutcomeStatus,
     PointsOut,
-    ReverseOrderPointsInput,
     plain_decimal,
 )
 from herald.pagination import decode_cursor, encode_cursor

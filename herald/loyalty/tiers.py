@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from herald.db import utcnow
 from herald.events.models import ORDER_PAID, Event
+from herald.loyalty.contracts import TierReviewOutcome, TierReviewRequest
 from herald.loyalty.models import (
     EntryKind,
     LedgerEntry,
@@ -20,13 +21,7 @@ from herald.loyalty.models import (
     LoyaltyTier,
     TierBasis,
 )
-from herald.loyalty.schemas import (
-    TierLadderIn,
-    TierLadderOut,
-    TierOut,
-    TierReviewOutcome,
-    TierReviewRequest,
-)
+from herald.loyalty.schemas import TierLadderIn, TierLadderOut, TierOut
 
 TIER_CHANGED = "loyalty.tier_changed"
 

@@ -16,16 +16,14 @@ from herald.loyalty.contracts import (
     REVERSE_WORKFLOW,
     TIER_CHANGED_SIGNAL,
     TIER_REVIEW_WORKFLOW,
-)
-from herald.loyalty.referrals import pending_referral
-from herald.loyalty.rewards import REDEMPTION_RESERVED
-from herald.loyalty.schemas import (
     AwardOrderPointsInput,
     RedemptionHold,
     ReferralRewardInput,
     ReverseOrderPointsInput,
     TierMember,
 )
+from herald.loyalty.referrals import pending_referral
+from herald.loyalty.rewards import REDEMPTION_RESERVED
 from herald.loyalty.service import ORDER_PAID, ORDER_REFUNDED
 from herald.loyalty.tiers import TIER_CHANGED
 from herald.temporal import WorkflowStart, tenant_workflow_id

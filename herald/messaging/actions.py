@@ -19,9 +19,9 @@ from herald.customers.schemas import to_e164
 from herald.errors import InvalidInput, NotFound, StillRunning, Unauthorized
 from herald.messaging import messages, templates
 from herald.messaging.audience import unsubscribe_with_token
-from herald.messaging.delivery import DeliveryOutcome
+from herald.messaging.contracts import DeliveryOutcome, MessageStatus
 from herald.messaging.messages import TestSendRequest
-from herald.messaging.models import Message, MessageStatus
+from herald.messaging.models import Message
 from herald.messaging.schemas import MessageOut, PreviewRequest, RenderedMessage
 from herald.messaging.setup import load_messaging_settings
 from herald.messaging.tracking import CLICK, OPEN

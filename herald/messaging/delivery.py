@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
@@ -26,12 +25,18 @@ from sqlalchemy.orm import Session, lazyload
 from herald.customers.models import Customer
 from herald.db import session_organization, utcnow
 from herald.errors import InvalidInput
+from herald.messaging.contracts import (
+    DeliveryBatch,
+    DeliveryOutcome,
+    DeliveryRequest,
+    MessageStatus,
+    Recipient,
+)
 from herald.messaging.models import (
     Category,
     Channel,
     Device,
     Message,
-    MessageStatus,
     MessageTemplate,
     MessagingSettings,
 )
@@ -62,71 +67,8 @@ from herald.messaging.tracking import track
 from herald.messaging.unsubscribe import Links, unsubscribe_headers, with_postal_footer
 from herald.newsletter.models import Subscriber
 
-# Bounded so a batch and its outcomes stay well inside a Temporal payload (2 MB).
-MAX_BATCH = 2000
-
 # Statuses after which a message is never handed to a provider again.
 SETTLED = frozenset(MessageStatus) - {MessageStatus.queued}
-
-
-class Recipient(BaseModel):
-    """Who one message goes to, and the intent that makes it unique. Ids only, no personal data."""
-
-    idempotency_key: str = Field(min_length=1, max_length=300)
-    customer_id: uuid.UUID | None = None
-    # An explicit address (test sends); otherwise the customer's primary one for the channel.
-    to: str | None = None
-    # A newsletter subscriber without a customer profile (confirmation emails).
-    subscriber_id: uuid.UUID | None = None
-
-
-class DeliveryBatch(BaseModel):
-    """One template to many recipients."""
-
-    organization_id: uuid.UUID
-    template_id: uuid.UUID
-    recipients: list[Recipient] = Field(min_length=1, max_length=MAX_BATCH)
-    event: dict[str, Any] = {}
-    # A marketer's test send: no consent, cap or quiet hours (suppression still applies).
-    test: bool = False
-    # The workflow's clock when it asked. Rules use the later of this and the wall clock, so a
-    # workflow that slept through quiet hours (on a time-skipping test server too) sees their end.
-    workflow_time: datetime | None = None
-
-    @model_validator(mode="after")
-    def _one_message_per_intent(self) -> DeliveryBatch:
-        if len({r.idempotency_key for r in self.recipients}) != len(self.recipients):
-            raise ValueError("idempotency keys repeat within the batch")
-        return self
-
-
-class DeliveryRequest(Recipient):
-    """One message: a batch of one."""
-
-    organization_id: uuid.UUID
-    template_id: uuid.UUID
-    event: dict[str, Any] = {}
-    test: bool = False
-    workflow_time: datetime | None = None
-
-    def as_batch(self) -> DeliveryBatch:
-        recipient = Recipient.model_validate(self.model_dump(include=set(Recipient.model_fields)))
-        return DeliveryBatch(
-            organization_id=self.organization_id,
-            template_id=self.template_id,
-            recipients=[recipient],
-            event=self.event,
-            test=self.test,
-            workflow_time=self.workflow_time,
-        )
-
-
-class DeliveryOutcome(BaseModel):
-    message_id: uuid.UUID
-    status: MessageStatus
-    reason: str | None = None
-    # Set when quiet hours hold the message: the workflow sleeps until then and tries again.
-    deferred_until: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,13 @@ from herald.customers.schemas import to_e164
 from herald.customers.service import get_customer
 from herald.db import utcnow
 from herald.errors import InvalidInput, NotFound
-from herald.messaging.contracts import SEND_WORKFLOW, send_workflow_id
-from herald.messaging.delivery import DeliveryRequest
-from herald.messaging.models import Channel, Message, MessageStatus
+from herald.messaging.contracts import (
+    SEND_WORKFLOW,
+    DeliveryRequest,
+    MessageStatus,
+    send_workflow_id,
+)
+from herald.messaging.models import Channel, Message
 from herald.messaging.schemas import MessageOut, MessagePage
 from herald.messaging.templates import get_template
 from herald.pagination import decode_cursor, encode_cursor

@@ -9,6 +9,7 @@ from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from herald.db import Base, JSONType, TenantScoped, utcnow
+from herald.messaging.contracts import MessageStatus
 
 
 class Channel(enum.StrEnum):
@@ -23,19 +24,6 @@ class Category(enum.StrEnum):
 
     marketing = "marketing"
     transactional = "transactional"
-
-
-class MessageStatus(enum.StrEnum):
-    queued = "queued"
-    sent = "sent"
-    delivered = "delivered"
-    opened = "opened"
-    clicked = "clicked"
-    bounced = "bounced"
-    complained = "complained"
-    failed = "failed"
-    skipped = "skipped"
-    unknown = "unknown"
 
 
 class ConsentStatus(enum.StrEnum):

@@ -15,14 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from herald.messaging.models import (
-    Channel,
-    Consent,
-    ConsentStatus,
-    Message,
-    MessageStatus,
-    Suppression,
-)
+from herald.messaging.contracts import MessageStatus
+from herald.messaging.models import Channel, Consent, ConsentStatus, Message, Suppression
 
 # Messages that went out (and count against a frequency cap).
 WENT_OUT = (

@@ -7,13 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl
 
 from herald.customers.schemas import to_e164
-from herald.messaging.models import (
-    Category,
-    Channel,
-    ConsentStatus,
-    MessageStatus,
-    SuppressionReason,
-)
+from herald.messaging.contracts import MessageStatus
+from herald.messaging.models import Category, Channel, ConsentStatus, SuppressionReason
 from herald.messaging.policy import FrequencyCap
 
 

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from herald.customers.models import Customer, CustomerPhone
 from herald.db import utcnow
 from herald.messaging.audience import set_consent, suppress
+from herald.messaging.contracts import MessageStatus
 from herald.messaging.models import (
     Channel,
     ConsentStatus,
     Message,
-    MessageStatus,
     Suppression,
     SuppressionReason,
     WebhookReceipt,

@@ -7,8 +7,7 @@ import uuid
 from sqlalchemy.orm import Session
 
 from herald.events.models import Event
-from herald.messaging.contracts import SEND_WORKFLOW, send_workflow_id
-from herald.messaging.delivery import DeliveryRequest
+from herald.messaging.contracts import SEND_WORKFLOW, DeliveryRequest, send_workflow_id
 from herald.newsletter.service import CONFIRMATION_REQUESTED
 from herald.temporal import WorkflowStart
 
