@@ -8,7 +8,7 @@ from temporalio import activity
 
 from herald.database import Database
 from herald.inquiries import service
-from herald.inquiries.schemas import ConvertRequest, EmailRequest, Recorded, SentEmail
+from herald.inquiries.contracts import ConvertRequest, EmailRequest, Recorded, SentEmail
 from herald.messaging.delivery import delivery_env
 from herald.messaging.unsubscribe import Links
 

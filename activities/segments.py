@@ -1,24 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
 from temporalio import activity
 
 from herald.database import Database
-from herald.segments.membership import (
-    SweepOutcome,
-    TrackedSegment,
-    sweep_segment,
-    tracked_segments,
-)
-
-
-class SegmentSweepRequest(BaseModel):
-    segment: TrackedSegment
-    at: datetime
+from herald.segments.contracts import SegmentSweepRequest, SweepOutcome, TrackedSegment
+from herald.segments.membership import sweep_segment, tracked_segments
 
 
 class SegmentActivities:

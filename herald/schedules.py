@@ -29,8 +29,7 @@ from herald.loyalty.contracts import (
     BirthdaySweepInput,
     ExpirySweepInput,
 )
-from herald.segments.contracts import SEGMENT_SWEEP_WORKFLOW
-from herald.segments.membership import SegmentSweepInput
+from herald.segments.contracts import SEGMENT_SWEEP_WORKFLOW, SegmentSweepInput
 
 # 12:00 UTC: mid-morning in the Americas, afternoon in Europe, evening in Asia. Each customer
 # is rewarded when the date in their own time zone is their birthday at that instant.

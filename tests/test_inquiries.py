@@ -20,17 +20,18 @@ from herald.access.models import Role, User
 from herald.customers.models import Customer
 from herald.database import Database
 from herald.events.models import Event
-from herald.inquiries.models import InquiryEntry, InquiryStatus
-from herald.inquiries.schemas import (
+from herald.inquiries.contracts import (
     AssignIn,
     ConvertIn,
     FollowUpOutcome,
-    InquiryIn,
+    InquiryStatus,
     LeadResponseIn,
     LoseIn,
     ReplyIn,
     Transition,
 )
+from herald.inquiries.models import InquiryEntry
+from herald.inquiries.schemas import InquiryIn
 from herald.inquiries.service import capture, get_inquiry
 from herald.inquiries.triggers import inquiry_workflows_for
 from herald.messaging.models import Message

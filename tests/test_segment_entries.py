@@ -12,8 +12,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from herald.journeys.contracts import journey_workflow_id
 from herald.schedules import SEGMENT_SWEEP_EVERY, segment_sweep_schedule_id
-from herald.segments.contracts import SEGMENT_SWEEP_WORKFLOW
-from herald.segments.membership import SegmentSweepInput
+from herald.segments.contracts import SEGMENT_SWEEP_WORKFLOW, SegmentSweepInput
 from tests.conftest import Org, Stack, create_customer, wait_until
 from tests.test_journeys_api import _journey, _run, _subjects, _templates
 

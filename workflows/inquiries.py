@@ -13,21 +13,20 @@ with workflow.unsafe.imports_passed_through():
     from activities.inquiries import InquiryActivities
     from herald.inquiries.contracts import (
         ASSIGN_UPDATE,
+        CLOSED,
         CONVERT_UPDATE,
         FOLLOW_UP_WORKFLOW,
         LEAD_RESPONSE_UPDATE,
         LOSE_UPDATE,
         REPLY_UPDATE,
         STATE_QUERY,
-    )
-    from herald.inquiries.models import CLOSED, InquiryStatus
-    from herald.inquiries.schemas import (
         ConvertRequest,
         EmailKind,
         EmailRequest,
         FollowUpInput,
         FollowUpOutcome,
         FollowUpState,
+        InquiryStatus,
         Recorded,
         ReplyIn,
         SentEmail,

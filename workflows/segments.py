@@ -3,21 +3,18 @@ and exits since the last sweep become events."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.segments import SegmentActivities, SegmentSweepRequest
-    from herald.segments.contracts import SEGMENT_SWEEP_WORKFLOW
-    from herald.segments.membership import SegmentSweepInput
+    from activities.segments import SegmentActivities
+    from herald.segments.contracts import (
+        SEGMENT_SWEEP_WORKFLOW,
+        SegmentSweepInput,
+        SegmentSweepOutcome,
+        SegmentSweepRequest,
+    )
     from workflows.policies import DB_RETRY, DB_TIMEOUT, SWEEP_TIMEOUT
     from workflows.timing import scheduled_or_now
-
-
-class SegmentSweepOutcome(BaseModel):
-    segments: int
-    entered: int
-    exited: int
 
 
 @workflow.defn(name=SEGMENT_SWEEP_WORKFLOW)

@@ -18,18 +18,14 @@ from api.ratelimit import inquiry_limit
 from herald.access.permissions import Permission
 from herald.access.service import Principal, list_users
 from herald.inquiries import actions, service
+from herald.inquiries.contracts import AssignIn, ConvertIn, LeadResponseIn, LoseIn, ReplyIn
 from herald.inquiries.schemas import (
-    AssignIn,
-    ConvertIn,
     InquiryDetail,
     InquiryIn,
     InquiryPage,
     InquiryQuery,
     InquirySettingsIn,
     InquirySettingsOut,
-    LeadResponseIn,
-    LoseIn,
-    ReplyIn,
 )
 from herald.runtime import Runtime
 

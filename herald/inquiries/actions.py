@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from herald.access.service import Principal
 from herald.errors import Conflict, NotFound
 from herald.inquiries import service
-from herald.inquiries.models import CLOSED
-from herald.inquiries.schemas import InquiryDetail, InquiryIn, InquiryOut, Transition
+from herald.inquiries.contracts import CLOSED, Transition
+from herald.inquiries.schemas import InquiryDetail, InquiryIn, InquiryOut
 from herald.organizations.models import Organization
 from herald.organizations.public import in_public_org
 from herald.runs.service import update_run

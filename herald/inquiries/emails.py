@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from herald.inquiries.contracts import EmailKind
 from herald.inquiries.models import Inquiry
-from herald.inquiries.schemas import EmailKind
 from herald.messaging.models import Category, Channel
 from herald.messaging.schemas import TemplateCreate
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 from typing import Any
@@ -9,17 +8,7 @@ from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from herald.db import Base, JSONType, TenantScoped, utcnow
-
-
-class InquiryStatus(enum.StrEnum):
-    new = "new"  # nobody has taken it yet
-    assigned = "assigned"  # someone owns it and owes the lead an answer
-    replied = "replied"  # the lead has our answer; the ball is in their court
-    converted = "converted"
-    lost = "lost"
-
-
-CLOSED = frozenset({InquiryStatus.converted, InquiryStatus.lost})
+from herald.inquiries.contracts import InquiryStatus
 
 
 class Inquiry(TenantScoped, Base):

@@ -20,14 +20,19 @@ if TYPE_CHECKING:  # the type only: the domain sits below the registry
     from herald.database import Database
 from herald.errors import InvalidInput, NotFound
 from herald.events.models import Event
-from herald.inquiries.contracts import FOLLOW_UP_WORKFLOW
-from herald.inquiries.emails import STAFF_ROLES, TEMPLATES, inquiry_context
-from herald.inquiries.models import CLOSED, Inquiry, InquiryEntry, InquirySettings
-from herald.inquiries.schemas import (
+from herald.inquiries.contracts import (
+    CLOSED,
+    FOLLOW_UP_WORKFLOW,
     ConvertRequest,
     EmailKind,
     EmailRequest,
     FollowUpTimers,
+    Recorded,
+    SentEmail,
+)
+from herald.inquiries.emails import STAFF_ROLES, TEMPLATES, inquiry_context
+from herald.inquiries.models import Inquiry, InquiryEntry, InquirySettings
+from herald.inquiries.schemas import (
     InquiryDetail,
     InquiryIn,
     InquiryOut,
@@ -35,8 +40,6 @@ from herald.inquiries.schemas import (
     InquiryQuery,
     InquirySettingsIn,
     InquirySettingsOut,
-    Recorded,
-    SentEmail,
     TimelineEntry,
 )
 from herald.messaging.contracts import DeliveryBatch, Recipient

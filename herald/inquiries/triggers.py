@@ -8,9 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from herald.events.models import Event
-from herald.inquiries.contracts import FOLLOW_UP_WORKFLOW
+from herald.inquiries.contracts import FOLLOW_UP_WORKFLOW, FollowUpInput, FollowUpTimers
 from herald.inquiries.models import Inquiry, InquirySettings
-from herald.inquiries.schemas import FollowUpInput, FollowUpTimers
 from herald.inquiries.service import (
     INQUIRY_RECEIVED,
     follow_up_timers,

@@ -251,9 +251,6 @@ class ReferralOut(BaseModel):
     order_id: str | None
 
 
-# -- expiry ------------------------------------------------------------------------------------
-
-
 # -- analytics and the customer's own view -----------------------------------------------------
 
 

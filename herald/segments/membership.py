@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from pydantic import BaseModel
 from sqlalchemy import delete, exists, insert, select
 from sqlalchemy.orm import Session
 
@@ -17,6 +16,7 @@ from herald.customers.models import Customer
 from herald.db import utcnow
 from herald.errors import InvalidInput
 from herald.events.models import Event
+from herald.segments.contracts import SweepOutcome, TrackedSegment
 from herald.segments.models import Segment, SegmentMembership
 from herald.segments.service import matching, rule_of
 
@@ -24,23 +24,6 @@ SEGMENT_ENTERED = "segment.entered"
 SEGMENT_EXITED = "segment.exited"
 # Rows written per statement while recording a large change.
 _CHUNK = 5_000
-
-
-class SegmentSweepInput(BaseModel):
-    """What the schedule starts; ``at`` fixes the sweep's instant when started by hand."""
-
-    at: datetime | None = None
-
-
-class TrackedSegment(BaseModel):
-    organization_id: uuid.UUID
-    segment_id: uuid.UUID
-
-
-class SweepOutcome(BaseModel):
-    entered: int
-    exited: int
-    baseline: bool
 
 
 def tracked_segments(session: Session) -> list[TrackedSegment]:
