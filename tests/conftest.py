@@ -1,29 +1,19 @@
 """Fixtures that run Herald as a user would: a real Temporal dev server, the worker and the API
-as processes, against SQLite and PostgreSQL. Only the outside world (SendGrid, Twilio) is faked."""
+as processes, against SQLite and PostgreSQL. Only the outside world (SendGrid, Twilio) is faked.
+The pieces they are built from are in tests/support.py."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
-from herald.access.models import Role
-from herald.access.service import issue_api_key
 from herald.database import Database
-from herald.devserver import free_port, herald_command, start_dev_server, wait_for_port
+from herald.devserver import free_port, wait_for_port
 from herald.migrate import upgrade
-from herald.organizations.service import create_organization
 from herald.settings import Settings
 from herald.temporal import connect
 from tests.fakes import FakeProviders
@@ -32,46 +22,16 @@ from tests.recording import (  # noqa: F401 (an autouse fixture, registered by i
     record_time_skipping_histories,
     save_dev_server_histories,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get(
-    "HERALD_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+from tests.support import (
+    Org,
+    Stack,
+    TemporalServer,
+    api_process,
+    create_pg_database,
+    herald_env,
+    make_org,
+    worker_process,
 )
-
-
-def wait_until(
-    predicate: Callable[[], Any], timeout_s: float = 30.0, interval_s: float = 0.1
-) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s}s")
-        time.sleep(interval_s)
-
-
-# -- Temporal -----------------------------------------------------------------------------------
-
-
-@dataclass
-class TemporalServer:
-    port: int
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.process = start_dev_server(port=self.port, ui_port=None, db_file=None)
-        wait_for_port(self.port)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=15)
 
 
 @pytest.fixture(scope="session")
@@ -80,22 +40,6 @@ def temporal_server() -> Iterator[TemporalServer]:
     server.start()
     yield server
     server.stop()
-
-
-# -- databases ----------------------------------------------------------------------------------
-
-
-def _create_pg_database() -> tuple[str, Callable[[], None]]:
-    name = f"herald_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    return f"{base}/{name}", drop
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -107,7 +51,7 @@ def database_url(
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'herald.db'}"
         drop: Callable[[], None] = lambda: None  # noqa: E731
     else:
-        url, drop = _create_pg_database()
+        url, drop = create_pg_database()
     upgrade(url)
     yield url
     drop()
@@ -120,30 +64,6 @@ def db(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-# -- organizations and keys ---------------------------------------------------------------------
-
-
-@dataclass
-class Org:
-    id: uuid.UUID
-    slug: str
-    keys: dict[Role, str] = field(default_factory=dict)
-
-    def headers(self, role: Role = Role.owner) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.keys[role]}"}
-
-
-def make_org(db: Database) -> Org:
-    """A new brand with one key per staff role. Each test gets its own, so tests never collide."""
-    with db.system_session() as session:
-        org, owner = create_organization(session, f"Shop {uuid.uuid4().hex[:8]}")
-        keys = {Role.owner: owner.secret}
-        for role in (Role.manager, Role.cashier, Role.marketing, Role.sales):
-            keys[role] = issue_api_key(session, org.id, role, name=role.value).secret
-        session.commit()
-    return Org(id=org.id, slug=org.slug, keys=keys)
-
-
 @pytest.fixture
 def org(db: Database) -> Org:
     return make_org(db)
@@ -152,71 +72,6 @@ def org(db: Database) -> Org:
 @pytest.fixture
 def other_org(db: Database) -> Org:
     return make_org(db)
-
-
-# -- processes ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Process:
-    """A Herald process (worker or API) started the way an operator starts it."""
-
-    args: list[str]
-    env: dict[str, str]
-    log: Path
-    popen: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with open(self.log, "ab") as output:  # the child keeps its own copy of the descriptor
-            self.popen = subprocess.Popen(
-                self.args, env=self.env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
-            )
-
-    def kill(self) -> None:
-        """SIGKILL: no clean shutdown, as when a machine dies."""
-        if self.popen and self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGKILL)
-            self.popen.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.popen and self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-def herald_env(database_url: str, temporal_address: str, task_queue: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "HERALD_DATABASE_URL": database_url,
-        "HERALD_TEMPORAL_ADDRESS": temporal_address,
-        "HERALD_TASK_QUEUE": task_queue,
-        "HERALD_DISPATCH_INTERVAL_S": "0.3",
-        "HERALD_LEGACY_RUN_CHECK_S": "0.2",
-        "HERALD_SECRET_KEY": "test-secret-key",
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-def worker_process(env: dict[str, str], log_dir: Path) -> Process:
-    return Process(herald_command("worker"), env, log_dir / "worker.log")
-
-
-def api_process(env: dict[str, str], log_dir: Path) -> tuple[Process, str]:
-    port = free_port()
-    env = {**env, "HERALD_API_PORT": str(port), "HERALD_API_ACCESS_LOG": "false"}
-    return Process(herald_command("api"), env, log_dir / "api.log"), f"http://127.0.0.1:{port}"
-
-
-@dataclass
-class Stack:
-    api: httpx.Client
-    db: Database
-    env: dict[str, str]
-    worker: Process
-    log_dir: Path
 
 
 @pytest.fixture(scope="session")
@@ -245,41 +100,6 @@ def stack(
 async def _record_stack_histories(env: dict[str, str]) -> None:
     client = await connect(Settings(temporal_address=env["HERALD_TEMPORAL_ADDRESS"]))
     await save_dev_server_histories(client, env["HERALD_TASK_QUEUE"])
-
-
-# -- API helpers --------------------------------------------------------------------------------
-
-
-def create_customer(stack: Stack, org: Org, **fields: Any) -> dict[str, Any]:
-    body = {"name": "Ada Lovelace", "emails": [f"{uuid.uuid4().hex[:10]}@example.com"], **fields}
-    response = stack.api.post("/v1/customers", json=body, headers=org.headers())
-    assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-def order_paid(
-    customer_id: str, order_id: str, amount: str = "10.00", currency: str = "EUR"
-) -> dict[str, Any]:
-    return {
-        "type": "order.paid",
-        "customer": {"id": customer_id},
-        "properties": {"order_id": order_id, "amount": amount, "currency": currency},
-    }
-
-
-def points(stack: Stack, org: Org, customer_id: str) -> dict[str, Any]:
-    response = stack.api.get(f"/v1/customers/{customer_id}/points", headers=org.headers())
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-def wait_for_entries(
-    stack: Stack, org: Org, customer_id: str, count: int, timeout_s: float = 30
-) -> dict[str, Any]:
-    return wait_until(  # type: ignore[no-any-return]
-        lambda: (p := points(stack, org, customer_id)) and len(p["entries"]) >= count and p,
-        timeout_s=timeout_s,
-    )
 
 
 @pytest.fixture

@@ -1,0 +1,62 @@
+"""The production compose file and the HTTP surface an operator relies on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from tests.support import Stack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_compose_runs_the_production_shaped_stack() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert set(services) == {"postgres", "temporal", "temporal-ui", "api", "worker"}
+    assert services["postgres"]["image"].startswith("postgres:")
+    assert services["temporal"]["image"].startswith("temporalio/")
+    assert services["temporal"]["environment"]["DB"].startswith("postgres")
+    assert services["temporal-ui"]["image"].startswith("temporalio/ui")
+    assert "8233:8080" in services["temporal-ui"]["ports"]
+    assert "8000:8000" in services["api"]["ports"]
+    for name in ("api", "worker"):
+        service = services[name]
+        assert service["build"] == "."
+        env = service["environment"]
+        assert env["HERALD_DATABASE_URL"].startswith("postgresql+psycopg://")
+        assert env["HERALD_TEMPORAL_ADDRESS"] == "temporal:7233"
+        assert env["HERALD_TASK_QUEUE"] == "herald"
+        assert service["depends_on"]["temporal"]["condition"] == "service_healthy"
+    assert "herald migrate" in " ".join(services["api"]["command"])
+    assert services["worker"]["command"] == ["python", "worker.py"]
+    assert services["worker"]["deploy"]["replicas"] >= 2
+    for name in ("postgres", "temporal", "api"):
+        assert services[name]["healthcheck"]["test"], name
+    assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"])
+    assert (ROOT / "Dockerfile").exists()
+
+
+def test_health_readiness_and_api_docs(stack: Stack) -> None:
+    assert stack.api.get("/healthz").json() == {"status": "ok"}
+    ready = stack.api.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "temporal": "ok"}
+    assert stack.api.get("/docs").status_code == 200
+    spec = stack.api.get("/openapi.json").json()
+    for path in (
+        "/v1/customers",
+        "/v1/events",
+        "/v1/loyalty/settings",
+        "/v1/runs",
+        "/v1/api-keys",
+        "/v1/customers/{customer_id}/points",
+    ):
+        assert path in spec["paths"], path
+
+
+def test_unknown_routes_answer_in_problem_json(stack: Stack) -> None:
+    response = stack.api.get("/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")

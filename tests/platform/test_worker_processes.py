@@ -1,0 +1,101 @@
+"""`herald worker` with HERALD_WORKER_PROCESSES=2: two processes share the task queue, one
+that dies is replaced, and none outlives its supervisor."""
+
+from __future__ import annotations
+
+import os
+import signal
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from herald.devserver import wait_for_port
+from tests.support import (
+    Org,
+    Stack,
+    TemporalServer,
+    api_process,
+    create_customer,
+    herald_env,
+    order_paid,
+    points,
+    wait_until,
+    worker_process,
+)
+
+
+def _children(pid: int) -> set[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return {int(p) for p in path.read_text().split()} if path.exists() else set()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status  # a zombie has exited; its parent has not reaped it yet
+
+
+def _award(client: httpx.Client, stack: Stack, org: Org, customer: str, orders: list[str]) -> None:
+    batch = {"events": [order_paid(customer, order, "2") for order in orders]}
+    response = client.post("/v1/events", json=batch, headers=org.headers())
+    assert response.status_code == 202, response.text
+
+
+@pytest.mark.slow  # chaos: processes killed, or a database taken away
+def test_two_worker_processes_share_the_work_and_a_dead_one_is_replaced(
+    database_url: str, stack: Stack, org: Org, temporal_server: TemporalServer, tmp_path: Path
+) -> None:
+    env = herald_env(database_url, temporal_server.address, f"herald-two-{uuid.uuid4().hex[:6]}")
+    env["HERALD_WORKER_PROCESSES"] = "2"
+    worker = worker_process(env, tmp_path)
+    api, base_url = api_process(env, tmp_path)
+    worker.start()
+    api.start()
+    assert worker.popen is not None
+    supervisor = worker.popen.pid
+    try:
+        wait_for_port(int(base_url.rsplit(":", 1)[1]))
+        first = wait_until(lambda: len(c := _children(supervisor)) == 2 and c, timeout_s=30)
+        customer = create_customer(stack, org)["id"]
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            _award(client, stack, org, customer, [f"TWO-{i}" for i in range(20)])
+            wait_until(lambda: points(stack, org, customer)["balance"] == 40, timeout_s=60)
+
+            # One process dies outright: the supervisor starts another, and work goes on.
+            lost = min(first)
+            os.kill(lost, signal.SIGKILL)
+            second = wait_until(
+                lambda: len(c := _children(supervisor)) == 2 and lost not in c and c,
+                timeout_s=30,
+            )
+            assert max(first) in second
+            _award(client, stack, org, customer, [f"TWO-{i}" for i in range(20, 30)])
+            wait_until(lambda: points(stack, org, customer)["balance"] == 60, timeout_s=60)
+        assert points(stack, org, customer)["balance"] == 60  # each order counted once
+
+        # The supervisor itself killed outright: its processes notice and stop.
+        worker.kill()
+        wait_until(lambda: not any(_alive(pid) for pid in second), timeout_s=30)
+    finally:
+        api.stop()
+        worker.stop()
+
+
+@pytest.mark.slow  # chaos: processes killed, or a database taken away
+def test_stopping_the_supervisor_stops_its_processes(
+    database_url: str, temporal_server: TemporalServer, tmp_path: Path
+) -> None:
+    env = herald_env(database_url, temporal_server.address, f"herald-stop-{uuid.uuid4().hex[:6]}")
+    env["HERALD_WORKER_PROCESSES"] = "2"
+    worker = worker_process(env, tmp_path)
+    worker.start()
+    assert worker.popen is not None
+    supervisor = worker.popen.pid
+    children = wait_until(lambda: len(c := _children(supervisor)) == 2 and c, timeout_s=30)
+    worker.popen.send_signal(signal.SIGTERM)
+    assert worker.popen.wait(timeout=60) == 0
+    assert not any(_alive(pid) for pid in children)
