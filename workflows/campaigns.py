@@ -177,6 +177,7 @@ class CampaignSend:
             change = self._status_change()
             await self._db(CampaignActivities.set_campaign_status, change)
             s.published = change.status
+            self._show_progress()
 
     def _status_change(self) -> StatusChange:
         return StatusChange(
