@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -45,26 +46,49 @@ def test_orgs_create_prints_an_owner_key_that_works(tmp_path: Path) -> None:
     db.dispose()
 
 
-def test_herald_dev_brings_up_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+@dataclass
+class Dev:
+    """`herald dev` started in a folder of its own, on free ports, as its own process group."""
+
+    process: subprocess.Popen[bytes]
+    temporal: int
+    ui: int
+    api: int
+    log: Path
+
+
+def _start_dev(folder: Path) -> Dev:
     temporal, ui, api = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "HERALD_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal}",
         "HERALD_TEMPORAL_UI_PORT": str(ui),
         "HERALD_API_PORT": str(api),
-        "HERALD_TASK_QUEUE": "herald-dev-test",
+        "HERALD_TASK_QUEUE": f"herald-dev-{folder.name}",
     }
     env.pop("HERALD_DATABASE_URL", None)  # the embedded default: SQLite under .herald/
-    log = tmp_path / "dev.log"
+    log = folder / "dev.log"
     with open(log, "wb") as output:
-        dev = subprocess.Popen(
+        process = subprocess.Popen(
             [HERALD, "dev"],
-            cwd=tmp_path,
+            cwd=folder,
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    return Dev(process, temporal, ui, api, log)
+
+
+def test_herald_dev_brings_up_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    started = _start_dev(tmp_path)
+    dev, temporal, ui, api, log = (
+        started.process,
+        started.temporal,
+        started.ui,
+        started.api,
+        started.log,
+    )
     try:
         wait_for_port(api, timeout_s=90)
         key = wait_until(lambda: (tmp_path / ".herald" / "demo-owner-key").exists())
@@ -136,34 +160,16 @@ def test_herald_dev_brings_up_everything_and_ctrl_c_stops_it(tmp_path: Path) -> 
 
 def test_sigterm_to_herald_dev_stops_everything_it_started(tmp_path: Path) -> None:
     """A service manager (or `kill PID`) signals the one process it started, not its group."""
-    temporal, ui, api = free_port(), free_port(), free_port()
-    env = {
-        **os.environ,
-        "HERALD_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal}",
-        "HERALD_TEMPORAL_UI_PORT": str(ui),
-        "HERALD_API_PORT": str(api),
-        "HERALD_TASK_QUEUE": "herald-dev-sigterm",
-    }
-    env.pop("HERALD_DATABASE_URL", None)
-    log = tmp_path / "dev.log"
-    with open(log, "wb") as output:
-        dev = subprocess.Popen(
-            [HERALD, "dev"],
-            cwd=tmp_path,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    dev = _start_dev(tmp_path)
     try:
-        wait_for_port(api, timeout_s=90)
-        dev.send_signal(signal.SIGTERM)
-        assert dev.wait(timeout=60) == 0, log.read_text()[-2000:]
-        for port in (temporal, ui, api):
+        wait_for_port(dev.api, timeout_s=90)
+        dev.process.send_signal(signal.SIGTERM)
+        assert dev.process.wait(timeout=60) == 0, dev.log.read_text()[-2000:]
+        for port in (dev.temporal, dev.ui, dev.api):
             wait_until(lambda port=port: _closed(port), timeout_s=20)
     finally:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(dev.pid, signal.SIGKILL)  # whatever is left, so a failure leaks nothing
+            os.killpg(dev.process.pid, signal.SIGKILL)  # what is left: a failure leaks nothing
 
 
 def _closed(port: int) -> bool:
