@@ -25,8 +25,7 @@ from activities.errors import DomainErrorInterceptor
 from activities.journeys import JourneyActivities
 from herald.database import Database
 from herald.journeys import runs
-from herald.journeys.definition import JourneyDefinition
-from herald.journeys.schemas import (
+from herald.journeys.contracts import (
     ConditionRequest,
     Entered,
     EnterRequest,
@@ -41,14 +40,15 @@ from herald.journeys.schemas import (
     SendResult,
     WaitRequest,
     WebhookRequest,
+    intent_step,
 )
+from herald.journeys.definition import JourneyDefinition
 from herald.journeys.simulation import (
     SimulatedMessage,
     SimulateRequest,
     SimulationResult,
     customer_for,
 )
-from herald.journeys.triggers import intent_step
 from herald.messaging.schemas import PreviewRequest, SampleContext
 from herald.messaging.templates import preview, template_for_key
 from herald.messaging.unsubscribe import Links

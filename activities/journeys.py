@@ -10,8 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from herald.database import Database
 from herald.journeys import runs
-from herald.journeys.definition import JourneyDefinition
-from herald.journeys.schemas import (
+from herald.journeys.contracts import (
     ConditionRequest,
     Entered,
     EnterRequest,
@@ -25,6 +24,7 @@ from herald.journeys.schemas import (
     WaitRequest,
     WebhookRequest,
 )
+from herald.journeys.definition import JourneyDefinition
 from herald.journeys.service import version_definition
 from herald.messaging.delivery import delivery_env
 from herald.messaging.unsubscribe import Links

@@ -41,8 +41,9 @@ from bench.stack import (  # noqa: E402
     running_herald,
 )
 from herald.database import Database  # noqa: E402
+from herald.journeys.contracts import EnrollmentStatus  # noqa: E402
 from herald.journeys.definition import JourneyDefinition  # noqa: E402
-from herald.journeys.models import EnrollmentStatus, JourneyEnrollment  # noqa: E402
+from herald.journeys.models import JourneyEnrollment  # noqa: E402
 from herald.journeys.schemas import JourneyCreate  # noqa: E402
 from herald.journeys.service import create_journey, publish  # noqa: E402
 from herald.messaging.models import Category, Channel  # noqa: E402

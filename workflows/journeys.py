@@ -25,6 +25,25 @@ with workflow.unsafe.imports_passed_through():
         MIGRATE_UPDATE,
         PROGRESS_QUERY,
         SKIP_WAIT_UPDATE,
+        ConditionRequest,
+        EnrollmentStatus,
+        EnterRequest,
+        FinishRequest,
+        JourneyEvent,
+        JourneyProgress,
+        JourneyRunInput,
+        JourneyRunResult,
+        PointsRequest,
+        ProfileUpdate,
+        RateSlotRequest,
+        ResumeState,
+        RunState,
+        SendRequest,
+        TimelineEntry,
+        VersionRequest,
+        WaitRequest,
+        WebhookRequest,
+        message_intent,
     )
     from herald.journeys.definition import (
         AwardPointsStep,
@@ -42,27 +61,6 @@ with workflow.unsafe.imports_passed_through():
         same_shape,
         target,
     )
-    from herald.journeys.models import EnrollmentStatus
-    from herald.journeys.schemas import (
-        ConditionRequest,
-        EnterRequest,
-        FinishRequest,
-        JourneyEvent,
-        JourneyProgress,
-        JourneyRunInput,
-        JourneyRunResult,
-        PointsRequest,
-        ProfileUpdate,
-        RateSlotRequest,
-        ResumeState,
-        RunState,
-        SendRequest,
-        TimelineEntry,
-        VersionRequest,
-        WaitRequest,
-        WebhookRequest,
-    )
-    from herald.journeys.triggers import message_intent
     from herald.temporal import JOURNEY, JOURNEY_STEP, JOURNEY_VERSION
     from workflows.policies import (
         DB_RETRY,

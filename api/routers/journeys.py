@@ -16,8 +16,8 @@ from herald.access.permissions import Permission
 from herald.access.service import Principal
 from herald.errors import InvalidInput
 from herald.journeys import actions, service
-from herald.journeys.contracts import STEP_ID_PATTERN
 from herald.journeys.definition import JourneyDefinition
+from herald.journeys.keys import STEP_ID_PATTERN
 from herald.journeys.schemas import (
     EnrollRequest,
     JourneyCreate,

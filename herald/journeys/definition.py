@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from herald.errors import InvalidInput
-from herald.journeys.contracts import STEP_ID_PATTERN
+from herald.journeys.keys import STEP_ID_PATTERN
 from herald.messaging.models import Channel
 from herald.segments.rules import Rule, Scalar
 

@@ -9,6 +9,7 @@ from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from herald.db import Base, JSONType, TenantScoped, utcnow
+from herald.journeys.contracts import EnrollmentStatus
 
 
 class JourneyStatus(enum.StrEnum):
@@ -49,12 +50,6 @@ class JourneyVersion(TenantScoped, Base):
     version: Mapped[int] = mapped_column(Integer)
     definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
     published_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class EnrollmentStatus(enum.StrEnum):
-    active = "active"
-    completed = "completed"  # reached the end of a path
-    exited = "exited"  # an exit step, an exit event, a conversion, or by hand
 
 
 class JourneyEnrollment(TenantScoped, Base):

@@ -20,13 +20,7 @@ from herald.customers.schemas import CustomerUpdate
 from herald.customers.service import update_customer
 from herald.db import insert_if_absent, session_organization
 from herald.errors import InvalidInput, NotFound
-from herald.journeys.models import (
-    Journey,
-    JourneyEnrollment,
-    JourneyStatus,
-    RateLimitWindow,
-)
-from herald.journeys.schemas import (
+from herald.journeys.contracts import (
     ConditionRequest,
     Entered,
     EnterRequest,
@@ -37,6 +31,12 @@ from herald.journeys.schemas import (
     SendRequest,
     SendResult,
     WaitRequest,
+)
+from herald.journeys.models import (
+    Journey,
+    JourneyEnrollment,
+    JourneyStatus,
+    RateLimitWindow,
 )
 from herald.journeys.service import version_definition
 from herald.loyalty.service import award_points

@@ -13,28 +13,17 @@ from sqlalchemy.orm import Session
 from herald.customers.service import get_customer
 from herald.db import commit_or_conflict, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
+from herald.journeys.contracts import EnrollmentStatus, JourneyEvent, intent_prefix, intent_step
 from herald.journeys.definition import JourneyDefinition, SendStep, check_graph
-from herald.journeys.models import (
-    EnrollmentStatus,
-    Journey,
-    JourneyEnrollment,
-    JourneyStatus,
-    JourneyVersion,
-)
+from herald.journeys.models import Journey, JourneyEnrollment, JourneyStatus, JourneyVersion
 from herald.journeys.schemas import (
     EnrollRequest,
     JourneyCreate,
-    JourneyEvent,
     JourneyOut,
     JourneyStats,
     JourneyVersionOut,
 )
-from herald.journeys.triggers import (
-    MANUAL_ENROLLMENT,
-    intent_prefix,
-    intent_step,
-    journey_start,
-)
+from herald.journeys.triggers import MANUAL_ENROLLMENT, journey_start
 from herald.messaging.models import Message, MessageTemplate
 from herald.messaging.policy import WENT_OUT
 from herald.segments.membership import SEGMENT_ENTERED, SEGMENT_EXITED, track_referenced

@@ -19,8 +19,8 @@ from herald.db import insert_if_absent, session_organization, utcnow
 if TYPE_CHECKING:  # the type only: the domain sits below the registry
     from herald.database import Database
 from herald.errors import InvalidInput
+from herald.journeys.contracts import TimelineEntry
 from herald.journeys.definition import EventType, JourneyDefinition
-from herald.journeys.schemas import TimelineEntry
 from herald.journeys.service import get_journey, load_definition, version_definition
 from herald.loyalty.models import LoyaltyAccount
 from herald.messaging.models import Channel, Consent, ConsentStatus

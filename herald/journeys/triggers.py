@@ -11,30 +11,17 @@ from herald.events.models import Event
 from herald.journeys.contracts import (
     EVENT_SIGNAL,
     JOURNEY_WORKFLOW,
+    JourneyEvent,
+    JourneyRunInput,
     journey_workflow_id,
     legacy_journey_id,
 )
 from herald.journeys.definition import EventMatch
 from herald.journeys.models import Journey, JourneyStatus
-from herald.journeys.schemas import JourneyEvent, JourneyRunInput
 from herald.temporal import WorkflowSignal, WorkflowStart
 
 # The event type a run started by hand carries, with the properties given.
 MANUAL_ENROLLMENT = "journey.enrolled"
-
-
-def message_intent(key: str, enrollment_id: uuid.UUID | None, step_id: str, visit: int) -> str:
-    """What makes a journey step's send (or award) happen once: journey, enrollment, step, visit."""
-    return f"{intent_prefix(key)}{enrollment_id}/{step_id}/{visit}"
-
-
-def intent_prefix(key: str) -> str:
-    """Every intent of one journey starts so."""
-    return f"journey/{key}/"
-
-
-def intent_step(intent: str) -> str:
-    return intent.split("/")[3]
 
 
 def journey_start(

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from herald.journeys.contracts import JOURNEY_KEY_PATTERN, STEP_ID_PATTERN
+from herald.journeys.keys import JOURNEY_KEY_PATTERN, STEP_ID_PATTERN
 
 RunStatus = Literal[
     "running", "completed", "failed", "canceled", "terminated", "continued_as_new", "timed_out"

@@ -16,10 +16,11 @@ from activities.journeys import JourneyActivities
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer, get_customer
 from herald.database import Database
+from herald.journeys.contracts import EnrollmentStatus, JourneyEvent, JourneyProgress
 from herald.journeys.definition import JourneyDefinition
 from herald.journeys.files import install_examples
-from herald.journeys.models import EnrollmentStatus, JourneyEnrollment
-from herald.journeys.schemas import JourneyCreate, JourneyEvent, JourneyProgress
+from herald.journeys.models import JourneyEnrollment
+from herald.journeys.schemas import JourneyCreate
 from herald.journeys.service import create_journey, get_journey, publish
 from herald.journeys.triggers import journey_start
 from herald.loyalty.service import customer_points

@@ -18,8 +18,7 @@ from pydantic import TypeAdapter
 
 from herald.access.models import Role
 from herald.db import utcnow
-from herald.journeys.contracts import journey_workflow_id, legacy_journey_id
-from herald.journeys.schemas import JourneyEvent
+from herald.journeys.contracts import JourneyEvent, journey_workflow_id, legacy_journey_id
 from herald.journeys.service import get_journey
 from herald.journeys.triggers import journey_start
 from herald.settings import Settings
