@@ -108,3 +108,19 @@ def fake_providers() -> Iterator[FakeProviders]:
     fake.start()
     yield fake
     fake.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests run on SQLite; those in modules marked ``dialects`` (their SQL differs between the
+    two) run on PostgreSQL too."""
+    kept, left_out = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgresql = callspec is not None and callspec.params.get("database_url") == "postgresql"
+        if on_postgresql and item.get_closest_marker("dialects") is None:
+            left_out.append(item)
+        else:
+            kept.append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept

@@ -32,6 +32,9 @@ from tests.seed import seed_email_audience
 from tests.support import Org, Stack, order_paid, wait_until
 from workflows.campaigns import CampaignSend
 
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
+
 QUEUE = "campaigns"
 
 

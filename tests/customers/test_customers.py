@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.support import Org, Stack, create_customer
+
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
 
 
 def test_a_profile_keeps_every_field_and_names_its_primaries(stack: Stack, org: Org) -> None:

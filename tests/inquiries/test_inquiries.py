@@ -41,6 +41,9 @@ from simulator import time_skipping_worker
 from tests.support import Org
 from workflows.inquiries import InquiryFollowUp
 
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
+
 QUEUE = "inquiries"
 
 

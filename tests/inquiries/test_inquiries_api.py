@@ -14,10 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from herald.access.models import Role
 from herald.devserver import wait_for_port
 from tests.support import Org, Stack, api_process, wait_until
+
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
 
 
 def _form(**extra: Any) -> dict[str, Any]:

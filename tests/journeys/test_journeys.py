@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
@@ -34,6 +35,9 @@ from simulator import time_skipping_worker
 from tests.fakes import FakeProviders
 from tests.support import Org
 from workflows.journeys import JourneyRun
+
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
 
 QUEUE = "journeys"
 TEMPLATES = ("welcome", "vip", "tip", "thanks", "nudge")

@@ -25,6 +25,9 @@ from herald.settings import Settings
 from herald.temporal import connect, start_run
 from tests.support import Org, Stack, create_customer, wait_until
 
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
+
 HERALD = str(Path(sys.executable).parent / "herald")
 
 WELCOME: dict[str, Any] = {

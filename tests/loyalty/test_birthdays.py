@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -43,6 +44,9 @@ from simulator import time_skipping_worker
 from tests.support import Org, Stack, wait_until
 from workflows.birthdays import BirthdayReward, BirthdayRewards
 from workflows.messaging import SendMessage
+
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
 
 QUEUE = "birthdays"
 POINTS = 50

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select, update
 
 from activities.loyalty import ExpiryActivities
@@ -23,6 +24,9 @@ from herald.loyalty.service import award_points, put_settings
 from simulator import time_skipping_worker
 from tests.support import Org
 from workflows.loyalty import ExpirePoints
+
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
 
 QUEUE = "expiry"
 

@@ -29,6 +29,9 @@ from tests.support import (
     worker_process,
 )
 
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
+
 
 def test_order_paid_awards_points_at_the_merchants_rate(stack: Stack, org: Org) -> None:
     put = stack.api.put(

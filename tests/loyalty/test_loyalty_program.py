@@ -7,6 +7,8 @@ import uuid
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
+import pytest
+
 from herald.access.models import Role
 from tests.support import (
     Org,
@@ -15,6 +17,9 @@ from tests.support import (
     order_paid,
     wait_for_entries,
 )
+
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
 
 
 def _order(stack: Stack, org: Org, customer_id: str, amount: str) -> None:

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support import (
     Org,
@@ -15,6 +16,9 @@ from tests.support import (
     points,
     wait_for_entries,
 )
+
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
 
 
 def _code(stack: Stack, org: Org, customer_id: str) -> str:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from activities.loyalty import LoyaltyActivities
@@ -27,6 +28,9 @@ from simulator import time_skipping_worker
 from tests.support import Org, Stack, order_paid, wait_until
 from tests.support import create_customer as api_customer
 from workflows.loyalty import RewardRedemption
+
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
 
 QUEUE = "rewards"
 

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from activities.loyalty import LoyaltyActivities
@@ -24,6 +25,9 @@ from herald.temporal import start_run
 from simulator import time_skipping_worker
 from tests.support import Org, Stack
 from workflows.loyalty import TierReview
+
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
 
 QUEUE = "tiers"
 LADDER = TierLadderIn(

@@ -24,6 +24,9 @@ from tests.messaging.test_delivery import RecordingProvider
 from tests.seed import seed_email_audience
 from tests.support import Org
 
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
+
 PROMO = TemplateCreate(
     key="promo",
     name="Promo",

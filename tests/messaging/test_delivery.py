@@ -23,6 +23,9 @@ from herald.messaging.templates import create_template
 from herald.messaging.unsubscribe import Links
 from tests.support import Org, Stack, create_customer
 
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
+
 EMAIL = {
     "key": "receipt",
     "name": "Receipt",

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from activities.messaging import MessagingActivities
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
@@ -25,6 +27,9 @@ from herald.messaging.unsubscribe import Links
 from simulator import time_skipping_worker
 from tests.support import Org, Stack
 from workflows.messaging import SendMessage
+
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
 
 LINKS = Links("https://herald.example", "test-secret")
 # Marketing email needs the sender's postal address (CAN-SPAM).

@@ -15,6 +15,9 @@ from herald.migrate import upgrade
 from herald.organizations.service import create_organization
 from tests.support import create_pg_database
 
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
+
 _campaigns = sa.table(
     "campaigns",
     sa.column("id", sa.Uuid()),

@@ -25,6 +25,9 @@ from tests.support import (
     worker_process,
 )
 
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
+
 
 def _children(pid: int) -> set[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")

@@ -26,6 +26,9 @@ from tests.support import PG_ADMIN_URL, create_pg_database, make_org
 from worker import WORKFLOWS
 from workflows.loyalty import AwardOrderPoints
 
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
+
 HISTORIES = Path(__file__).parents[1] / "histories"
 
 

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
@@ -15,6 +16,9 @@ from herald.schedules import SEGMENT_SWEEP_EVERY, segment_sweep_schedule_id
 from herald.segments.contracts import SEGMENT_SWEEP_WORKFLOW, SegmentSweepInput
 from tests.journeys.test_journeys_api import _journey, _run, _subjects, _templates
 from tests.support import Org, Stack, create_customer, wait_until
+
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
 
 VIP_WELCOME: dict[str, Any] = {
     "name": "VIP welcome",

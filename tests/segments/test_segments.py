@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from herald.access.models import Role
@@ -30,6 +31,9 @@ from herald.segments.rules import RULE_ADAPTER, Rule, customer_matches
 from herald.segments.service import TEMPLATES
 from tests.support import Org, Stack
 from tests.support import create_customer as api_customer
+
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
 
 NOW = datetime.now(UTC)
 
