@@ -193,3 +193,25 @@ def test_journeys_lint_names_the_file_and_the_fault(tmp_path: Path) -> None:
     assert linted.returncode == 1
     assert "✔" in linted.stdout and "win-back" in linted.stdout
     assert "bad.yaml" in linted.stdout and "'nowhere', which is not a step" in linted.stdout
+
+
+def test_sigterm_stops_herald_api_after_a_clean_shutdown(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "HERALD_API_PORT": str(port), "HERALD_API_ACCESS_LOG": "false"}
+    env.pop("HERALD_DATABASE_URL", None)
+    log = tmp_path / "api.log"
+    with open(log, "wb") as output:
+        api = subprocess.Popen(
+            [HERALD, "api"], cwd=tmp_path, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_for_port(port, timeout_s=60)
+        api.send_signal(signal.SIGTERM)
+        # Uvicorn shuts down (the lifespan's end: the event sweeper stopped, the database
+        # closed), then ends by the signal it was sent, as its parent expects.
+        assert api.wait(timeout=30) in (0, -signal.SIGTERM)
+        assert "Application shutdown complete" in log.read_text()
+        wait_until(lambda: _closed(port), timeout_s=10)
+    finally:
+        if api.poll() is None:
+            api.kill()
