@@ -198,6 +198,15 @@ def members(session: Session, rule: Rule, *, limit: int, cursor: str | None) -> 
     return _page(session, matching(session, rule), limit, cursor)
 
 
+# A cell a spreadsheet would read as a formula (OWASP "CSV injection"): a name typed as
+# =HYPERLINK(...) must open as text in whoever's spreadsheet the export lands.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+
+
 def export_csv(session: Session, rule: Rule) -> Iterator[str]:
     """Every member as CSV rows: the condition is evaluated once and the rows are streamed
     (a server-side cursor on PostgreSQL), ``EXPORT_PAGE`` at a time."""
@@ -220,7 +229,14 @@ def export_csv(session: Session, rule: Rule) -> Iterator[str]:
     )
     for rows in members.partitions():
         for row in rows:
-            writer.writerow([row.id, row.name, row.primary_email or "", row.created_at.isoformat()])
+            writer.writerow(
+                [
+                    row.id,
+                    spreadsheet_safe(row.name),
+                    spreadsheet_safe(row.primary_email or ""),
+                    row.created_at.isoformat(),
+                ]
+            )
         yield taken()
 
 

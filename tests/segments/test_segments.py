@@ -243,6 +243,15 @@ def test_marketers_save_size_list_and_export_a_segment(stack: Stack, org: Org) -
     assert [t["key"] for t in listed] == ["vip", "at-risk", "new", "inactive"]
 
 
+def test_an_export_opens_a_name_typed_as_a_formula_as_text(stack: Stack, org: Org) -> None:
+    for name in ('=HYPERLINK("https://evil.example","click")', "+1 555", "@SUM(A1)", "Ada"):
+        api_customer(stack, org, name=name, tags=["typed"])
+    assert _segment(stack, org, key="typed", name="Typed", rule={"tag": "typed"}).is_success
+    export = stack.api.get("/v1/segments/typed/export.csv", headers=org.headers())
+    names = sorted(r["name"] for r in csv.DictReader(io.StringIO(export.text)))
+    assert names == ["'+1 555", '\'=HYPERLINK("https://evil.example","click")', "'@SUM(A1)", "Ada"]
+
+
 def test_a_bad_rule_is_refused_with_the_path_to_the_bad_node(stack: Stack, org: Org) -> None:
     bad = _segment(
         stack,
