@@ -22,6 +22,18 @@ from pydantic import (
 MAX_BATCH = 1000
 MAX_PROPERTIES_BYTES = 32_768
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(?:[.:][a-z0-9_]+)*$"
+# Event types Herald records itself (a segment entered, a tier changed, an inquiry received...):
+# they start and move runs, so no key may post one.
+RESERVED_NAMESPACES = ("herald.", "inquiry.", "journey.", "loyalty.", "newsletter.", "segment.")
+
+
+def _not_reserved(kind: str) -> str:
+    if kind.startswith(RESERVED_NAMESPACES):
+        raise ValueError(
+            f"event types beginning with {kind.split('.')[0]}. are Herald's own; "
+            "name your event otherwise"
+        )
+    return kind
 
 
 def _currency(code: str) -> str:
@@ -100,7 +112,11 @@ class OrderRefundedEvent(_EventFields):
 class CustomEvent(_EventFields):
     """``signup`` or any event type the merchant names; its properties are kept as sent."""
 
-    type: str = Field(pattern=EVENT_TYPE_PATTERN, max_length=100, examples=["signup"])
+    type: Annotated[
+        str,
+        Field(pattern=EVENT_TYPE_PATTERN, max_length=100, examples=["signup"]),
+        AfterValidator(_not_reserved),
+    ]
     properties: Annotated[dict[str, Any], AfterValidator(_bounded)] = {}
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from herald.access.models import Role
 from herald.customers.models import Customer
 from herald.events.models import Event
 from tests.support import Org, Stack, create_customer, order_paid
@@ -91,6 +92,25 @@ def test_bad_events_are_refused_and_the_whole_batch_writes_nothing(
     before = _counts(stack, org)
     response = stack.api.post("/v1/events", json={"events": [bad, good]}, headers=org.headers())
     _assert_problem(response, 422, field)
+    assert _counts(stack, org) == before
+
+
+@pytest.mark.parametrize(
+    "kind", ["inquiry.received", "segment.entered", "loyalty.tier_changed", "newsletter.x"]
+)
+def test_no_key_may_post_an_event_type_herald_records_itself(
+    stack: Stack, org: Org, kind: str
+) -> None:
+    """Herald's own events start and move runs: a shop's key posting one (with properties the
+    reaction cannot read) once stalled dispatch for every organization."""
+    customer = create_customer(stack, org)
+    event = {"type": kind, "customer": {"id": customer["id"]}, "properties": {"inquiry_id": "x"}}
+    before = _counts(stack, org)
+    response = stack.api.post(
+        "/v1/events", json={"events": [event]}, headers=org.headers(Role.cashier)
+    )
+    _assert_problem(response, 422, "events.0.type")
+    assert "Herald's own" in response.text
     assert _counts(stack, org) == before
 
 
