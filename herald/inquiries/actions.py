@@ -27,13 +27,17 @@ FEED_POLL_S = 0.25
 
 async def submit(runtime: Runtime, slug: str, form: InquiryIn) -> uuid.UUID:
     """The public contact form: store the inquiry; its event starts the follow-up run (the
-    sweeper retries if this first try fails). The visitor learns only the inquiry's id."""
+    sweeper retries if this first try fails). The visitor learns only a receipt id; a bot that
+    filled in the honeypot gets one too, just like a person, and nothing is stored."""
 
-    def capture(session: Session, org: Organization) -> tuple[uuid.UUID, uuid.UUID]:
-        inquiry, event_id = service.capture(session, form)
-        return inquiry.id, event_id
+    def capture(session: Session, org: Organization) -> tuple[uuid.UUID, uuid.UUID] | None:
+        captured = service.capture(session, form)
+        return (captured[0].id, captured[1]) if captured is not None else None
 
-    inquiry_id, event_id = await in_public_org(runtime, slug, capture)
+    captured = await in_public_org(runtime, slug, capture)
+    if captured is None:
+        return uuid.uuid4()
+    inquiry_id, event_id = captured
     runtime.dispatch_soon([event_id])
     return inquiry_id
 

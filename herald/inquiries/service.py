@@ -105,14 +105,15 @@ def follow_up_timers(settings: InquirySettingsOut) -> FollowUpTimers:
 # -- capture and reading -----------------------------------------------------------------------
 
 
-def capture(session: Session, data: InquiryIn) -> tuple[Inquiry, uuid.UUID]:
+def capture(session: Session, data: InquiryIn) -> tuple[Inquiry, uuid.UUID] | None:
     """Store a contact-form inquiry with its ``inquiry.received`` event, in one commit.
 
     The event starts the follow-up run (and any journey listening for it); returns the
-    inquiry and the event's id for dispatch.
+    inquiry and the event's id for dispatch. A form with the honeypot filled in (people never
+    see the field) stores nothing: None.
     """
-    if data.fax:  # the honeypot: people never see the field
-        raise InvalidInput("this form was filled in automatically", field="fax")
+    if data.fax:
+        return None
     email = data.email.lower()
     customer_id = session.scalar(
         select(Customer.id).where(Customer.primary_email == email, Customer.deleted_at.is_(None))

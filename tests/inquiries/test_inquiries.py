@@ -78,7 +78,7 @@ class FollowUp:
 async def _inquire(env: WorkflowEnvironment, db: Database, org: Org) -> FollowUp:
     """A contact-form inquiry, its run started the way event dispatch starts it."""
     with db.session(org.id) as session:
-        inquiry, event_id = capture(
+        captured = capture(
             session,
             InquiryIn(
                 name="Grace Hopper",
@@ -87,6 +87,8 @@ async def _inquire(env: WorkflowEnvironment, db: Database, org: Org) -> FollowUp
                 message="We need loyalty for 40 stores.\n<script>alert(1)</script>",
             ),
         )
+        assert captured is not None
+        inquiry, event_id = captured
     with db.system_session() as session:
         event = session.get(Event, event_id)
         assert event is not None
