@@ -115,8 +115,9 @@ class MessagingSettings(TenantScoped, Base):
     quiet_hours_end: Mapped[time | None]
     # [{"channel": "email", "max_messages": 3, "window_hours": 24}, ...]
     frequency_caps: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
-    # Newsletter sign-ups confirm by email before they count (the norm in Germany, for one).
-    newsletter_double_opt_in: Mapped[bool] = mapped_column(default=False)
+    # Newsletter sign-ups confirm by email before they count (the norm in Germany, for one); on
+    # unless the organization turns it off (see setup.double_opt_in).
+    newsletter_double_opt_in: Mapped[bool] = mapped_column(default=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

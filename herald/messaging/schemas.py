@@ -158,7 +158,8 @@ class MessagingSettingsIn(BaseModel):
     quiet_hours_start: time | None = Field(default=None, examples=["21:00"])
     quiet_hours_end: time | None = Field(default=None, examples=["08:00"])
     frequency_caps: list[FrequencyCap] | None = None
-    newsletter_double_opt_in: bool = False
+    # On unless turned off: anyone can type someone else's address into a sign-up form.
+    newsletter_double_opt_in: bool = True
 
 
 class MessagingSettingsOut(BaseModel):

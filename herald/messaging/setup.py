@@ -38,8 +38,14 @@ def settings_out(row: MessagingSettings | None) -> MessagingSettingsOut:
         frequency_caps=[FrequencyCap.model_validate(c) for c in row.frequency_caps or []]
         if row
         else [],
-        newsletter_double_opt_in=bool(row and row.newsletter_double_opt_in),
+        newsletter_double_opt_in=double_opt_in(row),
     )
+
+
+def double_opt_in(row: MessagingSettings | None) -> bool:
+    """Whether newsletter sign-ups confirm by email first: yes for an organization that has
+    not said otherwise."""
+    return row.newsletter_double_opt_in if row is not None else True
 
 
 def put_messaging_settings(session: Session, data: MessagingSettingsIn) -> MessagingSettingsOut:

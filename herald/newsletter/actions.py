@@ -8,7 +8,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from herald.messaging.setup import load_messaging_settings
+from herald.messaging.setup import double_opt_in, load_messaging_settings
 from herald.newsletter import service
 from herald.newsletter.schemas import SubscribeIn
 from herald.organizations.models import Organization
@@ -22,8 +22,7 @@ async def subscribe(runtime: Runtime, slug: str, form: SubscribeIn) -> None:
 
     def sign_up(session: Session, org: Organization) -> uuid.UUID | None:
         settings = load_messaging_settings(session)
-        double_opt_in = bool(settings and settings.newsletter_double_opt_in)
-        return service.subscribe(session, form, double_opt_in=double_opt_in)
+        return service.subscribe(session, form, double_opt_in=double_opt_in(settings))
 
     event_id = await in_public_org(runtime, slug, sign_up)
     runtime.dispatch_soon([event_id] if event_id is not None else [])

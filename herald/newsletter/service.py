@@ -42,7 +42,8 @@ CONFIRMATION_TEMPLATE = TemplateCreate(
 
 
 def subscribe(session: Session, data: SubscribeIn, *, double_opt_in: bool) -> uuid.UUID | None:
-    """Sign an address up. Repeating it changes nothing; the caller learns nothing either way.
+    """Sign an address up (pending its confirmation with ``double_opt_in``, and always when the
+    address had left). Repeating it changes nothing; the caller learns nothing either way.
 
     Returns the id of an event to dispatch when a confirmation email is due.
     """
@@ -72,10 +73,13 @@ def subscribe(session: Session, data: SubscribeIn, *, double_opt_in: bool) -> uu
     else:
         subscriber.topics = sorted(set(subscriber.topics) | set(data.topics))
         subscriber.locale = data.locale or subscriber.locale
-        if subscriber.status is SubscriberStatus.unsubscribed:  # coming back
+        if subscriber.status is SubscriberStatus.unsubscribed:
+            # Coming back is confirmed by email, whatever the organization's setting: anyone
+            # could type in the address of someone who left.
+            wanted = SubscriberStatus.pending
             subscriber.status = wanted
             subscriber.unsubscribed_at = None
-            subscriber.confirmed_at = None if double_opt_in else now
+            subscriber.confirmed_at = None
         else:
             wanted = SubscriberStatus.subscribed  # already on the list: no new email
     event_id = None

@@ -20,9 +20,37 @@ def _subscribers(stack: Stack, org: Org) -> list[dict[str, Any]]:
     return stack.api.get("/v1/newsletter/subscribers", headers=org.headers()).json()  # type: ignore[no-any-return]
 
 
+def _single_opt_in(stack: Stack, org: Org) -> None:
+    response = stack.api.put(
+        "/v1/messaging/settings", json={"newsletter_double_opt_in": False}, headers=org.headers()
+    )
+    assert response.status_code == 200 and response.json()["newsletter_double_opt_in"] is False
+
+
+def _confirmation_path(stack: Stack, org: Org, email: str) -> str:
+    """The confirm link of the latest confirmation email to ``email``."""
+    outbox = wait_until(
+        lambda: [
+            m
+            for m in stack.api.get("/v1/outbox", headers=org.headers()).json()["items"]
+            if m["recipient"] == email
+        ]
+    )
+    link = outbox[0]["content"]["text"].split(": ")[-1]
+    return str(link.split("127.0.0.1:8000", 1)[1])
+
+
+def test_a_new_organization_confirms_sign_ups_by_email(stack: Stack, org: Org) -> None:
+    settings = stack.api.get("/v1/messaging/settings", headers=org.headers()).json()
+    assert settings["newsletter_double_opt_in"] is True
+    assert _subscribe(stack, org, "new@example.com").status_code == 202
+    assert _subscribers(stack, org)[0]["status"] == "pending"
+
+
 def test_subscribing_twice_leaves_one_subscriber_and_reveals_nothing(
     stack: Stack, org: Org
 ) -> None:
+    _single_opt_in(stack, org)
     first = _subscribe(stack, org, "Fan@Example.com", topics=["news"], locale="de")
     second = _subscribe(stack, org, "fan@example.com", topics=["offers"])
     assert first.status_code == second.status_code == 202
@@ -66,7 +94,10 @@ def test_double_opt_in_sends_a_confirmation_and_counts_only_after_it(
     assert len(stack.api.get("/v1/outbox", headers=org.headers()).json()["items"]) == 1
 
 
-def test_one_click_leave_and_come_back(stack: Stack, org: Org, other_org: Org, db: Any) -> None:
+def test_one_click_leave_and_come_back_only_by_confirming(
+    stack: Stack, org: Org, other_org: Org, db: Any
+) -> None:
+    _single_opt_in(stack, org)
     _subscribe(stack, org, "leaver@example.com")
     from sqlalchemy import select
 
@@ -86,7 +117,11 @@ def test_one_click_leave_and_come_back(stack: Stack, org: Org, other_org: Org, d
     assert _subscribers(stack, org)[0]["status"] == "subscribed"
     assert stack.api.post(path).status_code == 200
     assert _subscribers(stack, org)[0]["status"] == "unsubscribed"
+    # Anyone could type in the address of someone who left: coming back is confirmed by email,
+    # even where sign-ups need no confirmation.
     _subscribe(stack, org, "leaver@example.com")
+    assert _subscribers(stack, org)[0]["status"] == "pending"
+    assert stack.api.post(_confirmation_path(stack, org, "leaver@example.com")).status_code == 200
     assert _subscribers(stack, org)[0]["status"] == "subscribed"
     stats = stack.api.get("/v1/newsletter/stats", headers=org.headers()).json()
     assert stats["total"] == 1 and stats["by_status"]["subscribed"] == 1
