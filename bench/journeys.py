@@ -112,7 +112,7 @@ def setup_journey(db: Database, org_id: uuid.UUID, wait_s: float) -> None:
             session,
             JourneyCreate(key="bench", definition=JourneyDefinition.model_validate(definition)),
         )
-        publish(session, "bench")
+        publish(session, "bench", may_publish_effects=True)
 
 
 def post_signups(base_url: str, key: str, customers: list[uuid.UUID], clients: int) -> None:

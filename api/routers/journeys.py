@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from api.deps import get_runtime, org_session, require
-from herald.access.permissions import Permission
+from herald.access.permissions import Permission, allows
 from herald.access.service import Principal
 from herald.errors import InvalidInput
 from herald.journeys import actions, service
@@ -127,12 +127,14 @@ def update_journey(
 @router.post(
     "/{key}/publish",
     response_model=JourneyOut,
-    summary="Freeze the draft as the next version (unchanged drafts publish nothing)",
+    summary="Freeze the draft as the next version (unchanged drafts publish nothing); a journey "
+    "that awards points or updates profiles is published by an owner or manager",
 )
 def publish_journey(
-    key: str, _: Principal = Depends(write), session: Session = Depends(org_session)
+    key: str, principal: Principal = Depends(write), session: Session = Depends(org_session)
 ) -> JourneyOut:
-    return service.journey_out(session, service.publish(session, key))
+    may = allows(principal.role, Permission.journeys_publish_effects)
+    return service.journey_out(session, service.publish(session, key, may_publish_effects=may))
 
 
 def _status_route(action: str, summary: str) -> None:

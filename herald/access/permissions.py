@@ -32,6 +32,9 @@ class Permission(enum.StrEnum):
     journeys_write = "journeys:write"
     # Enroll customers, exit runs and skip their waits.
     journeys_operate = "journeys:operate"
+    # Publish a journey whose steps award points or update profiles: what the role could not do
+    # by hand, it may not set running for every customer either.
+    journeys_publish_effects = "journeys:publish_effects"
     segments_read = "segments:read"
     segments_write = "segments:write"
     campaigns_read = "campaigns:read"

@@ -12,9 +12,15 @@ from sqlalchemy.orm import Session
 
 from herald.customers.service import get_customer
 from herald.db import commit_or_conflict, utcnow
-from herald.errors import Conflict, InvalidInput, NotFound
+from herald.errors import Conflict, Forbidden, InvalidInput, NotFound
 from herald.journeys.contracts import EnrollmentStatus, JourneyEvent, intent_prefix, intent_step
-from herald.journeys.definition import JourneyDefinition, SendStep, check_graph
+from herald.journeys.definition import (
+    AwardPointsStep,
+    JourneyDefinition,
+    SendStep,
+    UpdateStep,
+    check_graph,
+)
 from herald.journeys.models import Journey, JourneyEnrollment, JourneyStatus, JourneyVersion
 from herald.journeys.schemas import (
     EnrollRequest,
@@ -155,9 +161,11 @@ def update_draft(session: Session, key: str, definition: JourneyDefinition) -> J
     return journey
 
 
-def publish(session: Session, key: str) -> Journey:
+def publish(session: Session, key: str, *, may_publish_effects: bool) -> Journey:
     """Freeze the draft as the next version, unless it equals the current one. Runs already
-    under way keep the version they started on."""
+    under way keep the version they started on. A draft whose steps award points or update
+    profiles is published only by a role that may do those things itself
+    (``may_publish_effects``): marketers draft such journeys, owners and managers publish them."""
     journey = get_journey(session, key, lock=True)
     if journey.status is JourneyStatus.archived:
         raise Conflict("an archived journey cannot be published")
@@ -165,6 +173,12 @@ def publish(session: Session, key: str) -> Journey:
         definition = load_definition(journey.draft)
     except ValidationError as exc:  # a draft from an older schema
         raise InvalidInput(f"the draft is no longer valid: {exc.errors()[0]['msg']}") from exc
+    effects = sorted(s.id for s in definition.steps if isinstance(s, AwardPointsStep | UpdateStep))
+    if effects and not may_publish_effects:
+        raise Forbidden(
+            f"steps {', '.join(effects)} award points or update profiles: an owner or a manager "
+            "publishes this journey (journeys:publish_effects)"
+        )
     validate_definition(session, definition)  # templates may have gone since the draft was saved
     current = current_definition(session, journey)
     if current is not None and current.definition == journey.draft:

@@ -118,7 +118,7 @@ def _setup(db: Database, org: Org, definition: dict[str, Any], key: str = "onboa
         create_journey(
             session, JourneyCreate(key=key, definition=JourneyDefinition.model_validate(definition))
         )
-        publish(session, key)
+        publish(session, key, may_publish_effects=True)
 
 
 def _customer(db: Database, org: Org, **fields: Any) -> uuid.UUID:

@@ -476,3 +476,31 @@ async def test_a_run_under_the_retired_id_scheme_keeps_getting_its_events(
     )
     assert ended["result"]["reason"] == "exit event: customer.unsubscribed"
     assert _subjects(stack, org, customer) == ["hello"]
+
+
+def test_a_marketer_drafts_a_journey_that_awards_points_and_a_manager_publishes_it(
+    stack: Stack, org: Org
+) -> None:
+    """Marketing may not adjust points or edit profiles by hand, so it may not set a journey
+    doing so running for every customer either."""
+    _templates(stack, org)
+    generous = {
+        "name": "Generous",
+        "trigger": {"event": "customer.signed_up"},
+        "steps": [
+            {"id": "gift", "type": "award_points", "points": 1000, "reason": "hi", "next": "tag"},
+            {"id": "tag", "type": "update", "add_tags": ["gifted"], "next": None},
+        ],
+    }
+    marketing = org.headers(Role.marketing)
+    created = stack.api.post(
+        "/v1/journeys", json={"key": "generous", "definition": generous}, headers=marketing
+    )
+    assert created.status_code == 201, created.text
+    refused = stack.api.post("/v1/journeys/generous/publish", headers=marketing)
+    assert refused.status_code == 403
+    assert "gift, tag" in refused.json()["detail"]
+    shown = stack.api.get("/v1/journeys/generous", headers=marketing).json()
+    assert shown["current_version"] is None and shown["status"] == "draft"
+    published = stack.api.post("/v1/journeys/generous/publish", headers=org.headers(Role.manager))
+    assert published.status_code == 200 and published.json()["current_version"] == 1
