@@ -78,7 +78,7 @@ async def stream_inquiries(
     runtime: Runtime = Depends(get_runtime),
     last_event_id: Annotated[str | None, Header(max_length=100)] = None,
 ) -> AsyncIterator[ServerSentEvent]:
-    async for inquiry in actions.feed(runtime, principal.organization_id, last_event_id):
+    async for inquiry in actions.feed(runtime, principal, last_event_id):
         yield ServerSentEvent(data=inquiry, event="inquiry", id=str(inquiry.id))
 
 

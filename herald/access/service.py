@@ -69,6 +69,12 @@ def revoke_api_key(session: Session, key_id: uuid.UUID) -> None:
     session.commit()
 
 
+def key_in_force(session: Session, key_id: uuid.UUID) -> bool:
+    """Whether the key still opens anything (not revoked): what a long-lived stream checks."""
+    found = session.execute(select(ApiKey.revoked_at).where(ApiKey.id == key_id)).first()
+    return found is not None and found.revoked_at is None
+
+
 def list_api_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from herald.access.service import Principal
+from herald.access.service import Principal, key_in_force
 from herald.errors import Conflict, NotFound
 from herald.inquiries import service
 from herald.inquiries.contracts import CLOSED, Transition
@@ -23,6 +23,9 @@ from herald.runtime import Runtime
 
 # How often the live feed looks for new inquiries: well inside the promised second.
 FEED_POLL_S = 0.25
+# How often it asks whether the key that opened it is still in force (a revoked key's feed
+# ends within this).
+FEED_KEY_CHECK_S = 1.0
 
 
 async def submit(runtime: Runtime, slug: str, form: InquiryIn) -> uuid.UUID:
@@ -43,14 +46,22 @@ async def submit(runtime: Runtime, slug: str, form: InquiryIn) -> uuid.UUID:
 
 
 async def feed(
-    runtime: Runtime, organization_id: uuid.UUID, last_event_id: str | None
+    runtime: Runtime, principal: Principal, last_event_id: str | None
 ) -> AsyncIterator[InquiryOut]:
     """New inquiries as they come, each once, resuming after ``last_event_id``; runs until the
-    consumer stops. Short sessions per poll: a feed may stay open for hours."""
+    consumer stops, or until the key that opened it is revoked. Short sessions per poll: a feed
+    may stay open for hours."""
     inquiries = await asyncio.to_thread(
-        service.InquiryFeed, runtime.db, organization_id, last_event_id
+        service.InquiryFeed, runtime.db, principal.organization_id, last_event_id
     )
+    polls_per_check = max(1, round(FEED_KEY_CHECK_S / FEED_POLL_S))
+    polls = 0
     while True:
+        if polls % polls_per_check == 0 and not await runtime.in_system(
+            lambda s: key_in_force(s, principal.api_key_id)
+        ):
+            return
+        polls += 1
         for inquiry in await asyncio.to_thread(inquiries.poll):
             yield inquiry
         await asyncio.sleep(FEED_POLL_S)

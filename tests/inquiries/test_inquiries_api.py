@@ -265,3 +265,32 @@ def test_bots_flooding_or_filling_the_honeypot_and_bad_forms_are_refused_and_sto
     accepted = codes.count(202)
     assert codes[0] == 202 and codes[-1] == 429 and 0 < accepted <= 10
     assert total() == accepted
+
+
+def test_a_revoked_key_s_live_feed_closes(stack: Stack, org: Org) -> None:
+    base_url = str(stack.api.base_url)
+    [key] = [
+        k
+        for k in stack.api.get("/v1/api-keys", headers=org.headers()).json()
+        if k["role"] == "sales"
+    ]
+    closed = threading.Event()
+
+    def listen() -> None:
+        with (
+            httpx.Client(base_url=base_url, timeout=httpx.Timeout(10, read=None)) as client,
+            client.stream("GET", "/v1/inquiries/stream", headers=org.headers(Role.sales)) as feed,
+        ):
+            assert feed.status_code == 200
+            for _ in feed.iter_lines():
+                pass
+        closed.set()  # the server ended the stream
+
+    thread = threading.Thread(target=listen, daemon=True)
+    thread.start()
+    time.sleep(1.5)
+    assert not closed.is_set()  # open while the key is in force
+    revoked = stack.api.delete(f"/v1/api-keys/{key['id']}", headers=org.headers())
+    assert revoked.status_code == 204
+    assert closed.wait(5), "the feed outlived its key"
+    thread.join(5)
