@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,7 +39,8 @@ from herald.journeys.models import (
     RateLimitWindow,
 )
 from herald.journeys.service import version_definition
-from herald.loyalty.service import award_points
+from herald.loyalty.models import LedgerEntry
+from herald.loyalty.service import award_points, get_settings
 from herald.messaging.contracts import DeliveryRequest
 from herald.messaging.delivery import DeliveryEnv, deliver
 from herald.messaging.templates import template_for_key
@@ -206,12 +207,30 @@ def update_profile(session: Session, request: ProfileUpdate) -> None:
     )
 
 
+# The ledger source of points a journey step awards.
+JOURNEY_SOURCE = "journey"
+
+
 def give_points(session: Session, request: PointsRequest) -> int:
+    """Award the step's points once, within what the loyalty settings let one run award in all
+    (``journey_points_per_run``): a run that has reached it awards nothing more."""
+    run = request.source_id.rsplit("/", 2)[0] + "/"  # journey/<key>/<enrollment>/
+    given = session.scalar(
+        select(func.sum(LedgerEntry.points)).where(
+            LedgerEntry.source == JOURNEY_SOURCE,
+            LedgerEntry.source_id.startswith(run, autoescape=True),
+            LedgerEntry.source_id != request.source_id,
+        )
+    )
+    left = get_settings(session).journey_points_per_run - (given or 0)
+    points = min(request.points, max(0, left))
+    if points == 0:
+        return 0
     outcome = award_points(
         session,
         request.customer_id,
-        request.points,
-        "journey",
+        points,
+        JOURNEY_SOURCE,
         request.source_id,
         {"reason": request.reason},
     )

@@ -63,6 +63,9 @@ class LoyaltySettings(TenantScoped, Base):
     # is paid (0 and 0: no referral program).
     referral_points_referrer: Mapped[int] = mapped_column(default=0)
     referral_points_referred: Mapped[int] = mapped_column(default=0)
+    # The most points one journey run may award in all its steps (a loop cannot drain the
+    # program); owners raise it.
+    journey_points_per_run: Mapped[int] = mapped_column(default=1000)
     # Points lapse this long after they were earned, oldest first (None: never), with a
     # ``loyalty.points_expiring`` event this many days before.
     points_expire_after_days: Mapped[int | None]

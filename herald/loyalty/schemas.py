@@ -26,6 +26,8 @@ class LoyaltySettingsIn(BaseModel):
     # Points for the referrer and for the customer they brought, on the latter's first order.
     referral_points_referrer: int | None = Field(default=None, ge=0, le=1_000_000)
     referral_points_referred: int | None = Field(default=None, ge=0, le=1_000_000)
+    # The most points one journey run may award in all its award steps together.
+    journey_points_per_run: int | None = Field(default=None, ge=0, le=1_000_000)
     # Points lapse this many days after they were earned, oldest first; 0 turns expiry off.
     points_expire_after_days: int | None = Field(default=None, ge=0, le=10 * 365)
     expiry_notice_days: int | None = Field(default=None, ge=1, le=90)
@@ -45,6 +47,7 @@ class LoyaltySettingsOut(BaseModel):
     redemption_hold_minutes: int = 60
     referral_points_referrer: int = 0
     referral_points_referred: int = 0
+    journey_points_per_run: int = 1000
     points_expire_after_days: int | None = None
     expiry_notice_days: int = 14
     updated_at: datetime | None

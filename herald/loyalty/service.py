@@ -69,6 +69,7 @@ def put_settings(session: Session, data: LoyaltySettingsIn) -> LoyaltySettingsOu
         "redemption_hold_minutes",
         "referral_points_referrer",
         "referral_points_referred",
+        "journey_points_per_run",
         "expiry_notice_days",
     ):
         if (value := getattr(data, optional)) is not None:  # left out: unchanged

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,7 +25,8 @@ from herald.journeys.models import JourneyEnrollment
 from herald.journeys.schemas import JourneyCreate
 from herald.journeys.service import create_journey, get_journey, publish
 from herald.journeys.triggers import journey_start
-from herald.loyalty.service import customer_points
+from herald.loyalty.schemas import LoyaltySettingsIn
+from herald.loyalty.service import customer_points, put_settings
 from herald.messaging.audience import set_consent
 from herald.messaging.models import Channel, ConsentStatus, Message
 from herald.messaging.schemas import ConsentIn, MessagingSettingsIn, TemplateCreate
@@ -457,3 +459,32 @@ async def test_a_long_running_loop_continues_as_new_and_keeps_its_place(
     with db.session(org.id) as session:
         enrollment = session.scalars(select(JourneyEnrollment)).one()  # one pass, many runs
         assert enrollment.status is EnrollmentStatus.exited
+
+
+async def test_a_looping_journey_awards_no_more_than_the_program_allows_per_run(
+    db: Database, org: Org
+) -> None:
+    """A loop that awards points on every pass stops awarding at the program's cap per run."""
+    with db.session(org.id) as session:
+        put_settings(
+            session, LoyaltySettingsIn(points_per_unit=Decimal(1), journey_points_per_run=120)
+        )
+    definition = {
+        "name": "Drip of points",
+        "exit_on": [{"event": "customer.unsubscribed"}],
+        "steps": [
+            {"id": "tick", "type": "wait", "duration": "PT1H", "next": "gift"},
+            {"id": "gift", "type": "award_points", "points": 50, "reason": "loop", "next": "tick"},
+        ],
+    }
+    _setup(db, org, definition)
+    customer = _customer(db, org)
+    async with _journeys(db) as env:
+        handle = await _start(env, db, org, customer)
+        await env.sleep(timedelta(hours=6))  # six passes through the award
+        await handle.signal(
+            JourneyRun.on_event, _event("customer.unsubscribed", await env.get_current_time())
+        )
+        await handle.result()
+    with db.session(org.id) as session:
+        assert customer_points(session, customer).balance == 120  # 50 + 50 + 20, then nothing
