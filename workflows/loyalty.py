@@ -33,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import (
         DB_RETRY,
         DB_TIMEOUT,
-        LEDGER_WRITE_RETRY,
         LEDGER_WRITE_TIMEOUT,
         SWEEP_HEARTBEAT,
         SWEEP_TIMEOUT,
@@ -46,7 +45,7 @@ Out = TypeVar("Out")
 
 async def _write_ledger(activity: Callable[[LoyaltyActivities, In], Out], data: In) -> Out:
     return await workflow.execute_activity_method(
-        activity, data, start_to_close_timeout=LEDGER_WRITE_TIMEOUT, retry_policy=LEDGER_WRITE_RETRY
+        activity, data, start_to_close_timeout=LEDGER_WRITE_TIMEOUT, retry_policy=DB_RETRY
     )
 
 

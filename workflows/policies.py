@@ -20,14 +20,9 @@ from temporalio.common import RetryPolicy
 DB_TIMEOUT = timedelta(seconds=30)
 DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
-# A ledger write takes milliseconds; a stuck attempt is abandoned and retried. Retries go on
-# (a database outage must not lose an award) but back off to one a minute.
+# A ledger write takes milliseconds: a stuck attempt is abandoned sooner than other database
+# work, and retried as all of it is (DB_RETRY: a database outage must not lose an award).
 LEDGER_WRITE_TIMEOUT = timedelta(seconds=10)
-LEDGER_WRITE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-)
 
 # Long database passes that heartbeat (sweeps, a page of expiries).
 SWEEP_TIMEOUT = timedelta(minutes=10)
