@@ -61,15 +61,14 @@ async def steer(
         return found
 
     found = await runtime.in_org(organization_id, check)
-    out = service.to_out(found)
-    handle = (await runtime.client()).get_workflow_handle(out.workflow_id)
+    handle = (await runtime.client()).get_workflow_handle(service.run_id(found))
     try:
         await handle.signal(action.value)
     except RPCError as exc:
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise Conflict("the campaign's send has ended") from exc
         raise
-    return out
+    return service.to_out(found)
 
 
 async def analytics(

@@ -160,6 +160,11 @@ def ready_to_send(session: Session, id_or_key: str) -> Campaign:
     return campaign
 
 
+def run_id(campaign: Campaign) -> str:
+    """The id of the run carrying the send: the one it started under, or the one it will."""
+    return campaign.workflow_id or campaign_workflow_id(campaign.organization_id, campaign.id)
+
+
 def mark_started(session: Session, campaign: Campaign, workflow_id: str) -> None:
     """After its run started under ``workflow_id``: scheduled or running, unless the run
     already moved it on."""
@@ -201,8 +206,7 @@ def to_out(campaign: Campaign, progress: Progress | None = None) -> CampaignOut:
             "id": campaign.id,
             "status": campaign.status,
             "winner": campaign.winner,
-            "workflow_id": campaign.workflow_id
-            or campaign_workflow_id(campaign.organization_id, campaign.id),
+            "workflow_id": run_id(campaign),
             "created_at": campaign.created_at,
             "started_at": campaign.started_at,
             "finished_at": campaign.finished_at,
