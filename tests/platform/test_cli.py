@@ -81,20 +81,13 @@ def _start_dev(folder: Path) -> Dev:
 
 
 def test_herald_dev_brings_up_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
-    started = _start_dev(tmp_path)
-    dev, temporal, ui, api, log = (
-        started.process,
-        started.temporal,
-        started.ui,
-        started.api,
-        started.log,
-    )
+    dev = _start_dev(tmp_path)
     try:
-        wait_for_port(api, timeout_s=90)
+        wait_for_port(dev.api, timeout_s=90)
         key = wait_until(lambda: (tmp_path / ".herald" / "demo-owner-key").exists())
         key = (tmp_path / ".herald" / "demo-owner-key").read_text().strip()
-        wait_until(lambda: key in log.read_text(), timeout_s=30)
-        base = f"http://127.0.0.1:{api}"
+        wait_until(lambda: key in dev.log.read_text(), timeout_s=30)
+        base = f"http://127.0.0.1:{dev.api}"
         headers = {"Authorization": f"Bearer {key}"}
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
             assert wait_until(lambda: client.get("/readyz").status_code == 200)
@@ -138,7 +131,7 @@ def test_herald_dev_brings_up_everything_and_ctrl_c_stops_it(tmp_path: Path) -> 
                 "workflow",
                 "list",
                 "--address",
-                f"127.0.0.1:{temporal}",
+                f"127.0.0.1:{dev.temporal}",
                 "--query",
                 "HeraldJourney='welcome-series'",
             ],
@@ -147,14 +140,14 @@ def test_herald_dev_brings_up_everything_and_ctrl_c_stops_it(tmp_path: Path) -> 
             check=True,
         )
         assert "JourneyRun" in listed.stdout and reader["id"] in listed.stdout, listed.stdout
-        assert httpx.get(f"http://127.0.0.1:{ui}/", timeout=10).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{dev.ui}/", timeout=10).status_code == 200
         assert (tmp_path / ".herald" / "herald.db").exists()
         assert (tmp_path / ".herald" / "temporal.db").exists()
     finally:
-        os.killpg(dev.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        code = dev.wait(timeout=60)
-    assert code == 0, log.read_text()[-2000:]
-    for port in (temporal, ui, api):
+        os.killpg(dev.process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        code = dev.process.wait(timeout=60)
+    assert code == 0, dev.log.read_text()[-2000:]
+    for port in (dev.temporal, dev.ui, dev.api):
         wait_until(lambda port=port: _closed(port), timeout_s=20)
 
 
