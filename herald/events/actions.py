@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from herald.events.schemas import EventIn, EventsAccepted
-from herald.events.service import record_events
+from herald.events.schemas import EventIn, EventOut, EventsAccepted
+from herald.events.service import record_events, retry_event
 from herald.runtime import Runtime
 
 
@@ -17,3 +17,10 @@ async def record(
     accepted = await runtime.in_org(organization_id, lambda s: record_events(s, events))
     runtime.dispatch_soon(a.id for a in accepted if not a.duplicate)
     return EventsAccepted(accepted=len(accepted), events=accepted)
+
+
+async def retry(runtime: Runtime, organization_id: uuid.UUID, event_id: uuid.UUID) -> EventOut:
+    """Staff's retry of a failed event: due at once, dispatched straight away."""
+    event = await runtime.in_org(organization_id, lambda s: retry_event(s, event_id))
+    runtime.dispatch_soon([event.id])
+    return event

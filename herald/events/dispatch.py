@@ -4,6 +4,11 @@ Events are committed first and dispatched after, so the API answers 202 even whe
 down. The fast path dispatches right after the commit; a sweeper retries whatever is left.
 Starting a workflow twice is harmless: workflow ids are derived from the event's subject and a
 duplicate start is treated as success.
+
+A failure stays with its event. Temporal being unreachable delays every event alike and is
+retried at the next sweep; an event whose start fails is retried with backoff; an event whose
+own data makes a reaction fail is parked after a few tries, listed with its error, and
+dispatched again when staff retry it. None of them holds up the others.
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Select, Update, select, update
+from sqlalchemy import Select, func, select, update
 from temporalio.client import Client
 
 from herald.db import utcnow
@@ -31,8 +37,47 @@ log = logging.getLogger(__name__)
 # Bounded so a 1,000-event batch does not open 1,000 concurrent RPCs.
 MAX_CONCURRENT_STARTS = 64
 SWEEP_BATCH = 500
-# The fast path owns fresh events; the sweeper only takes those it left behind.
-SWEEP_GRACE = timedelta(seconds=3)
+# Backoff after an event's own failure: 5 s, 10 s, 20 s ... at most 5 minutes apart.
+FIRST_RETRY = timedelta(seconds=5)
+LONGEST_RETRY = timedelta(minutes=5)
+# A reaction that failed this often on the same event will fail again: park it for staff.
+PARK_AFTER = 8
+
+
+def next_retry(attempts: int, now: datetime) -> datetime:
+    return now + min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
+
+
+@dataclass(frozen=True)
+class Failure:
+    error: str
+    # True when the event itself is at fault (a reaction rejected its data): parked in the end.
+    own: bool
+
+
+Loaded = list[tuple[uuid.UUID, list[Action]]]
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def due_events(now: datetime) -> Select[Event]:
+    """Up to a batch of events due now, the oldest of each organization first and the
+    organizations in turn (round robin), so one burst cannot fill the batch."""
+    due = (
+        select(
+            Event.id,
+            func.row_number()
+            .over(partition_by=Event.organization_id, order_by=Event.retry_at)
+            .label("turn"),
+            Event.retry_at,
+        )
+        .where(Event.dispatched_at.is_(None), Event.retry_at <= now)
+        .subquery()
+    )
+    picked = select(due.c.id).order_by(due.c.turn, due.c.retry_at).limit(SWEEP_BATCH)
+    return select(Event).where(Event.id.in_(picked)).order_by(Event.retry_at)
 
 
 class EventDispatcher:
@@ -61,21 +106,49 @@ class EventDispatcher:
         try:
             await asyncio.gather(*(self._act(client, a) for a in actions))
         except Exception as exc:  # Temporal unreachable, timeouts: keep the event for the sweeper
-            return f"{type(exc).__name__}: {exc}"[:2000]
+            return _describe(exc)
         return None
 
     # Database work is synchronous: it runs on a thread so the event loop keeps serving requests.
 
-    def _load(self, query: Select[Event]) -> list[tuple[Event, list[Action]]]:
+    def _load(self, query: Select[Event]) -> tuple[Loaded, dict[uuid.UUID, Failure]]:
+        """The due events with what each sets off; an event a reaction fails on is set apart
+        with its error (the others go ahead)."""
+        loaded: Loaded = []
+        failures: dict[uuid.UUID, Failure] = {}
         with self._db.system_session() as session:
-            return [
-                (event, actions_for(self._reactions, session, event))
-                for event in session.scalars(query)
-            ]
+            for event in session.scalars(query).all():
+                event_id = event.id
+                try:
+                    loaded.append((event_id, actions_for(self._reactions, session, event)))
+                except Exception as exc:
+                    session.rollback()  # a failed read must not poison the next event's
+                    log.warning("event %s rejected by a reaction", event_id, exc_info=True)
+                    failures[event_id] = Failure(_describe(exc), own=True)
+        return loaded, failures
 
-    def _update(self, statement: Update) -> None:
+    def _mark_dispatched(self, ids: list[uuid.UUID]) -> None:
         with self._db.system_session() as session:
-            session.execute(statement)
+            session.execute(
+                update(Event)
+                .where(Event.id.in_(ids))
+                .values(dispatched_at=utcnow(), last_dispatch_error=None, retry_at=None)
+            )
+            session.commit()
+
+    def _mark_failed(self, failures: dict[uuid.UUID, Failure], outage: bool) -> None:
+        now = utcnow()
+        with self._db.system_session() as session:
+            for event in session.scalars(select(Event).where(Event.id.in_(list(failures)))):
+                failure = failures[event.id]
+                event.dispatch_attempts += 1
+                event.last_dispatch_error = failure.error
+                if outage:  # nothing wrong with the event: go again at the next sweep
+                    event.retry_at = now
+                elif failure.own and event.dispatch_attempts >= PARK_AFTER:
+                    event.retry_at = None
+                else:
+                    event.retry_at = next_retry(event.dispatch_attempts, now)
             session.commit()
 
     async def dispatch(self, event_ids: Sequence[uuid.UUID]) -> int:
@@ -83,52 +156,44 @@ class EventDispatcher:
         if not event_ids:
             return 0
         query = select(Event).where(Event.id.in_(event_ids), Event.dispatched_at.is_(None))
-        return await self._dispatch(await asyncio.to_thread(self._load, query))
+        return await self._dispatch(*await asyncio.to_thread(self._load, query))
 
     async def sweep(self) -> int:
-        """Dispatch events left pending (Temporal was down, the process died before dispatch)."""
-        query = (
-            select(Event)
-            .where(Event.dispatched_at.is_(None), Event.received_at < utcnow() - SWEEP_GRACE)
-            .order_by(Event.received_at)
-            .limit(SWEEP_BATCH)
-        )
-        return await self._dispatch(await asyncio.to_thread(self._load, query))
+        """Dispatch events whose time has come (left behind by the fast path, or failed
+        before), taking organizations in turn so one's backlog does not hold up another's."""
+        return await self._dispatch(*await asyncio.to_thread(self._load, due_events(utcnow())))
 
-    async def _dispatch(self, loaded: list[tuple[Event, list[Action]]]) -> int:
+    async def _dispatch(self, loaded: Loaded, rejected: dict[uuid.UUID, Failure]) -> int:
+        if rejected:
+            await asyncio.to_thread(self._mark_failed, rejected, False)
         if not loaded:
             return 0
-        events = [event for event, _ in loaded]
         try:
             client = await self._client()
         except Exception as exc:
-            await self._record_failures({e.id: f"Temporal unreachable: {exc}" for e in events})
+            error = Failure(f"Temporal unreachable: {_describe(exc)}", own=False)
+            await self._record_failures({event_id: error for event_id, _ in loaded}, outage=True)
             return 0
         outcomes = await asyncio.gather(*(self._dispatch_event(client, a) for _, a in loaded))
-        done = [e.id for e, error in zip(events, outcomes, strict=True) if error is None]
-        failed = {e.id: error for e, error in zip(events, outcomes, strict=True) if error}
+        done = [
+            event_id for (event_id, _), error in zip(loaded, outcomes, strict=True) if not error
+        ]
+        failed = {
+            event_id: Failure(error, own=False)
+            for (event_id, _), error in zip(loaded, outcomes, strict=True)
+            if error
+        }
         if done:
-            await asyncio.to_thread(
-                self._update,
-                update(Event)
-                .where(Event.id.in_(done))
-                .values(dispatched_at=utcnow(), last_dispatch_error=None),
-            )
-        await self._record_failures(failed)
+            await asyncio.to_thread(self._mark_dispatched, done)
+        await self._record_failures(failed, outage=False)
         return len(done)
 
-    async def _record_failures(self, failed: dict[uuid.UUID, str]) -> None:
-        if not failed:
-            return
-        # One statement for the whole batch: when Temporal is down every event fails alike.
-        error = next(iter(failed.values()))
-        log.warning("%d events not dispatched yet: %s", len(failed), error)
-        await asyncio.to_thread(
-            self._update,
-            update(Event)
-            .where(Event.id.in_(list(failed)))
-            .values(dispatch_attempts=Event.dispatch_attempts + 1, last_dispatch_error=error),
-        )
+    async def _record_failures(self, failed: dict[uuid.UUID, Failure], outage: bool) -> None:
+        if failed:
+            log.warning(
+                "%d events not dispatched yet: %s", len(failed), next(iter(failed.values())).error
+            )
+            await asyncio.to_thread(self._mark_failed, failed, outage)
 
     async def run_sweeper(self, interval_s: float) -> None:
         while True:

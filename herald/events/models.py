@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import enum
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
@@ -14,11 +15,30 @@ ORDER_PAID = "order.paid"
 ORDER_REFUNDED = "order.refunded"
 
 
+class EventStatus(enum.StrEnum):
+    pending = "pending"  # stored; its runs not started yet
+    dispatched = "dispatched"
+    # A dispatch failed: tried again at ``retry_at``, or parked (no ``retry_at``) until staff
+    # retry it.
+    failed = "failed"
+
+
+# The fast path owns fresh events; the sweeper only takes those it left behind.
+SWEEP_GRACE = timedelta(seconds=3)
+
+
+def _first_sweep() -> datetime:
+    return utcnow() + SWEEP_GRACE
+
+
 class Event(TenantScoped, Base):
     """Something that happened to a customer, stored before anything reacts to it.
 
     ``dispatched_at`` stays empty until every workflow the event triggers has been started;
-    the dispatcher sweeps such rows, so an event accepted while Temporal is down is never lost.
+    the dispatcher sweeps such rows once ``retry_at`` has come, so an event accepted while
+    Temporal is down is never lost. An event whose own data makes a reaction fail is retried
+    with backoff and then parked (``retry_at`` empty) until staff retry it; it holds up nothing
+    else.
     """
 
     __tablename__ = "events"
@@ -35,8 +55,8 @@ class Event(TenantScoped, Base):
             postgresql_include=["customer_id"],
         ),
         Index(
-            "ix_events_undispatched",
-            "received_at",
+            "ix_events_due",
+            "retry_at",
             postgresql_where=text("dispatched_at IS NULL"),
             sqlite_where=text("dispatched_at IS NULL"),
         ),
@@ -54,3 +74,15 @@ class Event(TenantScoped, Base):
     dispatched_at: Mapped[datetime | None]
     dispatch_attempts: Mapped[int] = mapped_column(default=0)
     last_dispatch_error: Mapped[str | None] = mapped_column(Text)
+    # When the sweeper may try (again); empty once dispatched or parked.
+    retry_at: Mapped[datetime | None] = mapped_column(default=_first_sweep)
+
+    @property
+    def status(self) -> EventStatus:
+        if self.dispatched_at is not None:
+            return EventStatus.dispatched
+        return EventStatus.failed if self.dispatch_attempts else EventStatus.pending
+
+    @property
+    def parked(self) -> bool:
+        return self.status == EventStatus.failed and self.retry_at is None

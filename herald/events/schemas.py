@@ -19,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from herald.events.models import EventStatus
+
 MAX_BATCH = 1000
 MAX_PROPERTIES_BYTES = 32_768
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(?:[.:][a-z0-9_]+)*$"
@@ -165,3 +167,13 @@ class EventOut(BaseModel):
     )
     dispatch_attempts: int
     last_dispatch_error: str | None
+    retry_at: datetime | None = Field(
+        description="when dispatch is tried again; empty once dispatched, or while parked"
+    )
+    status: EventStatus
+    parked: bool = Field(description="failed too often on its own data: waits for a retry")
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    next_cursor: str | None

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -11,9 +11,10 @@ from herald.customers.models import Customer
 from herald.customers.schemas import CustomerCreate, EmailIn
 from herald.customers.service import create_customer, index_customers
 from herald.db import utcnow
-from herald.errors import InvalidInput, NotFound
-from herald.events.models import Event
-from herald.events.schemas import AcceptedEvent, CustomerRef, EventIn, EventOut
+from herald.errors import Conflict, InvalidInput, NotFound
+from herald.events.models import Event, EventStatus
+from herald.events.schemas import AcceptedEvent, CustomerRef, EventIn, EventOut, EventPage
+from herald.pagination import decode_cursor, encode_cursor
 
 SIGNUP = "signup"
 
@@ -99,4 +100,51 @@ def get_event(session: Session, event_id: uuid.UUID) -> EventOut:
     event = session.get(Event, event_id)
     if event is None:
         raise NotFound("no such event")
+    return EventOut.model_validate(event, from_attributes=True)
+
+
+def list_events(
+    session: Session,
+    *,
+    status: EventStatus | None = None,
+    kind: str | None = None,
+    customer_id: uuid.UUID | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> EventPage:
+    """The organization's events, newest first; ``status=failed`` lists those waiting on a
+    retry or parked, each with its error."""
+    stmt = select(Event)
+    if status == EventStatus.dispatched:
+        stmt = stmt.where(Event.dispatched_at.is_not(None))
+    elif status == EventStatus.pending:
+        stmt = stmt.where(Event.dispatched_at.is_(None), Event.dispatch_attempts == 0)
+    elif status == EventStatus.failed:
+        stmt = stmt.where(Event.dispatched_at.is_(None), Event.dispatch_attempts > 0)
+    if kind is not None:
+        stmt = stmt.where(Event.type == kind)
+    if customer_id is not None:
+        stmt = stmt.where(Event.customer_id == customer_id)
+    if cursor:
+        stmt = stmt.where(tuple_(Event.received_at, Event.id) < decode_cursor(cursor))
+    rows = list(
+        session.scalars(stmt.order_by(Event.received_at.desc(), Event.id.desc()).limit(limit + 1))
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return EventPage(
+        items=[EventOut.model_validate(e, from_attributes=True) for e in rows],
+        next_cursor=encode_cursor(rows[-1].received_at, rows[-1].id) if more else None,
+    )
+
+
+def retry_event(session: Session, event_id: uuid.UUID) -> EventOut:
+    """Make a failed event due now (a parked one too); the caller dispatches it."""
+    event = session.get(Event, event_id)
+    if event is None:
+        raise NotFound("no such event")
+    if event.status != EventStatus.failed:
+        raise Conflict(f"the event is {event.status.value}; only a failed event is retried")
+    event.retry_at = utcnow()
+    session.commit()
     return EventOut.model_validate(event, from_attributes=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from herald.events.models import Event
+from herald.events.schemas import OrderPaidProperties, OrderRefundedProperties
 from herald.loyalty.contracts import (
     AWARD_WORKFLOW,
     REDEMPTION_WORKFLOW,
@@ -36,26 +36,29 @@ def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]
         return [_redemption_hold(event)]
     if event.type == TIER_CHANGED:
         return [_tier_review(event)]
-    org, order_id = event.organization_id, event.properties.get("order_id")
+    org = event.organization_id
     if event.type == ORDER_PAID:
-        starts = _referral_reward(session, event)
+        # Checked again here: a reaction trusts no stored row (the dispatcher parks it if bad).
+        paid = OrderPaidProperties.model_validate(event.properties)
+        order_id = paid.order_id
+        starts = _referral_reward(session, event, order_id)
         arg: AwardOrderPointsInput | ReverseOrderPointsInput = AwardOrderPointsInput(
             organization_id=org,
             customer_id=event.customer_id,
-            order_id=str(order_id),
-            amount=Decimal(str(event.properties["amount"])),
-            currency=str(event.properties["currency"]),
+            order_id=order_id,
+            amount=paid.amount,
+            currency=paid.currency,
             event_id=event.id,
-            redemption_codes=list(event.properties.get("redemption_codes", [])),
+            redemption_codes=paid.redemption_codes,
         )
         workflow = AWARD_WORKFLOW
-        amount, currency = event.properties["amount"], event.properties["currency"]
-        summary = f"Points for order {order_id} ({amount} {currency})"
+        summary = f"Points for order {order_id} ({paid.amount} {paid.currency})"
     elif event.type == ORDER_REFUNDED:
+        order_id = OrderRefundedProperties.model_validate(event.properties).order_id
         arg = ReverseOrderPointsInput(
             organization_id=org,
             customer_id=event.customer_id,
-            order_id=str(order_id),
+            order_id=order_id,
             event_id=event.id,
         )
         workflow = REVERSE_WORKFLOW
@@ -118,7 +121,7 @@ def _tier_review(event: Event) -> WorkflowStart:
     )
 
 
-def _referral_reward(session: Session, event: Event) -> list[WorkflowStart]:
+def _referral_reward(session: Session, event: Event, order_id: str) -> list[WorkflowStart]:
     """The first paid order of a referred customer rewards both (one run per referral)."""
     assert event.customer_id is not None
     referral = pending_referral(session, event.organization_id, event.customer_id)
@@ -131,7 +134,7 @@ def _referral_reward(session: Session, event: Event) -> list[WorkflowStart]:
             arg=ReferralRewardInput(
                 organization_id=event.organization_id,
                 referral_id=referral.id,
-                order_id=str(event.properties.get("order_id")),
+                order_id=order_id,
             ),
             organization_id=event.organization_id,
             customer_id=event.customer_id,
