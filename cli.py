@@ -97,6 +97,7 @@ def _demo_key() -> str:
     from herald.messaging.setup import put_messaging_settings
     from herald.organizations.models import Organization
     from herald.organizations.service import create_organization
+    from herald.outbound import Outbound
 
     db = Database(get_settings().database_url)
     with db.system_session() as session:
@@ -107,7 +108,10 @@ def _demo_key() -> str:
             DEMO_KEY_FILE.write_text(key.secret + "\n")
             DEMO_KEY_FILE.chmod(0o600)
     with db.session(demo) as session:
-        put_messaging_settings(session, MessagingSettingsIn(postal_address=DEMO_ADDRESS))
+        # No provider address is set here, so there is nothing for the outbound guard to vet.
+        put_messaging_settings(
+            session, MessagingSettingsIn(postal_address=DEMO_ADDRESS), Outbound()
+        )
         # People to hand sales inquiries to; their emails land in the outbox.
         staff = {Role.owner: "owner@demo.example", Role.sales: "sales@demo.example"}
         known = {user.email for user in list_users(session, staff)}

@@ -52,6 +52,7 @@ from herald.journeys.simulation import (
 from herald.messaging.schemas import PreviewRequest, SampleContext
 from herald.messaging.templates import preview, template_for_key
 from herald.messaging.unsubscribe import Links
+from herald.outbound import Outbound
 from herald.temporal import register_search_attributes
 from workflows.journeys import JourneyRun
 
@@ -96,7 +97,8 @@ class SimulatedJourneyActivities(JourneyActivities):
         version: int,
         definition: JourneyDefinition,
     ) -> None:
-        super().__init__(db, links)
+        # Nothing is posted in a simulation: the outbound guard at its strictest, unused.
+        super().__init__(db, links, Outbound())
         self._request = request
         self._version = version
         self._definition = definition

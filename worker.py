@@ -25,6 +25,7 @@ from activities.messaging import MessagingActivities
 from activities.segments import SegmentActivities
 from herald.database import Database
 from herald.messaging.unsubscribe import Links
+from herald.outbound import Outbound
 from herald.schedules import ensure_schedules
 from herald.settings import Settings, get_settings, signing_key
 from herald.temporal import connect, ensure_search_attributes
@@ -69,9 +70,10 @@ def build_worker(
 ) -> Worker:
     loyalty = LoyaltyActivities(db)
     links = Links(settings.public_url, signing_key(settings))
-    messaging = MessagingActivities(db, links)
-    journeys = JourneyActivities(db, links)
-    inquiries = InquiryActivities(db, links)
+    outbound = Outbound.allowing(settings.outbound_allow)
+    messaging = MessagingActivities(db, links, outbound)
+    journeys = JourneyActivities(db, links, outbound)
+    inquiries = InquiryActivities(db, links, outbound)
     # The sandbox imports a workflow's module afresh for every run it creates or replays; without
     # bytecode on disk each of those imports compiles the source again (a fifth of the worker's
     # CPU under load). PYTHONDONTWRITEBYTECODE must not switch that cache off here.
@@ -89,7 +91,7 @@ def build_worker(
             messaging.deliver_message,
             *journeys.all_activities(),
             *inquiries.all_activities(),
-            *CampaignActivities(db, links).all_activities(),
+            *CampaignActivities(db, links, outbound).all_activities(),
             *SegmentActivities(db).all_activities(),
             *BirthdayActivities(db).all_activities(),
             *ExpiryActivities(db).all_activities(),

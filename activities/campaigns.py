@@ -18,14 +18,16 @@ from herald.database import Database
 from herald.db import utcnow
 from herald.messaging.delivery import delivery_env
 from herald.messaging.unsubscribe import Links
+from herald.outbound import Outbound
 
 
 class CampaignActivities:
     """A campaign send's side effects. Each is idempotent under retries."""
 
-    def __init__(self, db: Database, links: Links) -> None:
+    def __init__(self, db: Database, links: Links, outbound: Outbound) -> None:
         self._db = db
         self._links = links
+        self._outbound = outbound
 
     def all_activities(self) -> list[Callable[..., Any]]:
         return [
@@ -51,7 +53,7 @@ class CampaignActivities:
     def send_campaign_batch(self, batch: CampaignBatch) -> BatchOutcome:
         activity.heartbeat()
         with self._db.session(batch.organization_id) as session:
-            env = delivery_env(session, self._links, batch.workflow_time)
+            env = delivery_env(session, self._links, self._outbound, batch.workflow_time)
             return sending.send_batch(session, batch, env, on_progress=activity.heartbeat)
 
     @activity.defn

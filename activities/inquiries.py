@@ -11,14 +11,16 @@ from herald.inquiries import service
 from herald.inquiries.contracts import ConvertRequest, EmailRequest, Recorded, SentEmail
 from herald.messaging.delivery import delivery_env
 from herald.messaging.unsubscribe import Links
+from herald.outbound import Outbound
 
 
 class InquiryActivities:
     """The follow-up's side effects. Each is idempotent under retries (keys in the database)."""
 
-    def __init__(self, db: Database, links: Links) -> None:
+    def __init__(self, db: Database, links: Links, outbound: Outbound) -> None:
         self._db = db
         self._links = links
+        self._outbound = outbound
 
     def all_activities(self) -> list[Callable[..., Any]]:
         return [self.record_inquiry, self.send_inquiry_email, self.convert_inquiry]
@@ -31,7 +33,7 @@ class InquiryActivities:
     @activity.defn
     def send_inquiry_email(self, request: EmailRequest) -> list[SentEmail]:
         with self._db.session(request.organization_id) as session:
-            env = delivery_env(session, self._links, request.workflow_time)
+            env = delivery_env(session, self._links, self._outbound, request.workflow_time)
             return service.send_email(session, request, env)
 
     @activity.defn

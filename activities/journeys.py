@@ -4,7 +4,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -28,6 +27,7 @@ from herald.journeys.definition import JourneyDefinition
 from herald.journeys.service import version_definition
 from herald.messaging.delivery import delivery_env
 from herald.messaging.unsubscribe import Links
+from herald.outbound import Outbound, OutboundFailed, OutboundRefused
 
 WEBHOOK_TIMEOUT_S = 10
 
@@ -35,9 +35,10 @@ WEBHOOK_TIMEOUT_S = 10
 class JourneyActivities:
     """The side effects of journey steps. Each is idempotent under retries (see journeys.runs)."""
 
-    def __init__(self, db: Database, links: Links) -> None:
+    def __init__(self, db: Database, links: Links, outbound: Outbound) -> None:
         self._db = db
         self._links = links
+        self._outbound = outbound
 
     def all_activities(self) -> list[Callable[..., Any]]:
         """Every activity JourneyRun calls, bound to this instance (or a subclass's stand-ins)."""
@@ -72,7 +73,7 @@ class JourneyActivities:
     @activity.defn
     def send_journey_message(self, request: SendRequest) -> SendResult:
         with self._db.session(request.organization_id) as session:
-            env = delivery_env(session, self._links, request.workflow_time)
+            env = delivery_env(session, self._links, self._outbound, request.workflow_time)
             return runs.send(session, request, env)
 
     @activity.defn
@@ -103,11 +104,16 @@ class JourneyActivities:
     @activity.defn
     def post_journey_webhook(self, request: WebhookRequest) -> int:
         """POST the run's context; throttling and server errors are retried, a refusal is not."""
-        response = httpx.post(request.url, json=request.body, timeout=WEBHOOK_TIMEOUT_S)
-        if response.status_code == 429 or response.status_code >= 500:
-            raise ApplicationError(f"webhook answered HTTP {response.status_code}")
-        if response.status_code >= 400:
-            raise ApplicationError(
-                f"webhook refused: HTTP {response.status_code}", non_retryable=True
+        try:
+            response = self._outbound.request(
+                "POST", request.url, json=request.body, deadline_s=WEBHOOK_TIMEOUT_S
             )
-        return response.status_code
+        except OutboundRefused as exc:
+            raise ApplicationError(f"webhook refused: {exc}", non_retryable=True) from exc
+        except OutboundFailed as exc:
+            raise ApplicationError(f"webhook failed: {exc}") from exc
+        if response.status == 429 or response.status >= 500:
+            raise ApplicationError(f"webhook answered HTTP {response.status}")
+        if response.status >= 400:
+            raise ApplicationError(f"webhook refused: HTTP {response.status}", non_retryable=True)
+        return response.status

@@ -60,6 +60,7 @@ from herald.messaging.models import Message  # noqa: E402
 from herald.messaging.schemas import MessagingSettingsIn  # noqa: E402
 from herald.messaging.setup import put_messaging_settings  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
+from herald.outbound import Outbound  # noqa: E402
 from herald.schedules import SWEEP_HOUR_UTC  # noqa: E402
 from herald.settings import Settings  # noqa: E402
 from herald.temporal import connect  # noqa: E402
@@ -84,7 +85,9 @@ POINTS = 25
 def bench_org(db: Database, customers: int) -> uuid.UUID:
     found = reused_organization(db, f"bench-birthdays-{customers}", f"Birthday bench {customers}")
     with db.session(found) as session:
-        put_messaging_settings(session, MessagingSettingsIn(postal_address="1 Bench Street"))
+        put_messaging_settings(
+            session, MessagingSettingsIn(postal_address="1 Bench Street"), Outbound()
+        )
         put_settings(
             session,
             LoyaltySettingsIn(points_per_unit=1, birthday_enabled=True, birthday_points=POINTS),

@@ -13,6 +13,7 @@ from herald.journeys.triggers import journey_actions_for
 from herald.loyalty.triggers import loyalty_workflows_for
 from herald.messaging.unsubscribe import Links
 from herald.newsletter.triggers import newsletter_workflows_for
+from herald.outbound import Outbound
 from herald.runtime import Runtime
 from herald.settings import Settings, signing_key
 from herald.temporal import TemporalConnection
@@ -35,5 +36,6 @@ def build_runtime(settings: Settings, simulate_journey: JourneySimulator | None 
         temporal=temporal,
         links=Links(settings.public_url, signing_key(settings)),
         dispatcher=EventDispatcher(db, temporal.client, settings.task_queue, REACTIONS),
+        outbound=Outbound.allowing(settings.outbound_allow),
         simulate_journey=simulate_journey,
     )

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowHandle
 
+from herald.outbound import Outbound
 from herald.settings import Settings
 from herald.temporal import TemporalConnection, WorkflowStart, start_run
 
@@ -39,6 +40,8 @@ class Runtime:
     temporal: TemporalConnection
     links: Links
     dispatcher: EventDispatcher
+    # Vets every address a tenant chose before Herald calls it (or stores it).
+    outbound: Outbound
     # Given by the composition that has a simulator (the API): journey simulations.
     simulate_journey: JourneySimulator | None = None
     # Dispatches under way, held so none is collected before it ends.

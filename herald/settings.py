@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # Signs unsubscribe links. Set it in production; locally one is made under .herald/.
     secret_key: str = ""
     temporal_ui_port: int = 8233
+    # Networks Herald may call although they are not public (comma-separated addresses or
+    # CIDRs): an internal mail relay, the local fakes in tests. Empty: public addresses only.
+    outbound_allow: str = ""
 
 
 @lru_cache

@@ -22,6 +22,7 @@ from herald.access.service import issue_api_key
 from herald.database import Database
 from herald.devserver import free_port, herald_command, start_dev_server, wait_for_port
 from herald.organizations.service import create_organization
+from herald.outbound import Outbound
 from tests.recording import (  # noqa: F401 (an autouse fixture, registered by its import)
     RECORD_DIR,
     record_time_skipping_histories,
@@ -29,6 +30,10 @@ from tests.recording import (  # noqa: F401 (an autouse fixture, registered by i
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Where the fakes of the outside world listen: allowed past the outbound guard in tests only.
+FAKES_NETWORK = "127.0.0.1"
+TO_FAKES = Outbound.allowing(FAKES_NETWORK)
 
 PG_ADMIN_URL = os.environ.get(
     "HERALD_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -140,6 +145,8 @@ def herald_env(database_url: str, temporal_address: str, task_queue: str) -> dic
         "HERALD_DISPATCH_INTERVAL_S": "0.3",
         "HERALD_LEGACY_RUN_CHECK_S": "0.2",
         "HERALD_SECRET_KEY": "test-secret-key",
+        # The fake providers and webhook receivers listen on this machine.
+        "HERALD_OUTBOUND_ALLOW": FAKES_NETWORK,
         "PYTHONUNBUFFERED": "1",
     }
 

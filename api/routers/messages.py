@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from api.deps import org_session, require
+from api.deps import get_runtime, org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
 from herald.messaging import audience, messages, setup
@@ -24,6 +24,7 @@ from herald.messaging.schemas import (
     SuppressionIn,
     SuppressionOut,
 )
+from herald.runtime import Runtime
 
 router = APIRouter(tags=["messaging"])
 read = require(Permission.messages_read)
@@ -78,8 +79,9 @@ def put_messaging_settings(
     body: MessagingSettingsIn,
     _: Principal = Depends(require(Permission.messaging_configure)),
     session: Session = Depends(org_session),
+    runtime: Runtime = Depends(get_runtime),
 ) -> MessagingSettingsOut:
-    return setup.put_messaging_settings(session, body)
+    return setup.put_messaging_settings(session, body, runtime.outbound)
 
 
 @router.get("/v1/customers/{customer_id}/consent", response_model=ConsentOut, tags=["customers"])

@@ -66,6 +66,7 @@ from herald.messaging.templates import (
 from herald.messaging.tracking import track
 from herald.messaging.unsubscribe import Links, unsubscribe_headers, with_postal_footer
 from herald.newsletter.models import Subscriber
+from herald.outbound import Outbound
 
 # Statuses after which a message is never handed to a provider again.
 SETTLED = frozenset(MessageStatus) - {MessageStatus.queued}
@@ -105,12 +106,14 @@ class DeliveryEnv:
     now: datetime
 
 
-def delivery_env(session: Session, links: Links, workflow_time: datetime | None) -> DeliveryEnv:
+def delivery_env(
+    session: Session, links: Links, outbound: Outbound, workflow_time: datetime | None
+) -> DeliveryEnv:
     """The organization's providers and rules, at the later of the workflow's and the wall
     clock (a run that slept through quiet hours sees their end, on a time-skipping server too)."""
     settings = load_messaging_settings(session)
     return DeliveryEnv(
-        providers=providers_for(settings, links.public_url),
+        providers=providers_for(settings, links.public_url, outbound),
         rules=SendRules.of(settings),
         links=links,
         now=max(utcnow(), workflow_time or utcnow()),

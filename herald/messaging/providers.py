@@ -8,7 +8,7 @@ Push and in-app messages are recorded the same way and read from the customer's 
 
 from __future__ import annotations
 
-import urllib.error
+import logging
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -16,18 +16,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-import httpx
-from python_http_client.exceptions import HTTPError as SendGridHTTPError
-from sendgrid import SendGridAPIClient
 from twilio.base.exceptions import TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
+from twilio.http import HttpClient
+from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client as TwilioClient
 
 from herald.messaging.models import Channel, MessagingSettings
+from herald.outbound import (
+    Outbound,
+    OutboundFailed,
+    OutboundRefused,
+    OutboundResponse,
+    sanitized,
+)
 
 # Herald's message id travels with every message under this name (SendGrid custom_args).
 MESSAGE_ID_ARG = "herald_message_id"
 PROVIDER_TIMEOUT_S = 20
+SENDGRID_HOST = "https://api.sendgrid.com"
 # How far a provider's clock may be behind Herald's when matching a lost send.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -75,6 +81,64 @@ def _answered(status: int, reason: str, retry_after_s: float | None = None) -> P
     """A refusal: throttling and server errors are retried, anything else is final."""
     retryable = status == 429 or status >= 500
     return ProviderError(reason, retryable=retryable, retry_after_s=retry_after_s)
+
+
+def _call(
+    outbound: Outbound, service: str, method: str, url: str, **kwargs: Any
+) -> OutboundResponse:
+    """One call through the outbound guard; a refused address or a request that never left is
+    a ProviderError (final, or retried), anything lost on the way an OutboundFailed."""
+    try:
+        return outbound.request(method, url, deadline_s=PROVIDER_TIMEOUT_S, **kwargs)
+    except OutboundRefused as exc:
+        raise ProviderError(f"{service}: {exc}", retryable=False) from exc
+    except OutboundFailed as exc:
+        if not exc.reached:
+            raise ProviderError(f"{service} unreachable: {exc}", retryable=True) from exc
+        raise
+
+
+def _refused(service: str, response: OutboundResponse) -> ProviderError:
+    """The provider's answer, as a tenant may see it: the status and a short sanitized reason."""
+    try:
+        errors = response.json().get("errors") or [{}]
+        detail = sanitized(str(errors[0].get("message", "")))
+    except (ValueError, AttributeError, IndexError, TypeError):
+        detail = ""
+    reason = f"{service} HTTP {response.status}" + (f": {detail}" if detail else "")
+    return _answered(response.status, reason, _retry_after(response.headers))
+
+
+class TwilioOverOutbound(HttpClient):
+    """Twilio's SDK, sending through the outbound guard (its documented custom-client hook)."""
+
+    def __init__(self, outbound: Outbound) -> None:
+        super().__init__(logging.getLogger("twilio.http_client"), is_async=False)
+        self._outbound = outbound
+
+    def request(
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> TwilioResponse:
+        # A lost answer (OutboundFailed) reaches the provider's caller as a send in doubt.
+        answer = _call(
+            self._outbound,
+            "Twilio",
+            method,
+            uri,
+            params=params,
+            data=data,
+            headers=headers,
+            auth=auth,
+        )
+        return TwilioResponse(answer.status, answer.text, answer.headers)
 
 
 class Provider(Protocol):
@@ -153,10 +217,16 @@ class SendGridProvider:
     tracks_engagement = True
 
     def __init__(
-        self, api_key: str, sender: str, sender_name: str | None, host: str | None
+        self,
+        api_key: str,
+        sender: str,
+        sender_name: str | None,
+        host: str | None,
+        outbound: Outbound,
     ) -> None:
-        self._client = SendGridAPIClient(api_key, host=host or "https://api.sendgrid.com")
-        self._client.client.timeout = PROVIDER_TIMEOUT_S
+        self._url = f"{(host or SENDGRID_HOST).rstrip('/')}/v3/mail/send"
+        self._auth = {"Authorization": f"Bearer {api_key}"}
+        self._outbound = outbound
         self._sender = {"email": sender, **({"name": sender_name} if sender_name else {})}
 
     def send_batch(self, messages: Sequence[OutgoingMessage]) -> dict[uuid.UUID, Handed]:
@@ -170,19 +240,20 @@ class SendGridProvider:
 
     def _send_request(self, messages: Sequence[OutgoingMessage]) -> Handed:
         try:
-            response = self._client.send(self.request_body(messages))
-        except SendGridHTTPError as exc:
-            return _answered(
-                exc.status_code,
-                f"SendGrid HTTP {exc.status_code}: {exc.body!r}"[:500],
-                _retry_after(exc.headers),
+            response = _call(
+                self._outbound,
+                "SendGrid",
+                "POST",
+                self._url,
+                json=self.request_body(messages),
+                headers=self._auth,
             )
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, ConnectionRefusedError):  # never reached SendGrid
-                return ProviderError(f"SendGrid unreachable: {exc.reason}", retryable=True)
+        except ProviderError as exc:
+            return exc
+        except OutboundFailed as exc:  # sent or not, nobody knows
             return InDoubt(exc)
-        except Exception as exc:  # sent or not, nobody knows
-            return InDoubt(exc)
+        if response.status >= 300:
+            return _refused("SendGrid", response)
         return str(response.headers.get("X-Message-Id") or "")
 
     def find(self, message: OutgoingMessage) -> str | None:
@@ -256,10 +327,16 @@ class TwilioProvider(OneByOne):
     tracks_engagement = False
 
     def __init__(
-        self, account_sid: str, auth_token: str, sender: str, base_url: str | None, public_url: str
+        self,
+        account_sid: str,
+        auth_token: str,
+        sender: str,
+        base_url: str | None,
+        public_url: str,
+        outbound: Outbound,
     ) -> None:
         self._client = TwilioClient(
-            account_sid, auth_token, http_client=TwilioHttpClient(timeout=PROVIDER_TIMEOUT_S)
+            account_sid, auth_token, http_client=TwilioOverOutbound(outbound)
         )
         if base_url:
             self._client.api.base_url = base_url
@@ -277,7 +354,7 @@ class TwilioProvider(OneByOne):
             )
         except TwilioRestException as exc:
             raise _answered(
-                exc.status, f"Twilio {exc.status} ({exc.code}): {exc.msg}"[:500]
+                exc.status, f"Twilio HTTP {exc.status} ({exc.code}): {sanitized(str(exc.msg))}"
             ) from exc
         return str(sent.sid)
 
@@ -302,9 +379,10 @@ class PushProvider(OneByOne):
     resend_when_in_doubt = False  # a duplicate notification is worse than a missing one
     tracks_engagement = False
 
-    def __init__(self, endpoint: str, access_token: str) -> None:
+    def __init__(self, endpoint: str, access_token: str, outbound: Outbound) -> None:
         self._endpoint = endpoint
         self._headers = {"Authorization": f"Bearer {access_token}"}
+        self._outbound = outbound
 
     def send(self, message: OutgoingMessage) -> str:
         content = message.content
@@ -315,23 +393,24 @@ class PushProvider(OneByOne):
                 "data": {**content.get("data", {}), MESSAGE_ID_ARG: str(message.message_id)},
             }
         }
+        response = _call(
+            self._outbound,
+            "push service",
+            "POST",
+            self._endpoint,
+            json=body,
+            headers=self._headers,
+        )
+        if response.status >= 300:
+            raise _refused("push", response)
         try:
-            response = httpx.post(
-                self._endpoint, json=body, headers=self._headers, timeout=PROVIDER_TIMEOUT_S
-            )
-        except httpx.ConnectError as exc:  # never reached the push service
-            raise ProviderError(f"push service unreachable: {exc}", retryable=True) from exc
-        if response.status_code >= 300:
-            raise _answered(
-                response.status_code,
-                f"push HTTP {response.status_code}: {response.text[:300]}",
-                _retry_after(response.headers),
-            )
-        return str(response.json().get("name", ""))
+            return str(response.json().get("name", ""))
+        except ValueError:
+            return ""
 
 
 def providers_for(
-    settings: MessagingSettings | None, public_url: str
+    settings: MessagingSettings | None, public_url: str, outbound: Outbound
 ) -> Callable[[Channel], Provider]:
     """The organization's provider per channel: its own accounts, else the local outbox."""
     outbox = OutboxProvider()
@@ -343,6 +422,7 @@ def providers_for(
             settings.email_from,
             settings.email_from_name,
             settings.sendgrid_host,
+            outbound,
         )
     if (
         settings is not None
@@ -356,10 +436,11 @@ def providers_for(
             settings.sms_from,
             settings.twilio_base_url,
             public_url,
+            outbound,
         )
     push: Provider = outbox
     if settings is not None and settings.push_endpoint and settings.push_access_token:
-        push = PushProvider(settings.push_endpoint, settings.push_access_token)
+        push = PushProvider(settings.push_endpoint, settings.push_access_token, outbound)
     chosen = {
         Channel.email: email,
         Channel.sms: sms,

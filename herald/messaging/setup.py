@@ -14,6 +14,7 @@ from herald.messaging.models import Channel, MessagingSettings
 from herald.messaging.policy import FrequencyCap
 from herald.messaging.providers import providers_for
 from herald.messaging.schemas import MessagingSettingsIn, MessagingSettingsOut
+from herald.outbound import Outbound
 
 
 def load_messaging_settings(session: Session) -> MessagingSettings | None:
@@ -21,7 +22,7 @@ def load_messaging_settings(session: Session) -> MessagingSettings | None:
 
 
 def settings_out(row: MessagingSettings | None) -> MessagingSettingsOut:
-    providers = providers_for(row, public_url="")
+    providers = providers_for(row, public_url="", outbound=Outbound())  # for their names
     return MessagingSettingsOut(
         email_from=row.email_from if row else None,
         email_from_name=row.email_from_name if row else None,
@@ -48,7 +49,17 @@ def double_opt_in(row: MessagingSettings | None) -> bool:
     return row.newsletter_double_opt_in if row is not None else True
 
 
-def put_messaging_settings(session: Session, data: MessagingSettingsIn) -> MessagingSettingsOut:
+# Addresses a tenant may point Herald at; each is vetted when saved and again at every call.
+PROVIDER_URL_FIELDS = frozenset({"sendgrid_host", "twilio_base_url", "push_endpoint"})
+
+
+def put_messaging_settings(
+    session: Session, data: MessagingSettingsIn, outbound: Outbound
+) -> MessagingSettingsOut:
+    for name in PROVIDER_URL_FIELDS & data.model_fields_set:
+        url = getattr(data, name)
+        if url is not None and (refusal := outbound.refusal(str(url))) is not None:
+            raise InvalidInput(refusal, field=name)
     if data.sendgrid_webhook_public_key is not None:
         try:
             EventWebhook().convert_public_key_to_ecdsa(data.sendgrid_webhook_public_key)

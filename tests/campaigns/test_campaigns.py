@@ -29,7 +29,7 @@ from herald.temporal import connect
 from simulator import time_skipping_worker
 from tests.fakes import FakeProviders, SendGridSigner
 from tests.seed import seed_email_audience
-from tests.support import Org, Stack, order_paid, wait_until
+from tests.support import TO_FAKES, Org, Stack, order_paid, wait_until
 from workflows.campaigns import CampaignSend
 
 # SQL here differs between SQLite and PostgreSQL: run on both.
@@ -90,7 +90,9 @@ def _audience(stack: Stack, db: Database, org: Org, count: int) -> list[uuid.UUI
 
 @asynccontextmanager
 async def _campaign_worker(stack: Stack) -> AsyncIterator[WorkflowEnvironment]:
-    activities = CampaignActivities(stack.db, Links("http://127.0.0.1:8000", "test-secret"))
+    activities = CampaignActivities(
+        stack.db, Links("http://127.0.0.1:8000", "test-secret"), TO_FAKES
+    )
     async with time_skipping_worker(QUEUE, [CampaignSend], activities.all_activities()) as env:
         yield env
 

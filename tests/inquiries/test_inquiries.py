@@ -38,7 +38,7 @@ from herald.messaging.models import Message
 from herald.messaging.unsubscribe import Links
 from herald.temporal import start_run
 from simulator import time_skipping_worker
-from tests.support import Org
+from tests.support import TO_FAKES, Org
 from workflows.inquiries import InquiryFollowUp
 
 # SQL here differs between SQLite and PostgreSQL: run on both.
@@ -49,7 +49,7 @@ QUEUE = "inquiries"
 
 @asynccontextmanager
 async def _follow_ups(db: Database) -> AsyncIterator[WorkflowEnvironment]:
-    activities = InquiryActivities(db, Links("http://127.0.0.1:8000", "test-secret"))
+    activities = InquiryActivities(db, Links("http://127.0.0.1:8000", "test-secret"), TO_FAKES)
     async with time_skipping_worker(QUEUE, [InquiryFollowUp], activities.all_activities()) as env:
         yield env
 

@@ -35,7 +35,7 @@ from herald.messaging.templates import create_template
 from herald.messaging.unsubscribe import Links
 from simulator import time_skipping_worker
 from tests.fakes import FakeProviders
-from tests.support import Org
+from tests.support import TO_FAKES, Org
 from workflows.journeys import JourneyRun
 
 # SQL here differs between SQLite and PostgreSQL: run on both.
@@ -103,7 +103,7 @@ ONBOARDING: dict[str, Any] = {
 
 def _setup(db: Database, org: Org, definition: dict[str, Any], key: str = "onboarding") -> None:
     with db.session(org.id) as session:
-        put_messaging_settings(session, MessagingSettingsIn(postal_address="1 Main St"))
+        put_messaging_settings(session, MessagingSettingsIn(postal_address="1 Main St"), TO_FAKES)
         for name in TEMPLATES:
             create_template(
                 session,
@@ -137,7 +137,7 @@ def _event(kind: str, at: datetime, **properties: Any) -> JourneyEvent:
 
 @asynccontextmanager
 async def _journeys(db: Database) -> AsyncIterator[WorkflowEnvironment]:
-    activities = JourneyActivities(db, Links("http://127.0.0.1:8000", "test-secret"))
+    activities = JourneyActivities(db, Links("http://127.0.0.1:8000", "test-secret"), TO_FAKES)
     async with time_skipping_worker(QUEUE, [JourneyRun], activities.all_activities()) as env:
         yield env
 
@@ -308,6 +308,13 @@ async def test_a_webhook_step_posts_the_run_and_the_journey_goes_on_when_it_fail
                 "id": "bad",
                 "type": "webhook",
                 "url": f"{fake_providers.url}/hooks/bad",
+                "next": "metadata",
+            },
+            # Inside the network: refused before any connection, not retried.
+            {
+                "id": "metadata",
+                "type": "webhook",
+                "url": "http://169.254.169.254/latest/meta-data/",
                 "next": "end",
             },
             {"id": "end", "type": "send", "channel": "email", "template": "thanks", "next": None},
@@ -325,6 +332,7 @@ async def test_a_webhook_step_posts_the_run_and_the_journey_goes_on_when_it_fail
     ]
     assert hooks[1].body["customer_id"] == str(customer) and hooks[1].body["step"] == "crm"
     assert any("webhook failed" in e.what and "404" in e.what for e in progress.timeline)
+    assert any("webhook failed" in e.what and "private" in e.what for e in progress.timeline)
 
 
 async def test_a_rate_limit_lets_one_customer_a_day_through(db: Database, org: Org) -> None:
@@ -361,7 +369,7 @@ async def _example(
 ) -> tuple[Any, JourneyProgress, uuid.UUID]:
     """Run one customer through an example journey, posting ``later`` events at their times."""
     with db.session(org.id) as session:
-        put_messaging_settings(session, MessagingSettingsIn(postal_address="1 Main St"))
+        put_messaging_settings(session, MessagingSettingsIn(postal_address="1 Main St"), TO_FAKES)
         install_examples(session)
     customer_id = _customer(db, org, **customer)
     async with _journeys(db) as env:

@@ -41,7 +41,7 @@ from herald.messaging.setup import put_messaging_settings
 from herald.messaging.unsubscribe import Links
 from herald.schedules import birthday_schedule_id
 from simulator import time_skipping_worker
-from tests.support import Org, Stack, wait_until
+from tests.support import TO_FAKES, Org, Stack, wait_until
 from workflows.birthdays import BirthdayReward, BirthdayRewards
 from workflows.messaging import SendMessage
 
@@ -57,7 +57,7 @@ async def _sweeps(db: Database) -> AsyncIterator[WorkflowEnvironment]:
     links = Links("http://127.0.0.1:8000", "test-secret")
     activities = [
         *BirthdayActivities(db).all_activities(),
-        MessagingActivities(db, links).deliver_message,
+        MessagingActivities(db, links, TO_FAKES).deliver_message,
     ]
     async with time_skipping_worker(
         QUEUE, [BirthdayRewards, BirthdayReward, SendMessage], activities
@@ -67,7 +67,7 @@ async def _sweeps(db: Database) -> AsyncIterator[WorkflowEnvironment]:
 
 def _program(db: Database, org: Org) -> None:
     with db.session(org.id) as session:
-        put_messaging_settings(session, MessagingSettingsIn(postal_address="1 Main St"))
+        put_messaging_settings(session, MessagingSettingsIn(postal_address="1 Main St"), TO_FAKES)
         put_settings(
             session,
             LoyaltySettingsIn(points_per_unit=1, birthday_enabled=True, birthday_points=POINTS),

@@ -22,7 +22,7 @@ from herald.messaging.unsubscribe import Links
 from tests.fakes import FakeProviders
 from tests.messaging.test_delivery import RecordingProvider
 from tests.seed import seed_email_audience
-from tests.support import Org
+from tests.support import TO_FAKES, Org
 
 # SQL here differs between SQLite and PostgreSQL: run on both.
 pytestmark = pytest.mark.dialects
@@ -52,6 +52,7 @@ def _setup(db: Database, org: Org, fake: FakeProviders) -> uuid.UUID:
                 sendgrid_host=fake.url,
                 postal_address="2 High St",
             ),
+            TO_FAKES,
         )
         return create_template(session, PROMO).id
 
@@ -67,7 +68,7 @@ def _deliver(
     )
     with db.session(org.id) as session:
         settings = load_messaging_settings(session)
-        providers = providers_for(settings, links.public_url)
+        providers = providers_for(settings, links.public_url, TO_FAKES)
         env = DeliveryEnv(
             (lambda channel: provider) if provider else providers,
             SendRules.of(settings),

@@ -5,7 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from sqlalchemy import update
+
 from herald.access.models import Role
+from herald.messaging.models import MessagingSettings
 from tests.fakes import FakeProviders
 from tests.support import Org, Stack, wait_until
 
@@ -236,3 +239,27 @@ def test_push_goes_to_the_customer_s_last_device_in_fcm_v1_shape(
     assert message["provider_message_id"].startswith("projects/shop/messages/")
     listed = stack.api.get(devices, headers=org.headers()).json()
     assert [d["platform"] for d in listed] == ["android", "android"] and "token" not in listed[0]
+
+
+def test_provider_addresses_inside_the_network_are_refused_when_saved_and_when_called(
+    stack: Stack, org: Org, fake_providers: FakeProviders
+) -> None:
+    """A tenant once pointed its push endpoint at the metadata service; the worker sent its
+    credentials there and showed part of the answer back in /v1/messages."""
+    for field, url in [
+        ("push_endpoint", "http://169.254.169.254/latest/meta-data/"),
+        ("sendgrid_host", "http://10.0.0.8"),
+        ("twilio_base_url", "http://[::1]:8080"),
+    ]:
+        response = stack.api.put("/v1/messaging/settings", json={field: url}, headers=org.headers())
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"] == field
+    _configure(stack, org, fake_providers)
+    # Stored before this check existed: the call itself is refused, and not retried.
+    with stack.db.session(org.id) as session:
+        session.execute(update(MessagingSettings).values(sendgrid_host="http://127.0.0.2:9"))
+        session.commit()
+    message = _test_send(stack, org, EMAIL, "reader@example.com").json()
+    assert message["status"] == "failed" and message["attempts"] == 1
+    assert "private" in message["status_reason"]
+    assert fake_providers.requests == []

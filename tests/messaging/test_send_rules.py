@@ -25,7 +25,7 @@ from herald.messaging.setup import put_messaging_settings
 from herald.messaging.templates import create_template
 from herald.messaging.unsubscribe import Links
 from simulator import time_skipping_worker
-from tests.support import Org, Stack
+from tests.support import TO_FAKES, Org, Stack
 from workflows.messaging import SendMessage
 
 # SQL here differs between SQLite and PostgreSQL: run on both.
@@ -138,8 +138,9 @@ async def test_quiet_hours_defer_a_send_and_never_drop_it(db: Database, org: Org
             MessagingSettingsIn(
                 quiet_hours_start=start, quiet_hours_end=end, postal_address="1 Main St"
             ),
+            TO_FAKES,
         )
-    activities = MessagingActivities(db, Links("http://127.0.0.1:8000", "test-secret"))
+    activities = MessagingActivities(db, Links("http://127.0.0.1:8000", "test-secret"), TO_FAKES)
     async with time_skipping_worker("quiet", [SendMessage], [activities.deliver_message]) as env:
         client = env.client
         handle = await client.start_workflow(
