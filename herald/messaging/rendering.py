@@ -1,13 +1,27 @@
-"""Template rendering in Jinja2's immutable sandbox, bounded in time, size and arithmetic.
+"""Template rendering in Jinja2's immutable sandbox, bounded in time, size and memory for any
+template.
 
-The sandbox already blocks ``_``-attributes and unsafe callables. It does not bound work or output,
-so this module adds: a render deadline enforced on every executed template line, a cap on the
-output, capped ``range`` and refused huge ``*`` / ``**`` results. A missing variable without an
-explicit ``default`` is an error, never a silent "Hi ,".
+The sandbox blocks ``_``-attributes and unsafe callables; it does not bound work. So:
+
+- Compilation cannot allocate: Jinja's optimizer, which evaluates constant expressions while
+  compiling (``{{ 'x' * 10**9 }}`` built a gigabyte before anything ran), is switched off.
+- A template made only of constructs that cannot amplify (text, lookups, conditions, ``~`` and
+  arithmetic that cannot repeat, a list of linear filters, ``for`` over such values) and with
+  at most ``MAX_IN_PROCESS_LOOKUPS`` lookups renders here: no single step can build more than
+  the lookups times the largest value, the output cap stops it at ``MAX_OUTPUT_CHARS``, and a
+  template with a loop (the only way to repeat a step) is held to ``LOOP_DEADLINE_S`` by a clock
+  checked on each line it executes.
+- Any other template (loops, macros, method calls, assignments, ``*``, ``%``, ``**`` and the
+  other filters) renders in a render process with a deadline it is killed at and a memory cap
+  (``herald.messaging.render_process``). At save such a template is tried once with empty
+  values, so a constant bomb is refused before anyone can send it.
+
+A missing variable without an explicit ``default`` is an error, never a silent "Hi ,".
 """
 
 from __future__ import annotations
 
+import enum
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -15,11 +29,22 @@ from functools import lru_cache
 from types import FrameType
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
+from jinja2 import (
+    ChainableUndefined,
+    Environment,
+    StrictUndefined,
+    Template,
+    TemplateSyntaxError,
+    UndefinedError,
+    nodes,
+)
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.meta import TrackingCodeGenerator
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from herald.errors import InvalidInput
+from herald.messaging.render_process import LimitExceeded, RenderProcesses, TemplateFailed
 
 # What templates may refer to. Everything else is a typo caught when the template is saved.
 CONTEXT_ROOTS = frozenset(
@@ -36,19 +61,125 @@ CONTEXT_ROOTS = frozenset(
 )
 MAX_OUTPUT_CHARS = 512 * 1024
 MAX_RANGE = 1_000
-RENDER_DEADLINE_S = 0.25
+MAX_IN_PROCESS_LOOKUPS = 200
+LOOP_DEADLINE_S = 0.25
 _TEMPLATE_FILE = "<template>"
+# Nodes whose output is at most linear in what they read: nothing repeats, nothing recurses.
+_LINEAR_NODES: frozenset[type[nodes.Node]] = frozenset(
+    {
+        nodes.Template,
+        nodes.Output,
+        nodes.TemplateData,
+        nodes.Const,
+        nodes.Name,
+        nodes.Getattr,
+        nodes.Getitem,
+        nodes.Slice,
+        nodes.Filter,
+        nodes.Test,
+        nodes.If,
+        nodes.CondExpr,
+        nodes.Compare,
+        nodes.Operand,
+        nodes.And,
+        nodes.Or,
+        nodes.Not,
+        nodes.Concat,
+        nodes.Add,
+        nodes.Sub,
+        nodes.Div,
+        nodes.FloorDiv,
+        nodes.Neg,
+        nodes.Pos,
+        nodes.List,
+        nodes.Tuple,
+        nodes.Dict,
+        nodes.Pair,
+        nodes.Keyword,
+        nodes.For,  # over a value, never recursive (checked below): one step per item
+    }
+)
+# Filters whose output is at most a small multiple of their input, whatever their arguments.
+_LINEAR_FILTERS = frozenset(
+    {
+        "abs",
+        "capitalize",
+        "count",
+        "d",
+        "default",
+        "e",
+        "escape",
+        "first",
+        "float",
+        "forceescape",
+        "int",
+        "last",
+        "length",
+        "lower",
+        "max",
+        "min",
+        "reverse",
+        "round",
+        "safe",
+        "sort",
+        "string",
+        "striptags",
+        "sum",
+        "title",
+        "trim",
+        "truncate",
+        "unique",
+        "upper",
+        "urlencode",
+        "wordcount",
+    }
+)
+_LOOKUPS = (nodes.Name, nodes.Getattr, nodes.Getitem)
+_PROCESSES = RenderProcesses()
 
 
 class RenderError(InvalidInput):
     """A template that cannot render for this context (missing variable, limit hit)."""
 
 
-class _RenderTimeout(Exception):
-    pass
+class RenderLimit(Exception):
+    """The output cap: a limit like the render process's time and memory."""
+
+
+class _NothingEvaluatedAtCompileTime(CodeGenerator):
+    """Jinja pre-renders an output expression it can compute from constants while compiling
+    (``{{ '%0999999999d' % 1 }}``, ``{{ 'x' | center(10**9) }}``): a template saved, never
+    rendered, took a gigabyte that way. Here only literal text is pre-rendered."""
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
+        if not isinstance(node, nodes.TemplateData):
+            raise nodes.Impossible()
+        return super()._output_child_to_const(node, frame, finalize)
+
+
+class _UndeclaredNames(TrackingCodeGenerator, _NothingEvaluatedAtCompileTime):
+    """``jinja2.meta.find_undeclared_variables``, compiling the same way: without the
+    optimizer and the pre-rendering (its own generator would evaluate the constants)."""
+
+    def __init__(self, environment: Environment) -> None:
+        CodeGenerator.__init__(
+            self, environment, "<introspection>", "<introspection>", optimized=False
+        )
+        self.undeclared_identifiers: set[str] = set()
+
+
+def _undeclared(tree: nodes.Template) -> set[str]:
+    tracker = _UndeclaredNames(_TEXT)
+    tracker.visit(tree)
+    return tracker.undeclared_identifiers
 
 
 class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """Refuses the commonest bombs at once, with a clear reason, instead of letting them run into
+    the render process's limits (which bound them anyway)."""
+
+    code_generator_class = _NothingEvaluatedAtCompileTime
+
     intercepted_binops = frozenset({"*", "**"})
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
@@ -77,23 +208,33 @@ def _capped_range(*args: int) -> range:
     return values
 
 
-def _environment(autoescape: bool) -> _BoundedSandbox:
-    env = _BoundedSandbox(autoescape=autoescape, undefined=StrictUndefined)
+def _environment(
+    autoescape: bool, undefined: type[StrictUndefined | ChainableUndefined]
+) -> _BoundedSandbox:
+    # optimized=False: no constant folding, so compiling never evaluates the template's own
+    # expressions.
+    env = _BoundedSandbox(autoescape=autoescape, undefined=undefined, optimized=False)
     env.globals["range"] = _capped_range
     return env
 
 
-_HTML = _environment(autoescape=True)
-_TEXT = _environment(autoescape=False)
+_HTML = _environment(True, StrictUndefined)
+_TEXT = _environment(False, StrictUndefined)
+# For the trial at save: every value missing renders empty, so the whole template runs.
+_PROBE_HTML = _environment(True, ChainableUndefined)
+_PROBE_TEXT = _environment(False, ChainableUndefined)
 
 
 def check_template(source: str, field: str) -> None:
-    """Refuse bad syntax and unknown top-level variables, naming the field and line."""
+    """Refuse bad syntax, unknown top-level variables (naming the field and line) and a template
+    that exceeds the render limits even with empty values."""
     try:
-        tree = _TEXT.parse(source)
+        tree = _parse(_TEXT, source)
     except TemplateSyntaxError as exc:
         raise InvalidInput(f"{field}, line {exc.lineno}: {exc.message}", field=field) from exc
-    unknown = meta.find_undeclared_variables(tree) - CONTEXT_ROOTS - set(_TEXT.globals)
+    except SecurityError as exc:
+        raise InvalidInput(f"{field}: {exc}", field=field) from exc
+    unknown = _undeclared(tree) - CONTEXT_ROOTS - set(_TEXT.globals)
     if unknown:
         name = sorted(unknown)[0]
         line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == name), 1)
@@ -102,16 +243,64 @@ def check_template(source: str, field: str) -> None:
             + ", ".join(sorted(CONTEXT_ROOTS)),
             field=field,
         )
+    if not _bounded_in_process(tree):
+        try:
+            _PROCESSES.render(source, {}, html=False, probe=True)
+        except LimitExceeded as exc:
+            raise InvalidInput(f"{field}: {exc}", field=field) from exc
+        except TemplateFailed:
+            pass  # it needs real values: judged when it renders
+
+
+def _bounded_in_process(tree: nodes.Template) -> bool:
+    """Whether the template's cost is bounded by its shape: only linear nodes and filters, and
+    few enough lookups that no value can be repeated past what the output cap allows for."""
+    lookups = 0
+    for node in tree.find_all(nodes.Node):
+        if type(node) not in _LINEAR_NODES:
+            return False
+        if isinstance(node, nodes.Filter) and node.name not in _LINEAR_FILTERS:
+            return False
+        if isinstance(node, nodes.For) and node.recursive:
+            return False
+        lookups += isinstance(node, _LOOKUPS)
+    return lookups <= MAX_IN_PROCESS_LOOKUPS
+
+
+def _parse(env: _BoundedSandbox, source: str) -> nodes.Template:
+    try:
+        tree = env.parse(source)
+    except RecursionError as exc:  # the parser recurses once per level of brackets
+        raise SecurityError("expressions are nested too deeply") from exc
+    # Their settings are expressions Jinja computes while compiling; whether a field escapes
+    # HTML is Herald's to decide anyway.
+    if tree.find(nodes.EvalContextModifier) is not None:
+        raise SecurityError("autoescape blocks are not allowed; the field decides escaping")
+    return tree
+
+
+class Placement(enum.Enum):
+    HERE = "here"
+    HERE_ON_THE_CLOCK = "here, a clock on every line"  # it loops
+    RENDER_PROCESS = "the render process"
 
 
 @lru_cache(maxsize=1024)
-def _compiled(source: str, html: bool) -> tuple[Any, bool]:
-    """The compiled template, and whether it loops: only a loop can run long without output
-    (anything else is one pass over a bounded template, every call and operator capped), so
-    only a looping template pays for the line-by-line clock."""
-    env = _HTML if html else _TEXT
-    tree = env.parse(source)  # parsed once: compiled, and looked through for loops
-    return env.from_string(tree), tree.find(nodes.For) is not None
+def _compiled(source: str, html: bool, probe: bool = False) -> tuple[Template, Placement]:
+    """The compiled template, and where it may render."""
+    env = (_PROBE_HTML if html else _PROBE_TEXT) if probe else (_HTML if html else _TEXT)
+    tree = _parse(env, source)  # parsed once: compiled, and looked through
+    if not _bounded_in_process(tree):
+        placement = Placement.RENDER_PROCESS
+    elif tree.find(nodes.For) is not None:
+        placement = Placement.HERE_ON_THE_CLOCK
+    else:
+        placement = Placement.HERE
+    return env.from_string(tree), placement
+
+
+class _LoopTimeout(RenderLimit):
+    pass
 
 
 def _deadline_tracer(deadline: float) -> Callable[[FrameType, str, Any], Any]:
@@ -119,7 +308,7 @@ def _deadline_tracer(deadline: float) -> Callable[[FrameType, str, Any], Any]:
 
     def on_line(frame: FrameType, event: str, arg: Any) -> Any:
         if event == "line" and time.perf_counter() > deadline:
-            raise _RenderTimeout
+            raise _LoopTimeout(f"rendering took longer than {LOOP_DEADLINE_S}s")
         return on_line
 
     def on_call(frame: FrameType, event: str, arg: Any) -> Any:
@@ -128,34 +317,52 @@ def _deadline_tracer(deadline: float) -> Callable[[FrameType, str, Any], Any]:
     return on_call
 
 
-def render(source: str, context: Mapping[str, Any], *, html: bool = False, field: str = "") -> str:
-    template, loops = _compiled(source, html)
+def render_here(source: str, context: Mapping[str, Any], *, html: bool, probe: bool = False) -> str:
+    """Render in this process, with the output cap, and the clock if it loops (also the
+    render process's entry point: there the process's limits hold as well)."""
+    template, placement = _compiled(source, html, probe)
+    clocked = placement is Placement.HERE_ON_THE_CLOCK
     previous = sys.gettrace()
-    if loops:
-        sys.settrace(_deadline_tracer(time.perf_counter() + RENDER_DEADLINE_S))
+    if clocked:
+        sys.settrace(_deadline_tracer(time.perf_counter() + LOOP_DEADLINE_S))
     try:
         size, parts = 0, []
         for chunk in template.generate(dict(context)):
             size += len(chunk)
             if size > MAX_OUTPUT_CHARS:
-                raise RenderError(
-                    f"{field}: output exceeds {MAX_OUTPUT_CHARS} characters", field=field
-                )
+                raise RenderLimit(f"output exceeds {MAX_OUTPUT_CHARS} characters")
             parts.append(chunk)
         return "".join(parts)
-    except UndefinedError as exc:
-        raise RenderError(
-            f"{field}: {exc.message}; give it a default, e.g. {{{{ x | default('') }}}}",
-            field=field,
-        ) from exc
-    except SecurityError as exc:
-        raise RenderError(f"{field}: not allowed in a template: {exc}", field=field) from exc
-    except _RenderTimeout as exc:
-        raise RenderError(
-            f"{field}: rendering took longer than {RENDER_DEADLINE_S}s", field=field
-        ) from exc
-    except (TypeError, ValueError, ArithmeticError) as exc:
-        raise RenderError(f"{field}: {exc}", field=field) from exc
     finally:
-        if loops:
+        if clocked:
             sys.settrace(previous)
+
+
+def render(source: str, context: Mapping[str, Any], *, html: bool = False, field: str = "") -> str:
+    try:
+        if _compiled(source, html)[1] is Placement.RENDER_PROCESS:
+            return _PROCESSES.render(source, context, html=html)
+        return render_here(source, context, html=html)
+    except RENDER_FAILURES as exc:
+        raise RenderError(f"{field}: {failure_reason(exc)}", field=field) from exc
+
+
+# How a template fails for its data or its limits (anything else is a bug of Herald's).
+RENDER_FAILURES = (
+    UndefinedError,
+    SecurityError,
+    RenderLimit,
+    LimitExceeded,
+    TemplateFailed,
+    TypeError,
+    ValueError,
+    ArithmeticError,
+)
+
+
+def failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, UndefinedError):
+        return f"{exc.message}; give it a default, e.g. {{{{ x | default('') }}}}"
+    if isinstance(exc, SecurityError):
+        return f"not allowed in a template: {exc}"
+    return str(exc)
