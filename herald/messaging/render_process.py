@@ -26,7 +26,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -37,6 +37,8 @@ PROCESSES = 2
 STRIKES = 2
 STRIKE_WINDOW_S = 600.0
 _HEADER = struct.Struct("!I")
+# (source, context, html, probe) -> the text
+Renderer = Callable[[str, dict[str, Any], bool, bool], str]
 
 
 class LimitExceeded(Exception):
@@ -67,7 +69,7 @@ class _Child:
     @classmethod
     def start(cls) -> _Child:
         process = subprocess.Popen(
-            [sys.executable, "-m", "herald.messaging.render_process"],
+            [sys.executable, "-m", "herald.messaging.rendering"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             bufsize=0,  # answers are read from the descriptor, past any buffer
@@ -175,26 +177,20 @@ def _cap_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (size, size))
 
 
-def _serve() -> None:
-    from jinja2.sandbox import SecurityError
-
-    from herald.messaging.rendering import RenderLimit, failure_reason, render_here
-
+def serve(render: Renderer, judge: Callable[[Exception], tuple[bool, str]]) -> None:
+    """The child's loop (started as ``python -m herald.messaging.rendering``): render each
+    request with ``render``; ``judge`` tells a limit from a template's own failure."""
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     _cap_memory()
     while (request := _read(stdin)) is not None:
         source, context, html, probe = pickle.loads(request)
         try:
-            reply = {"ok": True, "text": render_here(source, context, html=html, probe=probe)}
+            reply = {"ok": True, "text": render(source, context, html, probe)}
         except MemoryError:
             reply = {"ok": False, "limit": True, "error": "rendering needed too much memory"}
         except RecursionError:
             reply = {"ok": False, "limit": True, "error": "the template recurses too deeply"}
         except Exception as exc:
-            limit = isinstance(exc, RenderLimit | SecurityError)
-            reply = {"ok": False, "limit": limit, "error": failure_reason(exc)}
+            limit, reason = judge(exc)
+            reply = {"ok": False, "limit": limit, "error": reason}
         _write(stdout, json.dumps(reply).encode())
-
-
-if __name__ == "__main__":
-    _serve()

@@ -44,7 +44,12 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from herald.errors import InvalidInput
-from herald.messaging.render_process import LimitExceeded, RenderProcesses, TemplateFailed
+from herald.messaging.render_process import (
+    LimitExceeded,
+    RenderProcesses,
+    TemplateFailed,
+    serve,
+)
 
 # What templates may refer to. Everything else is a typo caught when the template is saved.
 CONTEXT_ROOTS = frozenset(
@@ -366,3 +371,15 @@ def failure_reason(exc: BaseException) -> str:
     if isinstance(exc, SecurityError):
         return f"not allowed in a template: {exc}"
     return str(exc)
+
+
+def _judge(exc: Exception) -> tuple[bool, str]:
+    """For the render process: whether a failure is a limit, and its reason."""
+    return isinstance(exc, RenderLimit | SecurityError), failure_reason(exc)
+
+
+if __name__ == "__main__":  # a render process (herald.messaging.render_process)
+    serve(
+        lambda source, context, html, probe: render_here(source, context, html=html, probe=probe),
+        _judge,
+    )
