@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from api.bodylimit import BodyLimit
 from api.problems import install_problem_handlers
 from api.routers import (
     api_keys,
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    app.add_middleware(BodyLimit)
     for router in (
         health,
         api_keys,

@@ -8,10 +8,7 @@ from collections import deque
 
 from fastapi import Request
 
-from herald.errors import PayloadTooLarge, TooManyRequests
-
-# Public bodies are small forms; anything larger is refused before it is parsed.
-MAX_PUBLIC_BODY_BYTES = 16_384
+from herald.errors import TooManyRequests
 
 
 class RateLimit:
@@ -27,9 +24,6 @@ class RateLimit:
         self._lock = threading.Lock()
 
     def __call__(self, request: Request) -> None:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > MAX_PUBLIC_BODY_BYTES:
-            raise PayloadTooLarge(f"bodies are limited to {MAX_PUBLIC_BODY_BYTES} bytes")
         client = request.client.host if request.client else "unknown"
         now = time.monotonic()
         with self._lock:
