@@ -17,6 +17,7 @@ from herald.access.service import Principal
 from herald.errors import InvalidInput
 from herald.journeys import actions, service
 from herald.journeys.definition import JourneyDefinition
+from herald.journeys.files import load_yaml
 from herald.journeys.keys import STEP_ID_PATTERN
 from herald.journeys.schemas import (
     EnrollRequest,
@@ -56,7 +57,7 @@ async def _parse(request: Request, model: type[Body]) -> Body:
     kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
     as_yaml = kind in YAML_TYPES
     try:
-        data = yaml.safe_load(raw) if as_yaml else json.loads(raw or b"null")
+        data = load_yaml(raw) if as_yaml else json.loads(raw or b"null")
     except (yaml.YAMLError, ValueError) as exc:
         raise InvalidInput(f"the body is not valid {'YAML' if as_yaml else 'JSON'}") from exc
     try:

@@ -23,10 +23,65 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 _TEMPLATES = TypeAdapter(list[TemplateCreate])
 
 
+# A document may reuse parts through aliases, but not grow past this many nodes by them: a
+# few hundred bytes of nested aliases otherwise expand to billions of nodes.
+MAX_EXPANDED_NODES = 20_000
+
+
+def load_yaml(text: str | bytes) -> Any:
+    """YAML (or JSON) through the safe loader, refused when its aliases would expand it past
+    ``MAX_EXPANDED_NODES`` or refer to themselves; counted before anything is built."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        if _expanded_size(root) > MAX_EXPANDED_NODES:
+            raise InvalidInput(
+                f"the document expands to more than {MAX_EXPANDED_NODES:,} values through "
+                "its aliases"
+            )
+        return loader.construct_document(root)
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many nodes the document has once every alias is written out (each shared node is
+    counted once per use, computed once)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    visiting: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            visiting.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in _children(node))
+            if sizes[id(node)] > MAX_EXPANDED_NODES:
+                return sizes[id(node)]
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in visiting:
+            raise InvalidInput("the document refers to itself through an alias")
+        visiting.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
 def read_document(path: Path) -> Any:
     """A YAML or JSON file's content (JSON is YAML too)."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise InvalidInput(f"{path.name}: not valid YAML or JSON: {exc}") from exc
 

@@ -10,11 +10,13 @@ import json
 import operator
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -200,6 +202,31 @@ def _rule_kind(value: Any) -> str | None:
     return _KIND_OF.get(type(value))
 
 
+# A rule a person builds fits easily; a deeper or larger tree is a mistake or an attack (each
+# node becomes SQL, and a deep one recursed past Python's stack).
+MAX_RULE_DEPTH = 12
+MAX_RULE_NODES = 300
+
+
+def _bounded_tree(value: Any) -> Any:
+    """Refuse a rule tree too deep or too large before pydantic descends into it."""
+    count, pending = 0, [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        count += 1
+        if depth > MAX_RULE_DEPTH:
+            raise ValueError(f"rules nest at most {MAX_RULE_DEPTH} levels deep")
+        if count > MAX_RULE_NODES:
+            raise ValueError(f"a rule has at most {MAX_RULE_NODES} conditions and groups")
+        if isinstance(node, dict):
+            for group in ("all", "any"):
+                if isinstance(node.get(group), list):
+                    pending.extend((child, depth + 1) for child in node[group])
+            if "not" in node:
+                pending.append((node["not"], depth + 1))
+    return value
+
+
 Rule = Annotated[
     Annotated[AllOf, Tag("all")]
     | Annotated[AnyOf, Tag("any")]
@@ -220,6 +247,7 @@ Rule = Annotated[
         custom_error_type="rule_kind",
         custom_error_message=f"a rule has one of the keys {', '.join(_KINDS)}",
     ),
+    BeforeValidator(_bounded_tree),
 ]
 
 
@@ -430,6 +458,25 @@ def _rfm(rule: RfmRule, now: datetime, session: Session | None) -> ColumnElement
     return Customer.id.in_(select(scores.c.customer_id).where(_compare(score, rule.op, rule.value)))
 
 
+# With the segments it names written out, a rule stays below this many nodes: otherwise three
+# segments of 300 conditions naming each other 300 times would compile to 27 million.
+MAX_EXPANDED_NODES = 2_000
+
+
+@dataclass
+class _Budget:
+    left: int = MAX_EXPANDED_NODES
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise InvalidInput(
+                f"with the segments it names, the rule has more than {MAX_EXPANDED_NODES:,} "
+                "conditions",
+                field="rule",
+            )
+
+
 def condition(
     rule: Rule,
     now: datetime,
@@ -437,6 +484,7 @@ def condition(
     within: tuple[str, ...] = (),
     *,
     semi_join: bool = False,
+    budget: _Budget | None = None,
 ) -> ColumnElement[bool]:
     """The rule as a SQL condition on ``customers``. Saved segments it names are read through
     ``session`` (``within``: the segments being expanded, to refuse a circle).
@@ -445,16 +493,22 @@ def condition(
     an event or order condition becomes one grouped pass over its window, which the database
     joins to the customers; under OR or NOT, or when one customer is checked, it stays a look-up
     per customer (a set there would be probed row by row, or built whole for one customer)."""
+    budget = budget or _Budget()
+    budget.spend()
     if isinstance(rule, AllOf):
         return and_(
-            true(), *(condition(r, now, session, within, semi_join=semi_join) for r in rule.all)
+            true(),
+            *(
+                condition(r, now, session, within, semi_join=semi_join, budget=budget)
+                for r in rule.all
+            ),
         )
     if isinstance(rule, AnyOf):
-        return or_(false(), *(condition(r, now, session, within) for r in rule.any))
+        return or_(false(), *(condition(r, now, session, within, budget=budget) for r in rule.any))
     if isinstance(rule, NotRule):
-        return not_(condition(rule.not_, now, session, within))
+        return not_(condition(rule.not_, now, session, within, budget=budget))
     if isinstance(rule, SegmentRule):
-        return _segment(rule, now, session, within, semi_join)
+        return _segment(rule, now, session, within, semi_join, budget)
     if isinstance(rule, AttributeRule):
         return _attribute(rule)
     if isinstance(rule, TagRule):
@@ -501,6 +555,7 @@ def _segment(
     session: Session | None,
     within: tuple[str, ...],
     semi_join: bool,
+    budget: _Budget,
 ) -> ColumnElement[bool]:
     if rule.segment in within:
         raise InvalidInput(
@@ -518,6 +573,7 @@ def _segment(
         session,
         (*within, rule.segment),
         semi_join=semi_join,
+        budget=budget,
     )
 
 
