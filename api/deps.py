@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from temporalio.client import Client
@@ -14,6 +15,12 @@ from herald.access.service import Principal, authenticate
 from herald.database import Database
 from herald.errors import Forbidden, Unauthorized
 from herald.runtime import Runtime
+
+# A page of a list that grows: how many items, and where the previous page ended.
+PageLimit = Annotated[int, Query(ge=1, le=200, description="items per page (at most 200)")]
+PageCursor = Annotated[
+    str | None, Query(max_length=500, description="the previous page's next_cursor")
+]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer hk_...`")
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy.orm import Session
 
-from api.deps import get_runtime, org_session, require
+from api.deps import PageCursor, PageLimit, get_runtime, org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
 from herald.campaigns import actions, service
 from herald.campaigns.contracts import CampaignStatus
 from herald.campaigns.schemas import CampaignAnalytics, CampaignIn, CampaignOut, CampaignUpdate
+from herald.pagination import Page
 from herald.runtime import Runtime
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
@@ -19,13 +20,15 @@ write = require(Permission.campaigns_write)
 operate = require(Permission.campaigns_send)
 
 
-@router.get("", response_model=list[CampaignOut])
+@router.get("", response_model=Page[CampaignOut], summary="Newest first")
 def list_campaigns(
     status: CampaignStatus | None = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
     _: Principal = Depends(read),
     session: Session = Depends(org_session),
-) -> list[CampaignOut]:
-    return [service.to_out(c) for c in service.list_campaigns(session, status)]
+) -> Page[CampaignOut]:
+    return service.list_campaigns(session, status, limit=limit, cursor=cursor)
 
 
 @router.post("", status_code=201, response_model=CampaignOut, summary="Save a draft")

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
-from api.deps import get_runtime, org_session, require
+from api.deps import PageCursor, PageLimit, get_runtime, org_session, require
 from herald.access.permissions import Permission, allows
 from herald.access.service import Principal
 from herald.errors import InvalidInput
@@ -29,6 +29,7 @@ from herald.journeys.schemas import (
     MigrateRequest,
 )
 from herald.journeys.simulation import SimulateRequest, SimulationResult
+from herald.pagination import Page
 from herald.runs.schemas import RunPage, RunQuery, RunStatus
 from herald.runtime import Runtime
 
@@ -96,11 +97,14 @@ def create_journey(
     return service.journey_out(session, service.create_journey(session, body))
 
 
-@router.get("", response_model=list[JourneyOut])
+@router.get("", response_model=Page[JourneyOut], summary="By key")
 def list_journeys(
-    _: Principal = Depends(read), session: Session = Depends(org_session)
-) -> list[JourneyOut]:
-    return [service.journey_out(session, j) for j in service.list_journeys(session)]
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
+    _: Principal = Depends(read),
+    session: Session = Depends(org_session),
+) -> Page[JourneyOut]:
+    return service.list_journeys(session, limit=limit, cursor=cursor)
 
 
 @router.get("/{key}", response_model=JourneyOut)

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from api.deps import get_runtime, org_session, require
+from api.deps import PageCursor, PageLimit, get_runtime, org_session, require
 from api.ratelimit import link_limit
 from herald.access.permissions import Permission
 from herald.access.service import Principal
@@ -32,6 +32,7 @@ from herald.loyalty.schemas import (
     TierLadderIn,
     TierLadderOut,
 )
+from herald.pagination import Page
 from herald.runtime import Runtime
 
 router = APIRouter(prefix="/v1/loyalty", tags=["loyalty"])
@@ -134,13 +135,20 @@ async def redeem(
     return await actions.redeem(runtime, principal.organization_id, customer_id, body.reward_id)
 
 
-@customer_loyalty.get("/customers/{customer_id}/redemptions", response_model=list[RedemptionOut])
+@customer_loyalty.get(
+    "/customers/{customer_id}/redemptions",
+    response_model=Page[RedemptionOut],
+    summary="Newest first",
+)
 def list_redemptions(
     customer_id: uuid.UUID,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
     _: Principal = Depends(require(Permission.loyalty_read)),
     session: Session = Depends(org_session),
-) -> list[RedemptionOut]:
-    return [actions.redemption_out(r) for r in rewards.list_redemptions(session, customer_id)]
+) -> Page[RedemptionOut]:
+    rows, next_cursor = rewards.list_redemptions(session, customer_id, limit=limit, cursor=cursor)
+    return Page(items=[actions.redemption_out(r) for r in rows], next_cursor=next_cursor)
 
 
 @customer_loyalty.post(

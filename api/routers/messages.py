@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from api.deps import get_runtime, org_session, require
+from api.deps import PageCursor, PageLimit, get_runtime, org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
 from herald.messaging import audience, messages, setup
@@ -24,6 +24,7 @@ from herald.messaging.schemas import (
     SuppressionIn,
     SuppressionOut,
 )
+from herald.pagination import Page
 from herald.runtime import Runtime
 
 router = APIRouter(tags=["messaging"])
@@ -108,13 +109,15 @@ def set_consent(
     return audience.set_consent(session, customer_id, body)
 
 
-@router.get("/v1/suppressions", response_model=list[SuppressionOut])
+@router.get("/v1/suppressions", response_model=Page[SuppressionOut], summary="Newest first")
 def list_suppressions(
     channel: Channel | None = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
     _: Principal = Depends(require(Permission.audience_manage)),
     session: Session = Depends(org_session),
-) -> list[SuppressionOut]:
-    return audience.list_suppressions(session, channel)
+) -> Page[SuppressionOut]:
+    return audience.list_suppressions(session, channel, limit=limit, cursor=cursor)
 
 
 @router.post("/v1/suppressions", status_code=201, response_model=SuppressionOut)

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 from html import escape
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from api.deps import get_runtime, org_session, require
+from api.deps import PageCursor, PageLimit, get_runtime, org_session, require
 from api.ratelimit import link_limit, signup_limit
 from api.routers.public import page
 from herald.access.permissions import Permission
@@ -16,6 +15,7 @@ from herald.errors import NotFound
 from herald.newsletter import actions, service
 from herald.newsletter.models import SubscriberStatus
 from herald.newsletter.schemas import NewsletterStats, SubscribeIn, SubscriberOut
+from herald.pagination import Page
 from herald.runtime import Runtime
 
 router = APIRouter(tags=["newsletter"])
@@ -80,16 +80,17 @@ async def newsletter_link(
     return page(title, f"<h1>{title}</h1><p>{text.format(name=name)}</p>")
 
 
-@router.get("/v1/newsletter/subscribers", response_model=list[SubscriberOut])
+@router.get(
+    "/v1/newsletter/subscribers", response_model=Page[SubscriberOut], summary="Newest first"
+)
 def list_subscribers(
     status: SubscriberStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
     _: Principal = Depends(require(Permission.audience_manage)),
     session: Session = Depends(org_session),
-) -> list[SubscriberOut]:
-    rows = service.list_subscribers(session, status, limit, offset)
-    return [SubscriberOut.model_validate(r, from_attributes=True) for r in rows]
+) -> Page[SubscriberOut]:
+    return service.list_subscribers(session, status, limit=limit, cursor=cursor)
 
 
 @router.get("/v1/newsletter/stats", response_model=NewsletterStats)

@@ -9,9 +9,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
-from api.deps import get_runtime, org_session, require
+from api.deps import PageCursor, PageLimit, get_runtime, org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
+from herald.pagination import Page
 from herald.runtime import Runtime
 from herald.segments import actions, service
 from herald.segments.rules import Rule
@@ -35,11 +36,14 @@ class RuleIn(BaseModel):
     rule: Rule
 
 
-@router.get("", response_model=list[SegmentOut])
+@router.get("", response_model=Page[SegmentOut], summary="By name")
 def list_segments(
-    _: Principal = Depends(read), session: Session = Depends(org_session)
-) -> list[SegmentOut]:
-    return [service.to_out(s) for s in service.list_segments(session)]
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
+    _: Principal = Depends(read),
+    session: Session = Depends(org_session),
+) -> Page[SegmentOut]:
+    return service.list_segments(session, limit=limit, cursor=cursor)
 
 
 @router.get(

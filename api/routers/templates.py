@@ -5,7 +5,7 @@ import uuid
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
-from api.deps import get_runtime, org_session, require
+from api.deps import PageCursor, PageLimit, get_runtime, org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
 from herald.messaging import actions, templates
@@ -18,6 +18,7 @@ from herald.messaging.schemas import (
     TemplateOut,
     TemplateUpdate,
 )
+from herald.pagination import Page
 from herald.runtime import Runtime
 
 router = APIRouter(prefix="/v1/templates", tags=["messaging"])
@@ -36,11 +37,15 @@ def create_template(
     return _out(templates.create_template(session, body))
 
 
-@router.get("", response_model=list[TemplateOut])
+@router.get("", response_model=Page[TemplateOut], summary="By key")
 def list_templates(
-    _: Principal = Depends(read), session: Session = Depends(org_session)
-) -> list[TemplateOut]:
-    return [_out(t) for t in templates.list_templates(session)]
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
+    _: Principal = Depends(read),
+    session: Session = Depends(org_session),
+) -> Page[TemplateOut]:
+    rows, next_cursor = templates.list_templates(session, limit=limit, cursor=cursor)
+    return Page(items=[_out(t) for t in rows], next_cursor=next_cursor)
 
 
 @router.get("/{template_id}", response_model=TemplateOut)

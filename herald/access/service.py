@@ -6,8 +6,9 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from herald.access.models import ApiKey, Role, User
@@ -44,9 +45,21 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# Keys in force per organization, and how long a revoked key stays listed: the list stays small.
+MAX_KEYS_IN_FORCE = 50
+REVOKED_KEYS_LISTED_FOR = timedelta(days=30)
+
+
 def issue_api_key(session: Session, organization_id: uuid.UUID, role: Role, name: str) -> IssuedKey:
     if role is Role.customer:
         raise InvalidInput("API keys are for staff roles, not customers", field="role")
+    in_force = session.scalar(
+        select(func.count())
+        .select_from(ApiKey)
+        .where(ApiKey.organization_id == organization_id, ApiKey.revoked_at.is_(None))
+    )
+    if (in_force or 0) >= MAX_KEYS_IN_FORCE:
+        raise Conflict(f"an organization has at most {MAX_KEYS_IN_FORCE} keys in force; revoke one")
     prefix = secrets.token_hex(6)
     secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(
@@ -76,7 +89,15 @@ def key_in_force(session: Session, key_id: uuid.UUID) -> bool:
 
 
 def list_api_keys(session: Session) -> list[ApiKey]:
-    return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
+    """Keys in force, and those revoked in the last 30 days."""
+    recent = utcnow() - REVOKED_KEYS_LISTED_FOR
+    return list(
+        session.scalars(
+            select(ApiKey)
+            .where(or_(ApiKey.revoked_at.is_(None), ApiKey.revoked_at >= recent))
+            .order_by(ApiKey.created_at)
+        )
+    )
 
 
 def authenticate(session: Session, secret: str) -> Principal:
@@ -106,7 +127,16 @@ def create_user(session: Session, email: str, role: Role = Role.customer) -> Use
     return user
 
 
+# Staff to pick from (who takes an inquiry): a short list by nature, and never a long one.
+MAX_USERS_LISTED = 500
+
+
 def list_users(session: Session, roles: Iterable[Role]) -> list[User]:
     return list(
-        session.scalars(select(User).where(User.role.in_(list(roles))).order_by(User.email))
+        session.scalars(
+            select(User)
+            .where(User.role.in_(list(roles)))
+            .order_by(User.email)
+            .limit(MAX_USERS_LISTED)
+        )
     )

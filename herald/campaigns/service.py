@@ -22,6 +22,7 @@ from herald.customers.models import Customer
 from herald.db import commit_or_conflict, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
 from herald.messaging.models import Channel, MessageTemplate
+from herald.pagination import Page, keyset_page
 from herald.segments.models import Segment
 
 
@@ -98,11 +99,17 @@ def get_campaign(session: Session, id_or_key: str | uuid.UUID) -> Campaign:
     return campaign
 
 
-def list_campaigns(session: Session, status: CampaignStatus | None = None) -> list[Campaign]:
-    stmt = select(Campaign).order_by(Campaign.created_at.desc())
+def list_campaigns(
+    session: Session, status: CampaignStatus | None, *, limit: int, cursor: str | None
+) -> Page[CampaignOut]:
+    """Newest first."""
+    stmt = select(Campaign)
     if status is not None:
         stmt = stmt.where(Campaign.status == status)
-    return list(session.scalars(stmt))
+    rows, next_cursor = keyset_page(
+        session, stmt, Campaign.created_at, Campaign.id, limit=limit, cursor=cursor
+    )
+    return Page(items=[to_out(c) for c in rows], next_cursor=next_cursor)
 
 
 def _draft(session: Session, id_or_key: str) -> Campaign:

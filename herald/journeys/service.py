@@ -32,6 +32,7 @@ from herald.journeys.schemas import (
 from herald.journeys.triggers import MANUAL_ENROLLMENT, journey_start
 from herald.messaging.models import Message, MessageTemplate
 from herald.messaging.policy import WENT_OUT
+from herald.pagination import Page, keyset_page
 from herald.segments.membership import SEGMENT_ENTERED, SEGMENT_EXITED, track_referenced
 from herald.temporal import WorkflowStart
 
@@ -91,8 +92,18 @@ def get_journey(session: Session, key: str, *, lock: bool = False) -> Journey:
     return journey
 
 
-def list_journeys(session: Session) -> list[Journey]:
-    return list(session.scalars(select(Journey).order_by(Journey.key)))
+def list_journeys(session: Session, *, limit: int, cursor: str | None) -> Page[JourneyOut]:
+    """By key."""
+    rows, next_cursor = keyset_page(
+        session,
+        select(Journey),
+        Journey.key,
+        Journey.id,
+        limit=limit,
+        cursor=cursor,
+        descending=False,
+    )
+    return Page(items=[journey_out(session, j) for j in rows], next_cursor=next_cursor)
 
 
 def _version_row(session: Session, journey_id: uuid.UUID, version: int) -> JourneyVersion | None:

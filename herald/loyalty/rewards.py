@@ -19,6 +19,7 @@ from herald.loyalty.contracts import LedgerOutcome, RedemptionStatus
 from herald.loyalty.models import EntryKind, LedgerEntry, LoyaltyAccount, Redemption, Reward
 from herald.loyalty.schemas import AdjustmentIn, RewardCreate, RewardOut, RewardUpdate
 from herald.loyalty.service import append_entry, get_settings, lock_account
+from herald.pagination import keyset_page
 
 REDEMPTION_SOURCE = "redemption"
 RELEASE_SOURCE = "redemption-release"
@@ -35,7 +36,13 @@ def reward_out(reward: Reward) -> RewardOut:
     return RewardOut.model_validate(reward, from_attributes=True)
 
 
+# A catalog a customer can read through; the list of rewards stays small.
+MAX_REWARDS = 200
+
+
 def create_reward(session: Session, data: RewardCreate) -> Reward:
+    if (session.scalar(select(func.count()).select_from(Reward)) or 0) >= MAX_REWARDS:
+        raise Conflict(f"a catalog holds at most {MAX_REWARDS} rewards; retire one first")
     reward = Reward(**data.model_dump(), stock_left=data.stock)
     session.add(reward)
     session.commit()
@@ -292,14 +299,14 @@ def release(
     return redemption
 
 
-def list_redemptions(session: Session, customer_id: uuid.UUID) -> list[Redemption]:
+def list_redemptions(
+    session: Session, customer_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> tuple[list[Redemption], str | None]:
+    """Newest first, and the cursor of the next page."""
     get_customer(session, customer_id, include_deleted=True)
-    return list(
-        session.scalars(
-            select(Redemption)
-            .where(Redemption.customer_id == customer_id)
-            .order_by(Redemption.created_at.desc())
-        )
+    stmt = select(Redemption).where(Redemption.customer_id == customer_id)
+    return keyset_page(
+        session, stmt, Redemption.created_at, Redemption.id, limit=limit, cursor=cursor
     )
 
 

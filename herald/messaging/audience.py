@@ -29,6 +29,7 @@ from herald.messaging.schemas import (
     SuppressionOut,
 )
 from herald.messaging.unsubscribe import Links
+from herald.pagination import Page, keyset_page
 
 
 def get_consent(session: Session, customer_id: uuid.UUID) -> ConsentOut:
@@ -95,11 +96,20 @@ def add_suppression(session: Session, data: SuppressionIn) -> SuppressionOut:
     return SuppressionOut.model_validate(row, from_attributes=True)
 
 
-def list_suppressions(session: Session, channel: Channel | None = None) -> list[SuppressionOut]:
-    stmt = select(Suppression).order_by(Suppression.created_at.desc())
+def list_suppressions(
+    session: Session, channel: Channel | None, *, limit: int, cursor: str | None
+) -> Page[SuppressionOut]:
+    """Newest first."""
+    stmt = select(Suppression)
     if channel is not None:
         stmt = stmt.where(Suppression.channel == channel)
-    return [SuppressionOut.model_validate(r, from_attributes=True) for r in session.scalars(stmt)]
+    rows, next_cursor = keyset_page(
+        session, stmt, Suppression.created_at, Suppression.id, limit=limit, cursor=cursor
+    )
+    return Page(
+        items=[SuppressionOut.model_validate(r, from_attributes=True) for r in rows],
+        next_cursor=next_cursor,
+    )
 
 
 def remove_suppression(session: Session, suppression_id: uuid.UUID) -> None:
@@ -128,11 +138,25 @@ def unsubscribe_with_token(
     return customer_id
 
 
+# Phones and browsers per customer; a new one past this replaces the one unseen longest.
+MAX_DEVICES = 10
+
+
 def register_device(session: Session, customer_id: uuid.UUID, data: DeviceIn) -> DeviceOut:
     """Add or refresh a push token; a token seen under another customer moves to this one."""
     get_customer(session, customer_id)
     device = session.scalar(select(Device).where(Device.token == data.token))
     if device is None:
+        known = list(
+            session.scalars(
+                select(Device)
+                .where(Device.customer_id == customer_id)
+                .order_by(Device.last_seen_at.desc())
+                .offset(MAX_DEVICES - 1)
+            )
+        )
+        for stale in known:
+            session.delete(stale)
         device = Device(customer_id=customer_id, token=data.token, platform=data.platform)
         session.add(device)
     device.customer_id, device.platform, device.last_seen_at = customer_id, data.platform, utcnow()

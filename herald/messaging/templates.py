@@ -28,6 +28,7 @@ from herald.messaging.schemas import (
 )
 from herald.messaging.unsubscribe import Links
 from herald.organizations.models import Organization
+from herald.pagination import keyset_page
 
 
 def _validated_variants(
@@ -111,13 +112,19 @@ def ensure_template(session: Session, default: TemplateCreate) -> MessageTemplat
         return found
 
 
-def list_templates(session: Session) -> list[MessageTemplate]:
-    return list(
-        session.scalars(
-            select(MessageTemplate)
-            .where(MessageTemplate.deleted_at.is_(None))
-            .order_by(MessageTemplate.key)
-        )
+def list_templates(
+    session: Session, *, limit: int, cursor: str | None
+) -> tuple[list[MessageTemplate], str | None]:
+    """By key, and the cursor of the next page."""
+    stmt = select(MessageTemplate).where(MessageTemplate.deleted_at.is_(None))
+    return keyset_page(
+        session,
+        stmt,
+        MessageTemplate.key,
+        MessageTemplate.id,
+        limit=limit,
+        cursor=cursor,
+        descending=False,
     )
 
 

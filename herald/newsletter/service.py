@@ -19,7 +19,8 @@ from herald.messaging.models import Category, Channel
 from herald.messaging.schemas import TemplateCreate
 from herald.messaging.templates import ensure_template
 from herald.newsletter.models import Subscriber, SubscriberStatus
-from herald.newsletter.schemas import MonthlyGrowth, NewsletterStats, SubscribeIn
+from herald.newsletter.schemas import MonthlyGrowth, NewsletterStats, SubscribeIn, SubscriberOut
+from herald.pagination import Page, keyset_page
 
 CONFIRMATION_REQUESTED = "newsletter.confirmation_requested"
 CONFIRMATION_TEMPLATE = TemplateCreate(
@@ -136,12 +137,19 @@ def check_token(session: Session, token: str) -> Subscriber:
 
 
 def list_subscribers(
-    session: Session, status: SubscriberStatus | None, limit: int, offset: int
-) -> list[Subscriber]:
-    stmt = select(Subscriber).order_by(Subscriber.created_at.desc(), Subscriber.id)
+    session: Session, status: SubscriberStatus | None, *, limit: int, cursor: str | None
+) -> Page[SubscriberOut]:
+    """Newest first."""
+    stmt = select(Subscriber)
     if status is not None:
         stmt = stmt.where(Subscriber.status == status)
-    return list(session.scalars(stmt.limit(limit).offset(offset)))
+    rows, next_cursor = keyset_page(
+        session, stmt, Subscriber.created_at, Subscriber.id, limit=limit, cursor=cursor
+    )
+    return Page(
+        items=[SubscriberOut.model_validate(r, from_attributes=True) for r in rows],
+        next_cursor=next_cursor,
+    )
 
 
 def _month(stamp: datetime) -> str:

@@ -315,7 +315,7 @@ def test_bad_campaigns_are_refused_with_the_field_and_change_nothing(
         assert response.status_code == 422, (change, response.text)
         assert response.headers["content-type"] == "application/problem+json"
         assert field in json.dumps(response.json()), (change, response.json())
-    assert stack.api.get("/v1/campaigns", headers=org.headers()).json() == []
+    assert stack.api.get("/v1/campaigns", headers=org.headers()).json()["items"] == []
     assert stack.api.post("/v1/campaigns", json=base, headers=org.headers()).status_code == 201
     assert stack.api.post("/v1/campaigns", json=base, headers=org.headers()).status_code == 409
     for role in (Role.cashier, Role.sales):

@@ -144,7 +144,9 @@ def test_a_code_is_used_by_one_order_or_given_back_and_stock_and_limits_hold(
     assert _redeem(stack, org, first, limited["id"]).status_code == 201
     twice = _redeem(stack, org, first, limited["id"])
     assert twice.status_code == 409 and "1 times" in twice.json()["detail"]
-    listed = stack.api.get(f"/v1/customers/{first}/redemptions", headers=org.headers()).json()
+    listed = stack.api.get(f"/v1/customers/{first}/redemptions", headers=org.headers()).json()[
+        "items"
+    ]
     assert [r["status"] for r in listed] == ["reserved", "released"]
 
 
@@ -251,12 +253,14 @@ def test_a_paid_order_that_used_a_code_confirms_it(stack: Stack, org: Org) -> No
     assert stack.api.post("/v1/events", json=order, headers=org.headers()).status_code == 202
     wait_until(
         lambda: (
-            stack.api.get(f"/v1/customers/{customer}/redemptions", headers=org.headers()).json()[0][
-                "status"
-            ]
+            stack.api.get(f"/v1/customers/{customer}/redemptions", headers=org.headers()).json()[
+                "items"
+            ][0]["status"]
             == "confirmed"
         )
     )
-    [used] = stack.api.get(f"/v1/customers/{customer}/redemptions", headers=org.headers()).json()
+    [used] = stack.api.get(f"/v1/customers/{customer}/redemptions", headers=org.headers()).json()[
+        "items"
+    ]
     assert used["order_id"] == "order-with-code"
     assert _ledger_agrees(stack, org, customer) == 100 - 100 + 30

@@ -79,7 +79,7 @@ def test_bad_templates_are_422_naming_field_and_line(
     problem = response.json()
     assert problem["errors"][0]["field"] == field
     assert words.lower() in problem["detail"].lower()
-    assert stack.api.get("/v1/templates", headers=org.headers()).json() == []
+    assert stack.api.get("/v1/templates", headers=org.headers()).json()["items"] == []
 
 
 def test_a_missing_variable_without_a_default_is_an_error_not_a_blank(

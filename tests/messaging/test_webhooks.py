@@ -77,7 +77,7 @@ def test_sendgrid_events_update_status_and_suppress_once(stack: Stack, org: Org)
     body = json.dumps(events).encode()
     assert stack.api.post(path, content=body, headers=signer.headers(body)).status_code == 204
     assert _status(stack, org, message["id"]) == "complained"
-    suppressed = stack.api.get("/v1/suppressions", headers=org.headers()).json()
+    suppressed = stack.api.get("/v1/suppressions", headers=org.headers()).json()["items"]
     assert [(s["address"], s["reason"]) for s in suppressed] == [
         ("reader@example.com", "spam_complaint")
     ]
@@ -87,7 +87,7 @@ def test_sendgrid_events_update_status_and_suppress_once(stack: Stack, org: Org)
     ).encode()
     assert stack.api.post(path, content=late, headers=signer.headers(late)).status_code == 204
     assert _status(stack, org, message["id"]) == "complained"
-    assert len(stack.api.get("/v1/suppressions", headers=org.headers()).json()) == 1
+    assert len(stack.api.get("/v1/suppressions", headers=org.headers()).json()["items"]) == 1
 
 
 def test_bad_or_stale_sendgrid_signatures_are_refused_and_record_nothing(
@@ -115,7 +115,7 @@ def test_bad_or_stale_sendgrid_signatures_are_refused_and_record_nothing(
     assert stack.api.post(path, content=body, headers=other.headers(body)).status_code == 401
     assert stack.api.post(path, content=body).status_code == 401
     assert _status(stack, org, message["id"]) == "sent"
-    assert stack.api.get("/v1/suppressions", headers=org.headers()).json() == []
+    assert stack.api.get("/v1/suppressions", headers=org.headers()).json()["items"] == []
     # The genuine one is applied: a hard bounce suppresses the address.
     assert stack.api.post(path, content=body, headers=signer.headers(body)).status_code == 204
     assert _status(stack, org, message["id"]) == "bounced"
@@ -169,7 +169,7 @@ def test_inbound_stop_start_and_help(stack: Stack, org: Org, fake_providers: Fak
         stack, path, {"From": "+14155550177", "Body": " stop ", "MessageSid": "SM1"}
     )
     assert stop.status_code == 200 and "<Message>" not in stop.text
-    suppressed = stack.api.get("/v1/suppressions", headers=org.headers()).json()
+    suppressed = stack.api.get("/v1/suppressions", headers=org.headers()).json()["items"]
     assert [(s["address"], s["reason"]) for s in suppressed] == [("+14155550177", "sms_stop")]
     consent = stack.api.get(f"/v1/customers/{customer['id']}/consent", headers=org.headers())
     assert consent.json()["channels"]["sms"] == "revoked"
@@ -189,7 +189,7 @@ def test_inbound_stop_start_and_help(stack: Stack, org: Org, fake_providers: Fak
         stack, path, {"From": "+14155550177", "Body": "Start", "MessageSid": "SM3"}
     )
     assert "subscribed again" in started.text
-    assert stack.api.get("/v1/suppressions", headers=org.headers()).json() == []
+    assert stack.api.get("/v1/suppressions", headers=org.headers()).json()["items"] == []
     assert (
         _twilio_post(
             stack,
@@ -199,4 +199,4 @@ def test_inbound_stop_start_and_help(stack: Stack, org: Org, fake_providers: Fak
         ).status_code
         == 401
     )
-    assert stack.api.get("/v1/suppressions", headers=org.headers()).json() == []
+    assert stack.api.get("/v1/suppressions", headers=org.headers()).json()["items"] == []

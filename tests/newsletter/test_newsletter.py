@@ -17,7 +17,7 @@ def _subscribe(stack: Stack, org: Org, email: str, **extra: Any) -> httpx.Respon
 
 
 def _subscribers(stack: Stack, org: Org) -> list[dict[str, Any]]:
-    return stack.api.get("/v1/newsletter/subscribers", headers=org.headers()).json()  # type: ignore[no-any-return]
+    return stack.api.get("/v1/newsletter/subscribers", headers=org.headers()).json()["items"]  # type: ignore[no-any-return]
 
 
 def _single_opt_in(stack: Stack, org: Org) -> None:
