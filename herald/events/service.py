@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,7 +14,7 @@ from herald.db import utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
 from herald.events.models import Event, EventStatus
 from herald.events.schemas import AcceptedEvent, CustomerRef, EventIn, EventOut, EventPage
-from herald.pagination import decode_cursor, encode_cursor
+from herald.pagination import keyset_page
 
 SIGNUP = "signup"
 
@@ -125,16 +125,12 @@ def list_events(
         stmt = stmt.where(Event.type == kind)
     if customer_id is not None:
         stmt = stmt.where(Event.customer_id == customer_id)
-    if cursor:
-        stmt = stmt.where(tuple_(Event.received_at, Event.id) < decode_cursor(cursor))
-    rows = list(
-        session.scalars(stmt.order_by(Event.received_at.desc(), Event.id.desc()).limit(limit + 1))
+    rows, next_cursor = keyset_page(
+        session, stmt, Event.received_at, Event.id, limit=limit, cursor=cursor
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
     return EventPage(
         items=[EventOut.model_validate(e, from_attributes=True) for e in rows],
-        next_cursor=encode_cursor(rows[-1].received_at, rows[-1].id) if more else None,
+        next_cursor=next_cursor,
     )
 
 

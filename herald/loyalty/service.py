@@ -4,7 +4,7 @@ import uuid
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,7 +34,7 @@ from herald.loyalty.schemas import (
     PointsOut,
     plain_decimal,
 )
-from herald.pagination import decode_cursor, encode_cursor
+from herald.pagination import keyset_page
 
 _ROUNDING = {
     Rounding.down: ROUND_FLOOR,
@@ -253,15 +253,9 @@ def customer_points(
     get_customer(session, customer_id, include_deleted=True)
     account = session.get(LoyaltyAccount, customer_id)
     stmt = select(LedgerEntry).where(LedgerEntry.customer_id == customer_id)
-    if cursor:
-        stmt = stmt.where(tuple_(LedgerEntry.created_at, LedgerEntry.id) < decode_cursor(cursor))
-    rows = list(
-        session.scalars(
-            stmt.order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()).limit(limit + 1)
-        )
+    rows, next_cursor = keyset_page(
+        session, stmt, LedgerEntry.created_at, LedgerEntry.id, limit=limit, cursor=cursor
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
     return PointsOut(
         customer_id=customer_id,
         balance=account.balance if account else 0,
@@ -269,5 +263,5 @@ def customer_points(
         tier=tiers.multiplier(session, account)[1] if account else None,
         tier_since=account.tier_since if account and account.tier_id else None,
         entries=[LedgerEntryOut.model_validate(r, from_attributes=True) for r in rows],
-        next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
+        next_cursor=next_cursor,
     )

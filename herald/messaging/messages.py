@@ -6,7 +6,7 @@ import uuid
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from herald.customers.schemas import to_e164
@@ -22,7 +22,7 @@ from herald.messaging.contracts import (
 from herald.messaging.models import Channel, Message
 from herald.messaging.schemas import MessageOut, MessagePage
 from herald.messaging.templates import get_template
-from herald.pagination import decode_cursor, encode_cursor
+from herald.pagination import keyset_page
 from herald.temporal import WorkflowStart
 
 
@@ -93,16 +93,9 @@ def list_messages(
         stmt = stmt.where(Message.provider == provider)
     if customer_id is not None:
         stmt = stmt.where(Message.customer_id == customer_id)
-    if cursor:
-        stmt = stmt.where(tuple_(Message.created_at, Message.id) < decode_cursor(cursor))
-    rows = list(
-        session.scalars(
-            stmt.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit + 1)
-        )
+    rows, next_cursor = keyset_page(
+        session, stmt, Message.created_at, Message.id, limit=limit, cursor=cursor
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more else None
     return MessagePage(
         items=[MessageOut.model_validate(m, from_attributes=True) for m in rows],
         next_cursor=next_cursor,
