@@ -4,17 +4,34 @@ domain; none imports it (the API, the console and the CLI call ``build_runtime``
 
 from __future__ import annotations
 
+from herald.access.models import Role
+from herald.access.permissions import Permission, allows
+from herald.campaigns.contracts import CAMPAIGN_WORKFLOW
 from herald.database import Database
 from herald.events.dispatch import EventDispatcher
 from herald.events.reactions import Reaction
+from herald.inquiries.contracts import FOLLOW_UP_WORKFLOW
 from herald.inquiries.triggers import inquiry_workflows_for
+from herald.journeys.contracts import JOURNEY_WORKFLOW
 from herald.journeys.simulation import JourneySimulator
 from herald.journeys.triggers import journey_actions_for
+from herald.loyalty.contracts import (
+    AWARD_WORKFLOW,
+    BIRTHDAY_SWEEP_WORKFLOW,
+    BIRTHDAY_WORKFLOW,
+    EXPIRY_SWEEP_WORKFLOW,
+    REDEMPTION_WORKFLOW,
+    REFERRAL_WORKFLOW,
+    REVERSE_WORKFLOW,
+    TIER_REVIEW_WORKFLOW,
+)
 from herald.loyalty.triggers import loyalty_workflows_for
+from herald.messaging.contracts import SEND_WORKFLOW
 from herald.messaging.unsubscribe import Links
 from herald.newsletter.triggers import newsletter_workflows_for
 from herald.outbound import Outbound
 from herald.runtime import Runtime
+from herald.segments.contracts import SEGMENT_SWEEP_WORKFLOW
 from herald.settings import Settings, signing_key
 from herald.temporal import TemporalConnection
 
@@ -25,6 +42,29 @@ REACTIONS: list[Reaction] = [
     inquiry_workflows_for,
     journey_actions_for,
 ]
+
+
+# Who may see which runs in /v1/runs: a run shows what its domain shows, so reading it takes
+# that domain's read permission (a marketer sees no sales follow-up, a cashier no campaign).
+RUN_READERS: dict[str, Permission] = {
+    AWARD_WORKFLOW: Permission.loyalty_read,
+    REVERSE_WORKFLOW: Permission.loyalty_read,
+    REDEMPTION_WORKFLOW: Permission.loyalty_read,
+    TIER_REVIEW_WORKFLOW: Permission.loyalty_read,
+    REFERRAL_WORKFLOW: Permission.loyalty_read,
+    BIRTHDAY_WORKFLOW: Permission.loyalty_read,
+    BIRTHDAY_SWEEP_WORKFLOW: Permission.loyalty_configure,
+    EXPIRY_SWEEP_WORKFLOW: Permission.loyalty_configure,
+    SEND_WORKFLOW: Permission.messages_read,
+    JOURNEY_WORKFLOW: Permission.journeys_read,
+    CAMPAIGN_WORKFLOW: Permission.campaigns_read,
+    FOLLOW_UP_WORKFLOW: Permission.inquiries_read,
+    SEGMENT_SWEEP_WORKFLOW: Permission.segments_read,
+}
+
+
+def visible_run_types(role: Role) -> frozenset[str]:
+    return frozenset(kind for kind, needed in RUN_READERS.items() if allows(role, needed))
 
 
 def build_runtime(settings: Settings, simulate_journey: JourneySimulator | None = None) -> Runtime:

@@ -8,6 +8,7 @@ from temporalio.client import Client
 from api.deps import require, temporal_client
 from herald.access.permissions import Permission
 from herald.access.service import Principal
+from herald.assembly import visible_run_types
 from herald.journeys.contracts import EXIT_UPDATE, SKIP_WAIT_UPDATE
 from herald.runs import service
 from herald.runs.schemas import ExitRequest, RunDetail, RunPage, RunQuery
@@ -21,7 +22,9 @@ async def list_runs(
     principal: Principal = Depends(require(Permission.runs_read)),
     client: Client = Depends(temporal_client),
 ) -> RunPage:
-    return await service.list_runs(client, principal.organization_id, query)
+    return await service.list_runs(
+        client, principal.organization_id, query, visible_run_types(principal.role)
+    )
 
 
 @router.get("/{workflow_id:path}", response_model=RunDetail)
@@ -30,7 +33,9 @@ async def get_run(
     principal: Principal = Depends(require(Permission.runs_read)),
     client: Client = Depends(temporal_client),
 ) -> RunDetail:
-    return await service.get_run(client, principal.organization_id, workflow_id)
+    return await service.get_run(
+        client, principal.organization_id, workflow_id, visible_run_types(principal.role)
+    )
 
 
 @router.post("/{workflow_id:path}/exit", summary="End a journey run now, with a reason")

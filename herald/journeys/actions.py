@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from herald.errors import HeraldError, InvalidInput
 from herald.journeys import service
-from herald.journeys.contracts import MIGRATE_UPDATE
+from herald.journeys.contracts import JOURNEY_WORKFLOW, MIGRATE_UPDATE
 from herald.journeys.schemas import EnrollRequest, JourneyStats, MigrateOutcome
 from herald.journeys.simulation import SimulateRequest, SimulationResult, simulated_definition
 from herald.runs import service as runs
@@ -88,7 +88,9 @@ async def journey_runs(
 ) -> RunPage:
     """The journey's runs, by step and status (a 404 for an unknown journey)."""
     await runtime.in_org(organization_id, lambda s: service.get_journey(s, key))
-    return await runs.list_runs(await runtime.client(), organization_id, query)
+    return await runs.list_runs(
+        await runtime.client(), organization_id, query, types={JOURNEY_WORKFLOW}
+    )
 
 
 async def stats(runtime: Runtime, organization_id: uuid.UUID, key: str) -> JourneyStats:

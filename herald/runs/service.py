@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import quote
 
@@ -19,7 +20,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from herald.errors import Conflict, InvalidInput, NotFound
+from herald.errors import Conflict, Forbidden, InvalidInput, NotFound
 from herald.journeys.contracts import JOURNEY_WORKFLOW, PROGRESS_QUERY
 from herald.runs.schemas import RunDetail, RunOut, RunPage, RunQuery, RunStatus
 from herald.temporal import (
@@ -43,9 +44,14 @@ _STATUS: dict[WorkflowExecutionStatus, RunStatus] = {
 _VISIBILITY_STATUS = {v: k.name.title().replace("_", "") for k, v in _STATUS.items()}
 
 
-def _visibility_query(organization_id: uuid.UUID, query: RunQuery) -> str:
-    # Every value is validated (uuid, identifier pattern, enum) before it is put in the query.
+def _visibility_query(
+    organization_id: uuid.UUID, query: RunQuery, types: Collection[str] | None = None
+) -> str:
+    # Every value is validated (uuid, identifier pattern, enum) before it is put in the query;
+    # the types come from Herald's own table of workflow names.
     clauses = [f"{ORGANIZATION_ID.name} = '{organization_id}'"]
+    if types is not None:
+        clauses.append(f"{RUN_TYPE.name} IN ({', '.join(repr(t) for t in sorted(types))})")
     if query.type:
         clauses.append(f"{RUN_TYPE.name} = '{query.type}'")
     if query.customer_id:
@@ -76,7 +82,14 @@ def _to_out(execution: WorkflowExecution) -> RunOut:
     )
 
 
-async def list_runs(client: Client, organization_id: uuid.UUID, query: RunQuery) -> RunPage:
+async def list_runs(
+    client: Client, organization_id: uuid.UUID, query: RunQuery, types: Collection[str]
+) -> RunPage:
+    """The organization's runs of the given types (those the caller may see), newest first."""
+    if query.type and query.type not in types:
+        raise Forbidden(f"your role may not see {query.type} runs")
+    if not types:
+        return RunPage(items=[], next_cursor=None)
     token = None
     if query.cursor:
         try:
@@ -84,7 +97,9 @@ async def list_runs(client: Client, organization_id: uuid.UUID, query: RunQuery)
         except (binascii.Error, ValueError) as exc:
             raise InvalidInput("invalid cursor", field="cursor") from exc
     pages = client.list_workflows(
-        _visibility_query(organization_id, query), page_size=query.limit, next_page_token=token
+        _visibility_query(organization_id, query, types),
+        page_size=query.limit,
+        next_page_token=token,
     )
     await pages.fetch_next_page()
     items = [_to_out(e) for e in pages.current_page or []]
@@ -125,9 +140,13 @@ async def _describe(
     return handle, description
 
 
-async def get_run(client: Client, organization_id: uuid.UUID, workflow_id: str) -> RunDetail:
+async def get_run(
+    client: Client, organization_id: uuid.UUID, workflow_id: str, types: Collection[str]
+) -> RunDetail:
     handle, description = await _describe(client, organization_id, workflow_id)
     run = _to_out(description)
+    if run.type not in types:  # as if it were not there, like another brand's run
+        raise NotFound("no such run")
     progress = None
     if run.type == JOURNEY_WORKFLOW:
         progress = await handle.query(PROGRESS_QUERY)

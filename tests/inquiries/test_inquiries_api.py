@@ -135,6 +135,17 @@ def test_a_new_inquiry_reaches_sales_within_a_second_and_starts_its_follow_up_ru
         )
     )
     assert run["type"] == "InquiryFollowUp" and run["status"] == "running"
+    # Marketing reads runs, but not sales follow-ups: listed nowhere, opened as if missing.
+    marketing = org.headers(Role.marketing)
+    listed = stack.api.get("/v1/runs", headers=marketing).json()["items"]
+    assert all(r["type"] != "InquiryFollowUp" for r in listed)
+    assert stack.api.get(f"/v1/runs/{inquiry['run_id']}", headers=marketing).status_code == 404
+    refused = stack.api.get("/v1/runs", params={"type": "InquiryFollowUp"}, headers=marketing)
+    assert refused.status_code == 403, refused.text
+    owner_sees = stack.api.get(
+        "/v1/runs", params={"type": "InquiryFollowUp"}, headers=org.headers()
+    )
+    assert inquiry["run_id"] in [r["workflow_id"] for r in owner_sees.json()["items"]]
     # Sales hear of it by email too, through the delivery path.
     wait_until(lambda: "notified" in _kinds(stack, org, inquiry_id))
     notices = [

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import herald
+from herald.assembly import RUN_READERS
 from worker import WORKFLOWS
 
 pytestmark = pytest.mark.fast
@@ -88,3 +89,8 @@ def test_per_tenant_runs_are_named_type_organization_subject() -> None:
     assert follow_up_workflow_id(org, subject) == f"{FOLLOW_UP_WORKFLOW}/{org}/{subject}"
     assert redemption_workflow_id(org, subject) == f"{REDEMPTION_WORKFLOW}/{org}/{subject}"
     assert send_workflow_id(org, "test/1") == f"{SEND_WORKFLOW}/{org}/test/1"
+
+
+def test_every_run_type_says_which_permission_may_see_it() -> None:
+    """A new workflow type must be placed in the run-visibility table, or no one would see it."""
+    assert set(RUN_READERS) == _registered()["_WORKFLOW"]
