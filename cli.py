@@ -50,6 +50,9 @@ def api() -> None:
         port=settings.api_port,
         log_level="info",
         access_log=settings.api_access_log,
+        # X-Forwarded-For is believed from these peers only (uvicorn picks the client).
+        proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
     )
 
 

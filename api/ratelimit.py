@@ -1,46 +1,51 @@
-"""Per-client limits for the public endpoints (sign-up forms attract bots)."""
+"""Budgets for what anyone may call (sign-up forms attract bots) and for what costs the
+merchant money when repeated (test sends). Counted by every API process together
+(``herald.ratelimits``).
+
+A public budget is kept per organization and client address: a bot hammering one shop's form
+uses up its own budget there, not that of its neighbours behind a shared address at another
+shop. The client address is the socket's, or the one a trusted proxy reports
+(``HERALD_TRUSTED_PROXIES``; uvicorn reads X-Forwarded-For from those proxies only).
+"""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
+from fastapi import Depends, Request
 
-from fastapi import Request
-
-from herald.errors import TooManyRequests
+from api.deps import get_principal, get_runtime
+from herald.access.service import Principal
+from herald.runtime import Runtime
 
 
-class RateLimit:
-    """At most ``limit`` requests per ``window_s`` per client address, counted in this process.
+class PublicBudget:
+    def __init__(self, name: str, budget: str) -> None:
+        self.name = name
+        self.budget = budget
 
-    Behind several API replicas each counts its own share; a shared limit belongs in the proxy.
-    """
-
-    def __init__(self, limit: int, window_s: float) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, request: Request) -> None:
+    def __call__(self, request: Request, runtime: Runtime = Depends(get_runtime)) -> None:
         client = request.client.host if request.client else "unknown"
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits.setdefault(client, deque())
-            while hits and hits[0] <= now - self.window_s:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                raise TooManyRequests(f"at most {self.limit} requests per {self.window_s:g}s")
-            hits.append(now)
-            if len(self._hits) > 100_000:  # forget idle clients rather than grow without bound
-                self._hits = {
-                    k: v for k, v in self._hits.items() if v and v[-1] > now - self.window_s
-                }
+        slug = str(request.path_params.get("slug", "-"))
+        runtime.rate_limits.spend(self.budget, self.name, slug, client)
+
+
+class OrganizationBudget:
+    def __init__(self, name: str, budget: str) -> None:
+        self.name = name
+        self.budget = budget
+
+    def __call__(
+        self,
+        principal: Principal = Depends(get_principal),
+        runtime: Runtime = Depends(get_runtime),
+    ) -> None:
+        runtime.rate_limits.spend(self.budget, self.name, str(principal.organization_id))
 
 
 # A person opens a few links and signs up a handful of times at most; a script does far more.
-signup_limit = RateLimit(limit=20, window_s=60)
-link_limit = RateLimit(limit=60, window_s=60)
+signup_limit = PublicBudget("signup", "20/minute")
+link_limit = PublicBudget("link", "60/minute")
 # A visitor writes to sales once or twice; an office behind one address a few times more.
-inquiry_limit = RateLimit(limit=10, window_s=60)
+inquiry_limit = PublicBudget("inquiry", "10/minute")
+# Test sends reach any address through the merchant's own provider account: for checking a
+# template, not for mailing a list.
+test_send_limit = OrganizationBudget("test-send", "30/hour")

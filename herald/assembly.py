@@ -30,6 +30,7 @@ from herald.messaging.contracts import SEND_WORKFLOW
 from herald.messaging.unsubscribe import Links
 from herald.newsletter.triggers import newsletter_workflows_for
 from herald.outbound import Outbound
+from herald.ratelimits import RateLimits
 from herald.runtime import Runtime
 from herald.segments.contracts import SEGMENT_SWEEP_WORKFLOW
 from herald.settings import Settings, signing_key
@@ -77,5 +78,6 @@ def build_runtime(settings: Settings, simulate_journey: JourneySimulator | None 
         links=Links(settings.public_url, signing_key(settings)),
         dispatcher=EventDispatcher(db, temporal.client, settings.task_queue, REACTIONS),
         outbound=Outbound.allowing(settings.outbound_allow),
+        rate_limits=RateLimits.of(settings.rate_limit_storage, db.engine),
         simulate_journey=simulate_journey,
     )

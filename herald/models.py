@@ -28,6 +28,7 @@ from herald.messaging.models import (
 )
 from herald.newsletter.models import Subscriber
 from herald.organizations.models import Organization
+from herald.ratelimits import RateLimitCounter
 from herald.segments.models import Segment, SegmentMembership
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "MessageTemplate",
     "MessagingSettings",
     "Organization",
+    "RateLimitCounter",
     "RateLimitWindow",
     "Redemption",
     "Referral",

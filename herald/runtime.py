@@ -10,8 +10,10 @@ loop keeps serving every other request meanwhile; Temporal calls are awaited dir
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,7 +21,9 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowHandle
 
+from herald.errors import TooManyRequests
 from herald.outbound import Outbound
+from herald.ratelimits import RateLimits
 from herald.settings import Settings
 from herald.temporal import TemporalConnection, WorkflowStart, start_run
 
@@ -32,6 +36,31 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# Live streams one API key may hold open in one process: each holds a connection and a poll.
+MAX_STREAMS_PER_KEY = 5
+
+
+@dataclass
+class StreamSlots:
+    """The live streams open in this process, per key (one event loop: no lock needed)."""
+
+    per_key: int = MAX_STREAMS_PER_KEY
+    _open: Counter[uuid.UUID] = field(default_factory=Counter)
+
+    @contextlib.contextmanager
+    def hold(self, key_id: uuid.UUID) -> Iterator[None]:
+        if self._open[key_id] >= self.per_key:
+            raise TooManyRequests(
+                f"at most {self.per_key} live streams per API key; close one first"
+            )
+        self._open[key_id] += 1
+        try:
+            yield
+        finally:
+            self._open[key_id] -= 1
+            if not self._open[key_id]:
+                del self._open[key_id]
+
 
 @dataclass(frozen=True)
 class Runtime:
@@ -42,8 +71,11 @@ class Runtime:
     dispatcher: EventDispatcher
     # Vets every address a tenant chose before Herald calls it (or stores it).
     outbound: Outbound
+    # Budgets shared by every API process (public forms, test sends).
+    rate_limits: RateLimits
     # Given by the composition that has a simulator (the API): journey simulations.
     simulate_journey: JourneySimulator | None = None
+    streams: StreamSlots = field(default_factory=StreamSlots)
     # Dispatches under way, held so none is collected before it ends.
     _dispatching: set[asyncio.Task[int]] = field(default_factory=set, compare=False)
 

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     # Networks Herald may call although they are not public (comma-separated addresses or
     # CIDRs): an internal mail relay, the local fakes in tests. Empty: public addresses only.
     outbound_allow: str = ""
+    # Where rate-limit counters live: empty for Herald's database (shared by every API process),
+    # or a `limits` storage URI such as redis://host:6379 (install the `redis` extra).
+    rate_limit_storage: str = ""
+    # Proxies whose X-Forwarded-For names the client (comma-separated addresses or CIDRs).
+    # Empty: the socket's address is the client, as when nothing sits in front of the API.
+    trusted_proxies: str = ""
 
 
 @lru_cache

@@ -67,6 +67,14 @@ def list_inquiries(
     return service.list_inquiries(session, query)
 
 
+async def stream_slot(
+    principal: Principal = Depends(read), runtime: Runtime = Depends(get_runtime)
+) -> AsyncIterator[None]:
+    """Held while the stream is open (a 429 if the key holds too many already)."""
+    with runtime.streams.hold(principal.api_key_id):
+        yield
+
+
 @router.get(
     "/v1/inquiries/stream",
     response_class=EventSourceResponse,
@@ -76,6 +84,7 @@ def list_inquiries(
 async def stream_inquiries(
     principal: Principal = Depends(read),
     runtime: Runtime = Depends(get_runtime),
+    _: None = Depends(stream_slot),
     last_event_id: Annotated[str | None, Header(max_length=100)] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     async for inquiry in actions.feed(runtime, principal, last_event_id):

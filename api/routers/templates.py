@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from api.deps import PageCursor, PageLimit, get_runtime, org_session, require
+from api.ratelimit import test_send_limit
 from herald.access.permissions import Permission
 from herald.access.service import Principal
 from herald.messaging import actions, templates
@@ -95,6 +96,7 @@ async def test_send(
     template_id: uuid.UUID,
     body: TestSendRequest,
     principal: Principal = Depends(write),
+    _: None = Depends(test_send_limit),  # after the permission: a refused caller spends nothing
     runtime: Runtime = Depends(get_runtime),
 ) -> MessageOut:
     return await actions.test_send(runtime, principal.organization_id, template_id, body)

@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -245,13 +245,13 @@ def test_only_sales_owners_and_managers_work_inquiries(stack: Stack, org: Org) -
 
 
 def test_bots_flooding_or_filling_the_honeypot_and_bad_forms_are_refused_and_store_nothing(
-    stack: Stack, org: Org, tmp_path: Path
+    stack: Stack, org: Org, other_org: Org, tmp_path: Path
 ) -> None:
     def total() -> int:
         listed = stack.api.get("/v1/inquiries", headers=org.headers()).json()
         return listed["total"]  # type: ignore[no-any-return]
 
-    # A private API process: the limit is counted per process and per client address.
+    # A second API process: the budget is shared by both, per organization and client address.
     api, base_url = api_process(stack.env, tmp_path)
     api.start()
     try:
@@ -270,11 +270,14 @@ def test_bots_flooding_or_filling_the_honeypot_and_bad_forms_are_refused_and_sto
             assert big.status_code == 413
             assert client.post("/v1/public/no-such-shop/inquiries", json=_form()).status_code == 404
             assert total() == 0
-            codes = [_post(client, org).status_code for _ in range(100)]
+            first = [_post(stack.api, org).status_code for _ in range(4)]
+            codes = first + [_post(client, org).status_code for _ in range(100)]
+            # The same client writing to another shop is counted apart.
+            assert _post(client, other_org).status_code == 202
     finally:
         api.stop()
     accepted = codes.count(202)
-    assert codes[0] == 202 and codes[-1] == 429 and 0 < accepted <= 10
+    assert first == [202] * 4 and codes[-1] == 429 and accepted <= 10
     assert total() == accepted
 
 
@@ -305,3 +308,25 @@ def test_a_revoked_key_s_live_feed_closes(stack: Stack, org: Org) -> None:
     assert revoked.status_code == 204
     assert closed.wait(5), "the feed outlived its key"
     thread.join(5)
+
+
+def test_one_key_holds_at_most_five_live_feeds(stack: Stack, org: Org) -> None:
+    base_url = str(stack.api.base_url)
+    timeout = httpx.Timeout(10, read=None)
+    with httpx.Client(base_url=base_url, timeout=timeout) as client, ExitStack() as feeds:
+        for _ in range(5):
+            feed = feeds.enter_context(
+                client.stream("GET", "/v1/inquiries/stream", headers=org.headers(Role.sales))
+            )
+            assert feed.status_code == 200
+        refused = client.get("/v1/inquiries/stream", headers=org.headers(Role.sales))
+        assert refused.status_code == 429, refused.text
+        # Another key of the same shop has its own feeds.
+        with client.stream("GET", "/v1/inquiries/stream", headers=org.headers()) as other:
+            assert other.status_code == 200
+    # Closed feeds give their places back.
+    with (
+        httpx.Client(base_url=base_url, timeout=timeout) as client,
+        client.stream("GET", "/v1/inquiries/stream", headers=org.headers(Role.sales)) as again,
+    ):
+        assert again.status_code == 200
