@@ -14,6 +14,13 @@ from herald.temporal import search_attribute_flags
 # Measured on a 2-core machine: WAL with relaxed syncs more than doubles the dev server's
 # throughput on its SQLite file, which stays crash-safe at the database level.
 SQLITE_PRAGMAS = ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"]
+# Task queue fairness (server 1.29+): each organization's tasks wait in a queue of their own,
+# served in turn, so one organization's backlog does not starve another's (herald.temporal:
+# tenant_priority). Migration drains tasks queued before it was on.
+FAIRNESS = [
+    f"--dynamic-config-value={setting}=true"
+    for setting in ("matching.useNewMatcher", "matching.enableFairness", "matching.enableMigration")
+]
 
 
 def temporal_cli() -> str:
@@ -48,6 +55,7 @@ def start_dev_server(
         "--log-level",
         "warn",
         *search_attribute_flags(),
+        *FAIRNESS,
     ]
     args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
     if db_file is not None:

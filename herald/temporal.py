@@ -18,6 +18,7 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
+    Priority,
     SearchAttributeIndexedValueType,
     SearchAttributeKey,
     SearchAttributePair,
@@ -227,6 +228,12 @@ async def send_signal(client: Client, signal: WorkflowSignal) -> None:
             await _signal_legacy(client, signal.workflow, signal.legacy, signal.signal, signal.arg)
 
 
+def tenant_priority(organization_id: uuid.UUID | str) -> Priority:
+    """The organization is the run's fairness key: the task queue serves organizations in turn,
+    so one's burst does not starve another's. Activities and child runs inherit it."""
+    return Priority(fairness_key=str(organization_id))
+
+
 async def start_run(
     client: Client, task_queue: str, start: WorkflowStart
 ) -> WorkflowHandle[Any, Any]:
@@ -262,6 +269,7 @@ async def start_run(
                 start.journey,
             ),
             memo=start.memo,
+            priority=tenant_priority(start.organization_id),
             static_summary=start.summary,
             static_details=start.details,
             rpc_timeout=START_RPC_TIMEOUT,

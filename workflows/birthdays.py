@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
         birthday_workflow_id,
     )
     from herald.messaging.contracts import SEND_WORKFLOW, DeliveryRequest, send_workflow_id
-    from herald.temporal import run_search_attributes
+    from herald.temporal import run_search_attributes, tenant_priority
     from workflows.messaging import SendMessage
     from workflows.policies import DB_RETRY, DB_TIMEOUT
     from workflows.timing import scheduled_or_now
@@ -76,6 +76,8 @@ class BirthdayRewards:
                     BIRTHDAY_WORKFLOW, str(reward.organization_id), str(reward.customer_id)
                 ),
                 static_summary=f"Birthday reward of {reward.year} for one customer",
+                # The sweep spans organizations: each reward is queued under its own.
+                priority=tenant_priority(reward.organization_id),
             )
         except WorkflowAlreadyStartedError:
             return 0  # rewarded already this year (or being rewarded now)

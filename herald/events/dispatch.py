@@ -6,7 +6,7 @@ Starting a workflow twice is harmless: workflow ids are derived from the event's
 duplicate start is treated as success.
 
 A failure stays with its event. Temporal being unreachable delays every event alike and is
-retried at the next sweep; an event whose start fails is retried with backoff; an event whose
+retried every few seconds; an event whose start fails is retried with backoff; an event whose
 own data makes a reaction fail is parked after a few tries, listed with its error, and
 dispatched again when staff retry it. None of them holds up the others.
 """
@@ -42,6 +42,9 @@ FIRST_RETRY = timedelta(seconds=5)
 LONGEST_RETRY = timedelta(minutes=5)
 # A reaction that failed this often on the same event will fail again: park it for staff.
 PARK_AFTER = 8
+# While Temporal is unreachable every event waits alike, tried again this often (not at every
+# sweep: each try rewrites the rows).
+OUTAGE_RETRY = timedelta(seconds=5)
 
 
 def next_retry(attempts: int, now: datetime) -> datetime:
@@ -143,8 +146,8 @@ class EventDispatcher:
                 failure = failures[event.id]
                 event.dispatch_attempts += 1
                 event.last_dispatch_error = failure.error
-                if outage:  # nothing wrong with the event: go again at the next sweep
-                    event.retry_at = now
+                if outage:  # nothing wrong with the event: no backoff of its own
+                    event.retry_at = now + OUTAGE_RETRY
                 elif failure.own and event.dispatch_attempts >= PARK_AFTER:
                     event.retry_at = None
                 else:
