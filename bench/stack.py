@@ -109,7 +109,9 @@ class BenchStack:
 
 
 @contextmanager
-def running_herald(database_url: str, worker_processes: int = 1) -> Iterator[BenchStack]:
+def running_herald(
+    database_url: str, worker_processes: int = 1, fairness: bool = True
+) -> Iterator[BenchStack]:
     with tempfile.TemporaryDirectory(prefix="herald-bench-") as tmp:
         tmp_dir = Path(tmp)
         temporal_port = free_port()
@@ -118,6 +120,7 @@ def running_herald(database_url: str, worker_processes: int = 1) -> Iterator[Ben
             ui_port=None,
             db_file=tmp_dir / "temporal.db",
             log_file=tmp_dir / "temporal.log",
+            fairness=fairness,
         )
         stack = BenchStack(address=f"127.0.0.1:{temporal_port}", base_url="")
         try:

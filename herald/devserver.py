@@ -40,6 +40,7 @@ def start_dev_server(
     db_file: Path | None,
     namespace: str = "default",
     log_file: Path | None = None,
+    fairness: bool = True,
 ) -> subprocess.Popen[bytes]:
     """Start the dev server with Herald's search attributes registered; ``ui_port=None`` is headless."""
     args = [
@@ -55,7 +56,7 @@ def start_dev_server(
         "--log-level",
         "warn",
         *search_attribute_flags(),
-        *FAIRNESS,
+        *(FAIRNESS if fairness else []),
     ]
     args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
     if db_file is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 # Bounded so a 1,000-event batch does not open 1,000 concurrent RPCs.
 MAX_CONCURRENT_STARTS = 64
+# One organization's share of them: a burst of one leaves the rest to the others.
+MAX_CONCURRENT_STARTS_PER_ORGANIZATION = 16
 SWEEP_BATCH = 500
 # Backoff after an event's own failure: 5 s, 10 s, 20 s ... at most 5 minutes apart.
 FIRST_RETRY = timedelta(seconds=5)
@@ -58,7 +61,8 @@ class Failure:
     own: bool
 
 
-Loaded = list[tuple[uuid.UUID, list[Action]]]
+# (event id, its organization, what it sets off)
+Loaded = list[tuple[uuid.UUID, uuid.UUID, list[Action]]]
 
 
 def _describe(exc: BaseException) -> str:
@@ -96,18 +100,23 @@ class EventDispatcher:
         self._client = client
         self._task_queue = task_queue
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_STARTS)
+        self._shares: defaultdict[uuid.UUID, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(MAX_CONCURRENT_STARTS_PER_ORGANIZATION)
+        )
 
-    async def _act(self, client: Client, action: Action) -> None:
-        async with self._limit:
+    async def _act(self, client: Client, organization_id: uuid.UUID, action: Action) -> None:
+        async with self._shares[organization_id], self._limit:
             if isinstance(action, WorkflowStart):
                 await start_run(client, self._task_queue, action)
             else:
                 await send_signal(client, action)
 
-    async def _dispatch_event(self, client: Client, actions: list[Action]) -> str | None:
+    async def _dispatch_event(
+        self, client: Client, organization_id: uuid.UUID, actions: list[Action]
+    ) -> str | None:
         """Start or signal every run the event concerns; the error text if one failed."""
         try:
-            await asyncio.gather(*(self._act(client, a) for a in actions))
+            await asyncio.gather(*(self._act(client, organization_id, a) for a in actions))
         except Exception as exc:  # Temporal unreachable, timeouts: keep the event for the sweeper
             return _describe(exc)
         return None
@@ -121,9 +130,10 @@ class EventDispatcher:
         failures: dict[uuid.UUID, Failure] = {}
         with self._db.system_session() as session:
             for event in session.scalars(query).all():
-                event_id = event.id
+                event_id, organization_id = event.id, event.organization_id
                 try:
-                    loaded.append((event_id, actions_for(self._reactions, session, event)))
+                    actions = actions_for(self._reactions, session, event)
+                    loaded.append((event_id, organization_id, actions))
                 except Exception as exc:
                     session.rollback()  # a failed read must not poison the next event's
                     log.warning("event %s rejected by a reaction", event_id, exc_info=True)
@@ -175,17 +185,16 @@ class EventDispatcher:
             client = await self._client()
         except Exception as exc:
             error = Failure(f"Temporal unreachable: {_describe(exc)}", own=False)
-            await self._record_failures({event_id: error for event_id, _ in loaded}, outage=True)
+            await self._record_failures({event_id: error for event_id, _, _ in loaded}, outage=True)
             return 0
-        outcomes = await asyncio.gather(*(self._dispatch_event(client, a) for _, a in loaded))
-        done = [
-            event_id for (event_id, _), error in zip(loaded, outcomes, strict=True) if not error
+        outcomes = await asyncio.gather(
+            *(self._dispatch_event(client, org, actions) for _, org, actions in loaded)
+        )
+        results = [
+            (event_id, error) for (event_id, _, _), error in zip(loaded, outcomes, strict=True)
         ]
-        failed = {
-            event_id: Failure(error, own=False)
-            for (event_id, _), error in zip(loaded, outcomes, strict=True)
-            if error
-        }
+        done = [event_id for event_id, error in results if not error]
+        failed = {event_id: Failure(error, own=False) for event_id, error in results if error}
         if done:
             await asyncio.to_thread(self._mark_dispatched, done)
         await self._record_failures(failed, outage=False)
