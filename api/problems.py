@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError
 
@@ -64,6 +65,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             exc.status_code, "Error"
         )
         return problem(exc.status_code, title, str(exc.detail), request)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the schemas let through (a NUL character in text on
+        # PostgreSQL, say): the client's input, and nothing was written.
+        log.info("value refused by the database on %s: %s", request.url.path, exc.orig)
+        return problem(
+            422, "Invalid input", "a value cannot be stored (a NUL character in text?)", request
+        )
 
     @app.exception_handler(RPCError)
     async def _temporal(request: Request, exc: RPCError) -> JSONResponse:

@@ -6,7 +6,7 @@ import json
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
@@ -18,7 +18,7 @@ from herald.errors import InvalidInput
 from herald.journeys import actions, service
 from herald.journeys.definition import JourneyDefinition
 from herald.journeys.files import load_yaml
-from herald.journeys.keys import STEP_ID_PATTERN
+from herald.journeys.keys import JOURNEY_KEY_PATTERN, STEP_ID_PATTERN
 from herald.journeys.schemas import (
     EnrollRequest,
     JourneyCreate,
@@ -206,7 +206,7 @@ async def enroll(
     "/{key}/runs", response_model=RunPage, summary="This journey's runs, by step and status"
 )
 async def journey_runs(
-    key: str,
+    key: Annotated[str, Path(pattern=JOURNEY_KEY_PATTERN)],
     step: Annotated[str | None, Query(pattern=STEP_ID_PATTERN)] = None,
     status: RunStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

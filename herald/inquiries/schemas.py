@@ -86,7 +86,7 @@ class InquiryQuery(BaseModel):
     created_after: datetime | None = None
     created_before: datetime | None = None
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=100_000)
 
 
 class InquiryPage(BaseModel):

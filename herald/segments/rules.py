@@ -48,8 +48,20 @@ from herald.messaging.models import Channel, Consent, ConsentStatus
 from herald.newsletter.models import Subscriber, SubscriberStatus
 from herald.segments.models import Segment
 
-Scalar = str | int | float | bool
+# Values a rule compares with: numbers any database stores exactly, text of a sane length.
+Number = (
+    Annotated[int, Field(ge=-(10**15), le=10**15)]
+    | Annotated[float, Field(ge=-1e15, le=1e15, allow_inf_nan=False)]
+)
+Scalar = bool | Number | Annotated[str, Field(max_length=1000)]
+# Attribute and property names a rule reads (a JSON path on both databases): no quotes,
+# brackets or control characters.
+FieldName = Annotated[str, Field(pattern=r"^[\w .:/-]{1,100}$")]
+Values = Annotated[list[Scalar], Field(max_length=100)]
 Operator = Literal["eq", "ne", "gt", "gte", "lt", "lte"]
+
+
+MAX_DAYS = 36_500
 
 
 class _Node(BaseModel):
@@ -64,7 +76,11 @@ class _Compared(_Node):
         value: Scalar | list[Scalar] | None
 
     @model_validator(mode="after")
-    def _between_has_bounds(self) -> Self:
+    def _value_fits_the_operator(self) -> Self:
+        if self.op in ("gt", "gte", "lt", "lte") and (
+            self.value is None or isinstance(self.value, bool | list)
+        ):
+            raise ValueError(f"{self.op} compares with one number, date or text")
         if self.op == "between" and not (isinstance(self.value, list) and len(self.value) == 2):
             raise ValueError("between takes [low, high]")
         return self
@@ -85,9 +101,9 @@ class NotRule(_Node):
 class AttributeRule(_Compared):
     """A customer attribute compared with a value; ``exists`` needs none."""
 
-    attribute: str = Field(min_length=1, max_length=100)
+    attribute: FieldName
     op: Operator | Literal["exists", "contains", "in", "between"] = "eq"
-    value: Scalar | list[Scalar] | None = None
+    value: Scalar | Values | None = None
 
 
 class TagRule(_Node):
@@ -95,7 +111,7 @@ class TagRule(_Node):
 
 
 class PointsRule(_Node):
-    points: int
+    points: Annotated[int, Field(ge=-(10**15), le=10**15)]
     op: Operator = "gte"
 
 
@@ -113,10 +129,10 @@ class EventRule(_Node):
     times, within the last ``within_days`` days if given."""
 
     performed: str = Field(min_length=1, max_length=100)
-    where: dict[str, Scalar] = {}
+    where: dict[FieldName, Scalar] = Field(default={}, max_length=20)
     within_days: int | None = Field(default=None, ge=1, le=3650)
-    at_least: int = Field(default=1, ge=0)
-    at_most: int | None = Field(default=None, ge=0)
+    at_least: int = Field(default=1, ge=0, le=10**9)
+    at_most: int | None = Field(default=None, ge=0, le=10**9)
     # When they first or last did it, in days ago: {"op": "lte", "days_ago": 7} is "within
     # the last week". Someone who never did it has no first or last time and does not match.
     first: DaysAgo | None = None
@@ -130,7 +146,25 @@ class ProfileRule(_Compared):
     op: (
         Operator | Literal["exists", "contains", "in", "within_days", "before", "after", "between"]
     ) = "eq"
-    value: Scalar | list[Scalar] | None = None
+    value: Scalar | Values | None = None
+
+    @model_validator(mode="after")
+    def _dates_are_dates(self) -> Self:
+        dated = self.profile in ("created_at", "birthday")
+        if self.op == "within_days" and not (
+            isinstance(self.value, int | float)
+            and not isinstance(self.value, bool)
+            and 0 <= self.value <= MAX_DAYS
+        ):
+            raise ValueError(f"within_days takes a number of days from 0 to {MAX_DAYS}")
+        if self.op in ("before", "after") or (self.op == "between" and dated):
+            values = self.value if isinstance(self.value, list) else [self.value]
+            for value in values:
+                try:
+                    date.fromisoformat(str(value))
+                except ValueError as exc:
+                    raise ValueError(f"{self.op} takes dates as YYYY-MM-DD") from exc
+        return self
 
 
 class SubscribedRule(_Node):
@@ -153,8 +187,14 @@ class OrdersRule(_Node):
 
     orders: Literal["total_spent", "count", "average_value", "days_since_last"]
     op: Operator = "gte"
-    value: float
+    value: float = Field(ge=-1e15, le=1e15, allow_inf_nan=False)
     within_days: int | None = Field(default=None, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _days_in_range(self) -> Self:
+        if self.orders == "days_since_last" and not 0 <= self.value <= MAX_DAYS:
+            raise ValueError(f"days_since_last is between 0 and {MAX_DAYS}")
+        return self
 
 
 class RfmRule(_Node):
