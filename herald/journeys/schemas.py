@@ -64,7 +64,7 @@ class JourneyStats(BaseModel):
 
 class MigrateRequest(BaseModel):
     # The version to move waiting runs to; the current one if omitted.
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=1_000_000)
 
 
 class MigrateOutcome(BaseModel):

@@ -89,8 +89,8 @@ class RewardFields(BaseModel):
     value: Decimal | None = Field(default=None, gt=0, max_digits=12, decimal_places=2)
     sku: str | None = Field(default=None, min_length=1, max_length=100)
     cost_points: int = Field(gt=0, le=100_000_000)
-    stock: int | None = Field(default=None, ge=0)
-    per_customer_limit: int | None = Field(default=None, ge=1)
+    stock: int | None = Field(default=None, ge=0, le=1_000_000_000)
+    per_customer_limit: int | None = Field(default=None, ge=1, le=1_000_000)
     active: bool = True
 
     @model_validator(mode="after")
@@ -116,8 +116,8 @@ class RewardUpdate(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     cost_points: int | None = Field(default=None, gt=0, le=100_000_000)
-    stock: int | None = Field(default=None, ge=0)
-    per_customer_limit: int | None = Field(default=None, ge=1)
+    stock: int | None = Field(default=None, ge=0, le=1_000_000_000)
+    per_customer_limit: int | None = Field(default=None, ge=1, le=1_000_000)
     active: bool | None = None
 
 

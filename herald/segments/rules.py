@@ -64,6 +64,12 @@ Operator = Literal["eq", "ne", "gt", "gte", "lt", "lte"]
 MAX_DAYS = 36_500
 
 
+def _kind(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    return "number" if isinstance(value, int | float) else "text"
+
+
 class _Node(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -81,6 +87,10 @@ class _Compared(_Node):
             self.value is None or isinstance(self.value, bool | list)
         ):
             raise ValueError(f"{self.op} compares with one number, date or text")
+        if isinstance(self.value, list) and self.op not in ("in", "between"):
+            raise ValueError(f"{self.op} compares with one value; a list is for in and between")
+        if isinstance(self.value, list) and len({_kind(v) for v in self.value}) > 1:
+            raise ValueError("a list of values holds one kind: numbers, text or true/false")
         if self.op == "between" and not (isinstance(self.value, list) and len(self.value) == 2):
             raise ValueError("between takes [low, high]")
         return self
@@ -171,7 +181,7 @@ class SubscribedRule(_Node):
     """On the newsletter: subscribed (confirmed), pending (waiting for the double opt-in) or
     unsubscribed, optionally to one topic."""
 
-    newsletter: SubscriberStatus = SubscriberStatus.subscribed
+    newsletter: SubscriberStatus  # no default: stored rules drop defaults, and it names the node
     topic: str | None = Field(default=None, min_length=1, max_length=100)
 
 

@@ -153,6 +153,13 @@ def test_exit_events_and_operators_end_runs(stack: Stack, org: Org) -> None:
         _signup(stack, org, customer)
     runs = wait_until(lambda: len(r := _runs(stack, org, step="pause")) == 2 and r)
     by_customer = {r["customer_id"]: r["workflow_id"] for r in runs}
+    # One run a page: the cursor leads to the other.
+    first = stack.api.get("/v1/runs", params={"limit": 1}, headers=org.headers()).json()
+    second = stack.api.get(
+        "/v1/runs", params={"limit": 1, "cursor": first["next_cursor"]}, headers=org.headers()
+    ).json()
+    paged = {run["workflow_id"] for run in first["items"] + second["items"]}
+    assert paged == set(by_customer.values())
 
     event = {"type": "customer.unsubscribed", "customer": {"id": leaving["id"]}}
     assert stack.api.post("/v1/events", json=event, headers=org.headers()).status_code == 202
