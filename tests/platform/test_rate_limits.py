@@ -4,12 +4,17 @@ address in X-Forwarded-For gains nothing."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from herald.access.models import Role
+from herald.database import Database
 from herald.devserver import wait_for_port
+from herald.errors import TooManyRequests
+from herald.ratelimits import RateLimits
 from tests.support import Org, Stack, api_process
 
 
@@ -70,3 +75,17 @@ def test_test_sends_are_rate_limited_per_organization(
     codes = [send(org) for _ in range(31)]
     assert codes[:30] == [200] * 30 and codes[30] == 429
     assert send(other_org) == 200
+
+
+def test_a_budget_counts_the_same_in_the_database_and_in_another_limits_storage(
+    db: Database,
+) -> None:
+    """The default keeps counters in Herald's database; HERALD_RATE_LIMIT_STORAGE may name any
+    storage the limits library knows (redis://... in production; memory:// here)."""
+    for limits in (RateLimits.of("", db.engine), RateLimits.of("memory://", db.engine)):
+        visitor = uuid.uuid4().hex
+        for _ in range(3):
+            limits.spend("3/minute", "probe", visitor)
+        with pytest.raises(TooManyRequests):
+            limits.spend("3/minute", "probe", visitor)
+        limits.spend("3/minute", "probe", uuid.uuid4().hex)  # someone else's budget
