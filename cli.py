@@ -13,11 +13,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from herald.settings import STATE_DIR, get_settings
+from herald.settings import STATE_DIR, get_settings, secret_keys
 
 app = typer.Typer(help="Herald: marketing automation engine on Temporal.", no_args_is_help=True)
 orgs = typer.Typer(help="Organizations (brands).", no_args_is_help=True)
 app.add_typer(orgs, name="orgs")
+secrets_app = typer.Typer(help="The secret key and what it seals.", no_args_is_help=True)
+app.add_typer(secrets_app, name="secrets")
 journeys = typer.Typer(help="Journeys kept as YAML or JSON files.", no_args_is_help=True)
 app.add_typer(journeys, name="journeys")
 console = Console()
@@ -62,6 +64,26 @@ def worker() -> None:
     from worker import main
 
     main()
+
+
+@secrets_app.command("rotate")
+def rotate_secrets() -> None:
+    """Seal every stored provider credential under the current HERALD_SECRET_KEY.
+
+    Rotate by setting the new secret, listing the old one in HERALD_PREVIOUS_SECRET_KEYS,
+    restarting, then running this. Remove the old secret once links sent under it may expire.
+    """
+    from herald.database import Database
+    from herald.messaging.setup import reseal_credentials
+    from herald.secrets import Envelope
+
+    settings = get_settings()
+    keys = secret_keys(settings)
+    db = Database(settings.database_url)
+    with db.system_session() as session:
+        changed = reseal_credentials(session, Envelope(keys))
+    db.dispose()
+    console.print(f"{changed} credential(s) sealed under the current secret key")
 
 
 @orgs.command("create")
@@ -167,7 +189,8 @@ def dev() -> None:
         wait_for_port(temporal_port)
         upgrade(settings.database_url)
         key = _demo_key()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # HERALD_DEV: the processes may make up a local secret key (nowhere else).
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "HERALD_DEV": "true"}
         children.append(subprocess.Popen(herald_command("worker"), env=env))
         children.append(subprocess.Popen(herald_command("api"), env=env))
         wait_for_port(settings.api_port)

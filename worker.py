@@ -23,11 +23,11 @@ from activities.journeys import JourneyActivities
 from activities.loyalty import BirthdayActivities, ExpiryActivities, LoyaltyActivities
 from activities.messaging import MessagingActivities
 from activities.segments import SegmentActivities
+from herald.assembly import install_secrets
 from herald.database import Database
-from herald.messaging.unsubscribe import Links
 from herald.outbound import Outbound
 from herald.schedules import ensure_schedules
-from herald.settings import Settings, get_settings, signing_key
+from herald.settings import Settings, get_settings
 from herald.temporal import connect, ensure_search_attributes
 from workflows.birthdays import BirthdayReward, BirthdayRewards
 from workflows.campaigns import CampaignSend
@@ -69,7 +69,7 @@ def build_worker(
     settings: Settings, client: Client, db: Database, executor: ThreadPoolExecutor
 ) -> Worker:
     loyalty = LoyaltyActivities(db)
-    links = Links(settings.public_url, signing_key(settings))
+    links = install_secrets(settings)
     outbound = Outbound.allowing(settings.outbound_allow)
     messaging = MessagingActivities(db, links, outbound)
     journeys = JourneyActivities(db, links, outbound)

@@ -24,11 +24,16 @@ from herald.database import Database
 from herald.devserver import free_port, herald_command, start_dev_server, wait_for_port
 from herald.organizations.models import Organization
 from herald.organizations.service import create_organization
+from herald.secrets import SecretKeys, install
 from herald.settings import Settings
 from herald.temporal import connect
 
 DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BARE_QUEUE = "bench-bare"
+# The benchmarks' own secret: the processes they start and the bench's own code (which seals
+# and opens provider credentials in process) share it.
+BENCH_SECRET = "bench-secret-key"
+install(SecretKeys(BENCH_SECRET))
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -134,6 +139,7 @@ def running_herald(
                 "HERALD_API_PORT": str(api_port),
                 "HERALD_API_ACCESS_LOG": "false",
                 "HERALD_WORKER_PROCESSES": str(worker_processes),
+                "HERALD_SECRET_KEY": BENCH_SECRET,
             }
             with open(tmp_dir / "herald.log", "ab") as out:
                 stack.processes = [

@@ -32,8 +32,9 @@ from herald.newsletter.triggers import newsletter_workflows_for
 from herald.outbound import Outbound
 from herald.ratelimits import RateLimits
 from herald.runtime import Runtime
+from herald.secrets import install
 from herald.segments.contracts import SEGMENT_SWEEP_WORKFLOW
-from herald.settings import Settings, signing_key
+from herald.settings import Settings, secret_keys
 from herald.temporal import TemporalConnection
 
 # What events set off, in this order.
@@ -68,6 +69,13 @@ def visible_run_types(role: Role) -> frozenset[str]:
     return frozenset(kind for kind, needed in RUN_READERS.items() if allows(role, needed))
 
 
+def install_secrets(settings: Settings) -> Links:
+    """This process's keys: installed to open sealed credentials; the links they sign."""
+    keys = secret_keys(settings)
+    install(keys)
+    return Links(settings.public_url, keys.current, keys.previous)
+
+
 def build_runtime(settings: Settings, simulate_journey: JourneySimulator | None = None) -> Runtime:
     db = Database(settings.database_url)
     temporal = TemporalConnection(settings)
@@ -75,7 +83,7 @@ def build_runtime(settings: Settings, simulate_journey: JourneySimulator | None 
         settings=settings,
         db=db,
         temporal=temporal,
-        links=Links(settings.public_url, signing_key(settings)),
+        links=install_secrets(settings),
         dispatcher=EventDispatcher(db, temporal.client, settings.task_queue, REACTIONS),
         outbound=Outbound.allowing(settings.outbound_allow),
         rate_limits=RateLimits.of(settings.rate_limit_storage, db.engine),

@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from herald.secrets import SecretKeyMissing, SecretKeys
+
 # Local state of the embedded setup (SQLite file, Temporal dev server database, demo key).
 STATE_DIR = Path(".herald")
 
@@ -37,8 +39,13 @@ class Settings(BaseSettings):
     api_access_log: bool = True
     # Where providers and recipients reach this API (webhooks, unsubscribe links).
     public_url: str = "http://127.0.0.1:8000"
-    # Signs unsubscribe links. Set it in production; locally one is made under .herald/.
+    # The root of every key (signed links, credentials at rest). Required outside `herald dev`,
+    # which makes one under .herald/.
     secret_key: str = ""
+    # Secrets it replaced (comma-separated), still accepted until removed: see docs/SECURITY.md.
+    previous_secret_keys: str = ""
+    # Set by `herald dev` for the processes it starts: local conveniences (a made-up secret).
+    dev: bool = False
     temporal_ui_port: int = 8233
     # Networks Herald may call although they are not public (comma-separated addresses or
     # CIDRs): an internal mail relay, the local fakes in tests. Empty: public addresses only.
@@ -56,10 +63,18 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def signing_key(settings: Settings) -> str:
-    """The configured secret, else a local one created once (API and worker share the file)."""
+def secret_keys(settings: Settings) -> SecretKeys:
+    """The deployment's secret keys. Outside `herald dev` the secret must be configured: a key
+    made up per host would sign links another replica refuses and seal credentials it cannot
+    open. `herald dev` makes one under .herald/ (API and worker share the file)."""
+    previous = tuple(k.strip() for k in settings.previous_secret_keys.split(",") if k.strip())
     if settings.secret_key:
-        return settings.secret_key
+        return SecretKeys(settings.secret_key, previous)
+    if not settings.dev:
+        raise SecretKeyMissing(
+            "set HERALD_SECRET_KEY (e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`); only `herald dev` makes one up"
+        )
     path = STATE_DIR / "secret-key"
     if not path.exists():
         # Written aside and linked into place, so a process starting at the same moment never
@@ -74,4 +89,4 @@ def signing_key(settings: Settings) -> str:
             pass
         finally:
             draft.unlink()
-    return path.read_text().strip()
+    return SecretKeys(path.read_text().strip(), previous)

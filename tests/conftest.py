@@ -14,6 +14,7 @@ import pytest
 from herald.database import Database
 from herald.devserver import free_port, wait_for_port
 from herald.migrate import upgrade
+from herald.secrets import SecretKeys, install
 from herald.settings import Settings
 from herald.temporal import connect
 from tests.fakes import FakeProviders
@@ -23,6 +24,7 @@ from tests.recording import (  # noqa: F401 (an autouse fixture, registered by i
     save_dev_server_histories,
 )
 from tests.support import (
+    TEST_SECRET,
     Org,
     Stack,
     TemporalServer,
@@ -32,6 +34,12 @@ from tests.support import (
     make_org,
     worker_process,
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _secret_keys() -> None:
+    """The tests' own process opens sealed credentials the way the API and worker do."""
+    install(SecretKeys(TEST_SECRET))
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,9 @@ from tests.recording import (  # noqa: F401 (an autouse fixture, registered by i
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The secret of every process the tests start, and of the tests' own process (conftest).
+TEST_SECRET = "test-secret-key"
+
 # Where the fakes of the outside world listen: allowed past the outbound guard in tests only.
 FAKES_NETWORK = "127.0.0.1"
 TO_FAKES = Outbound.allowing(FAKES_NETWORK)
@@ -144,7 +147,7 @@ def herald_env(database_url: str, temporal_address: str, task_queue: str) -> dic
         "HERALD_TASK_QUEUE": task_queue,
         "HERALD_DISPATCH_INTERVAL_S": "0.3",
         "HERALD_LEGACY_RUN_CHECK_S": "0.2",
-        "HERALD_SECRET_KEY": "test-secret-key",
+        "HERALD_SECRET_KEY": TEST_SECRET,
         # The fake providers and webhook receivers listen on this machine.
         "HERALD_OUTBOUND_ALLOW": FAKES_NETWORK,
         "PYTHONUNBUFFERED": "1",

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from herald.db import Base, JSONType, TenantScoped, utcnow
 from herald.messaging.contracts import MessageStatus
+from herald.secrets import EncryptedText
 
 
 class Channel(enum.StrEnum):
@@ -99,17 +100,17 @@ class MessagingSettings(TenantScoped, Base):
     email_from_name: Mapped[str | None] = mapped_column(String(200))
     # CAN-SPAM: every marketing email carries the sender's postal address.
     postal_address: Mapped[str | None] = mapped_column(Text)
-    sendgrid_api_key: Mapped[str | None] = mapped_column(Text)
+    sendgrid_api_key: Mapped[str | None] = mapped_column(EncryptedText)
     sendgrid_host: Mapped[str | None] = mapped_column(String(300))
     # The Event Webhook's verification key (base64 DER, as SendGrid shows it).
     sendgrid_webhook_public_key: Mapped[str | None] = mapped_column(Text)
     twilio_account_sid: Mapped[str | None] = mapped_column(String(64))
-    twilio_auth_token: Mapped[str | None] = mapped_column(Text)
+    twilio_auth_token: Mapped[str | None] = mapped_column(EncryptedText)
     twilio_base_url: Mapped[str | None] = mapped_column(String(300))
     sms_from: Mapped[str | None] = mapped_column(String(20))
     # Push: an FCM HTTP v1 messages:send URL and the bearer token to call it with.
     push_endpoint: Mapped[str | None] = mapped_column(String(500))
-    push_access_token: Mapped[str | None] = mapped_column(Text)
+    push_access_token: Mapped[str | None] = mapped_column(EncryptedText)
     # Marketing waits out this window in the recipient's local time (it may wrap midnight).
     quiet_hours_start: Mapped[time | None]
     quiet_hours_end: Mapped[time | None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import time
 
+import sqlalchemy as sa
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from herald.messaging.policy import FrequencyCap
 from herald.messaging.providers import providers_for
 from herald.messaging.schemas import MessagingSettingsIn, MessagingSettingsOut
 from herald.outbound import Outbound
+from herald.secrets import Envelope
 
 
 def load_messaging_settings(session: Session) -> MessagingSettings | None:
@@ -84,3 +86,28 @@ def put_messaging_settings(
     row.updated_at = utcnow()
     session.commit()
     return settings_out(row)
+
+
+# The settings' secrets, sealed at rest (herald.secrets.EncryptedText).
+CREDENTIALS = ("sendgrid_api_key", "twilio_auth_token", "push_access_token")
+# The same table seen as stored: the sealed text itself, not the clear value.
+_STORED = sa.table(
+    "messaging_settings", sa.column("id"), *(sa.column(name, sa.Text) for name in CREDENTIALS)
+)
+
+
+def reseal_credentials(session: Session, envelope: Envelope) -> int:
+    """Every organization's credentials sealed under the current secret key (those stored in
+    the clear before encryption, too); the number of values rewritten. A system session."""
+    changed = 0
+    for row in session.execute(sa.select(_STORED)).all():
+        updates = {
+            name: envelope.rewrap(value)
+            for name in CREDENTIALS
+            if (value := getattr(row, name)) is not None and not envelope.is_current(value)
+        }
+        if updates:
+            session.execute(sa.update(_STORED).where(_STORED.c.id == row.id).values(**updates))
+            changed += len(updates)
+    session.commit()
+    return changed

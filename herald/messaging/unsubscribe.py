@@ -3,8 +3,11 @@ tracking.
 
 Unsubscribe links are unguessable and bound to one organization and customer.
 
-A token is the customer id signed with the deployment's secret and the organization id, so it
-cannot be guessed, cannot be altered, and means nothing to another organization.
+A token is the customer id signed with the deployment's link key and the organization id, so
+it cannot be guessed, cannot be altered, and means nothing to another organization. The link key
+is derived from the secret for this purpose alone (``herald.secrets``). After a rotation, links
+signed under a previous secret keep opening while that secret is listed; so do links signed
+before keys were derived per purpose (with the secret itself).
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import base64
 import hashlib
 import hmac
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
+
+from herald.secrets import SecretKeys
 
 _PURPOSE = b"unsubscribe:v1"
 LOYALTY_VIEW = b"loyalty-view:v1"
@@ -32,12 +37,25 @@ def _unb64(text: str) -> bytes:
 class Links:
     public_url: str
     secret_key: str
+    previous_keys: tuple[str, ...] = ()
+    # The key that signs, then every key whose signatures still open links.
+    _keys: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        secrets = SecretKeys(self.secret_key, self.previous_keys)
+        legacy = tuple(secret.encode() for secret in secrets.all)
+        object.__setattr__(self, "_keys", secrets.for_purpose("links") + legacy)
+
+    def _signatures(self, payload: bytes, size: int) -> list[bytes]:
+        return [hmac.new(key, payload, hashlib.sha256).digest()[:size] for key in self._keys]
 
     def _signature(
         self, purpose: bytes, organization_id: uuid.UUID, customer_id: uuid.UUID
     ) -> bytes:
-        payload = purpose + organization_id.bytes + customer_id.bytes
-        return hmac.new(self.secret_key.encode(), payload, hashlib.sha256).digest()[:18]
+        return self._signatures(purpose + organization_id.bytes + customer_id.bytes, 18)[0]
+
+    def _verified(self, signature: bytes, payload: bytes, size: int) -> bool:
+        return any(hmac.compare_digest(signature, s) for s in self._signatures(payload, size))
 
     def customer_token(
         self, purpose: bytes, organization_id: uuid.UUID, customer_id: uuid.UUID
@@ -56,10 +74,8 @@ class Links:
             signature = _unb64(raw_signature)
         except ValueError:
             return None
-        expected = self._signature(purpose, organization_id, customer_id)
-        if not hmac.compare_digest(signature, expected):
-            return None
-        return customer_id
+        payload = purpose + organization_id.bytes + customer_id.bytes
+        return customer_id if self._verified(signature, payload, 18) else None
 
     def unsubscribe_token(self, organization_id: uuid.UUID, customer_id: uuid.UUID) -> str:
         return self.customer_token(_PURPOSE, organization_id, customer_id)
@@ -76,16 +92,17 @@ class Links:
         token = self.unsubscribe_token(organization_id, customer_id)
         return f"{self.public_url.rstrip('/')}/v1/public/{slug}/unsubscribe/{token}"
 
-    def _tracking_signature(
-        self, organization_id: uuid.UUID, message_id: uuid.UUID, kind: str, index: int
+    @staticmethod
+    def _tracking_payload(
+        organization_id: uuid.UUID, message_id: uuid.UUID, kind: str, index: int
     ) -> bytes:
-        payload = b"track:v1" + organization_id.bytes + message_id.bytes + f"{kind}{index}".encode()
-        return hmac.new(self.secret_key.encode(), payload, hashlib.sha256).digest()[:12]
+        return b"track:v1" + organization_id.bytes + message_id.bytes + f"{kind}{index}".encode()
 
     def tracking_url(
         self, organization_id: uuid.UUID, message_id: uuid.UUID, kind: str, index: int
     ) -> str:
-        signature = _b64(self._tracking_signature(organization_id, message_id, kind, index))
+        payload = self._tracking_payload(organization_id, message_id, kind, index)
+        signature = _b64(self._signatures(payload, 12)[0])
         token = f"{_b64(message_id.bytes)}.{kind}{index}.{signature}"
         return f"{self.public_url.rstrip('/')}/v1/track/{token}"
 
@@ -105,8 +122,8 @@ class Links:
         index: int,
         signature: bytes,
     ) -> bool:
-        expected = self._tracking_signature(organization_id, message_id, kind, index)
-        return hmac.compare_digest(signature, expected)
+        payload = self._tracking_payload(organization_id, message_id, kind, index)
+        return self._verified(signature, payload, 12)
 
 
 def unsubscribe_headers(url: str) -> dict[str, str]:

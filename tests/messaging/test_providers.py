@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from herald.access.models import Role
 from herald.messaging.models import MessagingSettings
+from herald.secrets import ENCRYPTED_PREFIX
 from tests.fakes import FakeProviders
 from tests.support import Org, Stack, wait_until
 
@@ -66,6 +67,17 @@ def test_email_goes_through_the_sendgrid_sdk_with_herald_s_message_id(
     stack: Stack, org: Org, fake_providers: FakeProviders
 ) -> None:
     _configure(stack, org, fake_providers)
+    # At rest the key is sealed; the worker opens it to call SendGrid.
+    with stack.db.engine.connect() as conn:
+        stored = conn.execute(
+            text(
+                "SELECT sendgrid_api_key, twilio_auth_token FROM messaging_settings "
+                "WHERE organization_id = :org"
+            ),
+            {"org": org.id.hex if stack.db.engine.dialect.name == "sqlite" else org.id},
+        ).one()
+    assert all(v.startswith(ENCRYPTED_PREFIX) for v in stored)
+    assert "SG.fake-key" not in stored[0] and "secret-token" not in stored[1]
     response = _test_send(stack, org, EMAIL, "reader@example.com")
     assert response.status_code == 200, response.text
     message = response.json()

@@ -188,9 +188,28 @@ def test_journeys_lint_names_the_file_and_the_fault(tmp_path: Path) -> None:
     assert "bad.yaml" in linted.stdout and "'nowhere', which is not a step" in linted.stdout
 
 
+def test_herald_api_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
+    """A key made up per host would sign links other replicas refuse: outside `herald dev`
+    the secret is required."""
+    env = {**os.environ, "HERALD_API_PORT": str(free_port())}
+    for name in ("HERALD_DATABASE_URL", "HERALD_SECRET_KEY", "HERALD_DEV"):
+        env.pop(name, None)
+    done = subprocess.run(
+        [HERALD, "api"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert "set HERALD_SECRET_KEY" in done.stdout + done.stderr
+    assert not (tmp_path / ".herald" / "secret-key").exists()
+
+
 def test_sigterm_stops_herald_api_after_a_clean_shutdown(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "HERALD_API_PORT": str(port), "HERALD_API_ACCESS_LOG": "false"}
+    env = {
+        **os.environ,
+        "HERALD_API_PORT": str(port),
+        "HERALD_API_ACCESS_LOG": "false",
+        "HERALD_SECRET_KEY": "a-secret-for-this-test",
+    }
     env.pop("HERALD_DATABASE_URL", None)
     log = tmp_path / "api.log"
     with open(log, "wb") as output:

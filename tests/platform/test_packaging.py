@@ -100,3 +100,11 @@ def test_compose_runs_temporal_with_task_queue_fairness() -> None:
     settings = yaml.safe_load((ROOT / mount.split(":")[0]).read_text())
     enabled = {name for name, values in settings.items() if values == [{"value": True}]}
     assert enabled == {flag.split("=")[1] for flag in FAIRNESS}
+
+
+def test_compose_requires_the_secret_key_and_passes_the_previous_ones() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "HERALD_SECRET_KEY: ${HERALD_SECRET_KEY:?" in text
+    services = yaml.safe_load(text)["services"]
+    for name in ("api", "worker"):
+        assert "HERALD_PREVIOUS_SECRET_KEYS" in services[name]["environment"]
