@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.stack import (  # noqa: E402
+    BENCH_SECRET,
     bench_database_url,
     copy_cursor,
     reused_organization,
@@ -196,7 +197,7 @@ def reward_counts(db: Database, org_id: uuid.UUID) -> tuple[int, int, int]:
 
 
 async def sweep(address: str, org_id: uuid.UUID, at: datetime) -> BirthdaySweepOutcome:
-    client = await connect(Settings(temporal_address=address))
+    client = await connect(Settings(temporal_address=address, secret_key=BENCH_SECRET))
     result = await client.execute_workflow(
         BIRTHDAY_SWEEP_WORKFLOW,
         BirthdaySweepInput(at=at, organization_id=org_id),

@@ -167,7 +167,7 @@ async def bare_rate(
 ) -> float:
     """Temporal's own limit here: ``total`` runs of a bare workflow started at once and counted
     through visibility as they complete (never by awaiting thousands of results); runs/s."""
-    client = await connect(Settings(temporal_address=address))
+    client = await connect(Settings(temporal_address=address, secret_key=BENCH_SECRET))
     run = uuid.uuid4().hex[:8]
     name = workflow.__name__
     async with Worker(

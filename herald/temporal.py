@@ -26,11 +26,11 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from herald.settings import Settings, get_settings
+from herald.payloads import encrypting_converter
+from herald.settings import Settings, get_settings, secret_keys
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +98,11 @@ def run_search_attributes(
 
 
 async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+    """A client whose payloads are encrypted under the deployment's secret (herald.payloads)."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=encrypting_converter(secret_keys(settings)),
         lazy=lazy,
     )
 

@@ -106,7 +106,9 @@ def stack(
 
 
 async def _record_stack_histories(env: dict[str, str]) -> None:
-    client = await connect(Settings(temporal_address=env["HERALD_TEMPORAL_ADDRESS"]))
+    client = await connect(
+        Settings(temporal_address=env["HERALD_TEMPORAL_ADDRESS"], secret_key=TEST_SECRET)
+    )
     await save_dev_server_histories(client, env["HERALD_TASK_QUEUE"])
 
 

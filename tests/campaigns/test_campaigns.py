@@ -29,7 +29,7 @@ from herald.temporal import connect
 from simulator import time_skipping_worker
 from tests.fakes import FakeProviders, SendGridSigner
 from tests.seed import seed_email_audience
-from tests.support import TO_FAKES, Org, Stack, order_paid, wait_until
+from tests.support import TEST_SECRET, TO_FAKES, Org, Stack, order_paid, wait_until
 from workflows.campaigns import CampaignSend
 
 # SQL here differs between SQLite and PostgreSQL: run on both.
@@ -455,7 +455,9 @@ async def test_an_operator_reads_what_a_send_is_and_where_it_stands_in_temporal(
     campaign = _campaign(stack, org, rate_limit_per_s=50)
     sent = _act(stack, org, campaign, "send").json()
     wait_until(lambda: _shown(stack, org, campaign)["status"] == "completed")
-    client = await connect(Settings(temporal_address=stack.env["HERALD_TEMPORAL_ADDRESS"]))
+    client = await connect(
+        Settings(temporal_address=stack.env["HERALD_TEMPORAL_ADDRESS"], secret_key=TEST_SECRET)
+    )
     handle = client.get_workflow_handle(sent["workflow_id"])
     described = await handle.describe()
     assert await described.static_summary() == "Campaign 'Spring collection' — email, 2 variants"

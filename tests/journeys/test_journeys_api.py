@@ -23,7 +23,7 @@ from herald.journeys.service import get_journey
 from herald.journeys.triggers import journey_start
 from herald.settings import Settings
 from herald.temporal import connect, start_run
-from tests.support import Org, Stack, create_customer, wait_until
+from tests.support import TEST_SECRET, Org, Stack, create_customer, wait_until
 
 # SQL here differs between SQLite and PostgreSQL: run on both.
 pytestmark = pytest.mark.dialects
@@ -466,7 +466,9 @@ async def test_a_run_under_the_retired_id_scheme_keeps_getting_its_events(
                 id=uuid.uuid4(), type="customer.signed_up", properties={}, occurred_at=utcnow()
             ),
         )
-    client = await connect(Settings(temporal_address=stack.env["HERALD_TEMPORAL_ADDRESS"]))
+    client = await connect(
+        Settings(temporal_address=stack.env["HERALD_TEMPORAL_ADDRESS"], secret_key=TEST_SECRET)
+    )
     old = replace(start, workflow_id=legacy.workflow_id, legacy=None)
     await start_run(client, stack.env["HERALD_TASK_QUEUE"], old)
     wait_until(lambda: _run(stack, org, legacy.workflow_id)["step"] == "pause")

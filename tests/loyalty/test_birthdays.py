@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.loyalty import BirthdayActivities
@@ -40,8 +38,10 @@ from herald.messaging.schemas import ConsentIn, MessagingSettingsIn
 from herald.messaging.setup import put_messaging_settings
 from herald.messaging.unsubscribe import Links
 from herald.schedules import birthday_schedule_id
+from herald.settings import Settings
+from herald.temporal import connect
 from simulator import time_skipping_worker
-from tests.support import TO_FAKES, Org, Stack, wait_until
+from tests.support import TEST_SECRET, TO_FAKES, Org, Stack, wait_until
 from workflows.birthdays import BirthdayReward, BirthdayRewards
 from workflows.messaging import SendMessage
 
@@ -205,8 +205,8 @@ async def test_the_daily_schedule_triggered_twice_on_one_day_rewards_once(
     birthday = today.replace(year=1990) if (today.month, today.day) != (2, 29) else today
     celebrating = _api_customer(stack, org, birthday)
     not_yet = _api_customer(stack, org, birthday + timedelta(days=2))
-    client = await Client.connect(
-        stack.env["HERALD_TEMPORAL_ADDRESS"], data_converter=pydantic_data_converter
+    client = await connect(
+        Settings(temporal_address=stack.env["HERALD_TEMPORAL_ADDRESS"], secret_key=TEST_SECRET)
     )
     # The worker put the schedule in place when it started.
     schedule = client.get_schedule_handle(birthday_schedule_id(stack.env["HERALD_TASK_QUEUE"]))

@@ -11,7 +11,6 @@ import psycopg
 import pytest
 from sqlalchemy import func, select
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from activities.loyalty import LoyaltyActivities
@@ -21,8 +20,10 @@ from herald.database import Database
 from herald.loyalty.contracts import AwardOrderPointsInput
 from herald.loyalty.models import LedgerEntry
 from herald.migrate import upgrade
+from herald.payloads import encrypting_converter
+from herald.secrets import SecretKeys
 from simulator import time_skipping_worker
-from tests.support import PG_ADMIN_URL, create_pg_database, make_org
+from tests.support import PG_ADMIN_URL, TEST_SECRET, create_pg_database, make_org
 from worker import WORKFLOWS
 from workflows.loyalty import AwardOrderPoints
 
@@ -97,7 +98,10 @@ async def test_an_award_outlives_a_database_outage_and_lands_once() -> None:
 
 async def test_recorded_histories_replay_with_the_current_workflow_code() -> None:
     """Changing a workflow in a way that breaks runs already in flight fails here."""
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    # The workers' converter: recorded payloads are encrypted or, from before encryption, clear.
+    replayer = Replayer(
+        workflows=WORKFLOWS, data_converter=encrypting_converter(SecretKeys(TEST_SECRET))
+    )
     histories = sorted(HISTORIES.glob("*.json"))
     assert histories, "no recorded histories"
     for path in histories:

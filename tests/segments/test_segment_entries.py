@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from herald.journeys.contracts import journey_workflow_id
 from herald.schedules import SEGMENT_SWEEP_EVERY, segment_sweep_schedule_id
 from herald.segments.contracts import SEGMENT_SWEEP_WORKFLOW, SegmentSweepInput
+from herald.settings import Settings
+from herald.temporal import connect
 from tests.journeys.test_journeys_api import _journey, _run, _subjects, _templates
-from tests.support import Org, Stack, create_customer, wait_until
+from tests.support import TEST_SECRET, Org, Stack, create_customer, wait_until
 
 # SQL here differs between SQLite and PostgreSQL: run on both.
 pytestmark = pytest.mark.dialects
@@ -69,8 +70,8 @@ async def test_entering_a_segment_starts_a_journey_and_leaving_it_reaches_the_wa
     shown = stack.api.get("/v1/segments/vip", headers=org.headers()).json()
     assert shown["track_entries"] is True  # publishing the journey turned tracking on
 
-    client = await Client.connect(
-        stack.env["HERALD_TEMPORAL_ADDRESS"], data_converter=pydantic_data_converter
+    client = await connect(
+        Settings(temporal_address=stack.env["HERALD_TEMPORAL_ADDRESS"], secret_key=TEST_SECRET)
     )
     schedule = client.get_schedule_handle(segment_sweep_schedule_id(stack.env["HERALD_TASK_QUEUE"]))
     spec = (await schedule.describe()).schedule.spec
