@@ -86,6 +86,17 @@ def rotate_secrets() -> None:
     console.print(f"{changed} credential(s) sealed under the current secret key")
 
 
+@secrets_app.command("operator-token")
+def print_operator_token() -> None:
+    """The operator token for the payload codec endpoint: in the Temporal UI's Codec Server
+    setting, give HERALD_PUBLIC_URL/codec/<token> to see decrypted payloads."""
+    from herald.secrets import operator_token
+
+    settings = get_settings()
+    token = operator_token(secret_keys(settings))
+    console.print(f"{settings.public_url.rstrip('/')}/codec/{token}", soft_wrap=True)
+
+
 @orgs.command("create")
 def create_org(
     name: str, slug: str = typer.Option(None, help="URL name; derived from NAME if omitted")
@@ -154,6 +165,7 @@ def dev() -> None:
     """Everything on this machine: Temporal dev server with its UI, database, worker and API."""
     from herald.devserver import herald_command, start_dev_server, wait_for_port
     from herald.migrate import upgrade
+    from herald.secrets import operator_token
 
     settings = get_settings()
     STATE_DIR.mkdir(exist_ok=True)
@@ -199,6 +211,9 @@ def dev() -> None:
         table.add_row("API", base)
         table.add_row("API docs", f"{base}/docs")
         table.add_row("Temporal UI", f"http://127.0.0.1:{settings.temporal_ui_port}")
+        # Payloads are encrypted; this URL in the UI's Codec Server setting decodes them.
+        token = operator_token(secret_keys(settings.model_copy(update={"dev": True})))
+        table.add_row("payload codec", f"{base}/codec/{token}")
         table.add_row("database", settings.database_url)
         table.add_row("demo owner key", key)
         console.print(table)

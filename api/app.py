@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from api.bodylimit import BodyLimit
+from api.codec import codec_app
 from api.problems import install_problem_handlers
 from api.routers import (
     api_keys,
@@ -29,7 +30,7 @@ from api.routers import (
     webhooks,
 )
 from herald.assembly import build_runtime
-from herald.settings import Settings, get_settings
+from herald.settings import Settings, get_settings, secret_keys, ui_origins
 from simulator import simulate
 
 
@@ -78,4 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router.router)
     app.include_router(public.tracking)
     app.include_router(loyalty.customer_loyalty)
+    codec = codec_app(secret_keys(settings), ui_origins(settings))
+    install_problem_handlers(codec)
+    app.mount("/codec", codec)
     return app

@@ -63,6 +63,12 @@ class SecretKeys:
         return tuple(derive(secret, purpose) for secret in self.all)
 
 
+def operator_token(keys: SecretKeys) -> str:
+    """What an operator presents to the payload codec endpoint (herald secrets operator-token):
+    derived from the current secret, so it changes when the secret is rotated."""
+    return base64.urlsafe_b64encode(derive(keys.current, "operator")[:18]).decode()
+
+
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode()
 

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # Set by `herald dev` for the processes it starts: local conveniences (a made-up secret).
     dev: bool = False
     temporal_ui_port: int = 8233
+    # Where the Temporal UI is served from (comma-separated origins): it may call the payload
+    # codec endpoint from the browser. Empty: the local dev UI.
+    temporal_ui_origins: str = ""
     # Networks Herald may call although they are not public (comma-separated addresses or
     # CIDRs): an internal mail relay, the local fakes in tests. Empty: public addresses only.
     outbound_allow: str = ""
@@ -56,6 +59,12 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For names the client (comma-separated addresses or CIDRs).
     # Empty: the socket's address is the client, as when nothing sits in front of the API.
     trusted_proxies: str = ""
+
+
+def ui_origins(settings: Settings) -> list[str]:
+    given = [o.strip() for o in settings.temporal_ui_origins.split(",") if o.strip()]
+    port = settings.temporal_ui_port
+    return given or [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
 
 
 @lru_cache

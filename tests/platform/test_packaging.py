@@ -108,3 +108,16 @@ def test_compose_requires_the_secret_key_and_passes_the_previous_ones() -> None:
     services = yaml.safe_load(text)["services"]
     for name in ("api", "worker"):
         assert "HERALD_PREVIOUS_SECRET_KEYS" in services[name]["environment"]
+
+
+def test_compose_keeps_temporal_private_and_its_ui_behind_sign_in() -> None:
+    """Payloads are encrypted, but histories still show run ids and timing: nobody outside
+    reaches the frontend, and the UI asks operators to sign in."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    services = yaml.safe_load(text)["services"]
+    assert "ports" not in services["temporal"]
+    ui = services["temporal-ui"]["environment"]
+    assert ui["TEMPORAL_AUTH_ENABLED"] == "true"
+    for required in ("PROVIDER_URL", "CLIENT_ID", "CLIENT_SECRET"):
+        assert f"TEMPORAL_AUTH_{required}: ${{TEMPORAL_AUTH_{required}:?" in text
+    assert "TEMPORAL_CODEC_ENDPOINT" in ui
