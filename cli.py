@@ -44,13 +44,15 @@ def api() -> None:
     """Serve the HTTP API."""
     import uvicorn
 
+    from herald.logs import logging_config
+
     settings = get_settings()
     uvicorn.run(
         "api.app:create_app",
         factory=True,
         host=settings.api_host,
         port=settings.api_port,
-        log_level="info",
+        log_config=logging_config(),
         access_log=settings.api_access_log,
         # X-Forwarded-For is believed from these peers only (uvicorn picks the client).
         proxy_headers=True,

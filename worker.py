@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import logging.config
 import os
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from activities.messaging import MessagingActivities
 from activities.segments import SegmentActivities
 from herald.assembly import install_secrets
 from herald.database import Database
+from herald.logs import logging_config
 from herald.outbound import Outbound
 from herald.schedules import ensure_schedules
 from herald.settings import Settings, get_settings
@@ -205,9 +207,7 @@ class _Supervised:
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.config.dictConfig(logging_config())
     processes = get_settings().worker_processes
     if processes > 1:
         supervise(processes)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api.bodylimit import BodyLimit
 from api.codec import codec_app
 from api.problems import install_problem_handlers
+from api.requestlog import RequestIds
 from api.routers import (
     api_keys,
     campaigns,
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(RequestIds)  # outermost: every line of the request carries its id
     for router in (
         health,
         api_keys,

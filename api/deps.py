@@ -14,6 +14,7 @@ from herald.access.permissions import Permission, allows
 from herald.access.service import Principal, authenticate
 from herald.database import Database
 from herald.errors import Forbidden, Unauthorized
+from herald.logs import note_organization
 from herald.runtime import Runtime
 
 # A page of a list that grows: how many items, and where the previous page ended.
@@ -46,7 +47,9 @@ def get_principal(
     if credentials is None:
         raise Unauthorized("send an API key: Authorization: Bearer <key>")
     with db.system_session() as session:
-        return authenticate(session, credentials.credentials)
+        principal = authenticate(session, credentials.credentials)
+    note_organization(principal.organization_id)
+    return principal
 
 
 def check_allowed(principal: Principal, permission: Permission) -> None:
