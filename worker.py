@@ -9,11 +9,13 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -149,7 +151,7 @@ async def _serve(supervisor_pid: int | None) -> None:
         watch.cancel()
 
 
-def supervise(count: int) -> None:
+def supervise(count: int, metrics_dir: str) -> None:
     """Run ``count`` worker processes. Workflow tasks and activities are CPU work in Python,
     and one process uses one core at a time; the processes share the task queue. One that
     dies is started again; SIGINT or SIGTERM stops them all."""
@@ -161,7 +163,13 @@ def supervise(count: int) -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    env = {**os.environ, "HERALD_WORKER_PROCESSES": "1", SUPERVISOR_PID_ENV: str(os.getpid())}
+    env = {
+        **os.environ,
+        "HERALD_WORKER_PROCESSES": "1",
+        SUPERVISOR_PID_ENV: str(os.getpid()),
+        # Each process's metrics go to files there; the supervisor adds them up.
+        "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+    }
     command = [sys.executable, str(Path(__file__).resolve())]
 
     def start() -> _Supervised:
@@ -206,13 +214,29 @@ class _Supervised:
     restart_at: float | None = None  # set once the process has exited
 
 
+def serve_metrics(settings: Settings, processes_dir: str | None) -> None:
+    """Prometheus metrics on HERALD_WORKER_METRICS_PORT: this process's, or with several
+    processes the sum of theirs (each writes to ``processes_dir``; the supervisor serves)."""
+    if not settings.worker_metrics_port:
+        return
+    registry = REGISTRY
+    if processes_dir is not None:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=processes_dir)
+    start_http_server(settings.worker_metrics_port, settings.worker_metrics_host, registry)
+
+
 def main() -> None:
     logging.config.dictConfig(logging_config())
-    processes = get_settings().worker_processes
-    if processes > 1:
-        supervise(processes)
-        return
+    settings = get_settings()
     supervisor = os.environ.get(SUPERVISOR_PID_ENV)
+    if settings.worker_processes > 1:
+        with tempfile.TemporaryDirectory(prefix="herald-metrics-") as processes_dir:
+            serve_metrics(settings, processes_dir)
+            supervise(settings.worker_processes, processes_dir)
+        return
+    if supervisor is None:
+        serve_metrics(settings, None)
     asyncio.run(_serve(int(supervisor) if supervisor else None))
 
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api.bodylimit import BodyLimit
 from api.codec import codec_app
+from api.metrics import RequestMetrics, metrics_router
 from api.problems import install_problem_handlers
 from api.requestlog import RequestIds
 from api.routers import (
@@ -31,6 +32,7 @@ from api.routers import (
     webhooks,
 )
 from herald.assembly import build_runtime
+from herald.secrets import operator_token
 from herald.settings import Settings, get_settings, secret_keys, ui_origins
 from simulator import simulate
 
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(RequestMetrics)
     app.add_middleware(RequestIds)  # outermost: every line of the request carries its id
     for router in (
         health,
@@ -81,7 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router.router)
     app.include_router(public.tracking)
     app.include_router(loyalty.customer_loyalty)
-    codec = codec_app(secret_keys(settings), ui_origins(settings))
+    keys = secret_keys(settings)
+    app.include_router(metrics_router(operator_token(keys)))
+    codec = codec_app(keys, ui_origins(settings))
     install_problem_handlers(codec)
     app.mount("/codec", codec)
     return app

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # Worker processes `herald worker` runs (one core each): workflow and activity code is
     # Python, so one process uses one core at a time.
     worker_processes: int = Field(default=1, ge=1, le=64)
+    # Where the worker serves its Prometheus metrics (all its processes added up); 0: nowhere.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
     # How often the API sweeps stored events that could not be handed to Temporal yet.
     dispatch_interval_s: float = 1.0
     # How often a process asks Temporal whether runs under a retired workflow-id scheme are

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the type only: the domain sits below the registry
     from herald.database import Database
 from herald.events.models import Event
 from herald.events.reactions import Action, Reaction, actions_for
+from herald.metrics import DISPATCH_LAG, EVENTS_DISPATCHED, EVENTS_FAILED, EVENTS_PARKED
 from herald.temporal import WorkflowStart, send_signal, start_run
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,10 @@ class EventDispatcher:
 
     def _mark_dispatched(self, ids: list[uuid.UUID]) -> None:
         with self._db.system_session() as session:
+            now = utcnow()
+            for received_at in session.scalars(select(Event.received_at).where(Event.id.in_(ids))):
+                DISPATCH_LAG.observe((now - received_at).total_seconds())
+            EVENTS_DISPATCHED.inc(len(ids))
             session.execute(
                 update(Event)
                 .where(Event.id.in_(ids))
@@ -156,10 +161,13 @@ class EventDispatcher:
                 failure = failures[event.id]
                 event.dispatch_attempts += 1
                 event.last_dispatch_error = failure.error
+                reason = "outage" if outage else "rejected" if failure.own else "start"
+                EVENTS_FAILED.labels(reason).inc()
                 if outage:  # nothing wrong with the event: no backoff of its own
                     event.retry_at = now + OUTAGE_RETRY
                 elif failure.own and event.dispatch_attempts >= PARK_AFTER:
                     event.retry_at = None
+                    EVENTS_PARKED.inc()
                 else:
                     event.retry_at = next_retry(event.dispatch_attempts, now)
             session.commit()

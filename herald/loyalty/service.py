@@ -34,6 +34,7 @@ from herald.loyalty.schemas import (
     PointsOut,
     plain_decimal,
 )
+from herald.metrics import POINTS_AWARDED
 from herald.pagination import keyset_page
 
 _ROUNDING = {
@@ -195,7 +196,11 @@ def award_order_points(session: Session, data: AwardOrderPointsInput) -> LedgerO
         }
         | ({"tier": tier, "multiplier": plain_decimal(multiplier)} if tier else {}),
     )
-    return append_entry(session, account, entry, "awarded") or award_order_points(session, data)
+    outcome = append_entry(session, account, entry, "awarded")
+    if outcome is None:  # another award of this order won the race: read what it did
+        return award_order_points(session, data)
+    POINTS_AWARDED.inc(entry.points)
+    return outcome
 
 
 def award_points(

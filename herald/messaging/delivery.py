@@ -65,6 +65,7 @@ from herald.messaging.templates import (
 )
 from herald.messaging.tracking import track
 from herald.messaging.unsubscribe import Links, unsubscribe_headers, with_postal_footer
+from herald.metrics import MESSAGES
 from herald.newsletter.models import Subscriber
 from herald.outbound import Outbound
 
@@ -424,6 +425,7 @@ def deliver_batch(
     """
     try:
         messages = _prepare(session, batch, env)
+        settled_before = {m.id for m in messages if m.status in SETTLED}
         decided = _decide(session, messages, batch, env)
         # One commit records the new messages together with their decisions; once a message is
         # in flight, a lost outcome is detectable.
@@ -442,7 +444,11 @@ def deliver_batch(
             _settle(message, results.get(message.id))
         session.commit()
         _raise_for_retry(results)
-    return [decided.get(m.id) or _outcome(m) for m in messages]
+    outcomes = [decided.get(m.id) or _outcome(m) for m in messages]
+    for message, outcome in zip(messages, outcomes, strict=True):
+        if message.id not in settled_before:  # a retried batch counts each message once
+            MESSAGES.labels(message.channel.value, outcome.status.value).inc()
+    return outcomes
 
 
 def _raise_for_retry(results: dict[uuid.UUID, Handed]) -> None:

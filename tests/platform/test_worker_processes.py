@@ -11,8 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from herald.devserver import wait_for_port
+from herald.devserver import free_port, wait_for_port
+from herald.secrets import SecretKeys, operator_token
 from tests.support import (
+    TEST_SECRET,
     Org,
     Stack,
     TemporalServer,
@@ -49,11 +51,18 @@ def _award(client: httpx.Client, stack: Stack, org: Org, customer: str, orders: 
 
 
 @pytest.mark.slow  # chaos: processes killed, or a database taken away
+def _sample(exposition: str, name: str) -> float:
+    """The value of an unlabelled sample in a Prometheus text exposition."""
+    [value] = [line.split()[-1] for line in exposition.splitlines() if line.startswith(name + " ")]
+    return float(value)
+
+
 def test_two_worker_processes_share_the_work_and_a_dead_one_is_replaced(
     database_url: str, stack: Stack, org: Org, temporal_server: TemporalServer, tmp_path: Path
 ) -> None:
     env = herald_env(database_url, temporal_server.address, f"herald-two-{uuid.uuid4().hex[:6]}")
     env["HERALD_WORKER_PROCESSES"] = "2"
+    env["HERALD_WORKER_METRICS_PORT"] = str(metrics_port := free_port())
     worker = worker_process(env, tmp_path)
     api, base_url = api_process(env, tmp_path)
     worker.start()
@@ -67,6 +76,14 @@ def test_two_worker_processes_share_the_work_and_a_dead_one_is_replaced(
         with httpx.Client(base_url=base_url, timeout=30) as client:
             _award(client, stack, org, customer, [f"TWO-{i}" for i in range(20)])
             wait_until(lambda: points(stack, org, customer)["balance"] == 40, timeout_s=60)
+            # The worker's metrics add both processes up; the API's count its requests.
+            worker_metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+            assert _sample(httpx.get(worker_metrics).text, "herald_points_awarded_total") == 40
+            token = operator_token(SecretKeys(TEST_SECRET))
+            api_metrics = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+            assert _sample(api_metrics.text, "herald_events_dispatched_total") >= 20
+            assert 'route="/v1/events",status="202"' in api_metrics.text
+            assert client.get("/metrics").status_code == 404  # not without the token
 
             # One process dies outright: the supervisor starts another, and work goes on.
             lost = min(first)
@@ -78,6 +95,8 @@ def test_two_worker_processes_share_the_work_and_a_dead_one_is_replaced(
             assert max(first) in second
             _award(client, stack, org, customer, [f"TWO-{i}" for i in range(20, 30)])
             wait_until(lambda: points(stack, org, customer)["balance"] == 60, timeout_s=60)
+            # What the killed process counted still counts.
+            assert _sample(httpx.get(worker_metrics).text, "herald_points_awarded_total") == 60
         assert points(stack, org, customer)["balance"] == 60  # each order counted once
 
         # The supervisor itself killed outright: its processes notice and stop.
