@@ -17,6 +17,7 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.campaigns import CampaignActivities
@@ -106,9 +107,21 @@ def build_worker(
     )
 
 
+def sdk_runtime(settings: Settings) -> Runtime | None:
+    """With metrics on, a Temporal runtime exporting the SDK's own metrics (task slots, polls,
+    latencies) for this process, on the port after Herald's plus the process's place."""
+    if not settings.worker_metrics_port:
+        return None
+    port = settings.worker_metrics_port + 1 + int(os.environ.get(PROCESS_INDEX_ENV, "0"))
+    prometheus = PrometheusConfig(
+        bind_address=f"{settings.worker_metrics_host}:{port}", durations_as_seconds=True
+    )
+    return Runtime(telemetry=TelemetryConfig(metrics=prometheus))
+
+
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
-    client = await connect(settings)
+    client = await connect(settings, runtime=sdk_runtime(settings))
     try:
         await ensure_search_attributes(client, settings.temporal_namespace)
     except Exception as exc:  # a server without the operator service (or rights): say so, go on
@@ -125,6 +138,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
 
 # A supervised worker process learns its supervisor's pid from here, to stop when it is gone.
 SUPERVISOR_PID_ENV = "HERALD_WORKER_SUPERVISOR_PID"
+# ... and its place among the processes (0, 1, ...).
+PROCESS_INDEX_ENV = "HERALD_WORKER_PROCESS_INDEX"
 # How often the supervisor looks at its processes, and a supervised process at its supervisor.
 WATCH_INTERVAL_S = 1.0
 # A process that lived this long before it died is started again at once; one dying sooner
@@ -172,10 +187,13 @@ def supervise(count: int, metrics_dir: str) -> None:
     }
     command = [sys.executable, str(Path(__file__).resolve())]
 
-    def start() -> _Supervised:
-        return _Supervised(subprocess.Popen(command, env=env), time.monotonic())
+    def start(index: int) -> _Supervised:
+        # The index is the process's place (its Temporal SDK metrics port); a replacement
+        # takes the place of the one it replaces.
+        child_env = {**env, PROCESS_INDEX_ENV: str(index)}
+        return _Supervised(subprocess.Popen(command, env=child_env), time.monotonic())
 
-    children = [start() for _ in range(count)]
+    children = [start(index) for index in range(count)]
     log.info("supervising %d worker processes: %s", count, [c.process.pid for c in children])
     while not stopping:
         time.sleep(WATCH_INTERVAL_S)
@@ -195,7 +213,7 @@ def supervise(count: int, metrics_dir: str) -> None:
                 )
                 child.delay, child.restart_at = delay, now + delay
             if now >= child.restart_at:
-                children[index] = replace(start(), delay=child.delay)
+                children[index] = replace(start(index), delay=child.delay)
     for child in children:
         if child.process.poll() is None:
             child.process.terminate()

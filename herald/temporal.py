@@ -27,6 +27,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from herald.payloads import encrypting_converter
@@ -97,13 +98,16 @@ def run_search_attributes(
     return TypedSearchAttributes(pairs)
 
 
-async def connect(settings: Settings, *, lazy: bool = False) -> Client:
+async def connect(
+    settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None
+) -> Client:
     """A client whose payloads are encrypted under the deployment's secret (herald.payloads)."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=encrypting_converter(secret_keys(settings)),
         lazy=lazy,
+        runtime=runtime,
     )
 
 

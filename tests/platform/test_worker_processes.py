@@ -79,6 +79,9 @@ def test_two_worker_processes_share_the_work_and_a_dead_one_is_replaced(
             # The worker's metrics add both processes up; the API's count its requests.
             worker_metrics = f"http://127.0.0.1:{metrics_port}/metrics"
             assert _sample(httpx.get(worker_metrics).text, "herald_points_awarded_total") == 40
+            for place in (1, 2):  # each process's Temporal SDK metrics, on the ports after
+                sdk = httpx.get(f"http://127.0.0.1:{metrics_port + place}/metrics").text
+                assert "temporal_worker_task_slots_available" in sdk
             token = operator_token(SecretKeys(TEST_SECRET))
             api_metrics = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
             assert _sample(api_metrics.text, "herald_events_dispatched_total") >= 20
