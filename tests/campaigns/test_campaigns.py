@@ -357,6 +357,31 @@ def test_a_worker_killed_five_times_mid_send_leaves_every_recipient_exactly_one_
     assert {n for _, n in per_customer} == {1}
 
 
+@pytest.mark.slow  # chaos: a provider throttling and failing in bursts
+def test_a_provider_throttling_and_failing_in_bursts_still_gets_each_recipient_once(
+    stack: Stack, org: Org, fake_providers: FakeProviders
+) -> None:
+    _sendgrid(stack, org, fake_providers, SendGridSigner())
+    _audience(stack, stack.db, org, 3_000)
+    # Before and between the batches SendGrid takes: 429s with Retry-After, runs of 5xx.
+    throttled = (429, {"Retry-After": "1"})
+    fake_providers.failures.extend(
+        [throttled, (503, {}), (503, {}), (500, {}), None, throttled, (502, {}), None, throttled]
+    )
+    campaign = _campaign(stack, org)
+    assert _act(stack, org, campaign, "send").status_code == 202
+    done = wait_until(
+        lambda: (c := _shown(stack, org, campaign))["status"] == "completed" and c,
+        timeout_s=240,
+        interval_s=0.5,
+    )
+    assert done["progress"]["by_status"] == {"sent": 3_000}
+    received = Counter(email["to"] for email in fake_providers.emails())
+    assert len(received) == 3_000 and set(received.values()) == {1}  # none lost, none twice
+    refused = [r for r in fake_providers.requests if not r.accepted]
+    assert len(refused) == 7  # every failure was met, and retried
+
+
 async def test_quiet_hours_hold_recipients_until_they_end_then_send_them(
     stack: Stack, org: Org
 ) -> None:
