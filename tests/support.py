@@ -60,13 +60,15 @@ def wait_until(
 class TemporalServer:
     port: int
     process: subprocess.Popen[bytes] | None = None
+    # Where it keeps its state; None: in memory (lost when it stops).
+    db_file: Path | None = None
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.process = start_dev_server(port=self.port, ui_port=None, db_file=None)
+        self.process = start_dev_server(port=self.port, ui_port=None, db_file=self.db_file)
         wait_for_port(self.port)
 
     def stop(self) -> None:

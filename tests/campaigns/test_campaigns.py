@@ -11,8 +11,10 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from temporalio.client import WorkflowFailureError
@@ -22,6 +24,7 @@ from activities.campaigns import CampaignActivities
 from herald.access.models import Role
 from herald.campaigns.contracts import CampaignSendInput, campaign_workflow_id
 from herald.database import Database
+from herald.devserver import free_port, wait_for_port
 from herald.messaging.models import Message
 from herald.messaging.unsubscribe import Links
 from herald.settings import Settings
@@ -29,7 +32,18 @@ from herald.temporal import connect
 from simulator import time_skipping_worker
 from tests.fakes import FakeProviders, SendGridSigner
 from tests.seed import seed_email_audience
-from tests.support import TEST_SECRET, TO_FAKES, Org, Stack, order_paid, wait_until
+from tests.support import (
+    TEST_SECRET,
+    TO_FAKES,
+    Org,
+    Stack,
+    TemporalServer,
+    api_process,
+    herald_env,
+    order_paid,
+    wait_until,
+    worker_process,
+)
 from workflows.campaigns import CampaignSend
 
 # SQL here differs between SQLite and PostgreSQL: run on both.
@@ -380,6 +394,49 @@ def test_a_provider_throttling_and_failing_in_bursts_still_gets_each_recipient_o
     assert len(received) == 3_000 and set(received.values()) == {1}  # none lost, none twice
     refused = [r for r in fake_providers.requests if not r.accepted]
     assert len(refused) == 7  # every failure was met, and retried
+
+
+@pytest.mark.slow  # chaos: the Temporal server itself stopped mid-send
+def test_the_temporal_server_restarted_mid_send_leaves_every_recipient_exactly_one_message(
+    database_url: str, db: Database, org: Org, tmp_path: Path
+) -> None:
+    """A server of its own, on a file (a restarted in-memory server would know nothing)."""
+    server = TemporalServer(port=free_port(), db_file=tmp_path / "temporal.db")
+    server.start()
+    env = herald_env(database_url, server.address, f"herald-restart-{uuid.uuid4().hex[:6]}")
+    worker = worker_process(env, tmp_path)
+    api, base_url = api_process(env, tmp_path)
+    worker.start()
+    api.start()
+    try:
+        wait_for_port(int(base_url.rsplit(":", 1)[1]))
+        with httpx.Client(base_url=base_url, timeout=60) as client:
+            stack = Stack(api=client, db=db, env=env, worker=worker, log_dir=tmp_path)
+            _settings(stack, org)
+            _audience(stack, db, org, 6_000)
+            campaign = _campaign(stack, org)
+            assert _act(stack, org, campaign, "send").status_code == 202
+            wait_until(lambda: _handed(stack, org, campaign) >= 1_000, timeout_s=120)
+            server.stop()  # batches in flight, the worker and the API cut off
+            time.sleep(3)
+            server.start()
+            done = wait_until(
+                lambda: (c := _shown(stack, org, campaign))["status"] == "completed" and c,
+                timeout_s=300,
+                interval_s=0.5,
+            )
+    finally:
+        api.stop()
+        worker.stop()
+        server.stop()
+    assert done["progress"]["by_status"] == {"sent": 6_000}
+    with db.session(org.id) as session:
+        per_customer = session.execute(
+            select(Message.customer_id, func.count())
+            .where(Message.idempotency_key.startswith(f"campaign:{campaign['id']}:"))
+            .group_by(Message.customer_id)
+        ).all()
+    assert len(per_customer) == 6_000 and {n for _, n in per_customer} == {1}
 
 
 async def test_quiet_hours_hold_recipients_until_they_end_then_send_them(
