@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+import herald.metrics as metrics
 from herald.devserver import FAIRNESS
 from tests.support import Stack
 
@@ -121,3 +124,16 @@ def test_compose_keeps_temporal_private_and_its_ui_behind_sign_in() -> None:
     for required in ("PROVIDER_URL", "CLIENT_ID", "CLIENT_SECRET"):
         assert f"TEMPORAL_AUTH_{required}: ${{TEMPORAL_AUTH_{required}:?" in text
     assert "TEMPORAL_CODEC_ENDPOINT" in ui
+
+
+def test_the_grafana_dashboard_charts_only_metrics_that_exist() -> None:
+    dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
+    ours = {
+        collector._name  # prometheus_client keeps counters' names without "_total"
+        for collector in vars(metrics).values()
+        if hasattr(collector, "_name")
+    }
+    for panel in dashboard["panels"]:
+        for name in re.findall(r"\b(herald_[a-z_]+)", panel["targets"][0]["expr"]):
+            base = re.sub(r"_(total|bucket|sum|count)$", "", name)
+            assert base in ours, (panel["title"], name)
