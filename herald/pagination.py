@@ -7,6 +7,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -66,3 +67,21 @@ def keyset_page(
     last = rows[-1] if rows else None
     next_cursor = encode_cursor(getattr(last, column.key), last.id) if more and last else None
     return rows, next_cursor
+
+
+def page_of(
+    session: Session,
+    stmt: Select[Any],
+    column: InstrumentedAttribute[Any],
+    id_column: InstrumentedAttribute[uuid.UUID],
+    convert: Callable[[Any], ItemT],
+    *,
+    limit: int,
+    cursor: str | None,
+    descending: bool = True,
+) -> Page[ItemT]:
+    """``keyset_page``'s rows, each shaped by ``convert``, as the page an API answers."""
+    rows, next_cursor = keyset_page(
+        session, stmt, column, id_column, limit=limit, cursor=cursor, descending=descending
+    )
+    return Page(items=[convert(row) for row in rows], next_cursor=next_cursor)

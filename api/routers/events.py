@@ -12,8 +12,9 @@ from herald.access.permissions import Permission
 from herald.access.service import Principal
 from herald.events import actions
 from herald.events.models import EventStatus
-from herald.events.schemas import EventBatch, EventIn, EventOut, EventPage, EventsAccepted
+from herald.events.schemas import EventBatch, EventIn, EventOut, EventsAccepted
 from herald.events.service import get_event, list_events
+from herald.pagination import Page
 from herald.runtime import Runtime
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -55,7 +56,7 @@ def read_event(
 
 @router.get(
     "",
-    response_model=EventPage,
+    response_model=Page[EventOut],
     summary="List events, newest first (status=failed: those a dispatch failed on)",
 )
 def list_organization_events(
@@ -66,7 +67,7 @@ def list_organization_events(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     _: Principal = Depends(require(Permission.customers_read)),
     session: Session = Depends(org_session),
-) -> EventPage:
+) -> Page[EventOut]:
     return list_events(
         session, status=status, kind=type, customer_id=customer_id, limit=limit, cursor=cursor
     )

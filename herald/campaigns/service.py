@@ -22,7 +22,7 @@ from herald.customers.models import Customer
 from herald.db import commit_or_conflict, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
 from herald.messaging.models import Channel, MessageTemplate
-from herald.pagination import Page, keyset_page
+from herald.pagination import Page, page_of
 from herald.segments.models import Segment
 
 
@@ -106,10 +106,9 @@ def list_campaigns(
     stmt = select(Campaign)
     if status is not None:
         stmt = stmt.where(Campaign.status == status)
-    rows, next_cursor = keyset_page(
-        session, stmt, Campaign.created_at, Campaign.id, limit=limit, cursor=cursor
+    return page_of(
+        session, stmt, Campaign.created_at, Campaign.id, to_out, limit=limit, cursor=cursor
     )
-    return Page(items=[to_out(c) for c in rows], next_cursor=next_cursor)
 
 
 def _draft(session: Session, id_or_key: str) -> Campaign:

@@ -172,8 +172,3 @@ class EventOut(BaseModel):
     )
     status: EventStatus
     parked: bool = Field(description="failed too often on its own data: waits for a retry")
-
-
-class EventPage(BaseModel):
-    items: list[EventOut]
-    next_cursor: str | None

@@ -13,8 +13,8 @@ from herald.customers.service import create_customer, index_customers
 from herald.db import utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
 from herald.events.models import Event, EventStatus
-from herald.events.schemas import AcceptedEvent, CustomerRef, EventIn, EventOut, EventPage
-from herald.pagination import keyset_page
+from herald.events.schemas import AcceptedEvent, CustomerRef, EventIn, EventOut
+from herald.pagination import Page, page_of
 
 SIGNUP = "signup"
 
@@ -96,11 +96,15 @@ def _record(session: Session, events: Sequence[EventIn]) -> list[AcceptedEvent]:
     return accepted
 
 
+def _event_out(event: Event) -> EventOut:
+    return EventOut.model_validate(event, from_attributes=True)
+
+
 def get_event(session: Session, event_id: uuid.UUID) -> EventOut:
     event = session.get(Event, event_id)
     if event is None:
         raise NotFound("no such event")
-    return EventOut.model_validate(event, from_attributes=True)
+    return _event_out(event)
 
 
 def list_events(
@@ -111,7 +115,7 @@ def list_events(
     customer_id: uuid.UUID | None = None,
     limit: int = 50,
     cursor: str | None = None,
-) -> EventPage:
+) -> Page[EventOut]:
     """The organization's events, newest first; ``status=failed`` lists those waiting on a
     retry or parked, each with its error."""
     stmt = select(Event)
@@ -125,12 +129,8 @@ def list_events(
         stmt = stmt.where(Event.type == kind)
     if customer_id is not None:
         stmt = stmt.where(Event.customer_id == customer_id)
-    rows, next_cursor = keyset_page(
-        session, stmt, Event.received_at, Event.id, limit=limit, cursor=cursor
-    )
-    return EventPage(
-        items=[EventOut.model_validate(e, from_attributes=True) for e in rows],
-        next_cursor=next_cursor,
+    return page_of(
+        session, stmt, Event.received_at, Event.id, _event_out, limit=limit, cursor=cursor
     )
 
 
@@ -143,4 +143,4 @@ def retry_event(session: Session, event_id: uuid.UUID) -> EventOut:
         raise Conflict(f"the event is {event.status.value}; only a failed event is retried")
     event.retry_at = utcnow()
     session.commit()
-    return EventOut.model_validate(event, from_attributes=True)
+    return _event_out(event)

@@ -32,7 +32,7 @@ from herald.journeys.schemas import (
 from herald.journeys.triggers import MANUAL_ENROLLMENT, journey_start
 from herald.messaging.models import Message, MessageTemplate
 from herald.messaging.policy import WENT_OUT
-from herald.pagination import Page, keyset_page
+from herald.pagination import Page, page_of
 from herald.segments.membership import SEGMENT_ENTERED, SEGMENT_EXITED, track_referenced
 from herald.temporal import WorkflowStart
 
@@ -94,16 +94,16 @@ def get_journey(session: Session, key: str, *, lock: bool = False) -> Journey:
 
 def list_journeys(session: Session, *, limit: int, cursor: str | None) -> Page[JourneyOut]:
     """By key."""
-    rows, next_cursor = keyset_page(
+    return page_of(
         session,
         select(Journey),
         Journey.key,
         Journey.id,
+        lambda journey: journey_out(session, journey),
         limit=limit,
         cursor=cursor,
         descending=False,
     )
-    return Page(items=[journey_out(session, j) for j in rows], next_cursor=next_cursor)
 
 
 def _version_row(session: Session, journey_id: uuid.UUID, version: int) -> JourneyVersion | None:

@@ -29,7 +29,7 @@ from herald.messaging.schemas import (
     SuppressionOut,
 )
 from herald.messaging.unsubscribe import Links
-from herald.pagination import Page, keyset_page
+from herald.pagination import Page, page_of
 
 
 def get_consent(session: Session, customer_id: uuid.UUID) -> ConsentOut:
@@ -103,12 +103,14 @@ def list_suppressions(
     stmt = select(Suppression)
     if channel is not None:
         stmt = stmt.where(Suppression.channel == channel)
-    rows, next_cursor = keyset_page(
-        session, stmt, Suppression.created_at, Suppression.id, limit=limit, cursor=cursor
-    )
-    return Page(
-        items=[SuppressionOut.model_validate(r, from_attributes=True) for r in rows],
-        next_cursor=next_cursor,
+    return page_of(
+        session,
+        stmt,
+        Suppression.created_at,
+        Suppression.id,
+        lambda row: SuppressionOut.model_validate(row, from_attributes=True),
+        limit=limit,
+        cursor=cursor,
     )
 
 

@@ -20,7 +20,7 @@ from herald.messaging.schemas import TemplateCreate
 from herald.messaging.templates import ensure_template
 from herald.newsletter.models import Subscriber, SubscriberStatus
 from herald.newsletter.schemas import MonthlyGrowth, NewsletterStats, SubscribeIn, SubscriberOut
-from herald.pagination import Page, keyset_page
+from herald.pagination import Page, page_of
 
 CONFIRMATION_REQUESTED = "newsletter.confirmation_requested"
 CONFIRMATION_TEMPLATE = TemplateCreate(
@@ -143,12 +143,14 @@ def list_subscribers(
     stmt = select(Subscriber)
     if status is not None:
         stmt = stmt.where(Subscriber.status == status)
-    rows, next_cursor = keyset_page(
-        session, stmt, Subscriber.created_at, Subscriber.id, limit=limit, cursor=cursor
-    )
-    return Page(
-        items=[SubscriberOut.model_validate(r, from_attributes=True) for r in rows],
-        next_cursor=next_cursor,
+    return page_of(
+        session,
+        stmt,
+        Subscriber.created_at,
+        Subscriber.id,
+        lambda row: SubscriberOut.model_validate(row, from_attributes=True),
+        limit=limit,
+        cursor=cursor,
     )
 
 

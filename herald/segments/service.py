@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from herald.customers.models import Customer
 from herald.db import commit_or_conflict, utcnow
 from herald.errors import NotFound
-from herald.pagination import Page, keyset_page
+from herald.pagination import Page, page_of
 from herald.segments.models import Segment, SegmentMembership
 from herald.segments.rules import RULE_ADAPTER, Rule, condition
 from herald.segments.schemas import (
@@ -120,16 +120,16 @@ def get_segment(session: Session, id_or_key: str) -> Segment:
 
 def list_segments(session: Session, *, limit: int, cursor: str | None) -> Page[SegmentOut]:
     """By name."""
-    rows, next_cursor = keyset_page(
+    return page_of(
         session,
         select(Segment),
         Segment.name,
         Segment.id,
+        to_out,
         limit=limit,
         cursor=cursor,
         descending=False,
     )
-    return Page(items=[to_out(s) for s in rows], next_cursor=next_cursor)
 
 
 def update_segment(session: Session, id_or_key: str, data: SegmentUpdate) -> Segment:
