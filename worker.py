@@ -27,6 +27,7 @@ from activities.journeys import JourneyActivities
 from activities.loyalty import BirthdayActivities, ExpiryActivities, LoyaltyActivities
 from activities.messaging import MessagingActivities
 from activities.segments import SegmentActivities
+from herald import tracing
 from herald.assembly import install_secrets
 from herald.database import Database
 from herald.logs import logging_config
@@ -161,7 +162,9 @@ async def _serve(supervisor_pid: int | None) -> None:
         stop.set()
 
     watch = asyncio.create_task(stop_when_orphaned(supervisor_pid)) if supervisor_pid else None
+    tracing.install("herald-worker")
     await run_worker(get_settings(), stop)
+    tracing.shutdown()
     if watch is not None:
         watch.cancel()
 

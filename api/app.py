@@ -31,6 +31,7 @@ from api.routers import (
     users,
     webhooks,
 )
+from herald import tracing
 from herald.assembly import build_runtime
 from herald.secrets import operator_token
 from herald.settings import Settings, get_settings, secret_keys, ui_origins
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             runtime.close()
+            tracing.shutdown()
 
     app = FastAPI(
         title="Herald",
@@ -60,6 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    if not tracing.active():
+        tracing.install("herald-api")
+    tracing.instrument(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestMetrics)
     app.add_middleware(RequestIds)  # outermost: every line of the request carries its id

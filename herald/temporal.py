@@ -30,6 +30,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
+from herald import tracing
 from herald.payloads import encrypting_converter
 from herald.settings import Settings, get_settings, secret_keys
 
@@ -101,11 +102,13 @@ def run_search_attributes(
 async def connect(
     settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None
 ) -> Client:
-    """A client whose payloads are encrypted under the deployment's secret (herald.payloads)."""
+    """A client whose payloads are encrypted under the deployment's secret (herald.payloads),
+    carrying the current trace into the runs it starts when tracing is on (herald.tracing)."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=encrypting_converter(secret_keys(settings)),
+        interceptors=tracing.temporal_interceptors(),
         lazy=lazy,
         runtime=runtime,
     )
