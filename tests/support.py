@@ -5,8 +5,10 @@ these out are in conftest.py."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -75,6 +77,52 @@ class TemporalServer:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=15)
+
+
+@dataclass
+class PostgresServer:
+    """A PostgreSQL server of a test's own, which the test may crash and start again (the
+    shared one serves every other test)."""
+
+    port: int = field(default_factory=free_port)
+    data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="herald-pg-")))
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def init(self) -> None:
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root: its own user owns the files
+            shutil.chown(self.data_dir, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data_dir), "-U", "postgres", "-A", "trust")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1"
+        self._run(
+            "pg_ctl", "start", "-w", "-D", str(self.data_dir), "-l", str(self._log), "-o", options
+        )
+
+    def crash(self) -> None:
+        """Every server process stopped at once, with no checkpoint: recovery replays the WAL."""
+        self._run("pg_ctl", "stop", "-m", "immediate", "-D", str(self.data_dir))
+
+    def remove(self) -> None:
+        if (self.data_dir / "postmaster.pid").exists():
+            self._run("pg_ctl", "stop", "-m", "fast", "-D", str(self.data_dir))
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    @property
+    def _log(self) -> Path:
+        return self.data_dir / "server.log"
+
+    def _run(self, program: str, *args: str) -> None:
+        bindir = subprocess.run(
+            ["pg_config", "--bindir"], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        command = [str(Path(bindir) / program), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True)
 
 
 def create_pg_database() -> tuple[str, Callable[[], None]]:

@@ -6,22 +6,28 @@ import asyncio
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select, text
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client
 
+from herald.database import Database
 from herald.devserver import free_port, wait_for_port
 from herald.events.models import Event
 from herald.loyalty.models import LedgerEntry
+from herald.migrate import upgrade
 from tests.support import (
     Org,
+    PostgresServer,
     Stack,
     TemporalServer,
     api_process,
     create_customer,
     herald_env,
+    make_org,
     order_paid,
     points,
     wait_for_entries,
@@ -206,6 +212,82 @@ def test_worker_killed_during_an_award_finishes_it_once_after_restart(
             )
             == 1
         )
+
+
+@pytest.mark.slow  # chaos: the database crashes mid-burst
+def test_postgresql_crashing_during_an_award_burst_awards_every_order_once(
+    temporal_server: TemporalServer, tmp_path: Path
+) -> None:
+    postgres = PostgresServer()
+    postgres.init()
+    postgres.start()
+    db = None
+    env = None
+    try:
+        upgrade(postgres.url)
+        db = Database(postgres.url)
+        org = make_org(db)
+        env = herald_env(postgres.url, temporal_server.address, f"pg-crash-{uuid.uuid4().hex[:6]}")
+        worker = worker_process(env, tmp_path)
+        api, base_url = api_process(env, tmp_path)
+        worker.start()
+        api.start()
+        wait_for_port(int(base_url.rsplit(":", 1)[1]))
+        with httpx.Client(base_url=base_url, headers=org.headers(), timeout=30) as client:
+            customers = [
+                client.post("/v1/customers", json={"name": f"C{i}"}).json()["id"]
+                for i in range(BURST_CUSTOMERS)
+            ]
+            orders = [(customers[n % BURST_CUSTOMERS], f"PG-{n}") for n in range(BURST_ORDERS)]
+            with ThreadPoolExecutor(max_workers=8) as posters:
+                posted = posters.map(lambda order: _post_until_taken(client, *order), orders)
+                wait_until(lambda: _ledger_count(db) >= BURST_ORDERS // 5, timeout_s=120)
+                awarded_before = _ledger_count(db)
+                postgres.crash()  # awards, dispatches and posts in flight
+                time.sleep(3)
+                postgres.start()
+                assert sum(posted) >= BURST_ORDERS  # every order taken, some after retries
+            wait_until(lambda: _ledger_count(db) >= BURST_ORDERS, timeout_s=240, interval_s=1)
+            time.sleep(2)  # anything doubled would land now
+            balances = [
+                client.get(f"/v1/customers/{c}/points").json()["balance"] for c in customers
+            ]
+        with db.system_session() as session:
+            ledger = session.execute(select(LedgerEntry.source_id, LedgerEntry.points)).all()
+    finally:
+        if env is not None:
+            api.stop()
+            worker.stop()
+        if db is not None:
+            db.dispose()
+        postgres.remove()
+    assert awarded_before < BURST_ORDERS  # the crash came mid-burst
+    assert sorted(source for source, _ in ledger) == sorted(order for _, order in orders)
+    [award] = {points for _, points in ledger}
+    assert balances == [award * BURST_ORDERS // BURST_CUSTOMERS] * BURST_CUSTOMERS
+
+
+BURST_CUSTOMERS = 20
+BURST_ORDERS = 400
+
+
+def _post_until_taken(client: httpx.Client, customer_id: str, order_id: str) -> int:
+    """Post one order until the API takes it, as a shop's webhook sender retries: the same
+    idempotency key each time. Returns how many posts it took."""
+    body = {**order_paid(customer_id, order_id), "idempotency_key": order_id}
+    for attempt in range(1, 200):
+        try:
+            if client.post("/v1/events", json=body).status_code == 202:
+                return attempt
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"{order_id} never taken")
+
+
+def _ledger_count(db: Database) -> int:
+    with db.system_session() as session:
+        return session.scalar(select(func.count()).select_from(LedgerEntry)) or 0
 
 
 def _activity_started(server: TemporalServer, workflow_id: str) -> bool:
