@@ -56,6 +56,7 @@ from herald.messaging.setup import put_messaging_settings  # noqa: E402
 from herald.messaging.templates import (  # noqa: E402
     create_template,
     get_template,
+    organization_context,
     render_content,
 )
 from herald.messaging.unsubscribe import (  # noqa: E402
@@ -151,6 +152,21 @@ class BareSend:
     postal_address: str
     provider: SendGridProvider
     links: Links
+
+
+def bare_send(db: Database, org_id: uuid.UUID, template_id: uuid.UUID, fake_url: str) -> BareSend:
+    with db.session(org_id) as session:
+        template = get_template(session, template_id)
+        organization = organization_context(session, org_id)
+        return BareSend(
+            org_id,
+            template_id,
+            organization,
+            template.variants[template.default_locale],
+            POSTAL_ADDRESS,
+            SendGridProvider("SG.bench", "shop@example.com", None, fake_url, TO_FAKE),
+            LINKS,
+        )
 
 
 def bare_batch(
@@ -268,17 +284,7 @@ def main() -> None:
         console.print(f"delivering {total:,} emails through Herald ...")
         herald = run_herald(db, org.id, template_id, customers, args.threads, args.batch)
         console.print(f"the same {total:,} emails by a bare loop ...")
-        with db.session(org.id) as session:
-            variant = get_template(session, template_id).variants["en"]
-        send = BareSend(
-            org.id,
-            template_id,
-            {"name": org.name, "slug": org.slug},
-            variant,
-            POSTAL_ADDRESS,
-            SendGridProvider("SG.bench", "shop@example.com", None, fake_url, TO_FAKE),
-            LINKS,
-        )
+        send = bare_send(db, org.id, template_id, fake_url)
         bare = run_bare(db, send, fake_url, customers, args.threads, args.batch)
         db.dispose()
 

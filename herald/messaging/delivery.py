@@ -13,12 +13,13 @@ personalizations) get one request for many recipients.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
@@ -393,17 +394,17 @@ def _reconcile(message: Message, provider: Provider) -> None:
         message.status = MessageStatus.unknown
         message.status_reason = "outcome of an earlier attempt was lost; not sent again"
         return
-    _settle(message, found)
+    _settle(message, found, utcnow())
     message.status_reason = "outcome of an earlier attempt was lost; found at the provider"
 
 
-def _settle(message: Message, handed: Handed | None) -> None:
+def _settle(message: Message, handed: Handed | None, now: datetime) -> None:
     if isinstance(handed, str):
         message.in_flight = False
         message.provider_message_id = handed
         message.status = MessageStatus.sent
         message.status_reason = None
-        message.sent_at = utcnow()
+        message.sent_at = now
     elif isinstance(handed, ProviderError):
         message.in_flight = False  # it answered: the message was not taken
         message.status_reason = handed.reason
@@ -440,8 +441,11 @@ def deliver_batch(
     if to_send:
         provider = env.providers(to_send[0].channel)
         results = provider.send_batch([_outgoing(m) for m in to_send])
+        now = utcnow()
         for message in to_send:
-            _settle(message, results.get(message.id))
+            session.expunge(message)  # written below, set-based, not one UPDATE each
+            _settle(message, results.get(message.id), now)
+        _write_settled(session, to_send)
         session.commit()
         _raise_for_retry(results)
     outcomes = [decided.get(m.id) or _outcome(m) for m in messages]
@@ -449,6 +453,32 @@ def deliver_batch(
         if message.id not in settled_before:  # a retried batch counts each message once
             MESSAGES.labels(message.channel.value, outcome.status.value).inc()
     return outcomes
+
+
+# What settling a handed-over message changes.
+_SETTLED_COLUMNS = (
+    "in_flight",
+    "provider_message_id",
+    "status",
+    "status_reason",
+    "sent_at",
+    "attempts",
+)
+
+
+def _write_settled(session: Session, messages: Sequence[Message]) -> None:
+    """One UPDATE for each set of messages settled alike: all the recipients of one provider
+    request share its answer (a SendGrid request carries up to 1,000)."""
+    alike: dict[tuple[Any, ...], list[uuid.UUID]] = defaultdict(list)
+    for message in messages:
+        alike[tuple(getattr(message, column) for column in _SETTLED_COLUMNS)].append(message.id)
+    for values, ids in alike.items():
+        session.execute(
+            update(Message)
+            .where(Message.id.in_(ids))
+            .values(dict(zip(_SETTLED_COLUMNS, values, strict=True)))
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _raise_for_retry(results: dict[uuid.UUID, Handed]) -> None:

@@ -9,8 +9,9 @@ The sandbox blocks ``_``-attributes and unsafe callables; it does not bound work
   arithmetic that cannot repeat, a list of linear filters, ``for`` over such values) and with
   at most ``MAX_IN_PROCESS_LOOKUPS`` lookups renders here: no single step can build more than
   the lookups times the largest value, the output cap stops it at ``MAX_OUTPUT_CHARS``, and a
-  template with a loop (the only way to repeat a step) is held to ``LOOP_DEADLINE_S`` by a clock
-  checked on each line it executes.
+  template with a loop (the only way to repeat a step) is held to ``LOOP_DEADLINE_S`` of its
+  thread's CPU time, checked on each line it executes (CPU time, not wall time: a render that
+  waits for the interpreter lock behind other threads is not the template's doing).
 - Any other template (loops, macros, method calls, assignments, ``*``, ``%``, ``**`` and the
   other filters) renders in a render process with a deadline it is killed at and a memory cap
   (``herald.messaging.render_process``). At save such a template is tried once with empty
@@ -308,12 +309,20 @@ class _LoopTimeout(RenderLimit):
     pass
 
 
-def _deadline_tracer(deadline: float) -> Callable[[FrameType, str, Any], Any]:
-    """A trace function that checks the clock on every line the template itself executes."""
+def _deadline_tracer() -> Callable[[FrameType, str, Any], Any]:
+    """A trace function that checks, on every line the template itself executes, the CPU time
+    its thread has spent on the render. The wall clock (cheap to read) is looked at first: a
+    thread cannot spend more CPU time than time has passed."""
+    cpu_started = time.thread_time()
+    wall_deadline = time.perf_counter() + LOOP_DEADLINE_S
 
     def on_line(frame: FrameType, event: str, arg: Any) -> Any:
-        if event == "line" and time.perf_counter() > deadline:
-            raise _LoopTimeout(f"rendering took longer than {LOOP_DEADLINE_S}s")
+        if (
+            event == "line"
+            and time.perf_counter() > wall_deadline
+            and time.thread_time() - cpu_started > LOOP_DEADLINE_S
+        ):
+            raise _LoopTimeout(f"rendering used more than {LOOP_DEADLINE_S}s of CPU time")
         return on_line
 
     def on_call(frame: FrameType, event: str, arg: Any) -> Any:
@@ -329,7 +338,7 @@ def render_here(source: str, context: Mapping[str, Any], *, html: bool, probe: b
     clocked = placement is Placement.HERE_ON_THE_CLOCK
     previous = sys.gettrace()
     if clocked:
-        sys.settrace(_deadline_tracer(time.perf_counter() + LOOP_DEADLINE_S))
+        sys.settrace(_deadline_tracer())
     try:
         size, parts = 0, []
         for chunk in template.generate(dict(context)):
