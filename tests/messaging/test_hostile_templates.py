@@ -103,8 +103,9 @@ def test_an_honest_template_with_loops_still_renders() -> None:
 
 
 def test_a_loop_held_up_by_a_busy_machine_is_not_cut_off() -> None:
-    """The loop clock counts the render's CPU time: waiting (for the interpreter lock behind a
-    batch's other thread, for a core) is not the template's doing."""
+    """A loop is held to a number of steps, not seconds: waiting (for a core, for the
+    interpreter lock behind a batch's other thread, for the garbage collector) is not the
+    template's doing."""
 
     class Waits:
         """Three items, each after a wait that uses no CPU."""
@@ -117,4 +118,4 @@ def test_a_loop_held_up_by_a_busy_machine_is_not_cut_off() -> None:
     source = "{% for i in waits %}{{ i }},{% endfor %}"
     started = time.perf_counter()
     assert render(source, {"waits": Waits()}, field="body") == "0,1,2,"
-    assert time.perf_counter() - started > 0.25  # past the deadline in wall time
+    assert time.perf_counter() - started > 0.4  # longer than any deadline a clock would set
