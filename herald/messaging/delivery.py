@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
@@ -245,10 +245,12 @@ class _Composer:
             else {}
         )
         messages = []
+        now = utcnow()
         for recipient in recipients:
             customer = customers.get(recipient.customer_id) if recipient.customer_id else None
             message = Message(
                 id=uuid.uuid4(),
+                organization_id=self.batch.organization_id,
                 idempotency_key=recipient.idempotency_key,
                 channel=self.template.channel,
                 category=self.template.category,
@@ -259,6 +261,9 @@ class _Composer:
                 status=MessageStatus.queued,
                 attempts=0,
                 in_flight=False,
+                content={},
+                created_at=now,
+                updated_at=now,
             )
             subscriber = (
                 subscribers.get(recipient.subscriber_id) if recipient.subscriber_id else None
@@ -327,15 +332,17 @@ class _Composer:
         message.content = {**rendered, "headers": headers} if headers else rendered
 
 
-def _prepare(session: Session, batch: DeliveryBatch, env: DeliveryEnv) -> list[Message]:
-    """The batch's messages in order: those already recorded for these intents, and the new
-    ones rendered and added to the session, not yet committed."""
+def _prepare(session: Session, batch: DeliveryBatch, env: DeliveryEnv) -> Prepared:
+    """The batch's messages in order: those already recorded for these intents (in the
+    session), and the new ones rendered (not in the session: inserted set-based with their
+    decisions)."""
     keys = [r.idempotency_key for r in batch.recipients]
     recorded = {
         m.idempotency_key: m
         for m in session.scalars(select(Message).where(Message.idempotency_key.in_(keys)))
     }
     fresh = [r for r in batch.recipients if r.idempotency_key not in recorded]
+    composed: list[Message] = []
     if fresh:
         template = get_template(session, batch.template_id)
         composer = _Composer(
@@ -347,9 +354,26 @@ def _prepare(session: Session, batch: DeliveryBatch, env: DeliveryEnv) -> list[M
             organization_context(session, session_organization(session)),
         )
         composed = composer.compose(fresh)
-        session.add_all(composed)
         recorded.update((m.idempotency_key, m) for m in composed)
-    return [recorded[key] for key in keys]
+    return Prepared([recorded[key] for key in keys], composed)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    messages: list[Message]
+    new: list[Message]
+
+
+# A new message's row: every column the composer sets (the others are empty until later).
+_NEW_COLUMNS = tuple(attribute.key for attribute in inspect(Message).column_attrs)
+
+
+def _insert_new(session: Session, messages: Sequence[Message]) -> None:
+    """One multi-row INSERT for the batch's new messages, decisions included: the unit of
+    work would cascade, track and flush each one."""
+    if messages:
+        rows = [{key: getattr(m, key) for key in _NEW_COLUMNS} for m in messages]
+        session.execute(insert(Message), rows)
 
 
 def _decide(
@@ -359,8 +383,8 @@ def _decide(
     held messages' outcomes; every other message is to be handed to the provider now."""
     decided = {m.id: _outcome(m) for m in messages if m.status in SETTLED}
     pending = [m for m in messages if m.id not in decided]
-    # New messages are inserted once, with their decision, at the commit (the checks read
-    # no message that is not yet recorded, so nothing needs flushing before them).
+    # New messages are inserted once, with their decision, before the commit (the checks
+    # read no message that is not yet recorded, so nothing needs flushing before them).
     with session.no_autoflush:
         checks = _Checks.load(session, pending, env.rules, env.now)
     for message in pending:
@@ -425,11 +449,13 @@ def deliver_batch(
     a retry has something left to do.
     """
     try:
-        messages = _prepare(session, batch, env)
+        prepared = _prepare(session, batch, env)
+        messages = prepared.messages
         settled_before = {m.id for m in messages if m.status in SETTLED}
         decided = _decide(session, messages, batch, env)
         # One commit records the new messages together with their decisions; once a message is
         # in flight, a lost outcome is detectable.
+        _insert_new(session, prepared.new)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -443,7 +469,8 @@ def deliver_batch(
         results = provider.send_batch([_outgoing(m) for m in to_send])
         now = utcnow()
         for message in to_send:
-            session.expunge(message)  # written below, set-based, not one UPDATE each
+            if message in session:  # recorded by an earlier attempt: written below, set-based
+                session.expunge(message)
             _settle(message, results.get(message.id), now)
         _write_settled(session, to_send)
         session.commit()
