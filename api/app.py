@@ -66,7 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tracing.install("herald-api")
     tracing.instrument(app)
     app.add_middleware(BodyLimit)
-    app.add_middleware(RequestMetrics)
+    if settings.metrics:
+        app.add_middleware(RequestMetrics)
     app.add_middleware(RequestIds)  # outermost: every line of the request carries its id
     for router in (
         health,
@@ -90,7 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(public.tracking)
     app.include_router(loyalty.customer_loyalty)
     keys = secret_keys(settings)
-    app.include_router(metrics_router(operator_token(keys)))
+    if settings.metrics:
+        app.include_router(metrics_router(operator_token(keys)))
     codec = codec_app(keys, ui_origins(settings))
     install_problem_handlers(codec)
     app.mount("/codec", codec)

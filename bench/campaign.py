@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.delivery import TEMPLATE, bare_send, run_bare  # noqa: E402
 from bench.stack import (  # noqa: E402
+    add_codec_and_metrics_flag,
     bench_database_url,
     fake_providers,
     peak_rss_mb,
@@ -113,6 +114,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5,000 recipients, not 100,000")
     parser.add_argument("--recipients", type=int)
     parser.add_argument("--worker-processes", type=int, default=2)
+    add_codec_and_metrics_flag(parser)
     args = parser.parse_args()
     total = args.recipients or (5_000 if args.quick else 100_000)
     database_url = bench_database_url()
@@ -124,7 +126,9 @@ def main() -> None:
             org, owner = create_organization(session, f"Campaign bench {uuid.uuid4().hex[:6]}")
         console.print(f"seeding {total:,} customers ...")
         customers = seed_email_audience(db, org.id, total)
-        with running_herald(database_url, args.worker_processes) as stack:
+        with running_herald(
+            database_url, args.worker_processes, codec_and_metrics=args.codec_and_metrics
+        ) as stack:
             headers = {"Authorization": f"Bearer {owner.secret}"}
             with httpx.Client(base_url=stack.base_url, headers=headers, timeout=120) as api:
                 campaign = set_up(api, fake_url)
@@ -146,6 +150,7 @@ def main() -> None:
 
     rate = total / elapsed
     figures = {
+        "codec_and_metrics": args.codec_and_metrics,
         "recipients": shown["progress"]["recipients"],
         "elapsed_s": round(elapsed, 1),
         "messages_per_s": round(rate, 1),

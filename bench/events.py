@@ -29,7 +29,12 @@ from temporalio import activity, workflow
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.stack import bare_rate, bench_database_url, running_herald  # noqa: E402
+from bench.stack import (  # noqa: E402
+    add_codec_and_metrics_flag,
+    bare_rate,
+    bench_database_url,
+    running_herald,
+)
 from herald.customers.models import Customer  # noqa: E402
 from herald.database import Database  # noqa: E402
 from herald.db import utcnow  # noqa: E402
@@ -165,6 +170,7 @@ def main() -> None:
     parser.add_argument("--events", type=int)
     parser.add_argument("--batch", type=int, default=100, help="events per POST")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
+    add_codec_and_metrics_flag(parser)
     args = parser.parse_args()
     total = args.events or (1_000 if args.quick else 10_000)
     database_url = bench_database_url()
@@ -172,7 +178,7 @@ def main() -> None:
 
     upgrade(database_url)
     db = Database(database_url)
-    with running_herald(database_url) as stack:
+    with running_herald(database_url, codec_and_metrics=args.codec_and_metrics) as stack:
         with db.system_session() as session:
             org, key = create_organization(session, f"Bench {uuid.uuid4().hex[:6]}")
         customers = seed_customers(db, org.id, min(total, 1_000))
@@ -201,6 +207,7 @@ def main() -> None:
     db.dispose()
 
     figures = {
+        "codec_and_metrics": args.codec_and_metrics,
         "events": total,
         "events_per_s": round(total / accepted_s, 1),
         "awards_per_s": round(awards_per_s, 1),

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.stack import (  # noqa: E402
+    add_codec_and_metrics_flag,
     bare_rate,
     bench_database_url,
     peak_rss_mb,
@@ -162,6 +163,7 @@ def main() -> None:
         default=len(os.sched_getaffinity(0)),
         help="Herald's worker processes (HERALD_WORKER_PROCESSES); default one per core",
     )
+    add_codec_and_metrics_flag(parser)
     args = parser.parse_args()
     total = args.customers or (1_000 if args.quick else 10_000)
     database_url = bench_database_url()
@@ -169,7 +171,9 @@ def main() -> None:
 
     upgrade(database_url)
     db = Database(database_url)
-    with running_herald(database_url, args.worker_processes) as stack:
+    with running_herald(
+        database_url, args.worker_processes, codec_and_metrics=args.codec_and_metrics
+    ) as stack:
         with db.system_session() as session:
             org, key = create_organization(session, f"Bench {uuid.uuid4().hex[:6]}")
         setup_journey(db, org.id, args.wait_s)
@@ -206,6 +210,7 @@ def main() -> None:
 
     completions_per_s = total / finished_s
     figures = {
+        "codec_and_metrics": args.codec_and_metrics,
         "enrolled": entered,
         "finished": finished,
         "wait_s": args.wait_s,

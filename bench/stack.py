@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import subprocess
@@ -113,10 +114,24 @@ class BenchStack:
         self.processes = []
 
 
+def add_codec_and_metrics_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--without-codec-and-metrics",
+        dest="codec_and_metrics",
+        action="store_false",
+        help="Temporal payloads unencrypted and metrics off: measures what they cost",
+    )
+
+
 @contextmanager
 def running_herald(
-    database_url: str, worker_processes: int = 1, fairness: bool = True
+    database_url: str,
+    worker_processes: int = 1,
+    fairness: bool = True,
+    codec_and_metrics: bool = True,
 ) -> Iterator[BenchStack]:
+    """Temporal dev server, worker and API as an operator runs them: payloads encrypted, API
+    and worker metrics on (``codec_and_metrics=False`` measures what those cost)."""
     with tempfile.TemporaryDirectory(prefix="herald-bench-") as tmp:
         tmp_dir = Path(tmp)
         temporal_port = free_port()
@@ -140,6 +155,9 @@ def running_herald(
                 "HERALD_API_ACCESS_LOG": "false",
                 "HERALD_WORKER_PROCESSES": str(worker_processes),
                 "HERALD_SECRET_KEY": BENCH_SECRET,
+                "HERALD_PAYLOAD_ENCRYPTION": str(codec_and_metrics).lower(),
+                "HERALD_METRICS": str(codec_and_metrics).lower(),
+                "HERALD_WORKER_METRICS_PORT": str(free_port() if codec_and_metrics else 0),
             }
             with open(tmp_dir / "herald.log", "ab") as out:
                 stack.processes = [
@@ -166,8 +184,10 @@ async def bare_rate(
     args: Sequence[Any] = (),
 ) -> float:
     """Temporal's own limit here: ``total`` runs of a bare workflow started at once and counted
-    through visibility as they complete (never by awaiting thousands of results); runs/s."""
-    client = await connect(Settings(temporal_address=address, secret_key=BENCH_SECRET))
+    through visibility as they complete (never by awaiting thousands of results); runs/s.
+    Its payloads are plain: the bare loop does not pay for Herald's codec."""
+    settings = Settings(temporal_address=address, secret_key=BENCH_SECRET, payload_encryption=False)
+    client = await connect(settings)
     run = uuid.uuid4().hex[:8]
     name = workflow.__name__
     async with Worker(

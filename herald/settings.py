@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     secret_key: str = ""
     # Secrets it replaced (comma-separated), still accepted until removed: see docs/SECURITY.md.
     previous_secret_keys: str = ""
+    # Temporal payloads encrypted under the secret key (herald.payloads). Every client, worker
+    # and the UI's codec must agree. Off only to measure what it costs, or where the Temporal
+    # cluster itself is trusted with customers' data.
+    payload_encryption: bool = True
+    # Request metrics and /metrics on the API (the worker's are on when its port is set). Off
+    # only to measure what they cost.
+    metrics: bool = True
     # Set by `herald dev` for the processes it starts: local conveniences (a made-up secret).
     dev: bool = False
     temporal_ui_port: int = 8233

@@ -26,6 +26,7 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
@@ -107,7 +108,11 @@ async def connect(
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=encrypting_converter(secret_keys(settings)),
+        data_converter=(
+            encrypting_converter(secret_keys(settings))
+            if settings.payload_encryption
+            else pydantic_data_converter
+        ),
         interceptors=tracing.temporal_interceptors(),
         lazy=lazy,
         runtime=runtime,
