@@ -8,17 +8,35 @@ refuses to flush rows that belong to another organization.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, MetaData, Uuid, event, text
-from sqlalchemy.dialects.postgresql import JSONB
+import psycopg
+from psycopg.types.json import Jsonb
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    MetaData,
+    Uuid,
+    any_,
+    bindparam,
+    event,
+    insert,
+    inspect,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import (
     DeclarativeBase,
+    InstrumentedAttribute,
     Mapped,
     ORMExecuteState,
     Session,
@@ -185,3 +203,46 @@ def analyze(session: Session, model: type[Base]) -> None:
     queries are planned for its real size (SQLite plans without them)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"ANALYZE {model.__tablename__}"))
+
+
+def one_of(
+    session: Session, column: InstrumentedAttribute[Any], values: Collection[Any]
+) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``column = ANY(array)``: one parameter instead of
+    one per value, so a batch's look-up of a thousand ids is not a statement of a thousand
+    parameters for SQLAlchemy to render and psycopg to parse (three times slower)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def insert_rows(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
+    """Many new rows in the session's transaction: COPY on PostgreSQL (the fastest bulk
+    write: no statement to build or parse, half the time of a multi-row INSERT), one
+    multi-row INSERT elsewhere. Values go through the columns' own bind processing; a
+    duplicate key is an IntegrityError either way."""
+    if not rows:
+        return
+    bind = session.connection()
+    if bind.dialect.name != "postgresql":
+        session.execute(insert(model), list(rows))
+        return
+    columns = [(attribute.key, attribute.columns[0]) for attribute in inspect(model).column_attrs]
+    processors = [(key, _copy_processor(column, bind.dialect)) for key, column in columns]
+    names = ", ".join(f'"{column.name}"' for _, column in columns)
+    raw = bind.connection.dbapi_connection
+    assert isinstance(raw, psycopg.Connection)
+    statement = f'COPY "{model.__tablename__}" ({names}) FROM STDIN'
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([process(row[key]) for key, process in processors])
+    except psycopg.errors.IntegrityError as exc:
+        raise IntegrityError(statement, None, exc) from exc
+
+
+def _copy_processor(column: ColumnElement[Any], dialect: Dialect) -> Callable[[Any], Any]:
+    """A value as COPY takes it: the column's own bind processing, JSON as jsonb."""
+    if isinstance(column.type.dialect_impl(dialect), JSON):
+        return lambda value: None if value is None else Jsonb(value)
+    return column.type.bind_processor(dialect) or (lambda value: value)

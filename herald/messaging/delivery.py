@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import insert, inspect, select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer
-from herald.db import session_organization, utcnow
+from herald.db import insert_rows, one_of, session_organization, utcnow
 from herald.errors import InvalidInput
 from herald.messaging.contracts import (
     DeliveryBatch,
@@ -184,20 +184,22 @@ class _Checks:
 
 
 def _timezones(session: Session, customers: set[uuid.UUID]) -> dict[uuid.UUID, str | None]:
-    rows = session.execute(select(Customer.id, Customer.timezone).where(Customer.id.in_(customers)))
+    rows = session.execute(
+        select(Customer.id, Customer.timezone).where(one_of(session, Customer.id, customers))
+    )
     return {customer_id: timezone for customer_id, timezone in rows}
 
 
 def _addresses(
-    session: Session, customers: Sequence[Customer], channel: Channel
+    session: Session, customers: dict[uuid.UUID, dict[str, Any]], channel: Channel
 ) -> dict[uuid.UUID, str | None]:
-    """Each customer's address on the channel."""
+    """Each customer's address on the channel (from what templates see of them)."""
     if channel is Channel.email:
-        return {c.id: c.primary_email for c in customers}
+        return {customer_id: c["email"] for customer_id, c in customers.items()}
     if channel is Channel.sms:
-        return {c.id: next((p.phone for p in c.phones if p.is_primary), None) for c in customers}
+        return {customer_id: c["phone"] for customer_id, c in customers.items()}
     if channel is Channel.push:  # the device the customer used last
-        latest: dict[uuid.UUID, str | None] = {c.id: None for c in customers}
+        latest: dict[uuid.UUID, str | None] = dict.fromkeys(customers)
         devices = session.execute(
             select(Device.customer_id, Device.token)
             .where(Device.customer_id.in_(latest))
@@ -205,7 +207,7 @@ def _addresses(
         )
         latest.update({customer_id: token for customer_id, token in devices})
         return latest
-    return {c.id: str(c.id) for c in customers}  # in-app: the customer's own inbox
+    return {customer_id: str(customer_id) for customer_id in customers}  # in-app: their inbox
 
 
 def _skip(message: Message, reason: str) -> None:
@@ -226,13 +228,8 @@ class _Composer:
 
     def compose(self, recipients: Sequence[Recipient]) -> list[Message]:
         ids = {r.customer_id for r in recipients if r.customer_id is not None}
-        # Templates see phones and tags; the other addresses stay unloaded unless touched.
-        found = self.session.scalars(
-            select(Customer).where(Customer.id.in_(ids)).options(lazyload(Customer.emails))
-        )
-        customers = {c.id: c for c in found if c.deleted_at is None}
-        contexts = customer_contexts(self.session, list(customers.values()))
-        addresses = _addresses(self.session, list(customers.values()), self.template.channel)
+        customers = customer_contexts(self.session, ids)  # those not deleted
+        addresses = _addresses(self.session, customers, self.template.channel)
         subscriber_ids = {r.subscriber_id for r in recipients if r.subscriber_id is not None}
         subscribers = (
             {
@@ -256,7 +253,9 @@ class _Composer:
                 category=self.template.category,
                 template_id=self.template.id,
                 customer_id=recipient.customer_id,
-                recipient=recipient.to or (addresses.get(customer.id) if customer else "") or "",
+                recipient=recipient.to
+                or (addresses.get(recipient.customer_id) if recipient.customer_id else "")
+                or "",
                 provider=self.provider.name,
                 status=MessageStatus.queued,
                 attempts=0,
@@ -272,8 +271,8 @@ class _Composer:
                 _skip(message, "customer deleted")
             self._render(
                 message,
-                contexts.get(customer.id) if customer else None,
-                customer.locale if customer else None,
+                customer,
+                customer["locale"] if customer else None,
                 subscriber,
             )
             messages.append(message)
@@ -339,7 +338,9 @@ def _prepare(session: Session, batch: DeliveryBatch, env: DeliveryEnv) -> Prepar
     keys = [r.idempotency_key for r in batch.recipients]
     recorded = {
         m.idempotency_key: m
-        for m in session.scalars(select(Message).where(Message.idempotency_key.in_(keys)))
+        for m in session.scalars(
+            select(Message).where(one_of(session, Message.idempotency_key, keys))
+        )
     }
     fresh = [r for r in batch.recipients if r.idempotency_key not in recorded]
     composed: list[Message] = []
@@ -369,11 +370,11 @@ _NEW_COLUMNS = tuple(attribute.key for attribute in inspect(Message).column_attr
 
 
 def _insert_new(session: Session, messages: Sequence[Message]) -> None:
-    """One multi-row INSERT for the batch's new messages, decisions included: the unit of
-    work would cascade, track and flush each one."""
-    if messages:
-        rows = [{key: getattr(m, key) for key in _NEW_COLUMNS} for m in messages]
-        session.execute(insert(Message), rows)
+    """The batch's new messages written at once, decisions included: the unit of work would
+    cascade, track and flush each one."""
+    insert_rows(
+        session, Message, [{key: getattr(m, key) for key in _NEW_COLUMNS} for m in messages]
+    )
 
 
 def _decide(
@@ -502,7 +503,7 @@ def _write_settled(session: Session, messages: Sequence[Message]) -> None:
     for values, ids in alike.items():
         session.execute(
             update(Message)
-            .where(Message.id.in_(ids))
+            .where(one_of(session, Message.id, ids))
             .values(dict(zip(_SETTLED_COLUMNS, values, strict=True)))
             .execution_options(synchronize_session=False)
         )

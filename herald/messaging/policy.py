@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from herald.db import one_of
 from herald.messaging.contracts import MessageStatus
 from herald.messaging.models import Channel, Consent, ConsentStatus, Message, Suppression
 
@@ -66,7 +67,7 @@ def consented(
     return set(
         session.scalars(
             select(Consent.customer_id).where(
-                Consent.customer_id.in_(customer_ids),
+                one_of(session, Consent.customer_id, customer_ids),
                 Consent.channel == channel,
                 Consent.status == ConsentStatus.granted,
             )
@@ -81,7 +82,7 @@ def suppressed(session: Session, channel: Channel, addresses: Collection[str]) -
     rows = session.execute(
         select(Suppression.address, Suppression.reason).where(
             Suppression.channel == channel,
-            Suppression.address.in_({a.lower() for a in addresses}),
+            one_of(session, Suppression.address, {a.lower() for a in addresses}),
         )
     )
     return {address: reason.value for address, reason in rows}
@@ -99,7 +100,7 @@ def sent_counts(
     rows = session.execute(
         select(Message.customer_id, func.count())
         .where(
-            Message.customer_id.in_(customer_ids),
+            one_of(session, Message.customer_id, customer_ids),
             Message.channel == channel,
             Message.status.in_(WENT_OUT),
             Message.sent_at >= since,
