@@ -155,6 +155,8 @@ def running_herald(
                 "HERALD_API_ACCESS_LOG": "false",
                 "HERALD_WORKER_PROCESSES": str(worker_processes),
                 "HERALD_SECRET_KEY": BENCH_SECRET,
+                # The fake providers listen on this machine.
+                "HERALD_OUTBOUND_ALLOW": "127.0.0.1",
                 "HERALD_PAYLOAD_ENCRYPTION": str(codec_and_metrics).lower(),
                 "HERALD_METRICS": str(codec_and_metrics).lower(),
                 "HERALD_WORKER_METRICS_PORT": str(free_port() if codec_and_metrics else 0),
