@@ -30,21 +30,36 @@ class Received:
 
 
 @dataclass
-class FakeProviders:
-    requests: list[Received] = field(default_factory=list)
-    # Answers to give, one per request, before accepting again: (status, headers), or None to
-    # accept that request.
-    failures: deque[tuple[int, dict[str, str]] | None] = field(default_factory=deque)
+class LocalServer:
+    """An HTTP server on a free port of this machine, answering on a thread of its own."""
+
     server: ThreadingHTTPServer | None = None
-    # Text messages Twilio took, as its API shows them.
-    sms: list[dict[str, Any]] = field(default_factory=list)
-    # When set to a closed gate, requests are recorded, then answered only once it opens.
-    gate: threading.Event | None = None
 
     @property
     def url(self) -> str:
         assert self.server is not None
         return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+@dataclass
+class FakeProviders(LocalServer):
+    requests: list[Received] = field(default_factory=list)
+    # Answers to give, one per request, before accepting again: (status, headers), or None to
+    # accept that request.
+    failures: deque[tuple[int, dict[str, str]] | None] = field(default_factory=deque)
+    # Text messages Twilio took, as its API shows them.
+    sms: list[dict[str, Any]] = field(default_factory=list)
+    # When set to a closed gate, requests are recorded, then answered only once it opens.
+    gate: threading.Event | None = None
 
     def accepted(self, path_part: str) -> list[Received]:
         return [r for r in self.requests if r.accepted and path_part in r.path]
@@ -96,15 +111,12 @@ class FakeProviders:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.serve(Handler)
 
     def stop(self) -> None:
         if self.gate is not None:
             self.gate.set()
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        super().stop()
 
     def _next_failure(self) -> tuple[int, dict[str, str]] | None:
         return self.failures.popleft() if self.failures else None
@@ -247,16 +259,10 @@ class ReceivedSpan:
 
 
 @dataclass
-class FakeCollector:
+class FakeCollector(LocalServer):
     """An OpenTelemetry collector's OTLP/HTTP traces endpoint: keeps the spans it is sent."""
 
     spans: list[ReceivedSpan] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def start(self) -> None:
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -286,13 +292,7 @@ class FakeCollector:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        self.serve(Handler)
 
 
 def _spans_of(request: Any) -> list[ReceivedSpan]:

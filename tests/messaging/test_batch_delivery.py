@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from herald.customers.service import delete_customer
 from herald.database import Database
@@ -57,25 +58,31 @@ def _setup(db: Database, org: Org, fake: FakeProviders) -> uuid.UUID:
         return create_template(session, PROMO).id
 
 
-def _deliver(
-    db: Database, org: Org, template: uuid.UUID, customers: list[uuid.UUID], provider: Any = None
-) -> list[Any]:
-    links = Links("https://h.example", "s")
-    batch = DeliveryBatch(
+def _batch(org: Org, template: uuid.UUID, customers: list[uuid.UUID]) -> DeliveryBatch:
+    return DeliveryBatch(
         organization_id=org.id,
         template_id=template,
         recipients=[Recipient(idempotency_key=f"promo/{c}", customer_id=c) for c in customers],
     )
+
+
+def _env(session: Session, provider: Any = None) -> DeliveryEnv:
+    links = Links("https://h.example", "s")
+    settings = load_messaging_settings(session)
+    providers = providers_for(settings, links.public_url, TO_FAKES)
+    return DeliveryEnv(
+        (lambda channel: provider) if provider else providers,
+        SendRules.of(settings),
+        links,
+        utcnow(),
+    )
+
+
+def _deliver(
+    db: Database, org: Org, template: uuid.UUID, customers: list[uuid.UUID], provider: Any = None
+) -> list[Any]:
     with db.session(org.id) as session:
-        settings = load_messaging_settings(session)
-        providers = providers_for(settings, links.public_url, TO_FAKES)
-        env = DeliveryEnv(
-            (lambda channel: provider) if provider else providers,
-            SendRules.of(settings),
-            links,
-            utcnow(),
-        )
-        return deliver_batch(session, batch, env)
+        return deliver_batch(session, _batch(org, template, customers), _env(session, provider))
 
 
 def test_a_batch_goes_to_sendgrid_as_personalizations_each_recipient_once(
@@ -157,3 +164,22 @@ def test_in_a_batch_a_lost_outcome_is_not_resent_and_the_rest_still_go(
     with db.session(org.id) as session:
         attempts = dict(session.execute(select(Message.customer_id, Message.attempts)).all())
     assert [attempts[c] for c in customers] == [1, 1, 1, 1, 1]
+
+
+def test_a_batch_another_worker_recorded_meanwhile_is_sent_once(
+    db: Database, org: Org, fake_providers: FakeProviders
+) -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes its write lock at BEGIN: two batches cannot interleave")
+    template = _setup(db, org, fake_providers)
+    customers = seed_email_audience(db, org.id, 20)
+    with db.session(org.id) as late:
+        # This worker's snapshot is taken before the other worker records the batch, so it
+        # finds none of the messages and writes them again: the intent key refuses them.
+        late.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        late.execute(select(Message.id).limit(1)).all()
+        first = _deliver(db, org, template, customers)
+        again = deliver_batch(late, _batch(org, template, customers), _env(late))
+    assert [o.message_id for o in again] == [o.message_id for o in first]
+    assert {o.status for o in again} == {MessageStatus.sent}
+    assert len(fake_providers.accepted("/v3/mail/send")) == 1
