@@ -154,7 +154,6 @@ def running_herald(
                 "HERALD_API_PORT": str(api_port),
                 "HERALD_API_ACCESS_LOG": "false",
                 "HERALD_WORKER_PROCESSES": str(worker_processes),
-                "HERALD_CAMPAIGN_BATCHES_IN_FLIGHT": str(2 * worker_processes),
                 "HERALD_SECRET_KEY": BENCH_SECRET,
                 # The fake providers listen on this machine.
                 "HERALD_OUTBOUND_ALLOW": "127.0.0.1",

@@ -29,10 +29,6 @@ class Settings(BaseSettings):
     # Worker processes `herald worker` runs (one core each): workflow and activity code is
     # Python, so one process uses one core at a time.
     worker_processes: int = Field(default=1, ge=1, le=64)
-    # A campaign send's batches in flight at once, fixed when it starts: two per worker process
-    # is best (one renders while the other waits; more contend for the interpreter lock:
-    # bench/campaign.py). Read where campaigns are started (the API).
-    campaign_batches_in_flight: int = Field(default=2, ge=1, le=16)
     # Where the worker serves its Prometheus metrics (all its processes added up); 0: nowhere.
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     worker_metrics_host: str = "127.0.0.1"

@@ -23,7 +23,7 @@ from herald.runtime import Runtime
 async def send(runtime: Runtime, organization_id: uuid.UUID, campaign: str) -> CampaignOut:
     """Start the send (now, or at its send_at): a CampaignSend run carries it."""
     draft = await runtime.in_org(organization_id, lambda s: service.ready_to_send(s, campaign))
-    start = campaign_start(draft, runtime.settings.campaign_batches_in_flight)
+    start = campaign_start(draft)
     await runtime.start_run(start)
 
     def started(session: Session) -> CampaignOut:

@@ -113,9 +113,6 @@ class CampaignSendInput(BaseModel):
     state: CampaignState | None = None
     # Batches a run hands over before it continues as new (the workflow's default if unset).
     batches_per_run: int | None = Field(default=None, ge=1)
-    # Batches handed over at once (unset in runs started before it existed: the workflow's
-    # default of 2). Kept across continue-as-new, so a run keeps its pace.
-    batches_in_flight: int | None = Field(default=None, ge=1, le=16)
 
 
 class CampaignResult(BaseModel):

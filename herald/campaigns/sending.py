@@ -41,15 +41,11 @@ _PERMUTATION_PRIME = 2_147_483_647
 _TERMINAL = frozenset({CampaignStatus.completed, CampaignStatus.cancelled, CampaignStatus.failed})
 
 
-def campaign_start(campaign: Campaign, batches_in_flight: int) -> WorkflowStart:
+def campaign_start(campaign: Campaign) -> WorkflowStart:
     return WorkflowStart(
         workflow=CAMPAIGN_WORKFLOW,
         workflow_id=campaign_workflow_id(campaign.organization_id, campaign.id),
-        arg=CampaignSendInput(
-            organization_id=campaign.organization_id,
-            campaign_id=campaign.id,
-            batches_in_flight=batches_in_flight,
-        ),
+        arg=CampaignSendInput(organization_id=campaign.organization_id, campaign_id=campaign.id),
         organization_id=campaign.organization_id,
         customer_id=None,
         memo={"campaign": campaign.key, "name": campaign.name},

@@ -547,29 +547,3 @@ async def test_an_operator_reads_what_a_send_is_and_where_it_stands_in_temporal(
     assert "Audience: segment `readers`" in details and "50 messages/s" in details
     metadata = await handle.query("__temporal_workflow_metadata")
     assert metadata.current_details == "completed: 5 of 5 recipients handed over"
-
-
-async def test_a_send_keeps_as_many_batches_in_flight_as_it_was_started_with(
-    stack: Stack, org: Org
-) -> None:
-    _settings(stack, org)
-    _audience(stack, stack.db, org, 3_000)  # three batches of 1,000
-    campaign = _campaign(stack, org, variants=[{"name": "A", "template": "spring-a"}])
-    async with _campaign_worker(stack) as env:
-        handle = await _start(env, org, campaign, batches_in_flight=3)
-        result = await handle.result()
-        history = await handle.fetch_history()
-    assert (result.status, result.by_status) == ("completed", {"sent": 3_000})
-    batches = {
-        e.event_id
-        for e in history.events
-        if e.activity_task_scheduled_event_attributes.activity_type.name == "send_campaign_batch"
-    }
-    in_flight, most = 0, 0
-    for event in history.events:
-        if event.event_id in batches:
-            in_flight += 1
-            most = max(most, in_flight)
-        elif event.activity_task_completed_event_attributes.scheduled_event_id in batches:
-            in_flight -= 1
-    assert most == 3  # all three handed over at once, not two and then one
