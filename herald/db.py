@@ -216,27 +216,29 @@ def one_of(
     return column.in_(values)
 
 
-def insert_rows(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
-    """Many new rows in the session's transaction: COPY on PostgreSQL (the fastest bulk
-    write: no statement to build or parse, half the time of a multi-row INSERT), one
-    multi-row INSERT elsewhere. Values go through the columns' own bind processing; a
-    duplicate key is an IntegrityError either way."""
-    if not rows:
+def insert_rows(session: Session, model: type[Base], objects: Sequence[Base]) -> None:
+    """New objects of ``model``, never added to the session, written in its transaction:
+    COPY on PostgreSQL (the fastest bulk write: no statement to build or parse, half the time
+    of a multi-row INSERT), one multi-row INSERT elsewhere. Either way the unit of work, which
+    would cascade, track and flush each object, is left out. Values go through the columns'
+    own bind processing; a duplicate key is an IntegrityError either way."""
+    if not objects:
         return
+    keys = [(attribute.key, attribute.columns[0]) for attribute in inspect(model).column_attrs]
     bind = session.connection()
     if bind.dialect.name != "postgresql":
-        session.execute(insert(model), list(rows))
+        rows = [{key: getattr(obj, key) for key, _ in keys} for obj in objects]
+        session.execute(insert(model), rows)
         return
-    columns = [(attribute.key, attribute.columns[0]) for attribute in inspect(model).column_attrs]
-    processors = [(key, _copy_processor(column, bind.dialect)) for key, column in columns]
-    names = ", ".join(f'"{column.name}"' for _, column in columns)
+    processors = [(key, _copy_processor(column, bind.dialect)) for key, column in keys]
+    names = ", ".join(f'"{column.name}"' for _, column in keys)
     raw = bind.connection.dbapi_connection
     assert isinstance(raw, psycopg.Connection)
     statement = f'COPY "{model.__tablename__}" ({names}) FROM STDIN'
     try:
         with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row([process(row[key]) for key, process in processors])
+            for obj in objects:
+                copy.write_row([process(getattr(obj, key)) for key, process in processors])
     except psycopg.errors.IntegrityError as exc:
         raise IntegrityError(statement, None, exc) from exc
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -365,18 +365,6 @@ class Prepared:
     new: list[Message]
 
 
-# A new message's row: every column the composer sets (the others are empty until later).
-_NEW_COLUMNS = tuple(attribute.key for attribute in inspect(Message).column_attrs)
-
-
-def _insert_new(session: Session, messages: Sequence[Message]) -> None:
-    """The batch's new messages written at once, decisions included: the unit of work would
-    cascade, track and flush each one."""
-    insert_rows(
-        session, Message, [{key: getattr(m, key) for key in _NEW_COLUMNS} for m in messages]
-    )
-
-
 def _decide(
     session: Session, messages: Sequence[Message], batch: DeliveryBatch, env: DeliveryEnv
 ) -> dict[uuid.UUID, DeliveryOutcome]:
@@ -456,7 +444,7 @@ def deliver_batch(
         decided = _decide(session, messages, batch, env)
         # One commit records the new messages together with their decisions; once a message is
         # in flight, a lost outcome is detectable.
-        _insert_new(session, prepared.new)
+        insert_rows(session, Message, prepared.new)
         session.commit()
     except IntegrityError:
         session.rollback()
