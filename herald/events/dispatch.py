@@ -144,15 +144,16 @@ class EventDispatcher:
     def _mark_dispatched(self, ids: list[uuid.UUID]) -> None:
         with self._db.system_session() as session:
             now = utcnow()
-            for received_at in session.scalars(select(Event.received_at).where(Event.id.in_(ids))):
-                DISPATCH_LAG.observe((now - received_at).total_seconds())
-            EVENTS_DISPATCHED.inc(len(ids))
-            session.execute(
+            received = session.scalars(
                 update(Event)
                 .where(Event.id.in_(ids))
-                .values(dispatched_at=utcnow(), last_dispatch_error=None, retry_at=None)
-            )
+                .values(dispatched_at=now, last_dispatch_error=None, retry_at=None)
+                .returning(Event.received_at)  # the lag, from the same statement
+            ).all()
             session.commit()
+            for received_at in received:
+                DISPATCH_LAG.observe((now - received_at).total_seconds())
+            EVENTS_DISPATCHED.inc(len(ids))
 
     def _mark_failed(self, failures: dict[uuid.UUID, Failure], outage: bool) -> None:
         now = utcnow()
