@@ -3,9 +3,13 @@
 A template with a loop, a macro, a method call, an assignment or an amplifying operator can be
 written to run for ever or to build a huge string in a single C call, where no check between
 Python lines can stop it. Such templates render here: in a child process whose address space is
-capped (``RLIMIT_AS``: its size at start plus ``MEMORY_HEADROOM``) and which is killed when it
-misses its deadline. Whatever the template does, the caller gets an answer or a refusal within
-the deadline, and the memory it can take is the headroom. A template that hits a limit twice in
+capped (``RLIMIT_AS``: its size at start plus ``MEMORY_HEADROOM``) and which the kernel ends when
+one render has used ``RENDER_CPU_LIMIT_S`` of CPU time (a profiling timer whose signal is left
+to its default action, so it ends even a single C call). CPU time, not the wall clock: waiting
+for a core on a busy machine is not the template's doing, and must not fail an honest render.
+A render that has neither answered nor used its CPU within ``RENDER_WALL_LIMIT_S`` (a child
+stopped or starved for that long) is given up too. Whatever the template does, the caller
+gets an answer or a refusal within the wall limit, and the memory it can take is the headroom. A template that hits a limit twice in
 ten minutes is refused at once after that, so a campaign sending it cannot keep the processes
 busy for other organizations.
 
@@ -21,6 +25,7 @@ import os
 import pickle
 import queue
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -30,7 +35,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-RENDER_DEADLINE_S = 0.5
+RENDER_CPU_LIMIT_S = 0.25
+RENDER_WALL_LIMIT_S = 5.0
 MEMORY_HEADROOM = 50 * 1024 * 1024
 PROCESSES = 2
 # Limits hit this often within the window: the template is refused without trying again.
@@ -78,7 +84,7 @@ class _Child:
 
     def ask(self, request: bytes, deadline_s: float) -> dict[str, Any]:
         """Send one render and wait for its answer; LimitExceeded once the deadline passes or
-        the child dies (a crash past its memory cap)."""
+        the child dies (its CPU time used up, or a crash past its memory cap)."""
         assert self.process.stdin is not None and self.process.stdout is not None
         try:
             _write(self.process.stdin, request)
@@ -97,12 +103,17 @@ class _Child:
         while len(data) < count:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise LimitExceeded(f"rendering took longer than {RENDER_DEADLINE_S}s")
+                raise LimitExceeded(f"rendering did not answer within {RENDER_WALL_LIMIT_S:g}s")
             chunk = os.read(fd, count - len(data))
             if not chunk:
-                raise LimitExceeded("rendering needed too much memory")
+                raise LimitExceeded(self._why_it_ended())
             data += chunk
         return bytes(data)
+
+    def _why_it_ended(self) -> str:
+        if self.process.wait() == -signal.SIGPROF:
+            return f"rendering used more than {RENDER_CPU_LIMIT_S:g}s of CPU time"
+        return "rendering needed too much memory"
 
     def stop(self) -> None:
         self.process.kill()
@@ -112,10 +123,10 @@ class _Child:
 @dataclass
 class RenderProcesses:
     """A few render processes shared by every thread of this process, started when first
-    needed; one that misses a deadline is killed and replaced."""
+    needed; one that ends at a limit or misses the wall limit is replaced."""
 
     size: int = PROCESSES
-    deadline_s: float = RENDER_DEADLINE_S
+    deadline_s: float = RENDER_WALL_LIMIT_S
     _idle: queue.Queue[_Child | None] = field(default_factory=queue.Queue)
     _strikes: dict[str, list[float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -184,6 +195,8 @@ def serve(render: Renderer, judge: Callable[[Exception], tuple[bool, str]]) -> N
     _cap_memory()
     while (request := _read(stdin)) is not None:
         source, context, html, probe = pickle.loads(request)
+        # SIGPROF has no handler here: its default action ends this process, mid C call too.
+        signal.setitimer(signal.ITIMER_PROF, RENDER_CPU_LIMIT_S)
         try:
             reply = {"ok": True, "text": render(source, context, html, probe)}
         except MemoryError:
@@ -193,4 +206,5 @@ def serve(render: Renderer, judge: Callable[[Exception], tuple[bool, str]]) -> N
         except Exception as exc:
             limit, reason = judge(exc)
             reply = {"ok": False, "limit": limit, "error": reason}
+        signal.setitimer(signal.ITIMER_PROF, 0)
         _write(stdout, json.dumps(reply).encode())

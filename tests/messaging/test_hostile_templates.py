@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -10,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from herald.errors import InvalidInput
+from herald.messaging.render_process import LimitExceeded, RenderProcesses
 from herald.messaging.rendering import RenderError, check_template, render
 
 pytestmark = pytest.mark.fast
@@ -119,3 +123,25 @@ def test_a_loop_held_up_by_a_busy_machine_is_not_cut_off() -> None:
     started = time.perf_counter()
     assert render(source, {"waits": Waits()}, field="body") == "0,1,2,"
     assert time.perf_counter() - started > 0.4  # longer than any deadline a clock would set
+
+
+def test_a_render_process_waiting_for_a_core_is_not_cut_off() -> None:
+    """The render process is held to CPU time, not seconds: a child that gets no core for a
+    while (here: stopped outright for 0.8 s) still answers an honest template."""
+    processes = RenderProcesses(size=1)
+    source = "{% for i in items %}{{ i }},{% endfor %}"
+    assert processes.render(source, {"items": [0]}, html=False) == "0,"  # the child is up
+    child = processes._idle.get()
+    assert child is not None
+    processes._idle.put(child)
+    os.kill(child.process.pid, signal.SIGSTOP)
+    threading.Timer(0.8, os.kill, (child.process.pid, signal.SIGCONT)).start()
+    started = time.perf_counter()
+    assert processes.render(source, {"items": [1, 2]}, html=False) == "1,2,"
+    assert time.perf_counter() - started > 0.7
+
+
+def test_a_render_that_burns_cpu_is_ended_at_its_cpu_limit() -> None:
+    processes = RenderProcesses(size=1)
+    with pytest.raises(LimitExceeded, match="CPU time"):
+        processes.render(HOSTILE["loop"], {}, html=False)
