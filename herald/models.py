@@ -27,6 +27,7 @@ from herald.messaging.models import (
     WebhookReceipt,
 )
 from herald.newsletter.models import Subscriber
+from herald.orders.models import Order, OrderItem, OrderRefund
 from herald.organizations.models import Organization
 from herald.ratelimits import RateLimitCounter
 from herald.segments.models import Segment, SegmentMembership
@@ -56,6 +57,9 @@ __all__ = [
     "Message",
     "MessageTemplate",
     "MessagingSettings",
+    "Order",
+    "OrderItem",
+    "OrderRefund",
     "Organization",
     "RateLimitCounter",
     "RateLimitWindow",

@@ -3,10 +3,8 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-import pycountry
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -20,8 +18,11 @@ from pydantic import (
 )
 
 from herald.events.models import EventStatus
+from herald.orders.schemas import OrderPaidProperties, OrderRefundedProperties
 
 MAX_BATCH = 1000
+# The refund id of a whole-order refund posted without a refund id or idempotency key.
+WHOLE_REFUND = "whole"
 MAX_PROPERTIES_BYTES = 32_768
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(?:[.:][a-z0-9_]+)*$"
 # Event types Herald records itself (a segment entered, a tier changed, an inquiry received...):
@@ -36,35 +37,6 @@ def _not_reserved(kind: str) -> str:
             "name your event otherwise"
         )
     return kind
-
-
-def _currency(code: str) -> str:
-    code = code.upper()
-    if pycountry.currencies.get(alpha_3=code) is None:
-        raise ValueError(f"unknown ISO 4217 currency {code!r}")
-    return code
-
-
-class OrderPaidProperties(BaseModel):
-    """The properties every ``order.paid`` event must carry (others are kept as sent)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    order_id: Annotated[str, Field(min_length=1, max_length=200)]
-    amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
-    currency: Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_currency)]
-    # Reward codes the order used: each is confirmed (its points spent for good).
-    redemption_codes: list[Annotated[str, Field(min_length=4, max_length=32)]] = Field(
-        default=[], max_length=20
-    )
-
-
-class OrderRefundedProperties(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    order_id: Annotated[str, Field(min_length=1, max_length=200)]
-    amount: Annotated[Decimal | None, Field(ge=0, max_digits=14, decimal_places=4)] = None
-    currency: Annotated[str | None, AfterValidator(lambda c: c and _currency(c))] = None
 
 
 class CustomerRef(BaseModel):
@@ -110,6 +82,23 @@ class OrderRefundedEvent(_EventFields):
     type: Literal["order.refunded"]
     properties: OrderRefundedProperties
 
+    @model_validator(mode="after")
+    def _refund_named(self) -> OrderRefundedEvent:
+        if self.refund_id is None:
+            raise ValueError(
+                "a refund of part of an order needs a properties.refund_id or an "
+                "idempotency_key, so that posting it again cannot refund twice"
+            )
+        return self
+
+    @property
+    def refund_id(self) -> str | None:
+        """Which refund of the order this is: the shop's refund id, else the idempotency key;
+        a refund of the whole order without either is the order's one whole refund."""
+        if self.properties.refund_id or self.idempotency_key:
+            return self.properties.refund_id or self.idempotency_key
+        return WHOLE_REFUND if self.properties.amount is None else None
+
 
 class CustomEvent(_EventFields):
     """``signup`` or any event type the merchant names; its properties are kept as sent."""
@@ -146,7 +135,15 @@ class AcceptedEvent(BaseModel):
     id: uuid.UUID
     type: str
     customer_id: uuid.UUID | None
-    duplicate: bool = Field(description="an event with this idempotency key was already accepted")
+    duplicate: bool = Field(
+        description="already accepted: an event with this idempotency key, or one recording "
+        "the same order (order.paid) or refund (order.refunded); its id is given"
+    )
+    history: bool = Field(
+        default=False,
+        description="an order paid before the organization's order history window (or a "
+        "refund of one): recorded and counted, but it awards no points and starts no runs",
+    )
 
 
 class EventsAccepted(BaseModel):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -10,10 +11,18 @@ from sqlalchemy.orm import Session
 from herald.customers.models import Customer
 from herald.customers.schemas import CustomerCreate, EmailIn
 from herald.customers.service import create_customer, index_customers
-from herald.db import utcnow
+from herald.db import session_organization, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
 from herald.events.models import Event, EventStatus
-from herald.events.schemas import AcceptedEvent, CustomerRef, EventIn, EventOut
+from herald.events.schemas import (
+    AcceptedEvent,
+    CustomerRef,
+    EventIn,
+    EventOut,
+    OrderPaidEvent,
+    OrderRefundedEvent,
+)
+from herald.orders import service as orders
 from herald.pagination import Page, page_of
 
 SIGNUP = "signup"
@@ -59,12 +68,16 @@ def _record(session: Session, events: Sequence[EventIn]) -> list[AcceptedEvent]:
             earlier[prior.idempotency_key] = AcceptedEvent(
                 id=prior.id, type=prior.type, customer_id=prior.customer_id, duplicate=True
             )
+    intake = _OrderIntake(session, events)
     accepted: list[AcceptedEvent] = []
     now = utcnow()
     for index, data in enumerate(events):
         key = data.idempotency_key
         if key is not None and key in earlier:
             accepted.append(earlier[key].model_copy(update={"duplicate": True}))
+            continue
+        if (repeated := intake.recorded(data)) is not None:
+            accepted.append(repeated)
             continue
         ref = data.customer
         customer_id = customers.find(ref.id, ref.external_id, ref.email)
@@ -86,14 +99,91 @@ def _record(session: Session, events: Sequence[EventIn]) -> list[AcceptedEvent]:
             idempotency_key=key,
         )
         session.add(event)
+        history = intake.record(data, event, now)
+        if history:  # recorded and counted; nothing reacts to it
+            event.dispatched_at, event.retry_at = now, None
         result = AcceptedEvent(
-            id=event.id, type=event.type, customer_id=customer_id, duplicate=False
+            id=event.id,
+            type=event.type,
+            customer_id=customer_id,
+            duplicate=False,
+            history=history,
         )
         if key is not None:
             earlier[key] = result
         accepted.append(result)
     session.commit()
     return accepted
+
+
+class _OrderIntake:
+    """The orders and refunds a batch of events carries: which are recorded already (one
+    query each), and recording the new ones beside their events."""
+
+    def __init__(self, session: Session, events: Sequence[EventIn]) -> None:
+        self.session = session
+        paid = [e.properties.order_id for e in events if isinstance(e, OrderPaidEvent)]
+        refunds = {k for e in events if (k := self._refund_key(e)) is not None}
+        self.orders = orders.recorded_orders(session, paid)
+        self.refunds = orders.recorded_refunds(session, refunds)
+        self._history_after = (
+            orders.history_window(session, session_organization(session))
+            if paid or refunds
+            else None
+        )
+
+    @staticmethod
+    def _refund_key(data: EventIn) -> orders.RefundKey | None:
+        if not isinstance(data, OrderRefundedEvent) or data.refund_id is None:
+            return None
+        return (data.properties.order_id, data.refund_id)
+
+    def recorded(self, data: EventIn) -> AcceptedEvent | None:
+        """A repeat of an order or refund already recorded: the event that recorded it."""
+        if isinstance(data, OrderPaidEvent):
+            order = self.orders.get(data.properties.order_id)
+            earlier = order.event_id if order is not None else None
+        else:
+            key = self._refund_key(data)
+            earlier = self.refunds.get(key) if key is not None else None
+        if earlier is None:
+            return None
+        customer_id = self.session.scalar(select(Event.customer_id).where(Event.id == earlier))
+        return AcceptedEvent(id=earlier, type=data.type, customer_id=customer_id, duplicate=True)
+
+    def record(self, data: EventIn, event: Event, now: datetime) -> bool:
+        """Record the order or refund the event carries; True when it is history."""
+        if isinstance(data, OrderPaidEvent):
+            assert self._history_after is not None and event.customer_id is not None
+            order = orders.record_paid(
+                self.session,
+                data.properties,
+                organization_id=session_organization(self.session),
+                customer_id=event.customer_id,
+                event_id=event.id,
+                paid_at=data.properties.paid_at or event.occurred_at,
+                now=now,
+                history_after=self._history_after,
+            )
+            self.orders[order.order_id] = order
+            return order.history
+        if isinstance(data, OrderRefundedEvent):
+            refund_id = data.refund_id
+            assert refund_id is not None  # the event's validation requires one
+            orders.record_refund(
+                self.session,
+                data.properties,
+                organization_id=session_organization(self.session),
+                refund_id=refund_id,
+                event_id=event.id,
+                refunded_at=event.occurred_at,
+            )
+            self.refunds[(data.properties.order_id, refund_id)] = event.id
+            refunded = self.orders.get(data.properties.order_id) or orders.find_order(
+                self.session, data.properties.order_id
+            )
+            return refunded is not None and refunded.history  # no points to take back
+        return False
 
 
 def _event_out(event: Event) -> EventOut:

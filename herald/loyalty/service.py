@@ -35,6 +35,8 @@ from herald.loyalty.schemas import (
     plain_decimal,
 )
 from herald.metrics import POINTS_AWARDED
+from herald.orders import service as orders
+from herald.orders.models import Order, OrderRefund
 from herald.pagination import keyset_page
 
 _ROUNDING = {
@@ -118,14 +120,21 @@ def _entry(session: Session, source: str, source_id: str) -> LedgerEntry | None:
     )
 
 
-def _order_entries(session: Session, order_id: str) -> dict[str, LedgerEntry]:
-    """The order's award and reversal entries, by source, in one query."""
-    rows = session.scalars(
+def _award_of(session: Session, order_id: str) -> LedgerEntry | None:
+    return _entry(session, ORDER_PAID, order_id)
+
+
+def _refunds_taken(session: Session, order_id: str) -> list[tuple[OrderRefund, LedgerEntry]]:
+    """An order's refunds that have their ledger entry (keyed by the refund's id), each with it."""
+    refunds = {str(r.id): r for r in orders.refunds_of(session, order_id)}
+    if not refunds:
+        return []
+    entries = session.scalars(
         select(LedgerEntry).where(
-            LedgerEntry.source.in_((ORDER_PAID, ORDER_REFUNDED)), LedgerEntry.source_id == order_id
+            LedgerEntry.source == ORDER_REFUNDED, LedgerEntry.source_id.in_(refunds)
         )
     )
-    return {row.source: row for row in rows}
+    return [(refunds[e.source_id], e) for e in entries]
 
 
 def _unchanged(
@@ -171,20 +180,26 @@ def append_entry(
 def award_order_points(session: Session, data: AwardOrderPointsInput) -> LedgerOutcome:
     """Award points for a paid order, exactly once per (organization, order).
 
-    The customer id comes from a stored event of this organization, so it is not looked up again.
+    Refunds recorded before the award are taken off at once (their own entries, written
+    before there was anything to take back, hold no points); the award's details keep the
+    full figure, which later refunds take their share of. The customer id comes from a stored
+    event of this organization, so it is not looked up again.
     """
     account = lock_account(session, data.customer_id)
-    entries = _order_entries(session, data.order_id)
-    if ORDER_PAID in entries:
-        return _unchanged(session, account, "already_awarded", entries[ORDER_PAID])
-    if ORDER_REFUNDED in entries:  # the refund overtook the payment: nothing to earn
-        return _unchanged(session, account, "order_refunded", None)
+    if (award := _award_of(session, data.order_id)) is not None:
+        return _unchanged(session, account, "already_awarded", award)
     rule = get_settings(session)
     multiplier, tier = tiers.multiplier(session, account)
+    gross = points_for(data.amount * multiplier, rule)
+    earlier = _refunds_taken(session, data.order_id)
+    order = orders.find_order(session, data.order_id)
+    if order is not None and order.refunded_amount >= order.amount and earlier:
+        return _unchanged(session, account, "order_refunded", None)
+    taken = sum(_refund_share(gross, order, refund) for refund, _ in earlier)
     entry = LedgerEntry(
         customer_id=data.customer_id,
         kind=EntryKind.earn,
-        points=points_for(data.amount * multiplier, rule),
+        points=max(gross - taken, 0),
         source=ORDER_PAID,
         source_id=data.order_id,
         event_id=data.event_id,
@@ -193,14 +208,25 @@ def award_order_points(session: Session, data: AwardOrderPointsInput) -> LedgerO
             "currency": data.currency,
             "points_per_unit": plain_decimal(rule.points_per_unit),
             "rounding": rule.rounding.value,
+            "gross_points": gross,
         }
-        | ({"tier": tier, "multiplier": plain_decimal(multiplier)} if tier else {}),
+        | ({"tier": tier, "multiplier": plain_decimal(multiplier)} if tier else {})
+        | ({"refunds_before": [r.refund_id for r, _ in earlier]} if earlier else {}),
     )
     outcome = append_entry(session, account, entry, "awarded")
     if outcome is None:  # another award of this order won the race: read what it did
         return award_order_points(session, data)
     POINTS_AWARDED.inc(entry.points)
     return outcome
+
+
+def _refund_share(gross: int, order: Order | None, refund: OrderRefund) -> int:
+    """The points one refund takes back of an award of ``gross``: its part of the order's
+    amount, rounded half up (the whole, for a refund without an amount)."""
+    if order is None or refund.amount is None or order.amount == 0:
+        return gross
+    share = Decimal(gross) * min(refund.amount / order.amount, Decimal(1))
+    return int(share.to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def award_points(
@@ -231,21 +257,40 @@ def award_points(
 
 
 def reverse_order_points(session: Session, data: ReverseOrderPointsInput) -> LedgerOutcome:
-    """Take back what an order earned, once. A refund that arrives first blocks the later award."""
+    """Take back a refund's share of what its order earned, once per refund. The refund that
+    completes the order's refund takes back all that is left, so shares never round to less
+    (or more) than the award. A refund recorded before the award holds no points: the award
+    takes it off."""
     account = lock_account(session, data.customer_id)
-    entries = _order_entries(session, data.order_id)
-    if ORDER_REFUNDED in entries:
-        return _unchanged(session, account, "already_reversed", entries[ORDER_REFUNDED])
-    award = entries.get(ORDER_PAID)
+    refund = orders.refund_of_event(session, data.event_id)
+    if refund is None:  # its event repeated an earlier refund: that one's run reverses
+        return _unchanged(session, account, "already_reversed", None)
+    if (recorded := _entry(session, ORDER_REFUNDED, str(refund.id))) is not None:
+        return _unchanged(session, account, "already_reversed", recorded)
+    award = _award_of(session, data.order_id)
+    points = 0
+    if award is not None:
+        left = award.points + sum(e.points for _, e in _refunds_taken(session, data.order_id))
+        order = orders.find_order(session, data.order_id)
+        if order is not None and order.refunded_amount >= order.amount:
+            points = left
+        else:
+            gross = int(award.details.get("gross_points", award.points))
+            points = min(left, _refund_share(gross, order, refund))
     entry = LedgerEntry(
         customer_id=data.customer_id,
         kind=EntryKind.reversal,
-        points=-award.points if award is not None else 0,
+        points=-points,
         source=ORDER_REFUNDED,
-        source_id=data.order_id,
+        source_id=str(refund.id),
         event_id=data.event_id,
         reverses_entry_id=award.id if award is not None else None,
-        details={"reverses": str(award.id)} if award is not None else {"award": "none yet"},
+        details={
+            "order_id": data.order_id,
+            "refund_id": refund.refund_id,
+            "amount": str(refund.amount) if refund.amount is not None else "the rest",
+        }
+        | ({"reverses": str(award.id)} if award is not None else {"award": "none yet"}),
     )
     status: OutcomeStatus = "reversed" if award is not None else "refund_recorded"
     return append_entry(session, account, entry, status) or reverse_order_points(session, data)

@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from herald.events.models import Event
-from herald.events.schemas import OrderPaidProperties, OrderRefundedProperties
 from herald.loyalty.contracts import (
     AWARD_WORKFLOW,
     REDEMPTION_WORKFLOW,
@@ -26,6 +25,8 @@ from herald.loyalty.referrals import pending_referral
 from herald.loyalty.rewards import REDEMPTION_RESERVED
 from herald.loyalty.service import ORDER_PAID, ORDER_REFUNDED
 from herald.loyalty.tiers import TIER_CHANGED
+from herald.orders.schemas import OrderPaidProperties, OrderRefundedProperties
+from herald.orders.service import refund_of_event
 from herald.temporal import WorkflowStart, tenant_workflow_id
 
 
@@ -53,8 +54,12 @@ def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]
         )
         workflow = AWARD_WORKFLOW
         summary = f"Points for order {order_id} ({paid.amount} {paid.currency})"
+        run_key = order_id
     elif event.type == ORDER_REFUNDED:
         order_id = OrderRefundedProperties.model_validate(event.properties).order_id
+        refund = refund_of_event(session, event.id)
+        if refund is None:  # a repeat stored before refunds were recorded: the first one reverses
+            return []
         arg = ReverseOrderPointsInput(
             organization_id=org,
             customer_id=event.customer_id,
@@ -62,7 +67,8 @@ def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]
             event_id=event.id,
         )
         workflow = REVERSE_WORKFLOW
-        summary = f"Take back the points of refunded order {order_id}"
+        summary = f"Take back refund {refund.refund_id}'s share of order {order_id}'s points"
+        run_key = str(refund.id)
         starts = []
     else:
         return []
@@ -70,8 +76,9 @@ def loyalty_workflows_for(session: Session, event: Event) -> list[WorkflowStart]
         *starts,
         WorkflowStart(
             workflow=workflow,
-            # One id per (organization, order): a repeated event can never start a second award.
-            workflow_id=tenant_workflow_id(workflow, org, order_id),
+            # One id per (organization, order) for an award, per refund for a reversal: a
+            # repeated event can never start a second one.
+            workflow_id=tenant_workflow_id(workflow, org, run_key),
             arg=arg,
             organization_id=org,
             customer_id=event.customer_id,

@@ -18,3 +18,5 @@ class Organization(Base):
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Orders paid longer ago than this when they arrive are history: counted, no points, no runs.
+    order_history_days: Mapped[int] = mapped_column(default=30, server_default="30")
