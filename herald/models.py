@@ -27,7 +27,7 @@ from herald.messaging.models import (
     WebhookReceipt,
 )
 from herald.newsletter.models import Subscriber
-from herald.orders.models import Order, OrderItem, OrderRefund
+from herald.orders.models import CurrencyRate, Order, OrderItem, OrderRefund
 from herald.organizations.models import Organization
 from herald.ratelimits import RateLimitCounter
 from herald.segments.models import Segment, SegmentMembership
@@ -38,6 +38,7 @@ __all__ = [
     "Campaign",
     "CampaignRecipient",
     "Consent",
+    "CurrencyRate",
     "Customer",
     "CustomerEmail",
     "CustomerPhone",

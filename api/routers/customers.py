@@ -16,11 +16,14 @@ from herald.customers.schemas import (
     CustomerCreate,
     CustomerOut,
     CustomerPage,
+    CustomerProfileOut,
     CustomerQuery,
     CustomerUpdate,
 )
 from herald.loyalty.schemas import PointsOut
 from herald.loyalty.service import customer_points
+from herald.orders.schemas import OrderOut
+from herald.pagination import Page
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -43,16 +46,33 @@ def list_customers(
     return service.list_customers(session, query)
 
 
-@router.get("/{customer_id}", response_model=CustomerOut)
+@router.get(
+    "/{customer_id}",
+    response_model=CustomerProfileOut,
+    summary="One customer, with their order figures in the reporting currency",
+)
 def get_customer(
     customer_id: uuid.UUID,
     include_deleted: bool = False,
     _: Principal = Depends(require(Permission.customers_read)),
     session: Session = Depends(org_session),
-) -> CustomerOut:
-    return service.to_out(
-        service.get_customer(session, customer_id, include_deleted=include_deleted)
-    )
+) -> CustomerProfileOut:
+    return service.profile(session, customer_id, include_deleted=include_deleted)
+
+
+@router.get(
+    "/{customer_id}/orders",
+    response_model=Page[OrderOut],
+    summary="A customer's orders with their items, the latest paid first",
+)
+def list_customer_orders(
+    customer_id: uuid.UUID,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    _: Principal = Depends(require(Permission.customers_read)),
+    session: Session = Depends(org_session),
+) -> Page[OrderOut]:
+    return service.customer_orders(session, customer_id, limit=limit, cursor=cursor)
 
 
 @router.patch("/{customer_id}", response_model=CustomerOut)

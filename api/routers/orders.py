@@ -1,17 +1,16 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path
 from sqlalchemy.orm import Session
 
 from api.deps import org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
-from herald.orders import service
-from herald.orders.schemas import OrderOut
-from herald.pagination import Page
+from herald.currencies import Currency
+from herald.orders import money, service
+from herald.orders.schemas import CurrencyRateOut, CurrencyRatesIn, Month, OrderOut
 
 router = APIRouter(prefix="/v1", tags=["orders"])
 
@@ -30,15 +29,35 @@ def get_order(
 
 
 @router.get(
-    "/customers/{customer_id}/orders",
-    response_model=Page[OrderOut],
-    summary="A customer's orders with their items, the latest paid first",
+    "/currency-rates",
+    response_model=list[CurrencyRateOut],
+    summary="The monthly rates that convert orders into the reporting currency",
 )
-def list_customer_orders(
-    customer_id: uuid.UUID,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+def list_currency_rates(
     _: Principal = Depends(require(Permission.customers_read)),
     session: Session = Depends(org_session),
-) -> Page[OrderOut]:
-    return service.customer_orders(session, customer_id, limit=limit, cursor=cursor)
+) -> list[CurrencyRateOut]:
+    return money.list_rates(session)
+
+
+@router.put(
+    "/currency-rates",
+    response_model=list[CurrencyRateOut],
+    summary="Set the rates of some (currency, month) pairs; a rate set before is replaced",
+)
+def put_currency_rates(
+    body: CurrencyRatesIn,
+    _: Principal = Depends(require(Permission.organization_configure)),
+    session: Session = Depends(org_session),
+) -> list[CurrencyRateOut]:
+    return money.put_rates(session, body.rates)
+
+
+@router.delete("/currency-rates/{currency}/{month}", status_code=204)
+def delete_currency_rate(
+    currency: Annotated[Currency, Path()],
+    month: Annotated[Month, Path()],
+    _: Principal = Depends(require(Permission.organization_configure)),
+    session: Session = Depends(org_session),
+) -> None:
+    money.delete_rate(session, currency, month)

@@ -46,6 +46,8 @@ class Permission(enum.StrEnum):
     inquiries_work = "inquiries:work"
     # The follow-up's timers and who hears of new inquiries.
     inquiries_configure = "inquiries:configure"
+    # The organization's name, reporting currency and currency rates, order history window.
+    organization_configure = "organization:configure"
 
 
 _P = Permission

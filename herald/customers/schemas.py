@@ -19,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from herald.orders.schemas import CustomerMetrics
+
 MAX_ATTRIBUTES_BYTES = 16_384
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 
@@ -175,6 +177,12 @@ class CustomerOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
+
+
+class CustomerProfileOut(CustomerOut):
+    """One customer as staff see them: the record and their order figures."""
+
+    metrics: CustomerMetrics
 
 
 SortKey = Literal["created_at", "-created_at", "updated_at", "-updated_at", "name", "-name"]

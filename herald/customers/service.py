@@ -12,6 +12,7 @@ from herald.customers.schemas import (
     CustomerCreate,
     CustomerOut,
     CustomerPage,
+    CustomerProfileOut,
     CustomerQuery,
     CustomerUpdate,
     EmailIn,
@@ -21,7 +22,28 @@ from herald.customers.schemas import (
 )
 from herald.db import commit_or_conflict, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
-from herald.pagination import decode_cursor, encode_cursor
+from herald.orders import money
+from herald.orders import service as orders
+from herald.orders.schemas import OrderOut
+from herald.pagination import Page, decode_cursor, encode_cursor
+
+
+def profile(
+    session: Session, customer_id: uuid.UUID, *, include_deleted: bool = False
+) -> CustomerProfileOut:
+    """The customer with their order figures (lifetime value in the reporting currency)."""
+    customer = get_customer(session, customer_id, include_deleted=include_deleted)
+    return CustomerProfileOut(
+        **to_out(customer).model_dump(), metrics=money.customer_metrics(session, customer_id)
+    )
+
+
+def customer_orders(
+    session: Session, customer_id: uuid.UUID, *, limit: int = 50, cursor: str | None = None
+) -> Page[OrderOut]:
+    """A customer's orders with their items, the latest paid first."""
+    get_customer(session, customer_id, include_deleted=True)
+    return orders.orders_of(session, customer_id, limit=limit, cursor=cursor)
 
 
 def to_out(customer: Customer) -> CustomerOut:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Enum, ForeignKey, Index, Numeric, String, UniqueConstraint
@@ -56,6 +56,8 @@ class Order(TenantScoped, Base):
     refunded_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     source: Mapped[str | None] = mapped_column(String(50))
     paid_at: Mapped[datetime]
+    # The first day of the month it was paid in (UTC): the month whose rate converts it.
+    paid_month: Mapped[date]
     history: Mapped[bool] = mapped_column(default=False)
     # The ``order.paid`` event that recorded it.
     event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id"))
@@ -101,3 +103,17 @@ class OrderRefund(TenantScoped, Base):
     # The ``order.refunded`` event that recorded it (its reversal run finds it by this).
     event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CurrencyRate(TenantScoped, Base):
+    """What one unit of ``currency`` is worth in the organization's reporting currency, for
+    orders paid in ``month`` (its first day), as the merchant sets it."""
+
+    __tablename__ = "currency_rates"
+    __table_args__ = (UniqueConstraint("organization_id", "currency", "month"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    currency: Mapped[str] = mapped_column(String(3))
+    month: Mapped[date]
+    rate: Mapped[Decimal] = mapped_column(Numeric(24, 10))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

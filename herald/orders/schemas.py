@@ -5,24 +5,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-import pycountry
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from herald.currencies import Currency
 from herald.orders.models import OrderStatus
 
 MAX_ITEMS = 500
 MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
 OrderId = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-def iso_currency(code: str) -> str:
-    code = code.upper()
-    if pycountry.currencies.get(alpha_3=code) is None:
-        raise ValueError(f"unknown ISO 4217 currency {code!r}")
-    return code
-
-
-Currency = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(iso_currency)]
 
 
 class OrderItemIn(BaseModel):
@@ -95,3 +85,47 @@ class OrderOut(BaseModel):
         "figures, but it awarded no points and started no runs"
     )
     items: list[OrderItemOut]
+
+
+Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
+
+
+class CurrencyRateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    currency: Currency
+    month: Month
+    rate: Annotated[Decimal, Field(gt=0, max_digits=24, decimal_places=10)] = Field(
+        description="what one unit of the currency is worth in the reporting currency"
+    )
+
+
+class CurrencyRatesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rates: list[CurrencyRateIn] = Field(min_length=1, max_length=500)
+
+
+class CurrencyRateOut(BaseModel):
+    currency: str
+    month: str
+    rate: Decimal
+    updated_at: datetime
+
+
+class CustomerMetrics(BaseModel):
+    """A customer's order figures; money in the organization's reporting currency."""
+
+    currency: str = Field(description="the organization's reporting currency")
+    lifetime_value: Decimal = Field(
+        description="what the customer paid, less refunds, over every order that converts"
+    )
+    orders: int
+    average_order_value: Decimal | None
+    first_order_at: datetime | None
+    last_order_at: datetime | None
+    days_since_last_order: int | None
+    orders_not_converted: int = Field(
+        description="orders in another currency without a rate for their month: left out of "
+        "the money figures, never summed as they are"
+    )

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import case, select, tuple_, update
 from sqlalchemy.orm import Session, selectinload
 
-from herald.customers.models import Customer
 from herald.db import one_of
 from herald.errors import InvalidInput, NotFound
 from herald.orders.models import Order, OrderItem, OrderRefund, OrderStatus
@@ -79,6 +78,7 @@ def record_paid(
         shipping=paid.shipping,
         source=paid.source,
         paid_at=paid_at,
+        paid_month=paid_at.astimezone(UTC).date().replace(day=1),
         history=now - paid_at > history_after,
         event_id=event_id,
         items=[
@@ -195,11 +195,9 @@ def get_order(session: Session, order_id: str) -> OrderOut:
     return _order_out(order)
 
 
-def customer_orders(
+def orders_of(
     session: Session, customer_id: uuid.UUID, *, limit: int = 50, cursor: str | None = None
 ) -> Page[OrderOut]:
     """A customer's orders with their items, the latest paid first."""
-    if session.get(Customer, customer_id) is None:
-        raise NotFound("no such customer")
     stmt = select(Order).where(Order.customer_id == customer_id).options(selectinload(Order.items))
     return page_of(session, stmt, Order.paid_at, Order.id, _order_out, limit=limit, cursor=cursor)

@@ -20,3 +20,6 @@ class Organization(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Orders paid longer ago than this when they arrive are history: counted, no points, no runs.
     order_history_days: Mapped[int] = mapped_column(default=30, server_default="30")
+    # Every money figure (lifetime value, revenue) is in this currency; orders in another are
+    # converted at the month's rate the merchant sets, or left out and counted as such.
+    reporting_currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")

@@ -8,8 +8,10 @@ from sqlalchemy.orm import Session
 
 from herald.access.models import Role
 from herald.access.service import IssuedKey, issue_api_key
-from herald.errors import Conflict, InvalidInput
+from herald.db import session_organization
+from herald.errors import Conflict, InvalidInput, NotFound
 from herald.organizations.models import Organization
+from herald.organizations.schemas import OrganizationOut, OrganizationUpdate
 
 
 def create_organization(
@@ -34,3 +36,22 @@ def create_organization(
 
 def organization_by_slug(session: Session, slug: str) -> Organization | None:
     return session.scalar(select(Organization).where(Organization.slug == slug))
+
+
+def _current(session: Session) -> Organization:
+    org = session.get(Organization, session_organization(session))
+    if org is None:
+        raise NotFound("no such organization")
+    return org
+
+
+def get_organization(session: Session) -> OrganizationOut:
+    return OrganizationOut.model_validate(_current(session), from_attributes=True)
+
+
+def update_organization(session: Session, data: OrganizationUpdate) -> OrganizationOut:
+    org = _current(session)
+    for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(org, field, value.strip() if isinstance(value, str) else value)
+    session.commit()
+    return get_organization(session)

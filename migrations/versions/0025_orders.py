@@ -1,4 +1,4 @@
-"""orders, their items and refunds, made from the order events already stored
+"""orders, their items and refunds, made from the order events already stored; currency rates
 
 Revision ID: 0025
 Revises: 0024
@@ -70,6 +70,7 @@ def _tables() -> tuple[sa.Table, sa.Table, sa.Table]:
         sa.Column("refunded_amount", MONEY, nullable=False),
         sa.Column("source", sa.String(50)),
         sa.Column("paid_at", herald.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("paid_month", sa.Date(), nullable=False),
         sa.Column("history", sa.Boolean(), nullable=False),
         sa.Column("event_id", sa.Uuid(), sa.ForeignKey("events.id"), nullable=False),
         sa.Column("created_at", herald.db.UTCDateTime(timezone=True), nullable=False),
@@ -125,6 +126,22 @@ def _tables() -> tuple[sa.Table, sa.Table, sa.Table]:
     )
     op.create_index("ix_order_refunds_organization_id", "order_refunds", ["organization_id"])
     op.create_index("ix_order_refunds_event_id", "order_refunds", ["event_id"])
+    op.create_table(
+        "currency_rates",
+        sa.Column("id", sa.Uuid(), primary_key=True),
+        sa.Column(
+            "organization_id",
+            sa.Uuid(),
+            sa.ForeignKey("organizations.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("currency", sa.String(3), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("rate", sa.Numeric(24, 10), nullable=False),
+        sa.Column("updated_at", herald.db.UTCDateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("organization_id", "currency", "month"),
+    )
+    op.create_index("ix_currency_rates_organization_id", "currency_rates", ["organization_id"])
     return orders, items, refunds
 
 
@@ -168,6 +185,7 @@ def _make_orders(connection: sa.Connection, orders: sa.Table, items: sa.Table) -
         key = (event.organization_id, str(order_id)[:200])
         if key in made:
             continue
+        paid_at = _time(props.get("paid_at"), event.occurred_at)
         made[key] = {
             "id": uuid.uuid4(),
             "organization_id": event.organization_id,
@@ -180,7 +198,8 @@ def _make_orders(connection: sa.Connection, orders: sa.Table, items: sa.Table) -
             "shipping": _money(props.get("shipping", 0)) or Decimal(0),
             "refunded_amount": Decimal(0),
             "source": str(props["source"])[:50] if props.get("source") else None,
-            "paid_at": _time(props.get("paid_at"), event.occurred_at),
+            "paid_at": paid_at,
+            "paid_month": paid_at.date().replace(day=1),
             "history": False,
             "event_id": event.id,
             "created_at": now,
@@ -276,6 +295,9 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("order_history_days", sa.Integer(), nullable=False, server_default="30")
         )
+        batch.add_column(
+            sa.Column("reporting_currency", sa.String(3), nullable=False, server_default="USD")
+        )
     orders, items, refunds = _tables()
     connection = op.get_bind()
     made = _make_orders(connection, orders, items)
@@ -312,8 +334,10 @@ def downgrade() -> None:
             )
             .values(source_id=order_id)
         )
+    op.drop_table("currency_rates")
     op.drop_table("order_refunds")
     op.drop_table("order_items")
     op.drop_table("orders")
     with op.batch_alter_table("organizations") as batch:
+        batch.drop_column("reporting_currency")
         batch.drop_column("order_history_days")
