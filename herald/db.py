@@ -166,12 +166,15 @@ def commit_or_conflict(session: Session, detail: str, field: str | None = None) 
 
 
 def insert_if_absent(
-    session: Session, model: type[Base], values: dict[str, Any], unique: list[str]
+    session: Session,
+    model: type[Base],
+    values: dict[str, Any] | list[dict[str, Any]],
+    unique: list[str],
 ) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING on the unique columns, in either dialect: the row
-    exists afterwards, whoever wrote it."""
+    """INSERT ... ON CONFLICT DO NOTHING on the unique columns, in either dialect: the rows
+    exist afterwards, whoever wrote them."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=unique))
+    session.execute(insert(model).values(values).on_conflict_do_nothing(index_elements=unique))
 
 
 class shifted(FunctionElement[datetime]):

@@ -29,6 +29,7 @@ from herald.messaging.models import (
 from herald.newsletter.models import Subscriber
 from herald.orders.models import CurrencyRate, Order, OrderItem, OrderRefund
 from herald.organizations.models import Organization
+from herald.products.models import Product
 from herald.ratelimits import RateLimitCounter
 from herald.segments.models import Segment, SegmentMembership
 
@@ -62,6 +63,7 @@ __all__ = [
     "OrderItem",
     "OrderRefund",
     "Organization",
+    "Product",
     "RateLimitCounter",
     "RateLimitWindow",
     "Redemption",

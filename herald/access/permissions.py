@@ -46,6 +46,8 @@ class Permission(enum.StrEnum):
     inquiries_work = "inquiries:work"
     # The follow-up's timers and who hears of new inquiries.
     inquiries_configure = "inquiries:configure"
+    # The product catalog (orders add the products they name whatever the key).
+    catalog_write = "catalog:write"
     # The organization's name, reporting currency and currency rates, order history window.
     organization_configure = "organization:configure"
 

@@ -22,6 +22,7 @@ from herald.orders.models import Order, OrderItem, OrderRefund, OrderStatus
 from herald.orders.schemas import OrderOut, OrderPaidProperties, OrderRefundedProperties
 from herald.organizations.models import Organization
 from herald.pagination import Page, page_of
+from herald.products import service as products
 
 RefundKey = tuple[str, str]  # (order id, refund id)
 
@@ -93,6 +94,9 @@ def record_paid(
             )
             for position, item in enumerate(paid.items)
         ],
+    )
+    products.add_from_line_items(
+        session, ((i.product_id, i.name, i.unit_price) for i in paid.items), paid.currency
     )
     earlier = refunds_of(session, paid.order_id)
     for refund in earlier:

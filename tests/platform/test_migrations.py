@@ -257,6 +257,15 @@ def test_stored_order_events_become_one_order_each_and_refunds_keep_their_revers
     assert lines == [("tea", 2)]
     assert reversal_keys == [str(refunds[0].id)]  # the old reversal is the whole refund's now
 
+    upgrade(empty_database, "0026")  # the catalog starts from the products orders name
+    with db.engine.connect() as connection:
+        products = connection.execute(
+            sa.text("SELECT product_id, name, price, currency FROM products")
+        ).all()
+    assert [(p.product_id, p.name, Decimal(p.price), p.currency) for p in products] == [
+        ("tea", "tea", Decimal("10"), "EUR")
+    ]
+
     command.downgrade(alembic_config(empty_database), "0024")
     with db.engine.connect() as connection:
         assert connection.execute(
