@@ -29,15 +29,28 @@ class Order(TenantScoped, Base):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("organization_id", "order_id"),
-        # A customer's orders by time, carrying what order figures add up.
+        # A customer's orders by time, carrying what their money figures add up.
         Index(
             "ix_orders_customer",
             "organization_id",
             "customer_id",
             "paid_at",
-            postgresql_include=["amount", "currency", "status"],
+            postgresql_include=["amount", "refunded_amount", "currency", "paid_month"],
         ),
-        Index("ix_orders_paid", "organization_id", "paid_at"),
+        # A window of the organization's orders, carrying who and how much: segment order
+        # conditions and RFM read this index alone.
+        Index(
+            "ix_orders_paid",
+            "organization_id",
+            "paid_at",
+            postgresql_include=[
+                "customer_id",
+                "amount",
+                "refunded_amount",
+                "currency",
+                "paid_month",
+            ],
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, and_, case, delete, func, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, case, delete, func, select
 from sqlalchemy.orm import Session
 
 from herald.db import insert_if_absent, session_organization, utcnow
@@ -96,14 +96,14 @@ def delete_rate(session: Session, currency: str, month: str) -> None:
     session.commit()
 
 
-def converted_net(reporting: str) -> ColumnElement[Any]:
-    """An order's amount less its refunds in the reporting currency; NULL without a rate.
-    Use with ``with_rates``."""
+def converted_net(reporting: str | SQLColumnExpression[str]) -> ColumnElement[Any]:
+    """An order's amount less its refunds in the reporting currency (a value, or a column
+    such as the organization's own); NULL without a rate. Use with ``with_rates``."""
     net = Order.amount - Order.refunded_amount
     return case((Order.currency == reporting, net), else_=net * CurrencyRate.rate)
 
 
-def not_converted(reporting: str) -> ColumnElement[Any]:
+def not_converted(reporting: str | SQLColumnExpression[str]) -> ColumnElement[Any]:
     """1 for an order that no rate converts, else 0 (to be summed)."""
     return case(
         (and_(Order.currency != reporting, CurrencyRate.rate.is_(None)), 1),

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -26,6 +26,7 @@ from pydantic import (
 )
 from sqlalchemy import (
     ColumnElement,
+    Select,
     String,
     and_,
     cast,
@@ -42,10 +43,13 @@ from sqlalchemy.orm import Session
 from herald.customers.models import Customer, CustomerTag
 from herald.db import session_organization
 from herald.errors import InvalidInput
-from herald.events.models import ORDER_PAID, Event
+from herald.events.models import Event
 from herald.loyalty.models import LoyaltyAccount, LoyaltyTier
 from herald.messaging.models import Channel, Consent, ConsentStatus
 from herald.newsletter.models import Subscriber, SubscriberStatus
+from herald.orders import money
+from herald.orders.models import Order
+from herald.organizations.models import Organization
 from herald.segments.models import Segment
 
 # Values a rule compares with: numbers any database stores exactly, text of a sane length.
@@ -192,8 +196,10 @@ class TierRule(_Node):
 
 
 class OrdersRule(_Node):
-    """An order aggregate from ``order.paid`` events, within the last ``within_days`` days
-    if given: total spent, number of orders, average order value, or days since the last."""
+    """An order aggregate over the customer's orders paid within the last ``within_days`` days
+    if given: total spent, number of orders, average order value, or days since the last.
+    Money is paid less refunded, in the reporting currency; an order no rate converts is left
+    out of it."""
 
     orders: Literal["total_spent", "count", "average_value", "days_since_last"]
     op: Operator = "gte"
@@ -208,7 +214,7 @@ class OrdersRule(_Node):
 
 
 class RfmRule(_Node):
-    """Recency, frequency and monetary scores from ``order.paid`` events in the last
+    """Recency, frequency and monetary scores from the orders paid in the last
     ``within_days`` days, each 1 to 5 by the customer's place among the shop's buyers (5: the
     most recent, most frequent, biggest spenders; equal values score alike); ``total`` is their
     sum, 3 to 15. A customer with no order in the window has no score and never matches."""
@@ -433,6 +439,8 @@ def _tier(rule: TierRule) -> ColumnElement[bool]:
     )
 
 
+_S = TypeVar("_S", bound=Select[Any])
+
 # What an order aggregate is for a customer with no order in the window.
 _NO_ORDERS: dict[str, float | None] = {
     "total_spent": 0,
@@ -443,21 +451,44 @@ _NO_ORDERS: dict[str, float | None] = {
 
 
 def _orders(rule: OrdersRule, now: datetime, scope: uuid.UUID | None) -> ColumnElement[bool]:
-    filters = [Event.type == ORDER_PAID]
+    filters = []
     if rule.within_days is not None:
-        filters.append(Event.occurred_at >= now - timedelta(days=rule.within_days))
-    amount = Event.properties["amount"].as_float()
+        filters.append(Order.paid_at >= now - timedelta(days=rule.within_days))
+    value = money.converted_net(Organization.reporting_currency)
     aggregate = {
-        "total_spent": func.coalesce(func.sum(amount), 0),
-        "count": func.count(),
-        "average_value": func.coalesce(func.avg(amount), 0),
-        "days_since_last": func.max(Event.occurred_at),
+        "total_spent": func.coalesce(func.sum(value), 0),
+        "count": func.count(Order.id),
+        "average_value": func.coalesce(func.avg(value), 0),
+        "days_since_last": func.max(Order.paid_at),
     }[rule.orders]
+    in_money = rule.orders in ("total_spent", "average_value")
     none = _NO_ORDERS[rule.orders]
     # Grouped when a customer without orders cannot match (no last order, or 0 fails the test).
     if scope is not None and (none is None or not _OPERATORS[rule.op](none, rule.value)):
-        return _grouped(scope, filters, _orders_test(rule, aggregate, now))
-    return _orders_test(rule, _per_customer(filters, aggregate), now)
+        grouped = (
+            _order_rows(select(Order.customer_id), in_money)
+            .where(Order.organization_id == scope, Order.customer_id.is_not(None), *filters)
+            .group_by(Order.customer_id)
+            .having(_orders_test(rule, aggregate, now))
+        )
+        return Customer.id.in_(grouped)
+    own = (
+        _order_rows(select(aggregate).select_from(Order), in_money)
+        .where(Order.customer_id == Customer.id, *filters)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+    return _orders_test(rule, own, now)
+
+
+def _order_rows(stmt: _S, in_money: bool) -> _S:
+    """Orders with what converts them into their organization's reporting currency (the
+    rate of their month), joined only when the figure is money: counts and dates read the
+    orders' index alone."""
+    if not in_money:
+        return stmt
+    joined = stmt.join(Organization, Organization.id == Order.organization_id)
+    return money.with_rates(joined)  # type: ignore[return-value]
 
 
 def _orders_test(rule: OrdersRule, value: Any, now: datetime) -> ColumnElement[bool]:
@@ -478,20 +509,23 @@ def _rfm(rule: RfmRule, now: datetime, session: Session | None) -> ColumnElement
         raise RuntimeError("an RFM rule is compiled with a session")
     # Scores rank the organization's own buyers, so the filter is explicit here: the session's
     # scoping does not reach inside a window over a subquery.
+    spent = money.converted_net(Organization.reporting_currency)
     buyers = (
-        select(
-            Event.customer_id,
-            func.max(Event.occurred_at).label("last"),
-            func.count().label("orders"),
-            func.sum(Event.properties["amount"].as_float()).label("spent"),
+        _order_rows(
+            select(
+                Order.customer_id,
+                func.max(Order.paid_at).label("last"),
+                func.count(Order.id).label("orders"),
+                func.coalesce(func.sum(spent), 0).label("spent"),
+            ),
+            in_money=True,
         )
         .where(
-            Event.organization_id == session_organization(session),
-            Event.type == ORDER_PAID,
-            Event.customer_id.is_not(None),
-            Event.occurred_at >= now - timedelta(days=rule.within_days),
+            Order.organization_id == session_organization(session),
+            Order.customer_id.is_not(None),
+            Order.paid_at >= now - timedelta(days=rule.within_days),
         )
-        .group_by(Event.customer_id)
+        .group_by(Order.customer_id)
         .subquery()
     )
     scores = select(

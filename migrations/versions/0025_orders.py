@@ -81,9 +81,14 @@ def _tables() -> tuple[sa.Table, sa.Table, sa.Table]:
         "ix_orders_customer",
         "orders",
         ["organization_id", "customer_id", "paid_at"],
-        postgresql_include=["amount", "currency", "status"],
+        postgresql_include=["amount", "refunded_amount", "currency", "paid_month"],
     )
-    op.create_index("ix_orders_paid", "orders", ["organization_id", "paid_at"])
+    op.create_index(
+        "ix_orders_paid",
+        "orders",
+        ["organization_id", "paid_at"],
+        postgresql_include=["customer_id", "amount", "refunded_amount", "currency", "paid_month"],
+    )
     items = op.create_table(
         "order_items",
         sa.Column("id", sa.Uuid(), primary_key=True),

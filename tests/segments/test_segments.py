@@ -18,7 +18,8 @@ from herald.customers.models import Customer
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
 from herald.database import Database
-from herald.events.models import Event
+from herald.events.schemas import CustomerRef, OrderPaidEvent
+from herald.events.service import record_events
 from herald.loyalty.schemas import TierIn, TierLadderIn
 from herald.loyalty.service import award_points
 from herald.loyalty.tiers import put_ladder
@@ -26,6 +27,7 @@ from herald.messaging.audience import set_consent
 from herald.messaging.models import ConsentStatus
 from herald.messaging.schemas import ConsentIn
 from herald.newsletter.models import Subscriber, SubscriberStatus
+from herald.orders.schemas import OrderPaidProperties
 from herald.segments import service
 from herald.segments.rules import RULE_ADAPTER, Rule, customer_matches
 from herald.segments.service import TEMPLATES
@@ -54,17 +56,21 @@ def _person(
         customer = create_customer(session, CustomerCreate(name=name, **fields))
         if consent:
             set_consent(session, customer.id, ConsentIn(email=ConsentStatus.granted))
-        for days_ago, amount in orders:
-            at = NOW - timedelta(days=days_ago)
-            session.add(
-                Event(
+        # Recorded as the API records them: the event and its order (in the reporting currency).
+        record_events(
+            session,
+            [
+                OrderPaidEvent(
                     type="order.paid",
-                    customer_id=customer.id,
-                    occurred_at=at,
-                    received_at=at,
-                    properties={"order_id": uuid.uuid4().hex, "amount": amount, "currency": "EUR"},
+                    customer=CustomerRef(id=customer.id),
+                    occurred_at=NOW - timedelta(days=days_ago),
+                    properties=OrderPaidProperties(
+                        order_id=uuid.uuid4().hex, amount=Decimal(str(amount)), currency="USD"
+                    ),
                 )
-            )
+                for days_ago, amount in orders
+            ],
+        )
         session.execute(
             update(Customer)
             .where(Customer.id == customer.id)
