@@ -5,8 +5,8 @@
 On PostgreSQL from HERALD_BENCH_DATABASE_URL (default: the local `test` database): an
 organization of N customers (1,000,000; 100,000 with --quick) and K events each on average
 (10), written with COPY on the first run (then vacuumed and analyzed, as autovacuum would) and
-reused after. The events are orders (with amounts), page views and abandoned carts spread over
-the last year; half the customers consent to email; each has a plan attribute. Then the
+reused after. The events are orders (with amounts, each recorded as an order too), page views
+and abandoned carts spread over the last year; half the customers consent to email; each has a plan attribute. Then the
 preview Herald answers for `POST /v1/segments/preview` (the count and the first members) of
 
     spent over 300 in the last 90 days AND consents to email AND plan in (pro, team)
@@ -39,6 +39,7 @@ from herald.customers.models import Customer  # noqa: E402
 from herald.database import Database  # noqa: E402
 from herald.events.models import Event  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
+from herald.orders.models import Order  # noqa: E402
 from herald.segments.rules import RULE_ADAPTER, Rule  # noqa: E402
 from herald.segments.service import preview  # noqa: E402
 
@@ -50,21 +51,24 @@ RULE = {
         {"performed": "page.viewed", "within_days": 30, "at_least": 3},
     ]
 }
+HISTORY = timedelta(days=30)  # an organization's default order history window
 KINDS = [("order.paid", 0.3), ("page.viewed", 0.5), ("cart.abandoned", 0.2)]
 
 
-def counts(db: Database, org_id: uuid.UUID) -> tuple[int, int]:
+def counts(db: Database, org_id: uuid.UUID) -> tuple[int, int, int]:
     with db.session(org_id) as session:
         customers = session.scalar(select(func.count()).select_from(Customer)) or 0
         events = session.scalar(select(func.count()).select_from(Event)) or 0
-    return customers, events
+        orders = session.scalar(select(func.count()).select_from(Order)) or 0
+    return customers, events, orders
 
 
 def seed(db: Database, org_id: uuid.UUID, total: int, per_customer: int, console: Console) -> None:
-    customers, events = counts(db, org_id)
-    if customers == total and events >= total * per_customer * 0.9:
+    customers, events, orders = counts(db, org_id)
+    if customers == total and events >= total * per_customer * 0.9 and orders:
         return
     with db.session(org_id) as session:
+        session.execute(delete(Order))
         session.execute(delete(Event))
         session.execute(delete(Customer))
         session.commit()
@@ -74,7 +78,8 @@ def seed(db: Database, org_id: uuid.UUID, total: int, per_customer: int, console
     org = str(org_id)
     types = [k for k, _ in KINDS]
     weights = [w for _, w in KINDS]
-    with copy_cursor(db, "customers", "consents", "events") as cursor:
+    paid: list[tuple[uuid.UUID, uuid.UUID, datetime, int]] = []
+    with copy_cursor(db, "customers", "consents", "events", "orders") as cursor:
         ids = [uuid.uuid4() for _ in range(total)]
         with cursor.copy(
             "COPY customers (id, organization_id, name, attributes, primary_email,"
@@ -108,14 +113,15 @@ def seed(db: Database, org_id: uuid.UUID, total: int, per_customer: int, console
                 for _ in range(rng.randrange(2 * per_customer + 1)):
                     kind = rng.choices(types, weights)[0]
                     at = now - timedelta(seconds=rng.randrange(365 * 86_400))
-                    properties = (
-                        {"order_id": uuid.uuid4().hex, "amount": rng.randrange(5, 400)}
-                        if kind == "order.paid"
-                        else {}
-                    )
+                    event_id = uuid.uuid4()
+                    properties = {}
+                    if kind == "order.paid":
+                        amount = rng.randrange(5, 400)
+                        properties = {"order_id": event_id.hex, "amount": amount}
+                        paid.append((event_id, customer_id, at, amount))
                     copy.write_row(
                         (
-                            uuid.uuid4(),
+                            event_id,
                             org,
                             kind,
                             customer_id,
@@ -126,6 +132,16 @@ def seed(db: Database, org_id: uuid.UUID, total: int, per_customer: int, console
                             json.dumps(properties),
                         )
                     )
+        # Each order as the events service records it, in the reporting currency.
+        with cursor.copy(
+            "COPY orders (id, organization_id, order_id, customer_id, status, currency, amount,"
+            " discount, shipping, refunded_amount, paid_at, paid_month, history, event_id,"
+            " created_at) FROM STDIN"
+        ) as copy:
+            for event_id, customer_id, at, amount in paid:
+                month = at.date().replace(day=1)
+                row = (event_id.hex, customer_id, "paid", "USD", amount, 0, 0, 0, at, month)
+                copy.write_row((uuid.uuid4(), org, *row, now - at > HISTORY, event_id, at))
 
 
 def main() -> None:
@@ -141,7 +157,7 @@ def main() -> None:
     db = Database(database_url)
     org_id = reused_organization(db, f"bench-segments-{total}", f"Segment bench {total}")
     seed(db, org_id, total, args.events_per_customer, console)
-    customers, events = counts(db, org_id)
+    customers, events, orders = counts(db, org_id)
     rule: Rule = RULE_ADAPTER.validate_python(RULE)
     timings, count = [], 0
     for _ in range(3):
@@ -153,13 +169,14 @@ def main() -> None:
     figures = {
         "customers": customers,
         "events": events,
+        "orders": orders,
         "preview_s": round(statistics.median(timings), 3),
         "members": count,
     }
     table = Table(title=f"four-condition segment preview, {customers:,} customers")
     table.add_column("figure")
     table.add_column("value", justify="right")
-    table.add_row("customers / events", f"{customers:,} / {events:,}")
+    table.add_row("customers / events / orders", f"{customers:,} / {events:,} / {orders:,}")
     table.add_row("members", f"{count:,}")
     table.add_row("preview: count and first members (s, median of 3)", f"{figures['preview_s']}")
     Console().print(table)
