@@ -2,7 +2,15 @@
 
 from herald.access.models import ApiKey, User
 from herald.campaigns.models import Campaign, CampaignRecipient
-from herald.customers.models import Customer, CustomerEmail, CustomerPhone, CustomerTag
+from herald.customers.models import (
+    Customer,
+    CustomerActivity,
+    CustomerAddress,
+    CustomerEmail,
+    CustomerNote,
+    CustomerPhone,
+    CustomerTag,
+)
 from herald.db import Base
 from herald.events.models import Event
 from herald.inquiries.models import Inquiry, InquiryEntry, InquirySettings
@@ -41,7 +49,10 @@ __all__ = [
     "Consent",
     "CurrencyRate",
     "Customer",
+    "CustomerActivity",
+    "CustomerAddress",
     "CustomerEmail",
+    "CustomerNote",
     "CustomerPhone",
     "CustomerTag",
     "Device",

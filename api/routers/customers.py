@@ -13,17 +13,23 @@ from herald.customers import service
 from herald.customers.schemas import (
     AccountLink,
     AccountOut,
+    ActivityOut,
     CustomerCreate,
     CustomerOut,
     CustomerPage,
     CustomerProfileOut,
     CustomerQuery,
     CustomerUpdate,
+    NoteIn,
+    NoteOut,
+    NoteUpdate,
 )
 from herald.loyalty.schemas import PointsOut
 from herald.loyalty.service import customer_points
 from herald.orders.schemas import OrderOut
 from herald.pagination import Page
+from herald.profiles import service as profiles
+from herald.profiles.schemas import CustomerSegment, TimelineItem
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -31,10 +37,10 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"])
 @router.post("", status_code=201, response_model=CustomerOut)
 def create_customer(
     body: CustomerCreate,
-    _: Principal = Depends(require(Permission.customers_create)),
+    principal: Principal = Depends(require(Permission.customers_create)),
     session: Session = Depends(org_session),
 ) -> CustomerOut:
-    return service.to_out(service.create_customer(session, body))
+    return service.to_out(service.create_customer(session, body, actor=principal.actor))
 
 
 @router.get("", response_model=CustomerPage)
@@ -79,28 +85,30 @@ def list_customer_orders(
 def update_customer(
     customer_id: uuid.UUID,
     body: CustomerUpdate,
-    _: Principal = Depends(require(Permission.customers_update)),
+    principal: Principal = Depends(require(Permission.customers_update)),
     session: Session = Depends(org_session),
 ) -> CustomerOut:
-    return service.to_out(service.update_customer(session, customer_id, body))
+    return service.to_out(
+        service.update_customer(session, customer_id, body, actor=principal.actor)
+    )
 
 
 @router.delete("/{customer_id}", status_code=204)
 def delete_customer(
     customer_id: uuid.UUID,
-    _: Principal = Depends(require(Permission.customers_delete)),
+    principal: Principal = Depends(require(Permission.customers_delete)),
     session: Session = Depends(org_session),
 ) -> None:
-    service.delete_customer(session, customer_id)
+    service.delete_customer(session, customer_id, actor=principal.actor)
 
 
 @router.post("/{customer_id}/restore", response_model=CustomerOut)
 def restore_customer(
     customer_id: uuid.UUID,
-    _: Principal = Depends(require(Permission.customers_delete)),
+    principal: Principal = Depends(require(Permission.customers_delete)),
     session: Session = Depends(org_session),
 ) -> CustomerOut:
-    return service.to_out(service.restore_customer(session, customer_id))
+    return service.to_out(service.restore_customer(session, customer_id, actor=principal.actor))
 
 
 @router.post(
@@ -142,3 +150,86 @@ def get_points(
     session: Session = Depends(org_session),
 ) -> PointsOut:
     return customer_points(session, customer_id, limit=limit, cursor=cursor)
+
+
+@router.get("/{customer_id}/notes", response_model=list[NoteOut], summary="Pinned first")
+def list_notes(
+    customer_id: uuid.UUID,
+    _: Principal = Depends(require(Permission.customers_read)),
+    session: Session = Depends(org_session),
+) -> list[NoteOut]:
+    return service.notes(session, customer_id)
+
+
+@router.post("/{customer_id}/notes", status_code=201, response_model=NoteOut)
+def add_note(
+    customer_id: uuid.UUID,
+    body: NoteIn,
+    principal: Principal = Depends(require(Permission.customers_update)),
+    session: Session = Depends(org_session),
+) -> NoteOut:
+    return service.add_note(session, customer_id, body, actor=principal.actor)
+
+
+@router.patch("/{customer_id}/notes/{note_id}", response_model=NoteOut)
+def edit_note(
+    customer_id: uuid.UUID,
+    note_id: uuid.UUID,
+    body: NoteUpdate,
+    principal: Principal = Depends(require(Permission.customers_update)),
+    session: Session = Depends(org_session),
+) -> NoteOut:
+    return service.edit_note(session, customer_id, note_id, body, actor=principal.actor)
+
+
+@router.delete("/{customer_id}/notes/{note_id}", status_code=204)
+def delete_note(
+    customer_id: uuid.UUID,
+    note_id: uuid.UUID,
+    principal: Principal = Depends(require(Permission.customers_update)),
+    session: Session = Depends(org_session),
+) -> None:
+    service.delete_note(session, customer_id, note_id, actor=principal.actor)
+
+
+@router.get(
+    "/{customer_id}/activity",
+    response_model=Page[ActivityOut],
+    summary="Who changed what on the profile, newest first",
+)
+def list_activity(
+    customer_id: uuid.UUID,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    _: Principal = Depends(require(Permission.customers_read)),
+    session: Session = Depends(org_session),
+) -> Page[ActivityOut]:
+    return service.activity(session, customer_id, limit=limit, cursor=cursor)
+
+
+@router.get(
+    "/{customer_id}/timeline",
+    response_model=Page[TimelineItem],
+    summary="Messages, events, notes, inquiries, loyalty entries and staff changes, newest first",
+)
+def get_timeline(
+    customer_id: uuid.UUID,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    _: Principal = Depends(require(Permission.customers_read)),
+    session: Session = Depends(org_session),
+) -> Page[TimelineItem]:
+    return profiles.timeline(session, customer_id, limit=limit, cursor=cursor)
+
+
+@router.get(
+    "/{customer_id}/segments",
+    response_model=list[CustomerSegment],
+    summary="The saved segments the customer is in now",
+)
+def get_segments(
+    customer_id: uuid.UUID,
+    _: Principal = Depends(require(Permission.customers_read)),
+    session: Session = Depends(org_session),
+) -> list[CustomerSegment]:
+    return profiles.segments_of(session, customer_id)

@@ -4,7 +4,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from herald.db import Base, TenantScoped, utcnow
@@ -21,6 +21,7 @@ class Customer(TenantScoped, Base):
         Index("ix_customers_org_name", "organization_id", "name", "id"),
         # The daily birthday sweep: one day's birthdays across every organization.
         Index("ix_customers_birthday", "birthday_md", "organization_id", "id"),
+        Index("ix_customers_org_country", "organization_id", "country"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -35,6 +36,8 @@ class Customer(TenantScoped, Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     external_id: Mapped[str | None] = mapped_column(String(200))
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The primary address's country (ISO 3166-1 alpha-2), kept with it for lists and figures.
+    country: Mapped[str | None] = mapped_column(String(2))
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -48,6 +51,9 @@ class Customer(TenantScoped, Base):
     )
     tags: Mapped[list[CustomerTag]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="CustomerTag.tag"
+    )
+    addresses: Mapped[list[CustomerAddress]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="CustomerAddress.position"
     )
 
     @validates("birthday")
@@ -94,3 +100,56 @@ class CustomerTag(TenantScoped, Base):
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
     )
     tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class CustomerAddress(TenantScoped, Base):
+    __tablename__ = "customer_addresses"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str | None] = mapped_column(String(50))  # "home", "billing", "shipping"
+    line1: Mapped[str] = mapped_column(String(200))
+    line2: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    country: Mapped[str] = mapped_column(String(2))
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class CustomerNote(TenantScoped, Base):
+    """A staff note on a profile; pinned notes come first."""
+
+    __tablename__ = "customer_notes"
+    __table_args__ = (
+        Index("ix_customer_notes_customer", "organization_id", "customer_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    author: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class CustomerActivity(TenantScoped, Base):
+    """What staff changed on a profile, by whom and when: the profile's activity log.
+    ``changes`` names each changed field with its value before and after."""
+
+    __tablename__ = "customer_activity"
+    __table_args__ = (
+        Index("ix_customer_activity_customer", "organization_id", "customer_id", "at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(50))
+    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

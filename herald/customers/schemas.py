@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+import pycountry
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -97,6 +98,43 @@ def _one_primary(items: list[Any], what: str) -> list[Any]:
     return items
 
 
+def _country(code: str) -> str:
+    code = code.upper()
+    if pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError(f"unknown ISO 3166-1 alpha-2 country {code!r}")
+    return code
+
+
+Country = Annotated[str, Field(min_length=2, max_length=2), AfterValidator(_country)]
+
+
+class AddressIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str | None = Field(default=None, max_length=50, examples=["home", "billing"])
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str | None = Field(default=None, max_length=200)
+    city: str | None = Field(default=None, max_length=100)
+    region: str | None = Field(default=None, max_length=100)
+    postal_code: str | None = Field(default=None, max_length=20)
+    country: Country
+    primary: bool = False
+
+
+class AddressOut(BaseModel):
+    label: str | None
+    line1: str
+    line2: str | None
+    city: str | None
+    region: str | None
+    postal_code: str | None
+    country: str
+    primary: bool
+
+
+AddressList = Annotated[
+    list[AddressIn], Field(max_length=20), AfterValidator(lambda v: _one_primary(v, "address"))
+]
 EmailList = Annotated[
     list[Annotated[EmailIn, BeforeValidator(_address_shorthand)]],
     Field(max_length=20),
@@ -115,6 +153,7 @@ class CustomerCreate(BaseModel):
     name: str = Field(default="", max_length=200)
     emails: EmailList = []
     phones: PhoneList = []
+    addresses: AddressList = []
     birthday: date | None = None
     locale: Locale = None
     timezone: Timezone = None
@@ -138,6 +177,7 @@ class CustomerUpdate(BaseModel):
     name: str | None = Field(default=None, max_length=200)
     emails: EmailList | None = None
     phones: PhoneList | None = None
+    addresses: AddressList | None = None
     birthday: date | None = None
     locale: Locale = None
     timezone: Timezone = None
@@ -167,6 +207,8 @@ class CustomerOut(BaseModel):
     name: str
     emails: list[EmailOut]
     phones: list[PhoneOut]
+    addresses: list[AddressOut]
+    country: str | None = Field(description="the primary address's country")
     birthday: date | None
     locale: str | None
     timezone: str | None
@@ -212,3 +254,37 @@ class AccountOut(BaseModel):
     user_id: uuid.UUID
     email: str
     role: str
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(min_length=1, max_length=10_000)
+    pinned: bool = False
+
+
+class NoteUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str | None = Field(default=None, min_length=1, max_length=10_000)
+    pinned: bool | None = None
+
+
+class NoteOut(BaseModel):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    body: str
+    pinned: bool
+    author: str = Field(description="who wrote it: the staff key")
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
+
+
+class ActivityOut(BaseModel):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    actor: str
+    action: str
+    changes: dict[str, Any]
+    at: datetime

@@ -2,13 +2,25 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, exists, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from herald.access.models import Role, User
-from herald.customers.models import Customer, CustomerEmail, CustomerPhone, CustomerTag
+from herald.customers.models import (
+    Customer,
+    CustomerActivity,
+    CustomerAddress,
+    CustomerEmail,
+    CustomerNote,
+    CustomerPhone,
+    CustomerTag,
+)
 from herald.customers.schemas import (
+    ActivityOut,
+    AddressIn,
+    AddressOut,
     CustomerCreate,
     CustomerOut,
     CustomerPage,
@@ -17,6 +29,9 @@ from herald.customers.schemas import (
     CustomerUpdate,
     EmailIn,
     EmailOut,
+    NoteIn,
+    NoteOut,
+    NoteUpdate,
     PhoneIn,
     PhoneOut,
 )
@@ -25,7 +40,9 @@ from herald.errors import Conflict, InvalidInput, NotFound
 from herald.orders import money
 from herald.orders import service as orders
 from herald.orders.schemas import OrderOut
-from herald.pagination import Page, decode_cursor, encode_cursor
+from herald.pagination import Page, decode_cursor, encode_cursor, page_of
+
+MAX_NOTES_LISTED = 500
 
 
 def profile(
@@ -52,6 +69,8 @@ def to_out(customer: Customer) -> CustomerOut:
         name=customer.name,
         emails=[EmailOut(address=e.email, primary=e.is_primary) for e in customer.emails],
         phones=[PhoneOut(number=p.phone, primary=p.is_primary) for p in customer.phones],
+        addresses=[_address_out(a) for a in customer.addresses],
+        country=customer.country,
         birthday=customer.birthday,
         locale=customer.locale,
         timezone=customer.timezone,
@@ -78,6 +97,27 @@ def _set_phones(customer: Customer, phones: list[PhoneIn]) -> None:
         CustomerPhone(phone=p.number, is_primary=p.primary, position=i)
         for i, p in enumerate(phones)
     ]
+
+
+def _address_out(address: CustomerAddress) -> AddressOut:
+    return AddressOut(
+        label=address.label,
+        line1=address.line1,
+        line2=address.line2,
+        city=address.city,
+        region=address.region,
+        postal_code=address.postal_code,
+        country=address.country,
+        primary=address.is_primary,
+    )
+
+
+def _set_addresses(customer: Customer, addresses: list[AddressIn]) -> None:
+    customer.addresses = [
+        CustomerAddress(**a.model_dump(exclude={"primary"}), is_primary=a.primary, position=i)
+        for i, a in enumerate(addresses)
+    ]
+    customer.country = next((a.country for a in addresses if a.primary), None)
 
 
 def _set_tags(customer: Customer, tags: list[str]) -> None:
@@ -110,7 +150,10 @@ def _commit(session: Session) -> None:
     commit_or_conflict(session, "a customer with this external_id or primary email exists")
 
 
-def create_customer(session: Session, data: CustomerCreate, *, commit: bool = True) -> Customer:
+def create_customer(
+    session: Session, data: CustomerCreate, *, commit: bool = True, actor: str | None = None
+) -> Customer:
+    """A new profile; ``actor``: the staff member creating it, for its activity log."""
     customer = Customer(
         name=data.name.strip(),
         birthday=data.birthday,
@@ -121,11 +164,15 @@ def create_customer(session: Session, data: CustomerCreate, *, commit: bool = Tr
     )
     _set_emails(customer, data.emails)
     _set_phones(customer, data.phones)
+    _set_addresses(customer, data.addresses)
     _set_tags(customer, data.tags)
     _check_unique(
         session, external_id=data.external_id, primary_email=customer.primary_email, exclude=None
     )
     session.add(customer)
+    if actor is not None:
+        session.flush()
+        log_activity(session, customer.id, actor, "created")
     if commit:
         _commit(session)
     else:
@@ -142,9 +189,13 @@ def get_customer(
     return customer
 
 
-def update_customer(session: Session, customer_id: uuid.UUID, data: CustomerUpdate) -> Customer:
+def update_customer(
+    session: Session, customer_id: uuid.UUID, data: CustomerUpdate, *, actor: str
+) -> Customer:
+    """A partial update; what changed is logged under ``actor`` (staff, or the run that did it)."""
     customer = get_customer(session, customer_id)
     fields = data.model_fields_set
+    before = to_out(customer).model_dump(mode="json")
     if "name" in fields:
         customer.name = (data.name or "").strip()
     for simple in ("birthday", "locale", "timezone", "external_id"):
@@ -154,6 +205,8 @@ def update_customer(session: Session, customer_id: uuid.UUID, data: CustomerUpda
         _set_emails(customer, data.emails or [])
     if "phones" in fields:
         _set_phones(customer, data.phones or [])
+    if "addresses" in fields:
+        _set_addresses(customer, data.addresses or [])
     if "tags" in fields:
         _set_tags(customer, data.tags or [])
     if "attributes" in fields and data.attributes is not None:
@@ -171,23 +224,139 @@ def update_customer(session: Session, customer_id: uuid.UUID, data: CustomerUpda
         exclude=customer.id,
     )
     customer.updated_at = utcnow()
+    after = to_out(customer).model_dump(mode="json")
+    changes = {
+        field: {"from": before[field], "to": after[field]}
+        for field in sorted(fields)
+        if before.get(field) != after.get(field)
+    }
+    if changes:
+        log_activity(session, customer.id, actor, "updated", changes)
     _commit(session)
     return customer
 
 
-def delete_customer(session: Session, customer_id: uuid.UUID) -> None:
+def delete_customer(session: Session, customer_id: uuid.UUID, *, actor: str) -> None:
     customer = get_customer(session, customer_id)
     customer.deleted_at = utcnow()
+    log_activity(session, customer.id, actor, "deleted")
     session.commit()
 
 
-def restore_customer(session: Session, customer_id: uuid.UUID) -> Customer:
+def restore_customer(session: Session, customer_id: uuid.UUID, *, actor: str) -> Customer:
     customer = get_customer(session, customer_id, include_deleted=True)
     if customer.deleted_at is None:
         raise Conflict("customer is not deleted")
     customer.deleted_at = None
+    log_activity(session, customer.id, actor, "restored")
     session.commit()
     return customer
+
+
+def log_activity(
+    session: Session,
+    customer_id: uuid.UUID,
+    actor: str,
+    action: str,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    """One line of the profile's activity log, written in the caller's transaction."""
+    session.add(
+        CustomerActivity(customer_id=customer_id, actor=actor, action=action, changes=changes or {})
+    )
+
+
+def activity(
+    session: Session, customer_id: uuid.UUID, *, limit: int = 50, cursor: str | None = None
+) -> Page[ActivityOut]:
+    """Who changed what on the profile, newest first."""
+    get_customer(session, customer_id, include_deleted=True)
+    stmt = select(CustomerActivity).where(CustomerActivity.customer_id == customer_id)
+    return page_of(
+        session,
+        stmt,
+        CustomerActivity.at,
+        CustomerActivity.id,
+        lambda a: ActivityOut.model_validate(a, from_attributes=True),
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+# -- notes ---------------------------------------------------------------------------------------
+
+
+def _note_out(note: CustomerNote) -> NoteOut:
+    return NoteOut.model_validate(note, from_attributes=True)
+
+
+def _note(session: Session, customer_id: uuid.UUID, note_id: uuid.UUID) -> CustomerNote:
+    note = session.get(CustomerNote, note_id)
+    if note is None or note.customer_id != customer_id:
+        raise NotFound("no such note")
+    return note
+
+
+def notes(session: Session, customer_id: uuid.UUID) -> list[NoteOut]:
+    """The profile's notes, pinned first, then newest first (at most the latest 500)."""
+    get_customer(session, customer_id, include_deleted=True)
+    rows = session.scalars(
+        select(CustomerNote)
+        .where(CustomerNote.customer_id == customer_id)
+        .order_by(CustomerNote.pinned.desc(), CustomerNote.created_at.desc(), CustomerNote.id)
+        .limit(MAX_NOTES_LISTED)
+    )
+    return [_note_out(n) for n in rows]
+
+
+def add_note(session: Session, customer_id: uuid.UUID, data: NoteIn, *, actor: str) -> NoteOut:
+    get_customer(session, customer_id)
+    now = utcnow()
+    note = CustomerNote(
+        customer_id=customer_id,
+        body=data.body,
+        pinned=data.pinned,
+        author=actor,
+        created_at=now,
+        updated_at=now,
+        updated_by=actor,
+    )
+    session.add(note)
+    session.flush()
+    log_activity(session, customer_id, actor, "note_added", {"note_id": str(note.id)})
+    session.commit()
+    return _note_out(note)
+
+
+def edit_note(
+    session: Session, customer_id: uuid.UUID, note_id: uuid.UUID, data: NoteUpdate, *, actor: str
+) -> NoteOut:
+    note = _note(session, customer_id, note_id)
+    changed = {
+        field: {"from": getattr(note, field), "to": value}
+        for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items()
+        if getattr(note, field) != value
+    }
+    if changed:
+        for field, change in changed.items():
+            setattr(note, field, change["to"])
+        note.updated_at, note.updated_by = utcnow(), actor
+        log_activity(
+            session, customer_id, actor, "note_edited", {"note_id": str(note.id)} | changed
+        )
+        session.commit()
+    return _note_out(note)
+
+
+def delete_note(
+    session: Session, customer_id: uuid.UUID, note_id: uuid.UUID, *, actor: str
+) -> None:
+    note = _note(session, customer_id, note_id)
+    session.delete(note)
+    log_activity(
+        session, customer_id, actor, "note_deleted", {"note_id": str(note.id), "body": note.body}
+    )
+    session.commit()
 
 
 # -- listing -------------------------------------------------------------------------------------

@@ -204,6 +204,7 @@ def update_profile(session: Session, request: ProfileUpdate) -> None:
         session,
         customer.id,
         CustomerUpdate.model_validate({"tags": sorted(tags), "attributes": request.set_attributes}),
+        actor="journey",  # a journey step set it, not staff
     )
 
 

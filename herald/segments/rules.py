@@ -156,7 +156,9 @@ class EventRule(_Node):
 class ProfileRule(_Compared):
     """A profile field: when they joined (``within_days`` / ``before`` / ``after``), or a value."""
 
-    profile: Literal["created_at", "birthday", "locale", "timezone", "name", "external_id"]
+    profile: Literal[
+        "created_at", "birthday", "locale", "timezone", "name", "external_id", "country"
+    ]
     op: (
         Operator | Literal["exists", "contains", "in", "within_days", "before", "after", "between"]
     ) = "eq"

@@ -98,7 +98,7 @@ def test_a_batch_goes_to_sendgrid_as_personalizations_each_recipient_once(
                 channel=Channel.email, address=address, reason=SuppressionReason.hard_bounce
             )
         )
-        delete_customer(session, customers[8])
+        delete_customer(session, customers[8], actor="test")
         session.commit()
 
     everyone = customers + unconsented

@@ -168,7 +168,7 @@ def test_a_message_that_cannot_go_is_skipped_or_failed_with_its_reason(
 
     gone = _customer(db, org)
     with db.session(org.id) as session:
-        delete_customer(session, gone)
+        delete_customer(session, gone, actor="test")
     outcome = _deliver(db, org, _request(org, template, gone, "b"), provider)
     assert (outcome.status, outcome.reason) == (MessageStatus.skipped, "customer deleted")
 
