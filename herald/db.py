@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 import psycopg
@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -199,6 +200,34 @@ def _shifted_sqlite(element: shifted, compiler: Any, **kw: Any) -> str:
         f"strftime('%Y-%m-%d %H:%M:%f', {compiler.process(moment, **kw)}, "
         f"'+' || {compiler.process(seconds, **kw)} || ' seconds')"
     )
+
+
+class period_start(FunctionElement[date]):
+    """The first day of the UTC day, week (Monday) or month a timestamp falls in, in either
+    dialect: ``period_start(column, "month")``. The unit is a word of Herald's, never input."""
+
+    type = Date()
+    inherit_cache = False  # the unit is part of the SQL: statements are not cached by shape
+
+    def __init__(self, moment: Any, unit: str) -> None:
+        if unit not in ("day", "week", "month"):
+            raise ValueError(f"no such period: {unit}")
+        self.unit = unit
+        super().__init__(moment)
+
+
+@compiles(period_start, "postgresql")
+def _period_start_postgresql(element: period_start, compiler: Any, **kw: Any) -> str:
+    (moment,) = list(element.clauses)
+    utc = f"({compiler.process(moment, **kw)} AT TIME ZONE 'UTC')"
+    return f"CAST(date_trunc('{element.unit}', {utc}) AS DATE)"
+
+
+@compiles(period_start, "sqlite")
+def _period_start_sqlite(element: period_start, compiler: Any, **kw: Any) -> str:
+    (moment,) = list(element.clauses)
+    shift = {"day": "", "week": ", 'weekday 0', '-6 days'", "month": ", 'start of month'"}
+    return f"date({compiler.process(moment, **kw)}{shift[element.unit]})"
 
 
 def analyze(session: Session, model: type[Base]) -> None:

@@ -29,7 +29,8 @@ from herald.loyalty.service import customer_points
 from herald.orders.schemas import OrderOut
 from herald.pagination import Page
 from herald.profiles import service as profiles
-from herald.profiles.schemas import CustomerSegment, TimelineItem
+from herald.profiles.schemas import CustomerSegment, CustomerStats, Period, TimelineItem
+from herald.profiles.stats import customer_stats
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -49,7 +50,21 @@ def list_customers(
     _: Principal = Depends(require(Permission.customers_read)),
     session: Session = Depends(org_session),
 ) -> CustomerPage:
-    return service.list_customers(session, query)
+    return profiles.customer_list(session, query)
+
+
+@router.get(
+    "/stats",
+    response_model=CustomerStats,
+    summary="Totals, buyers, repeat-purchase rate, lifetime value, new and active per period",
+)
+def get_stats(
+    period: Period = "month",
+    periods: Annotated[int, Query(ge=1, le=90)] = 12,
+    _: Principal = Depends(require(Permission.customers_read)),
+    session: Session = Depends(org_session),
+) -> CustomerStats:
+    return customer_stats(session, unit=period, periods=periods)
 
 
 @router.get(

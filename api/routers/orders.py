@@ -9,7 +9,7 @@ from api.deps import org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
 from herald.currencies import Currency
-from herald.orders import money, service
+from herald.orders import rates, service
 from herald.orders.schemas import CurrencyRateOut, CurrencyRatesIn, Month, OrderOut
 
 router = APIRouter(prefix="/v1", tags=["orders"])
@@ -37,7 +37,7 @@ def list_currency_rates(
     _: Principal = Depends(require(Permission.customers_read)),
     session: Session = Depends(org_session),
 ) -> list[CurrencyRateOut]:
-    return money.list_rates(session)
+    return rates.list_rates(session)
 
 
 @router.put(
@@ -50,7 +50,7 @@ def put_currency_rates(
     _: Principal = Depends(require(Permission.organization_configure)),
     session: Session = Depends(org_session),
 ) -> list[CurrencyRateOut]:
-    return money.put_rates(session, body.rates)
+    return rates.put_rates(session, body.rates)
 
 
 @router.delete("/currency-rates/{currency}/{month}", status_code=204)
@@ -60,4 +60,4 @@ def delete_currency_rate(
     _: Principal = Depends(require(Permission.organization_configure)),
     session: Session = Depends(org_session),
 ) -> None:
-    money.delete_rate(session, currency, month)
+    rates.delete_rate(session, currency, month)

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from herald.db import Base, TenantScoped, utcnow
@@ -22,6 +23,10 @@ class Customer(TenantScoped, Base):
         # The daily birthday sweep: one day's birthdays across every organization.
         Index("ix_customers_birthday", "birthday_md", "organization_id", "id"),
         Index("ix_customers_org_country", "organization_id", "country"),
+        # Lists sorted by an order figure, and their keyset pages.
+        Index("ix_customers_org_value", "organization_id", "lifetime_value", "id"),
+        Index("ix_customers_org_orders", "organization_id", "orders_count", "id"),
+        Index("ix_customers_org_last_order", "organization_id", "last_order_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -38,6 +43,13 @@ class Customer(TenantScoped, Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # The primary address's country (ISO 3166-1 alpha-2), kept with it for lists and figures.
     country: Mapped[str | None] = mapped_column(String(2))
+    # Order figures, kept by herald/orders/figures.py from the orders (lists sort by them).
+    orders_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    lifetime_value: Mapped[Decimal] = mapped_column(
+        Numeric(18, 4), default=Decimal(0), server_default="0"
+    )
+    first_order_at: Mapped[datetime | None]
+    last_order_at: Mapped[datetime | None]
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

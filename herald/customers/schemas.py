@@ -4,6 +4,7 @@ import json
 import re
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -209,6 +210,12 @@ class CustomerOut(BaseModel):
     phones: list[PhoneOut]
     addresses: list[AddressOut]
     country: str | None = Field(description="the primary address's country")
+    orders: int = Field(description="orders placed, refunded ones included")
+    lifetime_value: Decimal = Field(
+        description="paid less refunded, in the reporting currency (orders no rate converts "
+        "add nothing)"
+    )
+    last_order_at: datetime | None
     birthday: date | None
     locale: str | None
     timezone: str | None
@@ -227,16 +234,43 @@ class CustomerProfileOut(CustomerOut):
     metrics: CustomerMetrics
 
 
-SortKey = Literal["created_at", "-created_at", "updated_at", "-updated_at", "name", "-name"]
+SortKey = Literal[
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "name",
+    "-name",
+    "lifetime_value",
+    "-lifetime_value",
+    "orders",
+    "-orders",
+    "last_order",
+    "-last_order",
+]
 
 
 class CustomerQuery(BaseModel):
     q: str | None = Field(default=None, max_length=200, description="name, email or phone")
-    tag: str | None = None
+    tag: str | None = Field(default=None, max_length=64)
+    segment: str | None = Field(
+        default=None, max_length=100, description="a saved segment's key or id: its members"
+    )
+    country: Country | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    min_lifetime_value: Decimal | None = Field(default=None, ge=0, le=10**14)
+    max_lifetime_value: Decimal | None = Field(default=None, ge=0, le=10**14)
+    min_orders: int | None = Field(default=None, ge=0, le=10**9)
+    max_orders: int | None = Field(default=None, ge=0, le=10**9)
+    last_order_after: datetime | None = None
+    last_order_before: datetime | None = None
     include_deleted: bool = False
-    sort: SortKey = "-created_at"
+    deleted_only: bool = Field(default=False, description="only soft-deleted profiles")
+    sort: SortKey = Field(
+        default="-created_at",
+        description="sorting by last_order lists the customers who have ordered",
+    )
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = None
 

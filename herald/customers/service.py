@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, or_, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from herald.access.models import Role, User
 from herald.customers.models import (
@@ -43,6 +46,7 @@ from herald.orders.schemas import OrderOut
 from herald.pagination import Page, decode_cursor, encode_cursor, page_of
 
 MAX_NOTES_LISTED = 500
+CENT = Decimal("0.01")
 
 
 def profile(
@@ -71,6 +75,9 @@ def to_out(customer: Customer) -> CustomerOut:
         phones=[PhoneOut(number=p.phone, primary=p.is_primary) for p in customer.phones],
         addresses=[_address_out(a) for a in customer.addresses],
         country=customer.country,
+        orders=customer.orders_count,
+        lifetime_value=Decimal(customer.lifetime_value or 0).quantize(CENT),
+        last_order_at=customer.last_order_at,
         birthday=customer.birthday,
         locale=customer.locale,
         timezone=customer.timezone,
@@ -361,54 +368,101 @@ def delete_note(
 
 # -- listing -------------------------------------------------------------------------------------
 
-_SORT_COLUMNS = {
+_SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     "created_at": Customer.created_at,
     "updated_at": Customer.updated_at,
     "name": Customer.name,
+    "lifetime_value": Customer.lifetime_value,
+    "orders": Customer.orders_count,
+    "last_order": Customer.last_order_at,
+}
+# How a sort value travels in a cursor (JSON) and back.
+_FROM_CURSOR: dict[str, Callable[[Any], Any]] = {
+    "created_at": datetime.fromisoformat,
+    "updated_at": datetime.fromisoformat,
+    "last_order": datetime.fromisoformat,
+    "name": str,
+    "lifetime_value": Decimal,
+    "orders": int,
 }
 
 
-def list_customers(session: Session, query: CustomerQuery) -> CustomerPage:
+def _filters(query: CustomerQuery) -> list[ColumnElement[bool]]:
+    """The list's conditions; each reads an indexed column or an index-backed EXISTS."""
+    where: list[ColumnElement[bool]] = []
+    if query.deleted_only:
+        where.append(Customer.deleted_at.is_not(None))
+    elif not query.include_deleted:
+        where.append(Customer.deleted_at.is_(None))
+    if query.q:
+        where.append(_search(query.q))
+    if query.tag:
+        where.append(
+            exists().where(CustomerTag.customer_id == Customer.id, CustomerTag.tag == query.tag)
+        )
+    if query.country:
+        where.append(Customer.country == query.country)
+    bounds = (
+        (Customer.created_at, query.created_after, query.created_before, False),
+        (Customer.lifetime_value, query.min_lifetime_value, query.max_lifetime_value, True),
+        (Customer.orders_count, query.min_orders, query.max_orders, True),
+        (Customer.last_order_at, query.last_order_after, query.last_order_before, False),
+    )
+    for column, low, high, inclusive in bounds:
+        if low is not None:
+            where.append(column >= low)
+        if high is not None:
+            where.append(column <= high if inclusive else column < high)
+    if query.sort.lstrip("-") == "last_order":
+        where.append(Customer.last_order_at.is_not(None))
+    return where
+
+
+def _search(text: str) -> ColumnElement[bool]:
+    pattern = f"%{text.strip().lower()}%"
+    digits = "".join(ch for ch in text if ch.isdigit())
+    conditions: list[ColumnElement[bool]] = [
+        Customer.name.ilike(pattern),
+        exists().where(CustomerEmail.customer_id == Customer.id, CustomerEmail.email.like(pattern)),
+    ]
+    if len(digits) >= 3:
+        conditions.append(
+            exists().where(
+                CustomerPhone.customer_id == Customer.id,
+                CustomerPhone.phone.like(f"%{digits}%"),
+            )
+        )
+    return or_(*conditions)
+
+
+def list_customers(
+    session: Session, query: CustomerQuery, *, members_of: ColumnElement[bool] | None = None
+) -> CustomerPage:
+    """A page of the list; ``members_of``: a saved segment's condition (``query.segment``
+    resolved by the caller, which knows segments)."""
     field = query.sort.lstrip("-")
     descending = query.sort.startswith("-")
     column = _SORT_COLUMNS[field]
-    stmt = select(Customer)
-    if not query.include_deleted:
-        stmt = stmt.where(Customer.deleted_at.is_(None))
-    if query.q:
-        pattern = f"%{query.q.strip().lower()}%"
-        digits = "".join(ch for ch in query.q if ch.isdigit())
-        conditions: list[ColumnElement[bool]] = [
-            Customer.name.ilike(pattern),
-            exists().where(
-                CustomerEmail.customer_id == Customer.id, CustomerEmail.email.like(pattern)
-            ),
-        ]
-        if len(digits) >= 3:
-            conditions.append(
-                exists().where(
-                    CustomerPhone.customer_id == Customer.id,
-                    CustomerPhone.phone.like(f"%{digits}%"),
-                )
-            )
-        stmt = stmt.where(or_(*conditions))
-    if query.tag:
-        stmt = stmt.where(
-            exists().where(CustomerTag.customer_id == Customer.id, CustomerTag.tag == query.tag)
-        )
-    if query.created_after:
-        stmt = stmt.where(Customer.created_at >= query.created_after)
-    if query.created_before:
-        stmt = stmt.where(Customer.created_at < query.created_before)
+    stmt = select(Customer).where(*_filters(query))
+    if members_of is not None:
+        stmt = stmt.where(members_of)
     if query.cursor:
-        value, after_id = decode_cursor(query.cursor, timestamp=field != "name")
+        raw, after_id = decode_cursor(query.cursor, timestamp=False)
+        try:
+            value = _FROM_CURSOR[field](raw)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise InvalidInput("invalid cursor", field="cursor") from exc
         key = tuple_(column, Customer.id)
         stmt = stmt.where(key < (value, after_id) if descending else key > (value, after_id))
     order = (column.desc(), Customer.id.desc()) if descending else (column.asc(), Customer.id.asc())
     rows = list(session.scalars(stmt.order_by(*order).limit(query.limit + 1)))
     has_more = len(rows) > query.limit
     rows = rows[: query.limit]
-    next_cursor = encode_cursor(getattr(rows[-1], field), rows[-1].id) if has_more else None
+    last = rows[-1] if rows else None
+    next_cursor = None
+    if has_more and last is not None:
+        value = getattr(last, column.key)
+        next_cursor = encode_cursor(str(value) if isinstance(value, Decimal) else value, last.id)
     return CustomerPage(items=[to_out(c) for c in rows], next_cursor=next_cursor)
 
 

@@ -22,6 +22,7 @@ from herald.events.schemas import (
     OrderPaidEvent,
     OrderRefundedEvent,
 )
+from herald.orders import figures
 from herald.orders import service as orders
 from herald.pagination import Page, page_of
 
@@ -112,6 +113,7 @@ def _record(session: Session, events: Sequence[EventIn]) -> list[AcceptedEvent]:
         if key is not None:
             earlier[key] = result
         accepted.append(result)
+    figures.refresh_customers(session, intake.buyers)
     session.commit()
     return accepted
 
@@ -125,6 +127,8 @@ class _OrderIntake:
         paid = [e.properties.order_id for e in events if isinstance(e, OrderPaidEvent)]
         refunds = {k for e in events if (k := self._refund_key(e)) is not None}
         self.orders = orders.recorded_orders(session, paid)
+        # Customers whose order figures the batch changes.
+        self.buyers: set[uuid.UUID] = set()
         self.refunds = orders.recorded_refunds(session, refunds)
         self._history_after = (
             orders.history_window(session, session_organization(session))
@@ -166,6 +170,7 @@ class _OrderIntake:
                 history_after=self._history_after,
             )
             self.orders[order.order_id] = order
+            self.buyers.add(event.customer_id)
             return order.history
         if isinstance(data, OrderRefundedEvent):
             refund_id = data.refund_id
@@ -182,6 +187,8 @@ class _OrderIntake:
             refunded = self.orders.get(data.properties.order_id) or orders.find_order(
                 self.session, data.properties.order_id
             )
+            if refunded is not None and refunded.customer_id is not None:
+                self.buyers.add(refunded.customer_id)
             return refunded is not None and refunded.history  # no points to take back
         return False
 

@@ -1,4 +1,4 @@
-"""Money in one currency: the merchant's monthly rates, and order figures converted with them.
+"""Money in one currency: order amounts converted with the merchant's monthly rates.
 
 An order in the reporting currency counts as it is; one in another currency counts at the rate
 set for the month it was paid in; one without such a rate is left out of every money figure
@@ -8,22 +8,20 @@ and counted as not converted. Amounts of different currencies are never added as
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, case, delete, func, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from herald.db import insert_if_absent, session_organization, utcnow
-from herald.errors import NotFound
+from herald.db import session_organization, utcnow
 from herald.orders.models import CurrencyRate, Order
-from herald.orders.schemas import CurrencyRateIn, CurrencyRateOut, CustomerMetrics
+from herald.orders.schemas import CustomerMetrics
 from herald.organizations.models import Organization
 
 CENT = Decimal("0.01")
 _Row = TypeVarTuple("_Row")
-MAX_RATES_LISTED = 5000
 
 
 def reporting_currency(session: Session) -> str:
@@ -33,67 +31,6 @@ def reporting_currency(session: Session) -> str:
         )
     )
     return currency or "USD"
-
-
-def _month(text: str) -> date:
-    year, month = text.split("-")
-    return date(int(year), int(month), 1)
-
-
-def _rate_out(rate: CurrencyRate) -> CurrencyRateOut:
-    return CurrencyRateOut(
-        currency=rate.currency,
-        month=f"{rate.month:%Y-%m}",
-        rate=rate.rate,
-        updated_at=rate.updated_at,
-    )
-
-
-def put_rates(session: Session, rates: list[CurrencyRateIn]) -> list[CurrencyRateOut]:
-    """Set each (currency, month)'s rate, new or replacing the one set before."""
-    org = session_organization(session)
-    now = utcnow()
-    for given in rates:
-        month = _month(given.month)
-        insert_if_absent(
-            session,
-            CurrencyRate,
-            {
-                "id": uuid.uuid4(),
-                "organization_id": org,
-                "currency": given.currency,
-                "month": month,
-                "rate": given.rate,
-                "updated_at": now,
-            },
-            ["organization_id", "currency", "month"],
-        )
-        row = session.scalars(
-            select(CurrencyRate).where(
-                CurrencyRate.currency == given.currency, CurrencyRate.month == month
-            )
-        ).one()
-        row.rate, row.updated_at = given.rate, now
-    session.commit()
-    return list_rates(session, currencies={r.currency for r in rates})
-
-
-def list_rates(session: Session, *, currencies: set[str] | None = None) -> list[CurrencyRateOut]:
-    stmt = select(CurrencyRate).order_by(CurrencyRate.currency, CurrencyRate.month.desc())
-    if currencies:
-        stmt = stmt.where(CurrencyRate.currency.in_(currencies))
-    return [_rate_out(r) for r in session.scalars(stmt.limit(MAX_RATES_LISTED))]
-
-
-def delete_rate(session: Session, currency: str, month: str) -> None:
-    deleted = session.execute(
-        delete(CurrencyRate)
-        .where(CurrencyRate.currency == currency.upper(), CurrencyRate.month == _month(month))
-        .execution_options(synchronize_session=False)
-    )
-    if not deleted.rowcount:  # type: ignore[attr-defined]
-        raise NotFound("no rate for that currency and month")
-    session.commit()
 
 
 def converted_net(reporting: str | SQLColumnExpression[str]) -> ColumnElement[Any]:

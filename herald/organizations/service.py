@@ -10,6 +10,7 @@ from herald.access.models import Role
 from herald.access.service import IssuedKey, issue_api_key
 from herald.db import session_organization
 from herald.errors import Conflict, InvalidInput, NotFound
+from herald.orders import figures
 from herald.organizations.models import Organization
 from herald.organizations.schemas import OrganizationOut, OrganizationUpdate
 
@@ -51,7 +52,11 @@ def get_organization(session: Session) -> OrganizationOut:
 
 def update_organization(session: Session, data: OrganizationUpdate) -> OrganizationOut:
     org = _current(session)
+    was = org.reporting_currency
     for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(org, field, value.strip() if isinstance(value, str) else value)
+    if org.reporting_currency != was:  # every buyer's lifetime value is in the new currency
+        session.flush()
+        figures.refresh_buyers(session)
     session.commit()
     return get_organization(session)

@@ -14,7 +14,8 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from herald.customers.models import CustomerActivity, CustomerNote
-from herald.customers.service import get_customer
+from herald.customers.schemas import CustomerPage, CustomerQuery
+from herald.customers.service import get_customer, list_customers
 from herald.db import utcnow
 from herald.events.models import Event
 from herald.inquiries.models import Inquiry
@@ -24,7 +25,7 @@ from herald.pagination import Page, decode_cursor, encode_cursor
 from herald.profiles.schemas import CustomerSegment, TimelineItem, TimelineKind
 from herald.segments.models import Segment
 from herald.segments.rules import customer_matches
-from herald.segments.service import rule_of
+from herald.segments.service import get_segment, matching, rule_of
 
 MAX_SEGMENTS_CHECKED = 500
 
@@ -120,6 +121,15 @@ def _before(
     at: InstrumentedAttribute[datetime], row_id: Any, when: datetime, last: uuid.UUID
 ) -> ColumnElement[bool]:
     return or_(at < when, (at == when) & (row_id < last))
+
+
+def customer_list(session: Session, query: CustomerQuery) -> CustomerPage:
+    """``GET /v1/customers``: the customers service's list, with ``segment`` resolved to its
+    members."""
+    members_of = None
+    if query.segment:
+        members_of = matching(session, rule_of(get_segment(session, query.segment)))
+    return list_customers(session, query, members_of=members_of)
 
 
 def segments_of(session: Session, customer_id: uuid.UUID) -> list[CustomerSegment]:
