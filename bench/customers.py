@@ -1,0 +1,190 @@
+"""The customer list and its statistics at scale: a filtered, sorted page, and the stats.
+
+    python bench/customers.py [--quick] [--customers N] [--pages P]
+
+On PostgreSQL from HERALD_BENCH_DATABASE_URL (default: the local `test` database): an
+organization of N customers (1,000,000; 100,000 with --quick) spread over 8 countries, two
+orders each on average over the last two years (in the reporting currency), each customer's
+order figures kept on their row as Herald keeps them; written with COPY on the first run (then
+vacuumed and analyzed, as autovacuum would) and reused after. Then P list pages (200) are asked
+of the service `GET /v1/customers` calls, each with a filter and a sort, half of them a later
+page through its cursor, and the stats `GET /v1/customers/stats` answers (a year by month) are
+timed three times. Prints a table and, last, one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import delete, func, select
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.stack import bench_database_url, copy_cursor, reused_organization  # noqa: E402
+from herald.customers.models import Customer  # noqa: E402
+from herald.customers.schemas import CustomerQuery  # noqa: E402
+from herald.database import Database  # noqa: E402
+from herald.events.models import Event  # noqa: E402
+from herald.migrate import upgrade  # noqa: E402
+from herald.orders.models import Order  # noqa: E402
+from herald.profiles.service import customer_list  # noqa: E402
+from herald.profiles.stats import customer_stats  # noqa: E402
+
+COUNTRIES = ["VN", "US", "GB", "DE", "FR", "JP", "SG", "AU"]
+# Filters a merchant sets, each with the sort they read it by.
+QUERIES: list[dict[str, Any]] = [
+    {"country": "VN", "sort": "-lifetime_value"},
+    {"min_orders": 2, "sort": "-last_order"},
+    {"min_lifetime_value": "500", "sort": "-orders"},
+    {"country": "DE", "min_orders": 1, "sort": "-created_at"},
+    {"last_order_after": "RECENT", "sort": "-lifetime_value"},
+]
+
+
+def counts(db: Database, org_id: uuid.UUID) -> tuple[int, int]:
+    with db.session(org_id) as session:
+        customers = session.scalar(select(func.count()).select_from(Customer)) or 0
+        orders = session.scalar(select(func.count()).select_from(Order)) or 0
+    return customers, orders
+
+
+def seed(db: Database, org_id: uuid.UUID, total: int, console: Console) -> None:
+    customers, orders = counts(db, org_id)
+    if customers == total and orders:
+        return
+    with db.session(org_id) as session:
+        session.execute(delete(Order))
+        session.execute(delete(Event))
+        session.execute(delete(Customer))
+        session.commit()
+    console.print(f"writing {total:,} customers and ~{2 * total:,} orders (once) ...")
+    rng = random.Random(11)
+    now = datetime.now(UTC)
+    org = str(org_id)
+    people: list[tuple[Any, ...]] = []
+    paid: list[tuple[Any, ...]] = []
+    for n in range(total):
+        customer_id = uuid.uuid4()
+        joined = now - timedelta(days=rng.randrange(3 * 365))
+        times = sorted(
+            now - timedelta(seconds=rng.randrange(730 * 86_400)) for _ in range(rng.randrange(5))
+        )
+        amounts = [Decimal(rng.randrange(500, 40_000)) / 100 for _ in times]
+        for at, amount in zip(times, amounts, strict=True):
+            paid.append((uuid.uuid4(), customer_id, at, amount))
+        people.append(
+            (
+                customer_id,
+                org,
+                f"Person {n}",
+                "{}",
+                joined,
+                joined,
+                rng.choice(COUNTRIES),
+                len(times),
+                sum(amounts, Decimal(0)),
+                times[0] if times else None,
+                times[-1] if times else None,
+            )
+        )
+    with copy_cursor(db, "customers", "events", "orders") as cursor:
+        with cursor.copy(
+            "COPY customers (id, organization_id, name, attributes, created_at, updated_at,"
+            " country, orders_count, lifetime_value, first_order_at, last_order_at) FROM STDIN"
+        ) as copy:
+            for row in people:
+                copy.write_row(row)
+        # Each order beside the order.paid event that recorded it.
+        with cursor.copy(
+            "COPY events (id, organization_id, type, customer_id, occurred_at, received_at,"
+            " dispatched_at, dispatch_attempts, properties) FROM STDIN"
+        ) as copy:
+            for event_id, customer_id, at, amount in paid:
+                props = json.dumps({"order_id": event_id.hex, "amount": str(amount)})
+                copy.write_row((event_id, org, "order.paid", customer_id, at, at, at, 0, props))
+        with cursor.copy(
+            "COPY orders (id, organization_id, order_id, customer_id, status, currency, amount,"
+            " discount, shipping, refunded_amount, paid_at, paid_month, history, event_id,"
+            " created_at) FROM STDIN"
+        ) as copy:
+            for event_id, customer_id, at, amount in paid:
+                month = at.date().replace(day=1)
+                row = (event_id.hex, customer_id, "paid", "USD", amount, 0, 0, 0, at, month)
+                history = now - at > timedelta(days=30)
+                copy.write_row((uuid.uuid4(), org, *row, history, event_id, at))
+
+
+def timed_pages(db: Database, org_id: uuid.UUID, pages: int) -> list[float]:
+    """Each query in turn: its first page, or (every other time) the page after it."""
+    recent = (datetime.now(UTC) - timedelta(days=60)).isoformat()
+    timings = []
+    for n in range(pages):
+        params = {k: (recent if v == "RECENT" else v) for k, v in QUERIES[n % len(QUERIES)].items()}
+        query = CustomerQuery.model_validate(params | {"limit": 50})
+        with db.session(org_id) as session:
+            if n % 2:
+                cursor = customer_list(session, query).next_cursor
+                query = query.model_copy(update={"cursor": cursor})
+            started = time.perf_counter()
+            page = customer_list(session, query)
+            timings.append(time.perf_counter() - started)
+            assert page.items, f"no customers for {params}"
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="100,000 customers, not 1,000,000")
+    parser.add_argument("--customers", type=int)
+    parser.add_argument("--pages", type=int, default=200)
+    args = parser.parse_args()
+    total = args.customers or (100_000 if args.quick else 1_000_000)
+    console = Console(stderr=True)
+    database_url = bench_database_url()
+    upgrade(database_url)
+    db = Database(database_url)
+    org_id = reused_organization(db, f"bench-customers-{total}", f"Customer bench {total}")
+    seed(db, org_id, total, console)
+    customers, orders = counts(db, org_id)
+    timed_pages(db, org_id, len(QUERIES))  # warm the caches the way a running API has them
+    pages = sorted(timed_pages(db, org_id, args.pages))
+    stats_timings = []
+    for _ in range(3):
+        with db.session(org_id) as session:
+            started = time.perf_counter()
+            customer_stats(session)
+            stats_timings.append(time.perf_counter() - started)
+    db.dispose()
+    figures = {
+        "customers": customers,
+        "orders": orders,
+        "pages": len(pages),
+        "list_p50_ms": round(1000 * statistics.median(pages), 1),
+        "list_p99_ms": round(1000 * pages[min(len(pages) - 1, int(0.99 * len(pages)))], 1),
+        "stats_s": round(statistics.median(stats_timings), 3),
+    }
+    table = Table(title=f"customer list and stats, {customers:,} customers, {orders:,} orders")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row("list page with a filter and a sort, p50 (ms)", f"{figures['list_p50_ms']}")
+    table.add_row("list page with a filter and a sort, p99 (ms)", f"{figures['list_p99_ms']}")
+    table.add_row("stats, a year by month (s, median of 3)", f"{figures['stats_s']}")
+    Console().print(table)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
