@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import uuid
 from html import escape
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
@@ -14,7 +16,14 @@ from herald.access.service import Principal
 from herald.errors import NotFound
 from herald.newsletter import actions, service
 from herald.newsletter.models import SubscriberStatus
-from herald.newsletter.schemas import NewsletterStats, SubscribeIn, SubscriberOut
+from herald.newsletter.schemas import (
+    TOPIC_PATTERN,
+    NewsletterStats,
+    SubscribeIn,
+    SubscriberCreate,
+    SubscriberOut,
+    SubscriberUpdate,
+)
 from herald.pagination import Page
 from herald.runtime import Runtime
 
@@ -47,6 +56,11 @@ _PAGES = {
         "Unsubscribed",
         "{name} will send you no more newsletters.",
     ),
+    actions.LinkAction.leave_topic: (
+        "Leave this topic of",
+        "Topic left",
+        "{name} will send you no more on this topic; your other topics stay.",
+    ),
 }
 
 
@@ -63,11 +77,14 @@ async def newsletter_link(
     action: actions.LinkAction,
     token: str,
     request: Request,
+    topic: Annotated[str | None, Query(pattern=TOPIC_PATTERN)] = None,
     runtime: Runtime = Depends(get_runtime),
 ) -> HTMLResponse:
     apply = request.method == "POST"
     try:
-        name = escape(await actions.follow_link(runtime, slug, action, token, apply=apply))
+        name = escape(
+            await actions.follow_link(runtime, slug, action, token, apply=apply, topic=topic)
+        )
     except NotFound:
         return page("Link not valid", INVALID, 404)
     question, title, text = _PAGES[action]
@@ -85,12 +102,64 @@ async def newsletter_link(
 )
 def list_subscribers(
     status: SubscriberStatus | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="part of the address")] = None,
+    topic: Annotated[str | None, Query(pattern=TOPIC_PATTERN)] = None,
     limit: PageLimit = 50,
     cursor: PageCursor = None,
     _: Principal = Depends(require(Permission.audience_manage)),
     session: Session = Depends(org_session),
 ) -> Page[SubscriberOut]:
-    return service.list_subscribers(session, status, limit=limit, cursor=cursor)
+    return service.list_subscribers(session, status, q=q, topic=topic, limit=limit, cursor=cursor)
+
+
+@router.post(
+    "/v1/newsletter/subscribers",
+    status_code=201,
+    response_model=SubscriberOut,
+    summary="Add an address: subscribed at once, with email marketing consent",
+)
+def add_subscriber(
+    body: SubscriberCreate,
+    _: Principal = Depends(require(Permission.audience_manage)),
+    session: Session = Depends(org_session),
+) -> SubscriberOut:
+    return service.add_subscriber(session, body)
+
+
+@router.patch(
+    "/v1/newsletter/subscribers/{subscriber_id}",
+    response_model=SubscriberOut,
+    summary="Set the subscriber's topics",
+)
+def set_topics(
+    subscriber_id: uuid.UUID,
+    body: SubscriberUpdate,
+    _: Principal = Depends(require(Permission.audience_manage)),
+    session: Session = Depends(org_session),
+) -> SubscriberOut:
+    return service.set_topics(session, subscriber_id, body)
+
+
+@router.post(
+    "/v1/newsletter/subscribers/{subscriber_id}/unsubscribe",
+    response_model=SubscriberOut,
+    summary="Take the address off the list; its email marketing consent is revoked",
+)
+def unsubscribe_subscriber(
+    subscriber_id: uuid.UUID,
+    _: Principal = Depends(require(Permission.audience_manage)),
+    session: Session = Depends(org_session),
+) -> SubscriberOut:
+    return service.unsubscribe_by_staff(session, subscriber_id)
+
+
+@router.delete("/v1/newsletter/subscribers/{subscriber_id}", status_code=204)
+def delete_subscriber(
+    subscriber_id: uuid.UUID,
+    _: Principal = Depends(require(Permission.audience_manage)),
+    session: Session = Depends(org_session),
+) -> None:
+    service.delete_subscriber(session, subscriber_id)
 
 
 @router.get("/v1/newsletter/stats", response_model=NewsletterStats)

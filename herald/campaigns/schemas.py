@@ -7,6 +7,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from herald.campaigns.contracts import ABTest, CampaignStatus, Metric
 from herald.messaging.models import Channel
+from herald.newsletter.schemas import TOPIC_PATTERN
 from herald.segments.schemas import SEGMENT_KEY_PATTERN
 
 CAMPAIGN_KEY_PATTERN = SEGMENT_KEY_PATTERN
@@ -16,7 +17,9 @@ MAX_LISTED_CUSTOMERS = 10_000
 
 
 class Audience(BaseModel):
-    """Who the campaign goes to: a saved segment (evaluated at send time) or listed customers."""
+    """Who the campaign goes to: a saved segment (evaluated at send time), listed customers,
+    or a newsletter topic's subscribers; a topic with a segment or list narrows it to those
+    subscribed to the topic."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -24,11 +27,14 @@ class Audience(BaseModel):
     customers: list[uuid.UUID] | None = Field(
         default=None, min_length=1, max_length=MAX_LISTED_CUSTOMERS
     )
+    topic: str | None = Field(default=None, pattern=TOPIC_PATTERN)
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> Audience:
-        if (self.segment is None) == (self.customers is None):
-            raise ValueError("give either a segment or a list of customers")
+    def _one_audience(self) -> Audience:
+        if self.segment is not None and self.customers is not None:
+            raise ValueError("give a segment or a list of customers, not both")
+        if self.segment is None and self.customers is None and self.topic is None:
+            raise ValueError("give a segment, a list of customers or a newsletter topic")
         return self
 
 

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from herald.campaigns.analytics import variant_results
@@ -33,6 +33,8 @@ from herald.db import analyze, session_organization, utcnow
 from herald.messaging.contracts import MAX_BATCH, DeliveryBatch, DeliveryOutcome, Recipient
 from herald.messaging.delivery import DeliveryEnv, deliver_batch
 from herald.messaging.models import Message
+from herald.newsletter.models import SubscriberStatus
+from herald.segments.rules import SubscribedRule, condition
 from herald.segments.service import get_segment, matching, rule_of
 from herald.temporal import WorkflowStart
 
@@ -68,11 +70,14 @@ def campaign_summary(campaign: Campaign) -> str:
 def campaign_details(campaign: Campaign) -> str:
     """The run page's details: who the audience is and how the send is paced."""
     audience = Audience.model_validate(campaign.audience)
-    who = (
-        f"segment `{audience.segment}`"
-        if audience.segment is not None
-        else f"{len(audience.customers or [])} listed customers"
-    )
+    if audience.segment is not None:
+        who = f"segment `{audience.segment}`"
+    elif audience.customers is not None:
+        who = f"{len(audience.customers)} listed customers"
+    else:
+        who = "newsletter subscribers"
+    if audience.topic is not None:
+        who += f" subscribed to topic `{audience.topic}`"
     lines = [f"Audience: {who}", f"Key: `{campaign.key}`"]
     if campaign.send_at is not None:
         lines.append(f"Send at: {campaign.send_at:%Y-%m-%d %H:%M} UTC")
@@ -102,9 +107,15 @@ def plan(session: Session, campaign_id: uuid.UUID) -> CampaignPlan:
 
 
 def _audience(session: Session, audience: Audience) -> ColumnElement[bool]:
+    who: list[ColumnElement[bool]] = [Customer.deleted_at.is_(None)]
     if audience.segment is not None:
-        return matching(session, rule_of(get_segment(session, audience.segment)))
-    return Customer.id.in_(audience.customers or []) & Customer.deleted_at.is_(None)
+        who.append(matching(session, rule_of(get_segment(session, audience.segment))))
+    elif audience.customers is not None:
+        who.append(Customer.id.in_(audience.customers))
+    if audience.topic is not None:
+        subscribed = SubscribedRule(newsletter=SubscriberStatus.subscribed, topic=audience.topic)
+        who.append(condition(subscribed, utcnow()))
+    return and_(*who)
 
 
 def test_size(recipients: int, ab: ABTest | None, variants: int) -> int:

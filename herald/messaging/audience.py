@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,7 @@ from herald.messaging.schemas import (
     SuppressionOut,
 )
 from herald.messaging.unsubscribe import Links
+from herald.newsletter.models import Subscriber, SubscriberStatus
 from herald.pagination import Page, page_of
 
 
@@ -42,6 +43,15 @@ def set_consent(
     session: Session, customer_id: uuid.UUID, data: ConsentIn, *, include_deleted: bool = False
 ) -> ConsentOut:
     get_customer(session, customer_id, include_deleted=include_deleted)
+    record_consent(session, customer_id, data)
+    session.commit()
+    rows = session.scalars(select(Consent).where(Consent.customer_id == customer_id))
+    return ConsentOut(customer_id=customer_id, channels={r.channel: r.status for r in rows})
+
+
+def record_consent(session: Session, customer_id: uuid.UUID, data: ConsentIn) -> None:
+    """Write the channels ``data`` names in the caller's transaction; an unchanged status keeps
+    its source and time."""
     existing = {
         r.channel: r
         for r in session.scalars(select(Consent).where(Consent.customer_id == customer_id))
@@ -57,9 +67,6 @@ def set_consent(
             )
         elif row.status is not status:
             row.status, row.source, row.updated_at = status, data.source, utcnow()
-    session.commit()
-    rows = session.scalars(select(Consent).where(Consent.customer_id == customer_id))
-    return ConsentOut(customer_id=customer_id, channels={r.channel: r.status for r in rows})
 
 
 def suppress(
@@ -131,6 +138,16 @@ def unsubscribe_with_token(
         raise NotFound("this unsubscribe link is not valid")
     get_customer(session, customer_id, include_deleted=True)
     if apply:
+        # Leaving by an email's link leaves the newsletter too: one consent, one list.
+        session.execute(
+            update(Subscriber)
+            .where(
+                Subscriber.customer_id == customer_id,
+                Subscriber.status != SubscriberStatus.unsubscribed,
+            )
+            .values(status=SubscriberStatus.unsubscribed, unsubscribed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
         set_consent(
             session,
             customer_id,

@@ -8,6 +8,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
+from herald.errors import NotFound
 from herald.messaging.setup import double_opt_in, load_messaging_settings
 from herald.newsletter import service
 from herald.newsletter.schemas import SubscribeIn
@@ -31,19 +32,32 @@ async def subscribe(runtime: Runtime, slug: str, form: SubscribeIn) -> None:
 class LinkAction(enum.StrEnum):
     confirm = "confirm"
     unsubscribe = "unsubscribe"
+    leave_topic = "leave-topic"
 
 
 async def follow_link(
-    runtime: Runtime, slug: str, action: LinkAction, token: str, *, apply: bool
+    runtime: Runtime,
+    slug: str,
+    action: LinkAction,
+    token: str,
+    *,
+    apply: bool,
+    topic: str | None = None,
 ) -> str:
-    """A confirm or leave link: checked, and with ``apply`` acted on; the organization's name
-    for the page. An invalid token is a 404."""
+    """A confirm, leave or leave-one-topic link: checked, and with ``apply`` acted on; the
+    organization's name for the page. An invalid token (or a topic link without its topic)
+    is a 404."""
 
     def follow(session: Session, org: Organization) -> str:
+        if action is LinkAction.leave_topic and topic is None:
+            raise NotFound("this link is not valid")
         if not apply:
             service.check_token(session, token)
         elif action is LinkAction.confirm:
             service.confirm(session, token)
+        elif action is LinkAction.leave_topic:
+            assert topic is not None
+            service.leave_topic(session, token, topic)
         else:
             service.unsubscribe(session, token)
         return org.name

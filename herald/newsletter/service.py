@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from herald.customers.models import Customer
-from herald.db import utcnow
-from herald.errors import NotFound
+from herald.customers.models import Customer, CustomerEmail
+from herald.customers.schemas import CustomerCreate, EmailIn
+from herald.customers.service import create_customer
+from herald.db import commit_or_conflict, utcnow
+from herald.errors import Conflict, NotFound
 from herald.events.models import Event
-from herald.messaging.models import Category, Channel
-from herald.messaging.schemas import TemplateCreate
+from herald.messaging.audience import record_consent
+from herald.messaging.models import Category, Channel, ConsentStatus
+from herald.messaging.schemas import ConsentIn, TemplateCreate
 from herald.messaging.templates import ensure_template
 from herald.newsletter.models import Subscriber, SubscriberStatus
-from herald.newsletter.schemas import MonthlyGrowth, NewsletterStats, SubscribeIn, SubscriberOut
+from herald.newsletter.schemas import (
+    MonthlyGrowth,
+    NewsletterStats,
+    SubscribeIn,
+    SubscriberCreate,
+    SubscriberOut,
+    SubscriberUpdate,
+)
 from herald.pagination import Page, page_of
 
 CONFIRMATION_REQUESTED = "newsletter.confirmation_requested"
@@ -42,38 +53,74 @@ CONFIRMATION_TEMPLATE = TemplateCreate(
 )
 
 
+def profile_for(session: Session, email: str) -> uuid.UUID:
+    """The live customer with this address (any of their emails), or a new email-only
+    profile; in the caller's transaction."""
+    found = session.scalar(
+        select(Customer.id)
+        .join(CustomerEmail, CustomerEmail.customer_id == Customer.id)
+        .where(CustomerEmail.email == email, Customer.deleted_at.is_(None))
+        .order_by(CustomerEmail.is_primary.desc(), Customer.created_at)
+        .limit(1)
+    )
+    if found is not None:
+        return found
+    return create_customer(
+        session, CustomerCreate(emails=[EmailIn(address=email, primary=True)]), commit=False
+    ).id
+
+
+def _consent(session: Session, subscriber: Subscriber, status: ConsentStatus, source: str) -> None:
+    """The newsletter and email marketing consent are one: joining grants it, leaving revokes."""
+    if subscriber.customer_id is not None:
+        record_consent(session, subscriber.customer_id, ConsentIn(email=status, source=source))
+
+
 def subscribe(session: Session, data: SubscribeIn, *, double_opt_in: bool) -> uuid.UUID | None:
     """Sign an address up (pending its confirmation with ``double_opt_in``, and always when the
-    address had left). Repeating it changes nothing; the caller learns nothing either way.
+    address had left), linked to its customer profile (made email-only if there is none).
+    Repeating it changes nothing; the caller learns nothing either way.
 
     Returns the id of an event to dispatch when a confirmation email is due.
     """
     if data.website:  # the honeypot was filled in: a bot; pretend all went well
         return None
+    for attempt in range(2):
+        try:
+            return _subscribe(session, data, double_opt_in=double_opt_in)
+        except IntegrityError:
+            # The same address signed up (or its profile was made) concurrently: once more,
+            # now seeing their rows.
+            session.rollback()
+            if attempt:
+                raise
+    return None
+
+
+def _subscribe(session: Session, data: SubscribeIn, *, double_opt_in: bool) -> uuid.UUID | None:
     email = data.email.lower()
     subscriber = session.scalar(select(Subscriber).where(Subscriber.email == email))
     now = utcnow()
     wanted = SubscriberStatus.pending if double_opt_in else SubscriberStatus.subscribed
     if subscriber is None:
-        customer_id = session.scalar(
-            select(Customer.id).where(
-                Customer.primary_email == email, Customer.deleted_at.is_(None)
-            )
-        )
         subscriber = Subscriber(
             email=email,
             status=wanted,
             topics=sorted(set(data.topics)),
             locale=data.locale,
-            customer_id=customer_id,
+            customer_id=profile_for(session, email),
             token=secrets.token_urlsafe(32),
             source=data.source,
             confirmed_at=None if double_opt_in else now,
         )
         session.add(subscriber)
+        if not double_opt_in:
+            _consent(session, subscriber, ConsentStatus.granted, "newsletter sign-up")
     else:
         subscriber.topics = sorted(set(subscriber.topics) | set(data.topics))
         subscriber.locale = data.locale or subscriber.locale
+        if subscriber.customer_id is None:
+            subscriber.customer_id = profile_for(session, email)
         if subscriber.status is SubscriberStatus.unsubscribed:
             # Coming back is confirmed by email, whatever the organization's setting: anyone
             # could type in the address of someone who left.
@@ -99,11 +146,7 @@ def subscribe(session: Session, data: SubscribeIn, *, double_opt_in: bool) -> uu
         )
         session.add(event)
         event_id = event.id
-    try:
-        session.commit()
-    except IntegrityError:  # the same address signed up concurrently: theirs stands
-        session.rollback()
-        return None
+    session.commit()
     return event_id
 
 
@@ -119,15 +162,30 @@ def confirm(session: Session, token: str) -> Subscriber:
     if subscriber.status is SubscriberStatus.pending:
         subscriber.status = SubscriberStatus.subscribed
         subscriber.confirmed_at = utcnow()
+        _consent(session, subscriber, ConsentStatus.granted, "newsletter confirmation")
         session.commit()
     return subscriber
 
 
 def unsubscribe(session: Session, token: str) -> Subscriber:
     subscriber = _by_token(session, token)
+    _leave(session, subscriber, "newsletter unsubscribe")
+    return subscriber
+
+
+def _leave(session: Session, subscriber: Subscriber, source: str) -> None:
     if subscriber.status is not SubscriberStatus.unsubscribed:
         subscriber.status = SubscriberStatus.unsubscribed
         subscriber.unsubscribed_at = utcnow()
+        _consent(session, subscriber, ConsentStatus.revoked, source)
+        session.commit()
+
+
+def leave_topic(session: Session, token: str, topic: str) -> Subscriber:
+    """Leave one topic and stay on the list (and its consent) for the others."""
+    subscriber = _by_token(session, token)
+    if topic in subscriber.topics:
+        subscriber.topics = [t for t in subscriber.topics if t != topic]
         session.commit()
     return subscriber
 
@@ -137,12 +195,25 @@ def check_token(session: Session, token: str) -> Subscriber:
 
 
 def list_subscribers(
-    session: Session, status: SubscriberStatus | None, *, limit: int, cursor: str | None
+    session: Session,
+    status: SubscriberStatus | None,
+    *,
+    q: str | None = None,
+    topic: str | None = None,
+    limit: int,
+    cursor: str | None,
 ) -> Page[SubscriberOut]:
-    """Newest first."""
+    """Newest first; ``q`` searches the addresses."""
     stmt = select(Subscriber)
     if status is not None:
         stmt = stmt.where(Subscriber.status == status)
+    if q:
+        stmt = stmt.where(Subscriber.email.contains(q.strip().lower(), autoescape=True))
+    if topic:
+        # The topics are a JSON list of short names; its text holds each one in quotes.
+        stmt = stmt.where(
+            cast(Subscriber.topics, String).contains(json.dumps(topic), autoescape=True)
+        )
     return page_of(
         session,
         stmt,
@@ -187,3 +258,56 @@ def stats(session: Session, now: datetime | None = None, months: int = 12) -> Ne
         by_status={s: by_status[s] for s in SubscriberStatus},
         monthly_growth=growth,
     )
+
+
+def _out(subscriber: Subscriber) -> SubscriberOut:
+    return SubscriberOut.model_validate(subscriber, from_attributes=True)
+
+
+def _subscriber(session: Session, subscriber_id: uuid.UUID) -> Subscriber:
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        raise NotFound("no such subscriber")
+    return subscriber
+
+
+def add_subscriber(session: Session, data: SubscriberCreate) -> SubscriberOut:
+    email = data.email.lower()
+    if session.scalar(select(Subscriber.id).where(Subscriber.email == email)) is not None:
+        raise Conflict("this address is on the list already", field="email")
+    subscriber = Subscriber(
+        email=email,
+        status=SubscriberStatus.subscribed,
+        topics=sorted(set(data.topics)),
+        locale=data.locale,
+        customer_id=profile_for(session, email),
+        token=secrets.token_urlsafe(32),
+        source="staff",
+        confirmed_at=utcnow(),
+    )
+    session.add(subscriber)
+    _consent(session, subscriber, ConsentStatus.granted, "added to the newsletter by staff")
+    commit_or_conflict(session, "this address is on the list already")
+    return _out(subscriber)
+
+
+def set_topics(session: Session, subscriber_id: uuid.UUID, data: SubscriberUpdate) -> SubscriberOut:
+    subscriber = _subscriber(session, subscriber_id)
+    subscriber.topics = sorted(set(data.topics))
+    session.commit()
+    return _out(subscriber)
+
+
+def unsubscribe_by_staff(session: Session, subscriber_id: uuid.UUID) -> SubscriberOut:
+    subscriber = _subscriber(session, subscriber_id)
+    _leave(session, subscriber, "unsubscribed by staff")
+    return _out(subscriber)
+
+
+def delete_subscriber(session: Session, subscriber_id: uuid.UUID) -> None:
+    """Off the list and forgotten by it; the profile stays, without email marketing consent."""
+    subscriber = _subscriber(session, subscriber_id)
+    if subscriber.status is not SubscriberStatus.unsubscribed:
+        _consent(session, subscriber, ConsentStatus.revoked, "removed from the newsletter by staff")
+    session.delete(subscriber)
+    session.commit()

@@ -19,7 +19,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _tenant() -> sa.Column:  # type: ignore[type-arg]
+def _tenant() -> sa.Column:
     return sa.Column(
         "organization_id",
         sa.Uuid(),
@@ -28,7 +28,7 @@ def _tenant() -> sa.Column:  # type: ignore[type-arg]
     )
 
 
-def _customer() -> sa.Column:  # type: ignore[type-arg]
+def _customer() -> sa.Column:
     return sa.Column(
         "customer_id", sa.Uuid(), sa.ForeignKey("customers.id", ondelete="CASCADE"), nullable=False
     )

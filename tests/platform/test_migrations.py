@@ -272,3 +272,124 @@ def test_stored_order_events_become_one_order_each_and_refunds_keep_their_revers
             sa.select(_ledger.c.source_id).where(_ledger.c.source == "order.refunded")
         ).scalars().all() == ["O-1"]
     db.dispose()
+
+
+_subscribers = sa.table(
+    "subscribers",
+    sa.column("id", sa.Uuid()),
+    sa.column("organization_id", sa.Uuid()),
+    sa.column("email", sa.String()),
+    sa.column("status", sa.String()),
+    sa.column("topics", sa.JSON()),
+    sa.column("customer_id", sa.Uuid()),
+    sa.column("token", sa.String()),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+)
+_emails = sa.table(
+    "customer_emails",
+    sa.column("id", sa.Uuid()),
+    sa.column("organization_id", sa.Uuid()),
+    sa.column("customer_id", sa.Uuid()),
+    sa.column("email", sa.String()),
+    sa.column("is_primary", sa.Boolean()),
+    sa.column("position", sa.Integer()),
+)
+_consents = sa.table(
+    "consents",
+    sa.column("id", sa.Uuid()),
+    sa.column("organization_id", sa.Uuid()),
+    sa.column("customer_id", sa.Uuid()),
+    sa.column("channel", sa.String()),
+    sa.column("status", sa.String()),
+    sa.column("source", sa.String()),
+    sa.column("updated_at", sa.DateTime(timezone=True)),
+)
+
+
+def test_existing_subscribers_become_customers_and_confirmed_ones_consent(
+    empty_database: str,
+) -> None:
+    upgrade(empty_database, "0028")
+    db = Database(empty_database)
+    org = _old_organization(db)
+    known, revoked = uuid.uuid4(), uuid.uuid4()
+    now = datetime.now(UTC)
+    with db.engine.begin() as connection:
+        for customer, address in ((known, "known@example.com"), (revoked, "no@example.com")):
+            connection.execute(
+                _customers.insert().values(
+                    id=customer,
+                    organization_id=org,
+                    name="",
+                    attributes={},
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            connection.execute(
+                _emails.insert().values(
+                    id=uuid.uuid4(),
+                    organization_id=org,
+                    customer_id=customer,
+                    email=address,
+                    is_primary=True,
+                    position=0,
+                )
+            )
+        connection.execute(
+            _consents.insert().values(
+                id=uuid.uuid4(),
+                organization_id=org,
+                customer_id=revoked,
+                channel="email",
+                status="revoked",
+                source="form",
+                updated_at=now,
+            )
+        )
+        for address, status in (
+            ("known@example.com", "subscribed"),
+            ("no@example.com", "subscribed"),
+            ("new@example.com", "subscribed"),
+            ("waiting@example.com", "pending"),
+        ):
+            connection.execute(
+                _subscribers.insert().values(
+                    id=uuid.uuid4(),
+                    organization_id=org,
+                    email=address,
+                    status=status,
+                    topics=[],
+                    token=uuid.uuid4().hex,
+                    created_at=now,
+                )
+            )
+
+    upgrade(empty_database, "0029")
+    with db.engine.connect() as connection:
+        linked = dict(
+            connection.execute(sa.select(_subscribers.c.email, _subscribers.c.customer_id)).all()
+        )
+        consents = dict(
+            connection.execute(
+                sa.select(_consents.c.customer_id, _consents.c.status).where(
+                    _consents.c.channel == "email"
+                )
+            ).all()
+        )
+        made = (
+            connection.execute(
+                sa.select(_emails.c.email).where(_emails.c.customer_id == linked["new@example.com"])
+            )
+            .scalars()
+            .all()
+        )
+    db.dispose()
+    assert linked["known@example.com"] == known and linked["no@example.com"] == revoked
+    assert all(linked.values())  # every subscriber has a profile now
+    assert made == ["new@example.com"]
+    assert consents == {
+        known: "granted",
+        revoked: "revoked",  # withdrawn before: it stands
+        linked["new@example.com"]: "granted",
+    }  # and the pending subscriber has none
