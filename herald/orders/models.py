@@ -37,6 +37,8 @@ class Order(TenantScoped, Base):
             "paid_at",
             postgresql_include=["amount", "refunded_amount", "currency", "paid_month"],
         ),
+        # Customers active per month, counted in index order without a sort.
+        Index("ix_orders_month_customer", "organization_id", "paid_month", "customer_id"),
         # A window of the organization's orders, carrying who and how much: segment order
         # conditions and RFM read this index alone.
         Index(

@@ -84,6 +84,9 @@ def _tables() -> tuple[sa.Table, sa.Table, sa.Table]:
         postgresql_include=["amount", "refunded_amount", "currency", "paid_month"],
     )
     op.create_index(
+        "ix_orders_month_customer", "orders", ["organization_id", "paid_month", "customer_id"]
+    )
+    op.create_index(
         "ix_orders_paid",
         "orders",
         ["organization_id", "paid_at"],
