@@ -40,6 +40,7 @@ from herald.customers.schemas import (
 )
 from herald.db import commit_or_conflict, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
+from herald.events.models import CUSTOMER_CREATED, Event
 from herald.orders import money
 from herald.orders import service as orders
 from herald.orders.schemas import OrderOut
@@ -158,10 +159,18 @@ def _commit(session: Session) -> None:
 
 
 def create_customer(
-    session: Session, data: CustomerCreate, *, commit: bool = True, actor: str | None = None
+    session: Session,
+    data: CustomerCreate,
+    *,
+    commit: bool = True,
+    actor: str | None = None,
+    source: str = "api",
 ) -> Customer:
-    """A new profile; ``actor``: the staff member creating it, for its activity log."""
+    """A new profile, recorded as a ``customer.created`` event saying where it came from
+    (``source``: api, signup, newsletter, inquiry); ``actor``: the staff member creating it,
+    for its activity log."""
     customer = Customer(
+        id=uuid.uuid4(),
         name=data.name.strip(),
         birthday=data.birthday,
         locale=data.locale,
@@ -177,8 +186,9 @@ def create_customer(
         session, external_id=data.external_id, primary_email=customer.primary_email, exclude=None
     )
     session.add(customer)
+    session.flush()
+    session.add(Event.emitted(CUSTOMER_CREATED, customer.id, {"source": source}))
     if actor is not None:
-        session.flush()
         log_activity(session, customer.id, actor, "created")
     if commit:
         _commit(session)

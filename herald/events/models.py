@@ -14,6 +14,14 @@ from herald.db import Base, TenantScoped, utcnow
 ORDER_PAID = "order.paid"
 ORDER_REFUNDED = "order.refunded"
 
+# Events Herald records itself, for journeys to start and exit on (docs/EVENTS.md lists them
+# with their properties). No key may post them.
+CUSTOMER_CREATED = "customer.created"
+CUSTOMER_FIRST_ORDER = "customer.first_order"
+CUSTOMER_REFUNDED = "customer.refunded"
+NEWSLETTER_SUBSCRIBED = "newsletter.subscribed"
+NEWSLETTER_UNSUBSCRIBED = "newsletter.unsubscribed"
+
 
 class EventStatus(enum.StrEnum):
     pending = "pending"  # stored; its runs not started yet
@@ -76,6 +84,30 @@ class Event(TenantScoped, Base):
     last_dispatch_error: Mapped[str | None] = mapped_column(Text)
     # When the sweeper may try (again); empty once dispatched or parked.
     retry_at: Mapped[datetime | None] = mapped_column(default=_first_sweep)
+
+    @classmethod
+    def emitted(
+        cls,
+        kind: str,
+        customer_id: uuid.UUID | None,
+        properties: dict[str, Any],
+        *,
+        react: bool = True,
+    ) -> Event:
+        """An event Herald records about something it did, for the caller's transaction; the
+        sweeper hands it to Temporal once committed. ``react=False``: kept for the record
+        (history), nothing reacts to it."""
+        now = utcnow()
+        return cls(
+            id=uuid.uuid4(),
+            type=kind,
+            customer_id=customer_id,
+            occurred_at=now,
+            received_at=now,
+            properties=properties,
+            dispatched_at=None if react else now,
+            retry_at=_first_sweep() if react else None,
+        )
 
     @property
     def status(self) -> EventStatus:

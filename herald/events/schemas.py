@@ -17,7 +17,12 @@ from pydantic import (
     model_validator,
 )
 
-from herald.events.models import EventStatus
+from herald.events.models import (
+    CUSTOMER_CREATED,
+    CUSTOMER_FIRST_ORDER,
+    CUSTOMER_REFUNDED,
+    EventStatus,
+)
 from herald.orders.schemas import OrderPaidProperties, OrderRefundedProperties
 
 MAX_BATCH = 1000
@@ -28,9 +33,12 @@ EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(?:[.:][a-z0-9_]+)*$"
 # Event types Herald records itself (a segment entered, a tier changed, an inquiry received...):
 # they start and move runs, so no key may post one.
 RESERVED_NAMESPACES = ("herald.", "inquiry.", "journey.", "loyalty.", "newsletter.", "segment.")
+HERALD_CUSTOMER_EVENTS = frozenset({CUSTOMER_CREATED, CUSTOMER_FIRST_ORDER, CUSTOMER_REFUNDED})
 
 
 def _not_reserved(kind: str) -> str:
+    if kind in HERALD_CUSTOMER_EVENTS:
+        raise ValueError(f"{kind} is an event Herald records itself; name your event otherwise")
     if kind.startswith(RESERVED_NAMESPACES):
         raise ValueError(
             f"event types beginning with {kind.split('.')[0]}. are Herald's own; "

@@ -13,7 +13,7 @@ from herald.customers.schemas import CustomerCreate, EmailIn
 from herald.customers.service import create_customer, index_customers
 from herald.db import session_organization, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
-from herald.events.models import Event, EventStatus
+from herald.events.models import CUSTOMER_FIRST_ORDER, CUSTOMER_REFUNDED, Event, EventStatus
 from herald.events.schemas import (
     AcceptedEvent,
     CustomerRef,
@@ -39,6 +39,7 @@ def _signup_customer(session: Session, ref: CustomerRef) -> Customer:
             emails=[EmailIn(address=ref.email, primary=True)] if ref.email else [],
         ),
         commit=False,
+        source="signup",
     )
 
 
@@ -171,6 +172,17 @@ class _OrderIntake:
             )
             self.orders[order.order_id] = order
             self.buyers.add(event.customer_id)
+            if orders.order_count(self.session, event.customer_id) == 1:
+                first: dict[str, str | None] = {
+                    "order_id": order.order_id,
+                    "amount": str(order.amount),
+                    "currency": order.currency,
+                }
+                self.session.add(
+                    Event.emitted(
+                        CUSTOMER_FIRST_ORDER, event.customer_id, first, react=not order.history
+                    )
+                )
             return order.history
         if isinstance(data, OrderRefundedEvent):
             refund_id = data.refund_id
@@ -187,9 +199,21 @@ class _OrderIntake:
             refunded = self.orders.get(data.properties.order_id) or orders.find_order(
                 self.session, data.properties.order_id
             )
-            if refunded is not None and refunded.customer_id is not None:
-                self.buyers.add(refunded.customer_id)
-            return refunded is not None and refunded.history  # no points to take back
+            history = refunded is not None and refunded.history  # no points to take back
+            customer_id = refunded.customer_id if refunded is not None else event.customer_id
+            if customer_id is not None:
+                self.buyers.add(customer_id)
+            amount = data.properties.amount
+            refund: dict[str, str | None] = {
+                "order_id": data.properties.order_id,
+                "refund_id": refund_id,
+                "amount": str(amount) if amount is not None else None,
+                "order_status": orders.order_status(self.session, data.properties.order_id),
+            }
+            self.session.add(
+                Event.emitted(CUSTOMER_REFUNDED, customer_id, refund, react=not history)
+            )
+            return history
         return False
 
 

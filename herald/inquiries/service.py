@@ -373,7 +373,7 @@ def convert_customer(session: Session, request: ConvertRequest) -> uuid.UUID | N
                 phones=[inquiry.phone] if inquiry.phone else [],
                 attributes={"company": inquiry.company} if inquiry.company else {},
             )
-            customer_id = create_customer(session, data, commit=False).id
+            customer_id = create_customer(session, data, commit=False, source="inquiry").id
     if customer_id is not None:
         key = f"inquiry-converted/{inquiry.id}"
         if session.scalar(select(Event.id).where(Event.idempotency_key == key)) is None:

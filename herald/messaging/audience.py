@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from herald.customers.service import get_customer
 from herald.db import utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
+from herald.events.models import NEWSLETTER_UNSUBSCRIBED, Event
 from herald.messaging.messages import checked_recipient
 from herald.messaging.models import (
     Channel,
@@ -139,15 +140,16 @@ def unsubscribe_with_token(
     get_customer(session, customer_id, include_deleted=True)
     if apply:
         # Leaving by an email's link leaves the newsletter too: one consent, one list.
-        session.execute(
-            update(Subscriber)
-            .where(
+        for subscriber in session.scalars(
+            select(Subscriber).where(
                 Subscriber.customer_id == customer_id,
                 Subscriber.status != SubscriberStatus.unsubscribed,
             )
-            .values(status=SubscriberStatus.unsubscribed, unsubscribed_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+        ):
+            subscriber.status = SubscriberStatus.unsubscribed
+            subscriber.unsubscribed_at = utcnow()
+            details = {"subscriber_id": str(subscriber.id), "source": "one-click unsubscribe"}
+            session.add(Event.emitted(NEWSLETTER_UNSUBSCRIBED, customer_id, details))
         set_consent(
             session,
             customer_id,

@@ -17,7 +17,7 @@ from herald.customers.schemas import CustomerCreate, EmailIn
 from herald.customers.service import create_customer
 from herald.db import commit_or_conflict, utcnow
 from herald.errors import Conflict, NotFound
-from herald.events.models import Event
+from herald.events.models import NEWSLETTER_SUBSCRIBED, NEWSLETTER_UNSUBSCRIBED, Event
 from herald.messaging.audience import record_consent
 from herald.messaging.models import Category, Channel, ConsentStatus
 from herald.messaging.schemas import ConsentIn, TemplateCreate
@@ -66,12 +66,39 @@ def profile_for(session: Session, email: str) -> uuid.UUID:
     if found is not None:
         return found
     return create_customer(
-        session, CustomerCreate(emails=[EmailIn(address=email, primary=True)]), commit=False
+        session,
+        CustomerCreate(emails=[EmailIn(address=email, primary=True)]),
+        commit=False,
+        source="newsletter",
     ).id
 
 
+def _joined(session: Session, subscriber: Subscriber, source: str) -> None:
+    """The newsletter and email marketing consent are one: joining grants it (and is recorded
+    as a ``newsletter.subscribed`` event)."""
+    _consent(session, subscriber, ConsentStatus.granted, source)
+    session.add(
+        Event.emitted(
+            NEWSLETTER_SUBSCRIBED,
+            subscriber.customer_id,
+            {"subscriber_id": str(subscriber.id), "topics": subscriber.topics, "source": source},
+        )
+    )
+
+
+def _left(session: Session, subscriber: Subscriber, source: str) -> None:
+    """Leaving revokes the consent (a ``newsletter.unsubscribed`` event)."""
+    _consent(session, subscriber, ConsentStatus.revoked, source)
+    session.add(
+        Event.emitted(
+            NEWSLETTER_UNSUBSCRIBED,
+            subscriber.customer_id,
+            {"subscriber_id": str(subscriber.id), "source": source},
+        )
+    )
+
+
 def _consent(session: Session, subscriber: Subscriber, status: ConsentStatus, source: str) -> None:
-    """The newsletter and email marketing consent are one: joining grants it, leaving revokes."""
     if subscriber.customer_id is not None:
         record_consent(session, subscriber.customer_id, ConsentIn(email=status, source=source))
 
@@ -104,6 +131,7 @@ def _subscribe(session: Session, data: SubscribeIn, *, double_opt_in: bool) -> u
     wanted = SubscriberStatus.pending if double_opt_in else SubscriberStatus.subscribed
     if subscriber is None:
         subscriber = Subscriber(
+            id=uuid.uuid4(),
             email=email,
             status=wanted,
             topics=sorted(set(data.topics)),
@@ -115,7 +143,7 @@ def _subscribe(session: Session, data: SubscribeIn, *, double_opt_in: bool) -> u
         )
         session.add(subscriber)
         if not double_opt_in:
-            _consent(session, subscriber, ConsentStatus.granted, "newsletter sign-up")
+            _joined(session, subscriber, "newsletter sign-up")
     else:
         subscriber.topics = sorted(set(subscriber.topics) | set(data.topics))
         subscriber.locale = data.locale or subscriber.locale
@@ -162,7 +190,7 @@ def confirm(session: Session, token: str) -> Subscriber:
     if subscriber.status is SubscriberStatus.pending:
         subscriber.status = SubscriberStatus.subscribed
         subscriber.confirmed_at = utcnow()
-        _consent(session, subscriber, ConsentStatus.granted, "newsletter confirmation")
+        _joined(session, subscriber, "newsletter confirmation")
         session.commit()
     return subscriber
 
@@ -177,7 +205,7 @@ def _leave(session: Session, subscriber: Subscriber, source: str) -> None:
     if subscriber.status is not SubscriberStatus.unsubscribed:
         subscriber.status = SubscriberStatus.unsubscribed
         subscriber.unsubscribed_at = utcnow()
-        _consent(session, subscriber, ConsentStatus.revoked, source)
+        _left(session, subscriber, source)
         session.commit()
 
 
@@ -276,6 +304,7 @@ def add_subscriber(session: Session, data: SubscriberCreate) -> SubscriberOut:
     if session.scalar(select(Subscriber.id).where(Subscriber.email == email)) is not None:
         raise Conflict("this address is on the list already", field="email")
     subscriber = Subscriber(
+        id=uuid.uuid4(),
         email=email,
         status=SubscriberStatus.subscribed,
         topics=sorted(set(data.topics)),
@@ -286,7 +315,7 @@ def add_subscriber(session: Session, data: SubscriberCreate) -> SubscriberOut:
         confirmed_at=utcnow(),
     )
     session.add(subscriber)
-    _consent(session, subscriber, ConsentStatus.granted, "added to the newsletter by staff")
+    _joined(session, subscriber, "added to the newsletter by staff")
     commit_or_conflict(session, "this address is on the list already")
     return _out(subscriber)
 
@@ -308,6 +337,6 @@ def delete_subscriber(session: Session, subscriber_id: uuid.UUID) -> None:
     """Off the list and forgotten by it; the profile stays, without email marketing consent."""
     subscriber = _subscriber(session, subscriber_id)
     if subscriber.status is not SubscriberStatus.unsubscribed:
-        _consent(session, subscriber, ConsentStatus.revoked, "removed from the newsletter by staff")
+        _left(session, subscriber, "removed from the newsletter by staff")
     session.delete(subscriber)
     session.commit()

@@ -17,25 +17,27 @@ from herald.customers.models import Customer
 from herald.db import one_of
 from herald.orders import money
 from herald.orders.models import Order
-from herald.organizations.models import Organization
 
 
-def _over_own_orders(value: Any, *, in_money: bool = False) -> Any:
-    stmt = select(value).select_from(Order)
-    if in_money:
-        stmt = money.with_rates(stmt.join(Organization, Organization.id == Order.organization_id))
-    return stmt.where(Order.customer_id == Customer.id).correlate(Customer).scalar_subquery()
+def _over_own_orders(value: Any) -> Any:
+    return (
+        select(value)
+        .select_from(Order)
+        .where(Order.customer_id == Customer.id)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
 
 
 def refresh(session: Session, which: ColumnElement[bool]) -> None:
     """Recompute the figures of the customers ``which`` selects, in one UPDATE (not committed)."""
-    converted = money.converted_net(Organization.reporting_currency)
+    converted = money.converted_net(money.reporting_currency(session))
     session.execute(
         update(Customer)
         .where(which)
         .values(
             orders_count=_over_own_orders(func.count(Order.id)),
-            lifetime_value=_over_own_orders(func.coalesce(func.sum(converted), 0), in_money=True),
+            lifetime_value=_over_own_orders(func.coalesce(func.sum(converted), 0)),
             first_order_at=_over_own_orders(func.min(Order.paid_at)),
             last_order_at=_over_own_orders(func.max(Order.paid_at)),
             updated_at=Customer.updated_at,  # figures moving is not the profile being edited

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import case, select, tuple_, update
+from sqlalchemy import case, func, select, tuple_, update
 from sqlalchemy.orm import Session, selectinload
 
 from herald.db import one_of
@@ -175,6 +175,16 @@ def _status(refunded: Decimal, amount: Decimal) -> OrderStatus:
 
 def find_order(session: Session, order_id: str) -> Order | None:
     return session.scalar(select(Order).where(Order.order_id == order_id))
+
+
+def order_count(session: Session, customer_id: uuid.UUID) -> int:
+    return session.scalar(select(func.count()).where(Order.customer_id == customer_id)) or 0
+
+
+def order_status(session: Session, order_id: str) -> str | None:
+    """The order's status as stored now (None: not recorded yet)."""
+    status = session.scalar(select(Order.status).where(Order.order_id == order_id))
+    return status.value if status is not None else None
 
 
 def refund_of_event(session: Session, event_id: uuid.UUID) -> OrderRefund | None:

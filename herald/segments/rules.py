@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -26,7 +26,6 @@ from pydantic import (
 )
 from sqlalchemy import (
     ColumnElement,
-    Select,
     String,
     and_,
     cast,
@@ -49,7 +48,6 @@ from herald.messaging.models import Channel, Consent, ConsentStatus
 from herald.newsletter.models import Subscriber, SubscriberStatus
 from herald.orders import money
 from herald.orders.models import Order
-from herald.organizations.models import Organization
 from herald.segments.models import Segment
 
 # Values a rule compares with: numbers any database stores exactly, text of a sane length.
@@ -441,8 +439,6 @@ def _tier(rule: TierRule) -> ColumnElement[bool]:
     )
 
 
-_S = TypeVar("_S", bound=Select[Any])
-
 # What an order aggregate is for a customer with no order in the window.
 _NO_ORDERS: dict[str, float | None] = {
     "total_spent": 0,
@@ -452,45 +448,36 @@ _NO_ORDERS: dict[str, float | None] = {
 }
 
 
-def _orders(rule: OrdersRule, now: datetime, scope: uuid.UUID | None) -> ColumnElement[bool]:
+def _orders(
+    rule: OrdersRule, now: datetime, scope: uuid.UUID | None, reporting: Any
+) -> ColumnElement[bool]:
     filters = []
     if rule.within_days is not None:
         filters.append(Order.paid_at >= now - timedelta(days=rule.within_days))
-    value = money.converted_net(Organization.reporting_currency)
+    value = money.converted_net(reporting)
     aggregate = {
         "total_spent": func.coalesce(func.sum(value), 0),
         "count": func.count(Order.id),
         "average_value": func.coalesce(func.avg(value), 0),
         "days_since_last": func.max(Order.paid_at),
     }[rule.orders]
-    in_money = rule.orders in ("total_spent", "average_value")
     none = _NO_ORDERS[rule.orders]
     # Grouped when a customer without orders cannot match (no last order, or 0 fails the test).
     if scope is not None and (none is None or not _OPERATORS[rule.op](none, rule.value)):
         grouped = (
-            _order_rows(select(Order.customer_id), in_money)
+            select(Order.customer_id)
             .where(Order.organization_id == scope, Order.customer_id.is_not(None), *filters)
             .group_by(Order.customer_id)
             .having(_orders_test(rule, aggregate, now))
         )
         return Customer.id.in_(grouped)
     own = (
-        _order_rows(select(aggregate).select_from(Order), in_money)
+        select(aggregate)
         .where(Order.customer_id == Customer.id, *filters)
         .correlate(Customer)
         .scalar_subquery()
     )
     return _orders_test(rule, own, now)
-
-
-def _order_rows(stmt: _S, in_money: bool) -> _S:
-    """Orders with what converts them into their organization's reporting currency (the
-    rate of their month), joined only when the figure is money: counts and dates read the
-    orders' index alone."""
-    if not in_money:
-        return stmt
-    joined = stmt.join(Organization, Organization.id == Order.organization_id)
-    return money.with_rates(joined)  # type: ignore[return-value]
 
 
 def _orders_test(rule: OrdersRule, value: Any, now: datetime) -> ColumnElement[bool]:
@@ -511,16 +498,13 @@ def _rfm(rule: RfmRule, now: datetime, session: Session | None) -> ColumnElement
         raise RuntimeError("an RFM rule is compiled with a session")
     # Scores rank the organization's own buyers, so the filter is explicit here: the session's
     # scoping does not reach inside a window over a subquery.
-    spent = money.converted_net(Organization.reporting_currency)
+    spent = money.converted_net(money.reporting_currency(session))
     buyers = (
-        _order_rows(
-            select(
-                Order.customer_id,
-                func.max(Order.paid_at).label("last"),
-                func.count(Order.id).label("orders"),
-                func.coalesce(func.sum(spent), 0).label("spent"),
-            ),
-            in_money=True,
+        select(
+            Order.customer_id,
+            func.max(Order.paid_at).label("last"),
+            func.count(Order.id).label("orders"),
+            func.coalesce(func.sum(spent), 0).label("spent"),
         )
         .where(
             Order.organization_id == session_organization(session),
@@ -626,7 +610,13 @@ def condition(
         return _tier(rule)
     scope = session_organization(session) if semi_join and session is not None else None
     if isinstance(rule, OrdersRule):
-        return _orders(rule, now, scope)
+        # The reporting currency read once when there is a session; else each order's own.
+        reporting = (
+            money.reporting_currency(session)
+            if session is not None
+            else money.own_reporting_currency()
+        )
+        return _orders(rule, now, scope, reporting)
     if isinstance(rule, RfmRule):
         return _rfm(rule, now, session)
     return _event(rule, now, scope)

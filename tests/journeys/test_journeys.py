@@ -396,7 +396,7 @@ def _sends(progress: JourneyProgress) -> list[tuple[str, int]]:
 async def test_example_welcome_series_for_a_customer_who_does_not_order(
     db: Database, org: Org
 ) -> None:
-    result, progress, _ = await _example(db, org, "welcome-series", "customer.signed_up")
+    result, progress, _ = await _example(db, org, "welcome-series", "newsletter.subscribed")
     assert result.status == "completed" and not result.converted
     assert _sends(progress) == [("welcome", 0), ("first-order-nudge", 48), ("loyalty-intro", 120)]
 

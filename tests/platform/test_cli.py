@@ -109,13 +109,12 @@ def test_herald_dev_brings_up_everything_and_ctrl_c_stops_it(tmp_path: Path) -> 
             )
             assert points == 5
 
-            # The example welcome series: a signup sends its first email at once.
+            # The example welcome series: joining the newsletter sends its first email soon.
             reader = client.post(
                 "/v1/customers", json={"name": "Rae Kim", "emails": ["rae@example.com"]}
             ).json()
-            client.put(f"/v1/customers/{reader['id']}/consent", json={"email": "granted"})
-            signup = {"type": "customer.signed_up", "customer": {"id": reader["id"]}}
-            assert client.post("/v1/events", json=signup).status_code == 202
+            joined = client.post("/v1/newsletter/subscribers", json={"email": "rae@example.com"})
+            assert joined.status_code == 201 and joined.json()["customer_id"] == reader["id"]
             [welcome] = wait_until(
                 lambda: [
                     m
