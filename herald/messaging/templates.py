@@ -186,6 +186,10 @@ def customer_contexts(
             Customer.locale,
             Customer.timezone,
             Customer.attributes,
+            Customer.country,
+            Customer.orders_count,
+            Customer.lifetime_value,
+            Customer.last_order_at,
         ).where(one_of(session, Customer.id, ids), Customer.deleted_at.is_(None))
     )
     tags: dict[uuid.UUID, list[str]] = defaultdict(list)
@@ -221,8 +225,24 @@ def customer_contexts(
             "attributes": dict(attributes),
             "tags": tags.get(customer_id, []),
             "points": balances.get(customer_id, 0),
+            "country": country,
+            # Order figures as the customer row keeps them (money in the reporting currency).
+            "orders": orders,
+            "lifetime_value": f"{lifetime_value:.2f}",
+            "last_order_at": last_order_at.isoformat() if last_order_at else None,
         }
-        for customer_id, name, email, locale, timezone, attributes in profiles
+        for (
+            customer_id,
+            name,
+            email,
+            locale,
+            timezone,
+            attributes,
+            country,
+            orders,
+            lifetime_value,
+            last_order_at,
+        ) in profiles
     }
 
 

@@ -133,3 +133,30 @@ def test_the_history_window_is_the_organization_s_own(stack: Stack, org: Org) ->
     event["properties"]["paid_at"] = (datetime.now(UTC) - timedelta(days=2)).isoformat()
     assert post(stack, org, event)["history"] is True
     assert post(stack, org, order_paid(customer["id"], "W-2"))["history"] is False
+
+
+def test_templates_read_the_customer_s_order_figures(stack: Stack, org: Org) -> None:
+    customer = create_customer(stack, org, name="Mai")
+    for order_id, amount in (("TPL-1", "100"), ("TPL-2", "25.5")):
+        post(stack, org, order_paid(customer["id"], order_id, amount=amount, currency="USD"))
+    template = {
+        "key": "thanks",
+        "name": "Thanks",
+        "channel": "email",
+        "category": "transactional",
+        "default_locale": "en",
+        "variants": {
+            "en": {
+                "subject": "{{ customer.orders }} orders, {{ customer.lifetime_value }} USD",
+                "html": "<p>Thanks</p>",
+            }
+        },
+    }
+    made = stack.api.post("/v1/templates", json=template, headers=org.headers()).json()
+    sent = stack.api.post(
+        f"/v1/templates/{made['id']}/test-send",
+        json={"to": "qa@example.com", "customer_id": customer["id"]},
+        headers=org.headers(),
+    )
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["content"]["subject"] == "2 orders, 125.50 USD"
