@@ -16,6 +16,7 @@ from api.requestlog import RequestIds
 from api.routers import (
     api_keys,
     campaigns,
+    customer_groups,
     customers,
     events,
     health,
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health,
         api_keys,
         customers,
+        customer_groups,
         users,
         events,
         orders,

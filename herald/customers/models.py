@@ -67,6 +67,12 @@ class Customer(TenantScoped, Base):
     addresses: Mapped[list[CustomerAddress]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="CustomerAddress.position"
     )
+    business: Mapped[CustomerBusiness | None] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+    memberships: Mapped[list[CustomerGroupMember]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", viewonly=True
+    )
 
     @validates("birthday")
     def _keep_birthday_md(self, _key: str, value: date | None) -> date | None:
@@ -165,3 +171,52 @@ class CustomerActivity(TenantScoped, Base):
     action: Mapped[str] = mapped_column(String(50))
     changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerBusiness(TenantScoped, Base):
+    """A customer that is a business: its legal name, tax identification number and the
+    contact its invoices go to."""
+
+    __tablename__ = "customer_businesses"
+
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    legal_name: Mapped[str] = mapped_column(String(300))
+    # Kept compact (no spaces or dashes), as checked for its country.
+    tax_id: Mapped[str | None] = mapped_column(String(50))
+    tax_country: Mapped[str | None] = mapped_column(String(2))
+    billing_name: Mapped[str | None] = mapped_column(String(200))
+    billing_email: Mapped[str | None] = mapped_column(String(320))
+    billing_phone: Mapped[str | None] = mapped_column(String(20))
+
+
+class CustomerGroup(TenantScoped, Base):
+    """A named set of customers staff keep by hand: wholesale buyers, a franchise's stores."""
+
+    __tablename__ = "customer_groups"
+    __table_args__ = (UniqueConstraint("organization_id", "key"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    key: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str | None] = mapped_column(String(50))
+    description: Mapped[str] = mapped_column(String(1000), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerGroupMember(TenantScoped, Base):
+    __tablename__ = "customer_group_members"
+    __table_args__ = (
+        Index("ix_customer_group_members_customer", "organization_id", "customer_id"),
+    )
+
+    group_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customer_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    group: Mapped[CustomerGroup] = relationship(lazy="joined")

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 import pycountry
+import stdnum
+import stdnum.exceptions
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -133,6 +135,53 @@ class AddressOut(BaseModel):
     primary: bool
 
 
+class BillingContact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200)
+    email: EmailStr | None = None
+    phone: Annotated[str, AfterValidator(to_e164)] | None = None
+
+
+class BusinessIn(BaseModel):
+    """The customer is a business. A tax identification number is checked for its country
+    where the country's numbers carry a check (Vietnam's MST, EU VAT numbers, ...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    legal_name: str = Field(min_length=1, max_length=300)
+    tax_id: str | None = Field(default=None, min_length=1, max_length=50)
+    tax_country: Country | None = None
+    billing_contact: BillingContact | None = None
+
+    @model_validator(mode="after")
+    def _tax_id_checks(self) -> BusinessIn:
+        if self.tax_id is None:
+            return self
+        if self.tax_country is None:
+            raise ValueError("a tax_id needs its tax_country")
+        self.tax_id = checked_tax_id(self.tax_id, self.tax_country)
+        return self
+
+
+def checked_tax_id(tax_id: str, country: str) -> str:
+    """The number in its compact form, if the country's check passes (or has none)."""
+    checker = stdnum.get_cc_module(country.lower(), "vat")
+    if checker is None:
+        return tax_id.strip()
+    try:
+        return str(checker.validate(tax_id))
+    except stdnum.exceptions.ValidationError as exc:
+        raise ValueError(f"not a valid tax identification number for {country}: {exc}") from exc
+
+
+class BusinessOut(BaseModel):
+    legal_name: str
+    tax_id: str | None
+    tax_country: str | None
+    billing_contact: BillingContact | None
+
+
 AddressList = Annotated[
     list[AddressIn], Field(max_length=20), AfterValidator(lambda v: _one_primary(v, "address"))
 ]
@@ -155,6 +204,7 @@ class CustomerCreate(BaseModel):
     emails: EmailList = []
     phones: PhoneList = []
     addresses: AddressList = []
+    business: BusinessIn | None = None
     birthday: date | None = None
     locale: Locale = None
     timezone: Timezone = None
@@ -179,6 +229,7 @@ class CustomerUpdate(BaseModel):
     emails: EmailList | None = None
     phones: PhoneList | None = None
     addresses: AddressList | None = None
+    business: BusinessIn | None = Field(default=None, description="null: no longer a business")
     birthday: date | None = None
     locale: Locale = None
     timezone: Timezone = None
@@ -210,6 +261,8 @@ class CustomerOut(BaseModel):
     phones: list[PhoneOut]
     addresses: list[AddressOut]
     country: str | None = Field(description="the primary address's country")
+    business: BusinessOut | None
+    groups: list[str] = Field(description="the keys of the customer groups they belong to")
     orders: int = Field(description="orders placed, refunded ones included")
     lifetime_value: Decimal = Field(
         description="paid less refunded, in the reporting currency (orders no rate converts "
@@ -253,6 +306,8 @@ SortKey = Literal[
 class CustomerQuery(BaseModel):
     q: str | None = Field(default=None, max_length=200, description="name, email or phone")
     tag: str | None = Field(default=None, max_length=64)
+    group: str | None = Field(default=None, max_length=100, description="a customer group's key")
+    business: bool | None = Field(default=None, description="businesses only, or people only")
     segment: str | None = Field(
         default=None, max_length=100, description="a saved segment's key or id: its members"
     )
@@ -322,3 +377,39 @@ class ActivityOut(BaseModel):
     action: str
     changes: dict[str, Any]
     at: datetime
+
+
+GROUP_KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"
+
+
+class GroupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(pattern=GROUP_KEY_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    kind: str | None = Field(default=None, max_length=50, examples=["wholesale", "franchise"])
+    description: str = Field(default="", max_length=1000)
+
+
+class GroupUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    kind: str | None = Field(default=None, max_length=50)
+    description: str | None = Field(default=None, max_length=1000)
+
+
+class GroupOut(BaseModel):
+    id: uuid.UUID
+    key: str
+    name: str
+    kind: str | None
+    description: str
+    members: int
+    created_at: datetime
+
+
+class GroupMembersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)

@@ -15,7 +15,10 @@ from herald.customers.models import (
     Customer,
     CustomerActivity,
     CustomerAddress,
+    CustomerBusiness,
     CustomerEmail,
+    CustomerGroup,
+    CustomerGroupMember,
     CustomerNote,
     CustomerPhone,
     CustomerTag,
@@ -24,6 +27,9 @@ from herald.customers.schemas import (
     ActivityOut,
     AddressIn,
     AddressOut,
+    BillingContact,
+    BusinessIn,
+    BusinessOut,
     CustomerCreate,
     CustomerOut,
     CustomerPage,
@@ -76,6 +82,8 @@ def to_out(customer: Customer) -> CustomerOut:
         phones=[PhoneOut(number=p.phone, primary=p.is_primary) for p in customer.phones],
         addresses=[_address_out(a) for a in customer.addresses],
         country=customer.country,
+        business=_business_out(customer.business),
+        groups=sorted(m.group.key for m in customer.memberships),
         orders=customer.orders_count,
         lifetime_value=Decimal(customer.lifetime_value or 0).quantize(CENT),
         last_order_at=customer.last_order_at,
@@ -118,6 +126,40 @@ def _address_out(address: CustomerAddress) -> AddressOut:
         country=address.country,
         primary=address.is_primary,
     )
+
+
+def _business_out(business: CustomerBusiness | None) -> BusinessOut | None:
+    if business is None:
+        return None
+    contact = BillingContact(
+        name=business.billing_name, email=business.billing_email, phone=business.billing_phone
+    )
+    return BusinessOut(
+        legal_name=business.legal_name,
+        tax_id=business.tax_id,
+        tax_country=business.tax_country,
+        billing_contact=contact if contact.model_dump(exclude_none=True) else None,
+    )
+
+
+def _set_business(customer: Customer, business: BusinessIn | None) -> None:
+    if business is None:
+        customer.business = None
+        return
+    contact = business.billing_contact or BillingContact()
+    fields = {
+        "legal_name": business.legal_name.strip(),
+        "tax_id": business.tax_id,
+        "tax_country": business.tax_country,
+        "billing_name": contact.name,
+        "billing_email": str(contact.email).lower() if contact.email else None,
+        "billing_phone": contact.phone,
+    }
+    if customer.business is None:
+        customer.business = CustomerBusiness(**fields)
+    else:
+        for name, value in fields.items():
+            setattr(customer.business, name, value)
 
 
 def _set_addresses(customer: Customer, addresses: list[AddressIn]) -> None:
@@ -181,6 +223,7 @@ def create_customer(
     _set_emails(customer, data.emails)
     _set_phones(customer, data.phones)
     _set_addresses(customer, data.addresses)
+    _set_business(customer, data.business)
     _set_tags(customer, data.tags)
     _check_unique(
         session, external_id=data.external_id, primary_email=customer.primary_email, exclude=None
@@ -224,6 +267,8 @@ def update_customer(
         _set_phones(customer, data.phones or [])
     if "addresses" in fields:
         _set_addresses(customer, data.addresses or [])
+    if "business" in fields:
+        _set_business(customer, data.business)
     if "tags" in fields:
         _set_tags(customer, data.tags or [])
     if "attributes" in fields and data.attributes is not None:
@@ -412,6 +457,17 @@ def _filters(query: CustomerQuery) -> list[ColumnElement[bool]]:
         )
     if query.country:
         where.append(Customer.country == query.country)
+    if query.group:
+        where.append(
+            exists().where(
+                CustomerGroupMember.customer_id == Customer.id,
+                CustomerGroup.id == CustomerGroupMember.group_id,
+                CustomerGroup.key == query.group,
+            )
+        )
+    if query.business is not None:
+        is_business = exists().where(CustomerBusiness.customer_id == Customer.id)
+        where.append(is_business if query.business else ~is_business)
     bounds = (
         (Customer.created_at, query.created_after, query.created_before, False),
         (Customer.lifetime_value, query.min_lifetime_value, query.max_lifetime_value, True),

@@ -12,7 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from herald.customers.models import Customer, CustomerPhone, CustomerTag
+from herald.customers.models import (
+    Customer,
+    CustomerBusiness,
+    CustomerGroup,
+    CustomerGroupMember,
+    CustomerPhone,
+    CustomerTag,
+)
 from herald.customers.service import get_customer
 from herald.db import commit_or_conflict, one_of, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
@@ -213,6 +220,22 @@ def customer_contexts(
             )
         ).all()
     )
+    groups: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for customer_id, key in session.execute(
+        select(CustomerGroupMember.customer_id, CustomerGroup.key)
+        .join(CustomerGroup, CustomerGroup.id == CustomerGroupMember.group_id)
+        .where(one_of(session, CustomerGroupMember.customer_id, ids))
+        .order_by(CustomerGroup.key)
+    ):
+        groups[customer_id].append(key)
+    businesses = {
+        row.customer_id: {"legal_name": row.legal_name, "tax_id": row.tax_id}
+        for row in session.execute(
+            select(
+                CustomerBusiness.customer_id, CustomerBusiness.legal_name, CustomerBusiness.tax_id
+            ).where(one_of(session, CustomerBusiness.customer_id, ids))
+        )
+    }
     return {
         customer_id: {
             "id": str(customer_id),
@@ -226,6 +249,8 @@ def customer_contexts(
             "tags": tags.get(customer_id, []),
             "points": balances.get(customer_id, 0),
             "country": country,
+            "groups": groups.get(customer_id, []),
+            "business": businesses.get(customer_id),
             # Order figures as the customer row keeps them (money in the reporting currency).
             "orders": orders,
             "lifetime_value": f"{lifetime_value:.2f}",

@@ -39,7 +39,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from herald.customers.models import Customer, CustomerTag
+from herald.customers.models import (
+    Customer,
+    CustomerBusiness,
+    CustomerGroup,
+    CustomerGroupMember,
+    CustomerTag,
+)
 from herald.db import session_organization
 from herald.errors import InvalidInput
 from herald.events.models import Event
@@ -120,6 +126,18 @@ class AttributeRule(_Compared):
 
 class TagRule(_Node):
     tag: str = Field(min_length=1, max_length=64)
+
+
+class GroupRule(_Node):
+    """In the customer group with this key."""
+
+    group: str = Field(min_length=1, max_length=100)
+
+
+class BusinessRule(_Node):
+    """A business (``true``) or a person (``false``)."""
+
+    business: bool
 
 
 class PointsRule(_Node):
@@ -239,6 +257,8 @@ _KINDS: dict[str, type[_Node]] = {
     "not": NotRule,
     "attribute": AttributeRule,
     "tag": TagRule,
+    "group": GroupRule,
+    "business": BusinessRule,
     "points": PointsRule,
     "consent": ConsentRule,
     "performed": EventRule,
@@ -289,6 +309,8 @@ Rule = Annotated[
     | Annotated[NotRule, Tag("not")]
     | Annotated[AttributeRule, Tag("attribute")]
     | Annotated[TagRule, Tag("tag")]
+    | Annotated[GroupRule, Tag("group")]
+    | Annotated[BusinessRule, Tag("business")]
     | Annotated[PointsRule, Tag("points")]
     | Annotated[ConsentRule, Tag("consent")]
     | Annotated[EventRule, Tag("performed")]
@@ -583,6 +605,15 @@ def condition(
         return _attribute(rule)
     if isinstance(rule, TagRule):
         return exists().where(CustomerTag.customer_id == Customer.id, CustomerTag.tag == rule.tag)
+    if isinstance(rule, GroupRule):
+        return exists().where(
+            CustomerGroupMember.customer_id == Customer.id,
+            CustomerGroup.id == CustomerGroupMember.group_id,
+            CustomerGroup.key == rule.group,
+        )
+    if isinstance(rule, BusinessRule):
+        is_business = exists().where(CustomerBusiness.customer_id == Customer.id)
+        return is_business if rule.business else ~is_business
     if isinstance(rule, PointsRule):
         balance = (
             select(LoyaltyAccount.balance)
