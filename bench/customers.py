@@ -33,7 +33,13 @@ from sqlalchemy import delete, func, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.stack import bench_database_url, copy_cursor, reused_organization  # noqa: E402
+from bench.stack import (  # noqa: E402
+    PaidOrder,
+    bench_database_url,
+    copy_cursor,
+    copy_orders,
+    reused_organization,
+)
 from herald.customers.models import Customer  # noqa: E402
 from herald.customers.schemas import CustomerQuery  # noqa: E402
 from herald.database import Database  # noqa: E402
@@ -75,7 +81,7 @@ def seed(db: Database, org_id: uuid.UUID, total: int, console: Console) -> None:
     now = datetime.now(UTC)
     org = str(org_id)
     people: list[tuple[Any, ...]] = []
-    paid: list[tuple[Any, ...]] = []
+    paid: list[PaidOrder] = []
     for n in range(total):
         customer_id = uuid.uuid4()
         joined = now - timedelta(days=rng.randrange(3 * 365))
@@ -115,16 +121,7 @@ def seed(db: Database, org_id: uuid.UUID, total: int, console: Console) -> None:
             for event_id, customer_id, at, amount in paid:
                 props = json.dumps({"order_id": event_id.hex, "amount": str(amount)})
                 copy.write_row((event_id, org, "order.paid", customer_id, at, at, at, 0, props))
-        with cursor.copy(
-            "COPY orders (id, organization_id, order_id, customer_id, status, currency, amount,"
-            " discount, shipping, refunded_amount, paid_at, paid_month, history, event_id,"
-            " created_at) FROM STDIN"
-        ) as copy:
-            for event_id, customer_id, at, amount in paid:
-                month = at.date().replace(day=1)
-                row = (event_id.hex, customer_id, "paid", "USD", amount, 0, 0, 0, at, month)
-                history = now - at > timedelta(days=30)
-                copy.write_row((uuid.uuid4(), org, *row, history, event_id, at))
+        copy_orders(cursor, org, paid)
 
 
 def timed_pages(db: Database, org_id: uuid.UUID, pages: int) -> list[float]:

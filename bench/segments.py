@@ -34,7 +34,13 @@ from sqlalchemy import delete, func, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.stack import bench_database_url, copy_cursor, reused_organization  # noqa: E402
+from bench.stack import (  # noqa: E402
+    PaidOrder,
+    bench_database_url,
+    copy_cursor,
+    copy_orders,
+    reused_organization,
+)
 from herald.customers.models import Customer  # noqa: E402
 from herald.database import Database  # noqa: E402
 from herald.events.models import Event  # noqa: E402
@@ -51,7 +57,6 @@ RULE = {
         {"performed": "page.viewed", "within_days": 30, "at_least": 3},
     ]
 }
-HISTORY = timedelta(days=30)  # an organization's default order history window
 KINDS = [("order.paid", 0.3), ("page.viewed", 0.5), ("cart.abandoned", 0.2)]
 
 
@@ -78,7 +83,7 @@ def seed(db: Database, org_id: uuid.UUID, total: int, per_customer: int, console
     org = str(org_id)
     types = [k for k, _ in KINDS]
     weights = [w for _, w in KINDS]
-    paid: list[tuple[uuid.UUID, uuid.UUID, datetime, int]] = []
+    paid: list[PaidOrder] = []
     with copy_cursor(db, "customers", "consents", "events", "orders") as cursor:
         ids = [uuid.uuid4() for _ in range(total)]
         with cursor.copy(
@@ -132,16 +137,7 @@ def seed(db: Database, org_id: uuid.UUID, total: int, per_customer: int, console
                             json.dumps(properties),
                         )
                     )
-        # Each order as the events service records it, in the reporting currency.
-        with cursor.copy(
-            "COPY orders (id, organization_id, order_id, customer_id, status, currency, amount,"
-            " discount, shipping, refunded_amount, paid_at, paid_month, history, event_id,"
-            " created_at) FROM STDIN"
-        ) as copy:
-            for event_id, customer_id, at, amount in paid:
-                month = at.date().replace(day=1)
-                row = (event_id.hex, customer_id, "paid", "USD", amount, 0, 0, 0, at, month)
-                copy.write_row((uuid.uuid4(), org, *row, now - at > HISTORY, event_id, at))
+        copy_orders(cursor, org, paid)
 
 
 def main() -> None:

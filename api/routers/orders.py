@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from api.deps import org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
-from herald.currencies import Currency
+from herald.iso_codes import Currency
 from herald.orders import rates, service
 from herald.orders.schemas import CurrencyRateOut, CurrencyRatesIn, Month, OrderOut
 

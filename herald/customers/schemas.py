@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-import pycountry
 import stdnum
 import stdnum.exceptions
 from pydantic import (
@@ -23,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from herald.iso_codes import Country
 from herald.orders.schemas import CustomerMetrics
 
 MAX_ATTRIBUTES_BYTES = 16_384
@@ -99,16 +99,6 @@ def _one_primary(items: list[Any], what: str) -> list[Any]:
     if items and primaries == 0:
         items[0].primary = True
     return items
-
-
-def _country(code: str) -> str:
-    code = code.upper()
-    if pycountry.countries.get(alpha_2=code) is None:
-        raise ValueError(f"unknown ISO 3166-1 alpha-2 country {code!r}")
-    return code
-
-
-Country = Annotated[str, Field(min_length=2, max_length=2), AfterValidator(_country)]
 
 
 class AddressIn(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from herald.currencies import Currency
+from herald.iso_codes import Currency
 from herald.orders.models import OrderStatus
 
 MAX_ITEMS = 500

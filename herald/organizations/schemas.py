@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from herald.currencies import Currency
+from herald.iso_codes import Currency
 
 
 class OrganizationOut(BaseModel):

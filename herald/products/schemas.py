@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 
-from herald.currencies import Currency
+from herald.iso_codes import Currency
 
 MAX_BATCH = 1000
 
