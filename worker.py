@@ -26,6 +26,7 @@ from activities.inquiries import InquiryActivities
 from activities.journeys import JourneyActivities
 from activities.loyalty import BirthdayActivities, ExpiryActivities, LoyaltyActivities
 from activities.messaging import MessagingActivities
+from activities.orders import OrderActivities
 from activities.segments import SegmentActivities
 from herald import tracing
 from herald.assembly import install_secrets
@@ -48,6 +49,7 @@ from workflows.loyalty import (
     TierReview,
 )
 from workflows.messaging import SendMessage
+from workflows.orders import RefreshCustomerFigures
 from workflows.segments import SegmentSweep
 
 log = logging.getLogger("herald.worker")
@@ -66,6 +68,7 @@ WORKFLOWS = [
     ExpirePoints,
     CampaignSend,
     SegmentSweep,
+    RefreshCustomerFigures,
 ]
 # Activities are synchronous database work: they run on this many threads.
 ACTIVITY_THREADS = 32
@@ -101,6 +104,7 @@ def build_worker(
             *SegmentActivities(db).all_activities(),
             *BirthdayActivities(db).all_activities(),
             *ExpiryActivities(db).all_activities(),
+            *OrderActivities(db).all_activities(),
         ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,

@@ -29,6 +29,8 @@ from herald.loyalty.triggers import loyalty_workflows_for
 from herald.messaging.contracts import SEND_WORKFLOW
 from herald.messaging.unsubscribe import Links
 from herald.newsletter.triggers import newsletter_workflows_for
+from herald.orders.contracts import REFRESH_FIGURES_WORKFLOW
+from herald.orders.triggers import orders_workflows_for
 from herald.outbound import Outbound
 from herald.ratelimits import RateLimits
 from herald.runtime import Runtime
@@ -42,6 +44,7 @@ REACTIONS: list[Reaction] = [
     loyalty_workflows_for,
     newsletter_workflows_for,
     inquiry_workflows_for,
+    orders_workflows_for,
     journey_actions_for,
 ]
 
@@ -62,6 +65,7 @@ RUN_READERS: dict[str, Permission] = {
     CAMPAIGN_WORKFLOW: Permission.campaigns_read,
     FOLLOW_UP_WORKFLOW: Permission.inquiries_read,
     SEGMENT_SWEEP_WORKFLOW: Permission.segments_read,
+    REFRESH_FIGURES_WORKFLOW: Permission.customers_read,
 }
 
 

@@ -2,7 +2,9 @@
 orders, lifetime value (paid less refunded, in the reporting currency; an order no rate
 converts adds nothing), first and last order. Recomputed from the orders, never adjusted by
 deltas, whenever something they depend on changes: an order or refund (in the event's
-transaction), a rate, the reporting currency."""
+transaction); a rate or the reporting currency (a ``RefreshCustomerFigures`` run, a page of
+buyers per short transaction: rewriting a million rows in one would hold their locks for a
+minute and more)."""
 
 from __future__ import annotations
 
@@ -10,12 +12,14 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer
 from herald.db import one_of
+from herald.events.models import Event
 from herald.orders import money
+from herald.orders.contracts import FIGURES_STALE, FiguresPageDone
 from herald.orders.models import Order
 
 
@@ -51,10 +55,25 @@ def refresh_customers(session: Session, customer_ids: Collection[uuid.UUID]) -> 
         refresh(session, one_of(session, Customer.id, customer_ids))
 
 
-def refresh_buyers(session: Session, currency: str | None = None) -> None:
-    """Every customer of the session's organization with an order (in ``currency`` only, if
-    given): after a rate or the reporting currency changed."""
-    orders = select(Order.customer_id).where(Order.customer_id.is_not(None))
+def refresh_page(
+    session: Session, currency: str | None, after: uuid.UUID | None, size: int
+) -> FiguresPageDone:
+    """One page of a ``RefreshCustomerFigures`` run: the next ``size`` buyers by id (those
+    with an order in ``currency``, if given), recomputed and committed."""
+    buyers = select(Customer.id).where(Customer.orders_count > 0)
     if currency is not None:
-        orders = orders.where(Order.currency == currency)
-    refresh(session, Customer.id.in_(orders))
+        buyers = buyers.where(
+            exists().where(Order.customer_id == Customer.id, Order.currency == currency)
+        )
+    if after is not None:
+        buyers = buyers.where(Customer.id > after)
+    ids = list(session.scalars(buyers.order_by(Customer.id).limit(size)))
+    refresh_customers(session, ids)
+    session.commit()
+    return FiguresPageDone(refreshed=len(ids), after=ids[-1] if len(ids) == size else None)
+
+
+def figures_stale(currency: str | None = None) -> Event:
+    """The event whose reaction recomputes the buyers' figures in pages (a run, not this
+    request): after a rate or the reporting currency changed."""
+    return Event.emitted(FIGURES_STALE, None, {"currency": currency})

@@ -1,5 +1,5 @@
-"""The merchant's monthly currency rates. Setting or removing one recomputes the stored
-figures of the customers who have orders in that currency."""
+"""The merchant's monthly currency rates. Setting or removing one has the stored figures of
+the customers with orders in that currency recomputed (by a run, see ``figures``)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def put_rates(session: Session, rates: list[CurrencyRateIn]) -> list[CurrencyRat
         ).one()
         row.rate, row.updated_at = given.rate, now
     for currency in sorted({r.currency for r in rates}):
-        figures.refresh_buyers(session, currency)
+        session.add(figures.figures_stale(currency))
     session.commit()
     return list_rates(session, currencies={r.currency for r in rates})
 
@@ -78,5 +78,5 @@ def delete_rate(session: Session, currency: str, month: str) -> None:
     )
     if not deleted.rowcount:  # type: ignore[attr-defined]
         raise NotFound("no rate for that currency and month")
-    figures.refresh_buyers(session, currency.upper())
+    session.add(figures.figures_stale(currency.upper()))
     session.commit()

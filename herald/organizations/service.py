@@ -56,7 +56,6 @@ def update_organization(session: Session, data: OrganizationUpdate) -> Organizat
     for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(org, field, value.strip() if isinstance(value, str) else value)
     if org.reporting_currency != was:  # every buyer's lifetime value is in the new currency
-        session.flush()
-        figures.refresh_buyers(session)
+        session.add(figures.figures_stale())
     session.commit()
     return get_organization(session)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import Org, Stack, create_customer, order_paid
+from tests.support import Org, Stack, create_customer, order_paid, wait_until
 
 # SQL here differs between SQLite and PostgreSQL: run on both.
 pytestmark = pytest.mark.dialects
@@ -124,14 +124,26 @@ def test_figures_follow_refunds_rates_and_the_reporting_currency(stack: Stack, o
         json={"rates": [{"currency": "EUR", "month": month, "rate": "2"}]},
         headers=org.headers(),
     )
-    assert value() == "100.00"
+    # A rate or currency change has every buyer concerned recomputed by a run, in pages.
+    wait_until(lambda: value() == "100.00")
     stack.api.put(
         "/v1/currency-rates",
         json={"rates": [{"currency": "USD", "month": month, "rate": "0.5"}]},
         headers=org.headers(),
     )
     stack.api.patch("/v1/organization", json={"reporting_currency": "EUR"}, headers=org.headers())
-    assert value() == "50.00"  # 60 dollars at 0.5, and 20 euros
+    wait_until(lambda: value() == "50.00")  # 60 dollars at 0.5, and 20 euros
+    wait_until(
+        lambda: (
+            [
+                r["status"]
+                for r in stack.api.get(
+                    "/v1/runs", params={"type": "RefreshCustomerFigures"}, headers=org.headers()
+                ).json()["items"]
+            ]
+            == ["completed"] * 3
+        )
+    )
 
 
 @pytest.mark.parametrize(
