@@ -46,6 +46,10 @@ class Permission(enum.StrEnum):
     inquiries_work = "inquiries:work"
     # The follow-up's timers and who hears of new inquiries.
     inquiries_configure = "inquiries:configure"
+    # Everything Herald holds about one person, as an archive.
+    personal_data_export = "personal_data:export"
+    # Erase a person: irreversible, so the owner's alone.
+    personal_data_erase = "personal_data:erase"
     # The product catalog (orders add the products they name whatever the key).
     catalog_write = "catalog:write"
     # The organization's name, reporting currency and currency rates, order history window.
@@ -58,7 +62,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.owner: frozenset(Permission),
     # Managers see and run everything but the loyalty program's rules, balances and the keys.
     Role.manager: frozenset(Permission)
-    - {_P.loyalty_configure, _P.loyalty_adjust, _P.api_keys_manage},
+    - {_P.loyalty_configure, _P.loyalty_adjust, _P.api_keys_manage, _P.personal_data_erase},
     # At the till: look up and create customers, post orders, show points. No edits, no deletes.
     Role.cashier: frozenset(
         {

@@ -54,6 +54,8 @@ class Customer(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None]
+    # Erased at the person's request: personal data gone everywhere, the row kept for counts.
+    erased_at: Mapped[datetime | None]
 
     emails: Mapped[list[CustomerEmail]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="CustomerEmail.position"

@@ -37,6 +37,8 @@ class SuppressionReason(enum.StrEnum):
     spam_complaint = "spam_complaint"
     sms_stop = "sms_stop"
     manual = "manual"
+    # A person erased at their request: only a hash of the address is kept (``erased_address``).
+    erased = "erased"
 
 
 class Consent(TenantScoped, Base):

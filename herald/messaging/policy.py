@@ -6,6 +6,7 @@ yesterday gets nothing from a campaign scheduled last week.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Collection
 from datetime import UTC, datetime, time, timedelta
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from herald.db import one_of
+from herald.db import one_of, session_organization
 from herald.messaging.contracts import MessageStatus
 from herald.messaging.models import Channel, Consent, ConsentStatus, Message, Suppression
 
@@ -75,17 +76,28 @@ def consented(
     )
 
 
+def erased_address(organization_id: uuid.UUID, address: str) -> str:
+    """What the suppression list keeps of an erased person's address: a hash, salted with the
+    organization, that a later message to the same address still matches."""
+    digest = hashlib.sha256(f"{organization_id}:{address.lower()}".encode()).hexdigest()
+    return f"erased:{digest}"
+
+
 def suppressed(session: Session, channel: Channel, addresses: Collection[str]) -> dict[str, str]:
-    """Why each suppressed address among ``addresses`` is suppressed (keys lower-cased)."""
+    """Why each suppressed address among ``addresses`` is suppressed (keys lower-cased); an
+    erased person's addresses are matched by their hashes."""
     if not addresses:
         return {}
+    wanted = {a.lower() for a in addresses}
+    org = session_organization(session)
+    hashed = {erased_address(org, a): a for a in wanted}
     rows = session.execute(
         select(Suppression.address, Suppression.reason).where(
             Suppression.channel == channel,
-            one_of(session, Suppression.address, {a.lower() for a in addresses}),
+            one_of(session, Suppression.address, wanted | set(hashed)),
         )
     )
-    return {address: reason.value for address, reason in rows}
+    return {hashed.get(address, address): reason.value for address, reason in rows}
 
 
 def sent_counts(

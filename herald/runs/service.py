@@ -203,3 +203,23 @@ async def update_run(
         if exc.status is RPCStatusCode.NOT_FOUND:  # finished in the meantime
             raise Conflict("the run is not running") from exc
         raise
+
+
+async def end_customer_runs(
+    client: Client, organization_id: uuid.UUID, customer_id: uuid.UUID, reason: str
+) -> int:
+    """Terminate every running run of one customer (their erasure): journeys, tier reviews,
+    reward holds... How many were ended."""
+    query = _visibility_query(organization_id, RunQuery(customer_id=customer_id, status="running"))
+    ended = 0
+    async for execution in client.list_workflows(query):
+        try:
+            await client.get_workflow_handle(execution.id, run_id=execution.run_id).terminate(
+                reason=reason
+            )
+        except RPCError as exc:
+            if exc.status is not RPCStatusCode.NOT_FOUND:  # it closed meanwhile: fine
+                raise
+            continue
+        ended += 1
+    return ended
