@@ -72,9 +72,8 @@ class Customer(TenantScoped, Base):
     business: Mapped[CustomerBusiness | None] = relationship(
         cascade="all, delete-orphan", lazy="selectin"
     )
-    memberships: Mapped[list[CustomerGroupMember]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", viewonly=True
-    )
+    # Read here; written by the groups' own statements (herald/customers/groups.py).
+    memberships: Mapped[list[CustomerGroupMember]] = relationship(lazy="selectin", viewonly=True)
 
     @validates("birthday")
     def _keep_birthday_md(self, _key: str, value: date | None) -> date | None:

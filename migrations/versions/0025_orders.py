@@ -180,73 +180,91 @@ def _order_events(connection: sa.Connection, kind: str) -> Iterator[Any]:
     yield from connection.execute(query)
 
 
-def _make_orders(connection: sa.Connection, orders: sa.Table, items: sa.Table) -> dict:
-    """One order per (organization, order id) from the first valid ``order.paid``."""
-    made: dict[tuple[uuid.UUID, str], dict[str, Any]] = {}
-    now = datetime.now(UTC)
-    for event in _order_events(connection, "order.paid"):
-        props = event.properties or {}
-        order_id, amount = props.get("order_id"), _money(props.get("amount"))
-        currency = str(props.get("currency", "")).upper()
-        if not order_id or amount is None or len(currency) != 3 or event.customer_id is None:
-            continue  # never valid: it awarded nothing and counts as no order
-        key = (event.organization_id, str(order_id)[:200])
-        if key in made:
-            continue
-        paid_at = _time(props.get("paid_at"), event.occurred_at)
-        made[key] = {
+def _order_row(event: Any, now: datetime) -> tuple[dict[str, Any], list[Any]] | None:
+    """The order an ``order.paid`` event records, with its raw items; None if it never was a
+    valid order (it awarded nothing then, and counts as no order now)."""
+    props = event.properties or {}
+    order_id, amount = props.get("order_id"), _money(props.get("amount"))
+    currency = str(props.get("currency", "")).upper()
+    if not order_id or amount is None or len(currency) != 3 or event.customer_id is None:
+        return None
+    paid_at = _time(props.get("paid_at"), event.occurred_at)
+    row = {
+        "id": uuid.uuid4(),
+        "organization_id": event.organization_id,
+        "order_id": str(order_id)[:200],
+        "customer_id": event.customer_id,
+        "status": "paid",
+        "currency": currency,
+        "amount": amount,
+        "discount": _money(props.get("discount", 0)) or Decimal(0),
+        "shipping": _money(props.get("shipping", 0)) or Decimal(0),
+        "refunded_amount": Decimal(0),
+        "source": str(props["source"])[:50] if props.get("source") else None,
+        "paid_at": paid_at,
+        "paid_month": paid_at.date().replace(day=1),
+        "history": False,
+        "event_id": event.id,
+        "created_at": now,
+    }
+    items = props.get("items")
+    return row, items if isinstance(items, list) else []
+
+
+def _item_rows(order: dict[str, Any], items: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {
             "id": uuid.uuid4(),
-            "organization_id": event.organization_id,
-            "order_id": key[1],
-            "customer_id": event.customer_id,
-            "status": "paid",
-            "currency": currency,
-            "amount": amount,
-            "discount": _money(props.get("discount", 0)) or Decimal(0),
-            "shipping": _money(props.get("shipping", 0)) or Decimal(0),
-            "refunded_amount": Decimal(0),
-            "source": str(props["source"])[:50] if props.get("source") else None,
-            "paid_at": paid_at,
-            "paid_month": paid_at.date().replace(day=1),
-            "history": False,
-            "event_id": event.id,
-            "created_at": now,
-            "_items": props.get("items") if isinstance(props.get("items"), list) else [],
+            "organization_id": order["organization_id"],
+            "order_pk": order["id"],
+            "position": position,
+            "product_id": str(item["product_id"])[:200],
+            "variant_id": str(item["variant_id"])[:200] if item.get("variant_id") else None,
+            "name": str(item["name"])[:300] if item.get("name") else None,
+            "quantity": int(item.get("quantity", 1)),
+            "unit_price": _money(item.get("unit_price")) or Decimal(0),
         }
-    rows = list(made.values())
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
-        connection.execute(
-            orders.insert(), [{k: v for k, v in r.items() if k != "_items"} for r in chunk]
-        )
-        lines = [
-            {
-                "id": uuid.uuid4(),
-                "organization_id": r["organization_id"],
-                "order_pk": r["id"],
-                "position": position,
-                "product_id": str(item["product_id"])[:200],
-                "variant_id": str(item["variant_id"])[:200] if item.get("variant_id") else None,
-                "name": str(item["name"])[:300] if item.get("name") else None,
-                "quantity": int(item.get("quantity", 1)),
-                "unit_price": _money(item.get("unit_price")) or Decimal(0),
-            }
-            for r in chunk
-            for position, item in enumerate(r["_items"])
-            if isinstance(item, dict) and item.get("product_id")
-        ]
+        for position, item in enumerate(items)
+        if isinstance(item, dict) and item.get("product_id")
+    ]
+
+
+def _make_orders(connection: sa.Connection, orders: sa.Table, items: sa.Table) -> None:
+    """One order per (organization, order id) from the first valid ``order.paid``, written a
+    chunk at a time (only the keys seen are kept in memory)."""
+    seen: set[tuple[uuid.UUID, str]] = set()
+    now = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if rows:
+            connection.execute(orders.insert(), rows)
         if lines:
             connection.execute(items.insert(), lines)
-    return made
+        rows.clear()
+        lines.clear()
+
+    for event in _order_events(connection, "order.paid"):
+        made = _order_row(event, now)
+        if made is None or (made[0]["organization_id"], made[0]["order_id"]) in seen:
+            continue
+        order, raw_items = made
+        seen.add((order["organization_id"], order["order_id"]))
+        rows.append(order)
+        lines.extend(_item_rows(order, raw_items))
+        if len(rows) >= CHUNK:
+            flush()
+    flush()
 
 
-def _make_refunds(
-    connection: sa.Connection, refunds: sa.Table, orders: sa.Table, made: dict
-) -> None:
+def _make_refunds(connection: sa.Connection, refunds: sa.Table) -> None:
+    """One refund per (organization, order id, refund id), a chunk at a time; then each
+    order's refunded amount and status from its refunds, and the old whole-order reversal
+    entries re-keyed to the first refund of their order."""
     seen: set[tuple[uuid.UUID, str, str]] = set()
-    rows: list[dict[str, Any]] = []
     first_of_order: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
-    refunded: dict[tuple[uuid.UUID, str], Decimal] = {}
+    rows: list[dict[str, Any]] = []
     now = datetime.now(UTC)
     for event in _order_events(connection, "order.refunded"):
         props = event.properties or {}
@@ -271,21 +289,23 @@ def _make_refunds(
             "created_at": now,
         }
         rows.append(row)
-        key = (event.organization_id, order_id)
-        first_of_order.setdefault(key, row["id"])
-        if key in made:
-            whole = made[key]["amount"]
-            refunded[key] = min(whole, refunded.get(key, Decimal(0)) + (amount or whole))
-    for start in range(0, len(rows), CHUNK):
-        connection.execute(refunds.insert(), rows[start : start + CHUNK])
-    for key, total in refunded.items():
-        order = made[key]
-        status = "refunded" if total >= order["amount"] else "partially_refunded"
-        connection.execute(
-            orders.update()
-            .where(orders.c.id == order["id"])
-            .values(refunded_amount=total, status=status if total > 0 else "paid")
-        )
+        first_of_order.setdefault((event.organization_id, order_id), row["id"])
+        if len(rows) >= CHUNK:
+            connection.execute(refunds.insert(), rows)
+            rows.clear()
+    if rows:
+        connection.execute(refunds.insert(), rows)
+    # A refund without an amount refunds the whole order; no order is refunded past its amount.
+    op.execute(
+        "UPDATE orders SET refunded_amount = CASE WHEN r.total > orders.amount THEN orders.amount"
+        " ELSE r.total END FROM (SELECT o.id, sum(coalesce(f.amount, o.amount)) AS total"
+        " FROM orders o JOIN order_refunds f ON f.organization_id = o.organization_id"
+        " AND f.order_id = o.order_id GROUP BY o.id) r WHERE orders.id = r.id"
+    )
+    op.execute(
+        "UPDATE orders SET status = CASE WHEN refunded_amount >= amount THEN 'refunded'"
+        " ELSE 'partially_refunded' END WHERE refunded_amount > 0"
+    )
     for (org, order_id), refund_pk in first_of_order.items():
         connection.execute(
             _ledger.update()
@@ -308,8 +328,8 @@ def upgrade() -> None:
         )
     orders, items, refunds = _tables()
     connection = op.get_bind()
-    made = _make_orders(connection, orders, items)
-    _make_refunds(connection, refunds, orders, made)
+    _make_orders(connection, orders, items)
+    _make_refunds(connection, refunds)
 
 
 def downgrade() -> None:

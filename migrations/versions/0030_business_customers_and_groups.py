@@ -28,20 +28,19 @@ def _tenant() -> sa.Column:
     )
 
 
-def _customer(**kw: bool) -> sa.Column:
+def _customer() -> sa.Column:
     return sa.Column(
         "customer_id",
         sa.Uuid(),
         sa.ForeignKey("customers.id", ondelete="CASCADE"),
-        nullable=False,
-        **kw,
+        primary_key=True,
     )
 
 
 def upgrade() -> None:
     op.create_table(
         "customer_businesses",
-        _customer(primary_key=True),
+        _customer(),
         _tenant(),
         sa.Column("legal_name", sa.String(300), nullable=False),
         sa.Column("tax_id", sa.String(50)),
@@ -73,7 +72,7 @@ def upgrade() -> None:
             sa.ForeignKey("customer_groups.id", ondelete="CASCADE"),
             primary_key=True,
         ),
-        _customer(primary_key=True),
+        _customer(),
         _tenant(),
         sa.Column("added_at", herald.db.UTCDateTime(timezone=True), nullable=False),
     )
