@@ -71,7 +71,9 @@ def export_person(session: Session, customer_id: uuid.UUID) -> bytes:
     emails = [e.email for e in customer.emails]
     orders = session.scalars(select(Order).where(Order.customer_id == customer_id)).all()
     order_ids = [o.order_id for o in orders]
-    inquiries = _rows(session, Inquiry, Inquiry.customer_id == customer_id)
+    inquiry_ids = session.scalars(
+        select(Inquiry.id).where(Inquiry.customer_id == customer_id)
+    ).all()
     sections: dict[str, Any] = {
         "profile": to_out(customer).model_dump(mode="json")
         | {"metrics": customer_metrics(session, customer_id).model_dump(mode="json")},
@@ -88,10 +90,8 @@ def export_person(session: Session, customer_id: uuid.UUID) -> bytes:
             or_(Subscriber.customer_id == customer_id, Subscriber.email.in_(emails)),
             skip=("token",),
         ),
-        "inquiries": inquiries,
-        "inquiry_timelines": _rows(
-            session, InquiryEntry, InquiryEntry.inquiry_id.in_([i["id"] for i in inquiries])
-        ),
+        "inquiries": _rows(session, Inquiry, Inquiry.id.in_(inquiry_ids)),
+        "inquiry_timelines": _rows(session, InquiryEntry, InquiryEntry.inquiry_id.in_(inquiry_ids)),
         "notes": _rows(session, CustomerNote, CustomerNote.customer_id == customer_id),
         "activity": _rows(session, CustomerActivity, CustomerActivity.customer_id == customer_id),
         "devices": _rows(session, Device, Device.customer_id == customer_id),

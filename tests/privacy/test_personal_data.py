@@ -70,6 +70,8 @@ def person(stack: Stack, org: Org) -> str:
     stack.api.post(
         "/v1/newsletter/subscribers", json={"email": EMAIL, "topics": ["deals"]}, headers=h
     )
+    inquiry = {"name": "Lan Nguyen", "email": EMAIL, "message": "Loyalty for our Hanoi cafes?"}
+    assert stack.api.post(f"/v1/public/{org.slug}/inquiries", json=inquiry).status_code == 202
     assert (
         stack.api.post(
             "/v1/journeys", json={"key": "waits", "definition": WAITING}, headers=h
@@ -110,6 +112,8 @@ def test_the_archive_holds_everything_about_the_person(stack: Stack, org: Org) -
     assert data["consent"][0]["status"] == "granted"
     assert [n["body"] for n in data["notes"]] == [f"Lan called from {PHONE}"]
     assert [s["email"] for s in data["newsletter"]] == [EMAIL]
+    assert [i["message"] for i in data["inquiries"]] == ["Loyalty for our Hanoi cafes?"]
+    assert data["inquiry_timelines"]
     assert "token" not in data["newsletter"][0]  # a link secret is not the person's data
     assert sorted(e["points"] for e in data["loyalty_ledger"]) == [-5, 30]
     assert (
@@ -127,7 +131,8 @@ def test_erasure_leaves_nothing_findable_by_the_person_s_address(stack: Stack, o
     )
     erased = stack.api.post(f"/v1/customers/{cid}/erase", headers=h)
     assert erased.status_code == 200, erased.text
-    assert erased.json()["runs_ended"] == 1 and erased.json()["addresses_suppressed"] == 2
+    # Her journey run, and her inquiry's follow-up.
+    assert erased.json()["runs_ended"] == 2 and erased.json()["addresses_suppressed"] == 2
     assert stack.api.post(f"/v1/customers/{cid}/erase", headers=h).status_code == 409
     assert runs(stack, org, cid, "running") == [] and len(runs(stack, org, cid, "terminated")) == 1
 
@@ -147,6 +152,7 @@ def test_erasure_leaves_nothing_findable_by_the_person_s_address(stack: Stack, o
             ("/v1/outbox", {}),
             ("/v1/newsletter/subscribers", {}),
             ("/v1/suppressions", {}),
+            ("/v1/inquiries", {}),
         )
     ]
     with zipfile.ZipFile(
@@ -163,6 +169,7 @@ def test_erasure_leaves_nothing_findable_by_the_person_s_address(stack: Stack, o
         "bun cha",
         "leave at the door",
         "Thanks, Lan",
+        "Hanoi cafes",
     ):
         assert trace not in everything, trace
     # What counts stays: her order, her points and the message's row.
