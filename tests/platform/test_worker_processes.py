@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import uuid
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -57,6 +58,13 @@ def _sample(exposition: str, name: str) -> float:
     return float(value)
 
 
+def _metrics_of(port: int) -> str | None:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    except httpx.ConnectError:
+        return None
+
+
 def test_two_worker_processes_share_the_work_and_a_dead_one_is_replaced(
     database_url: str, stack: Stack, org: Org, temporal_server: TemporalServer, tmp_path: Path
 ) -> None:
@@ -80,7 +88,8 @@ def test_two_worker_processes_share_the_work_and_a_dead_one_is_replaced(
             worker_metrics = f"http://127.0.0.1:{metrics_port}/metrics"
             assert _sample(httpx.get(worker_metrics).text, "herald_points_awarded_total") == 40
             for place in (1, 2):  # each process's Temporal SDK metrics, on the ports after
-                sdk = httpx.get(f"http://127.0.0.1:{metrics_port + place}/metrics").text
+                # A process may have done none of the work yet: its port opens once it is up.
+                sdk = wait_until(partial(_metrics_of, metrics_port + place), timeout_s=30)
                 assert "temporal_worker_task_slots_available" in sdk
             token = operator_token(SecretKeys(TEST_SECRET))
             api_metrics = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
