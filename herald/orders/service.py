@@ -13,7 +13,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import case, func, select, tuple_, update
+from sqlalchemy import and_, case, func, select, tuple_, update
 from sqlalchemy.orm import Session, selectinload
 
 from herald.db import one_of
@@ -149,8 +149,9 @@ def record_refund(
         .where(Order.order_id == refund.order_id)
         .values(
             refunded_amount=refunded,
+            # The rule of ``_status``, in SQL: a zero-amount order refunded "whole" stays paid.
             status=case(
-                (refunded >= Order.amount, OrderStatus.refunded.value),
+                (and_(refunded > 0, refunded >= Order.amount), OrderStatus.refunded.value),
                 (refunded > 0, OrderStatus.partially_refunded.value),
                 else_=OrderStatus.paid.value,
             ),
