@@ -53,7 +53,6 @@ from herald.orders.schemas import OrderOut
 from herald.pagination import Page, decode_cursor, encode_cursor, page_of
 
 MAX_NOTES_LISTED = 500
-CENT = Decimal("0.01")
 
 
 def profile(
@@ -85,7 +84,7 @@ def to_out(customer: Customer) -> CustomerOut:
         business=_business_out(customer.business),
         groups=sorted(m.group.key for m in customer.memberships),
         orders=customer.orders_count,
-        lifetime_value=Decimal(customer.lifetime_value or 0).quantize(CENT),
+        lifetime_value=Decimal(customer.lifetime_value or 0).quantize(money.CENT),
         last_order_at=customer.last_order_at,
         birthday=customer.birthday,
         locale=customer.locale,

@@ -98,16 +98,22 @@ class Event(TenantScoped, Base):
         sweeper hands it to Temporal once committed. ``react=False``: kept for the record
         (history), nothing reacts to it."""
         now = utcnow()
-        return cls(
+        event = cls(
             id=uuid.uuid4(),
             type=kind,
             customer_id=customer_id,
             occurred_at=now,
             received_at=now,
             properties=properties,
-            dispatched_at=None if react else now,
-            retry_at=_first_sweep() if react else None,
+            retry_at=_first_sweep(),
         )
+        if not react:
+            event.keep_for_the_record(now)
+        return event
+
+    def keep_for_the_record(self, now: datetime) -> None:
+        """Stored as dispatched already: counted and shown, but nothing reacts to it."""
+        self.dispatched_at, self.retry_at = now, None
 
     @property
     def status(self) -> EventStatus:

@@ -102,8 +102,8 @@ def _record(session: Session, events: Sequence[EventIn]) -> list[AcceptedEvent]:
         )
         session.add(event)
         history = intake.record(data, event, now)
-        if history:  # recorded and counted; nothing reacts to it
-            event.dispatched_at, event.retry_at = now, None
+        if history:
+            event.keep_for_the_record(now)
         result = AcceptedEvent(
             id=event.id,
             type=event.type,

@@ -73,6 +73,32 @@ def profile_for(session: Session, email: str) -> uuid.UUID:
     ).id
 
 
+def _new_subscriber(
+    session: Session,
+    email: str,
+    topics: list[str],
+    locale: str | None,
+    source: str | None,
+    *,
+    confirmed_at: datetime | None,
+) -> Subscriber:
+    """A new address on the list, linked to its profile: subscribed if confirmed, else
+    pending its confirmation."""
+    subscriber = Subscriber(
+        id=uuid.uuid4(),
+        email=email,
+        status=SubscriberStatus.pending if confirmed_at is None else SubscriberStatus.subscribed,
+        topics=sorted(set(topics)),
+        locale=locale,
+        customer_id=profile_for(session, email),
+        token=secrets.token_urlsafe(32),
+        source=source,
+        confirmed_at=confirmed_at,
+    )
+    session.add(subscriber)
+    return subscriber
+
+
 def _joined(session: Session, subscriber: Subscriber, source: str) -> None:
     """The newsletter and email marketing consent are one: joining grants it (and is recorded
     as a ``newsletter.subscribed`` event)."""
@@ -130,18 +156,14 @@ def _subscribe(session: Session, data: SubscribeIn, *, double_opt_in: bool) -> u
     now = utcnow()
     wanted = SubscriberStatus.pending if double_opt_in else SubscriberStatus.subscribed
     if subscriber is None:
-        subscriber = Subscriber(
-            id=uuid.uuid4(),
-            email=email,
-            status=wanted,
-            topics=sorted(set(data.topics)),
-            locale=data.locale,
-            customer_id=profile_for(session, email),
-            token=secrets.token_urlsafe(32),
-            source=data.source,
+        subscriber = _new_subscriber(
+            session,
+            email,
+            data.topics,
+            data.locale,
+            data.source,
             confirmed_at=None if double_opt_in else now,
         )
-        session.add(subscriber)
         if not double_opt_in:
             _joined(session, subscriber, "newsletter sign-up")
     else:
@@ -303,18 +325,9 @@ def add_subscriber(session: Session, data: SubscriberCreate) -> SubscriberOut:
     email = data.email.lower()
     if session.scalar(select(Subscriber.id).where(Subscriber.email == email)) is not None:
         raise Conflict("this address is on the list already", field="email")
-    subscriber = Subscriber(
-        id=uuid.uuid4(),
-        email=email,
-        status=SubscriberStatus.subscribed,
-        topics=sorted(set(data.topics)),
-        locale=data.locale,
-        customer_id=profile_for(session, email),
-        token=secrets.token_urlsafe(32),
-        source="staff",
-        confirmed_at=utcnow(),
+    subscriber = _new_subscriber(
+        session, email, data.topics, data.locale, "staff", confirmed_at=utcnow()
     )
-    session.add(subscriber)
     _joined(session, subscriber, "added to the newsletter by staff")
     commit_or_conflict(session, "this address is on the list already")
     return _out(subscriber)
