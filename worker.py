@@ -21,6 +21,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.campaigns import CampaignActivities
+from activities.dataops import DataActivities
 from activities.errors import DomainErrorInterceptor
 from activities.inquiries import InquiryActivities
 from activities.journeys import JourneyActivities
@@ -38,6 +39,7 @@ from herald.settings import Settings, get_settings
 from herald.temporal import connect, ensure_search_attributes
 from workflows.birthdays import BirthdayReward, BirthdayRewards
 from workflows.campaigns import CampaignSend
+from workflows.dataops import ImportRun
 from workflows.inquiries import InquiryFollowUp
 from workflows.journeys import JourneyRun
 from workflows.loyalty import (
@@ -69,6 +71,7 @@ WORKFLOWS = [
     CampaignSend,
     SegmentSweep,
     RefreshCustomerFigures,
+    ImportRun,
 ]
 # Activities are synchronous database work: they run on this many threads.
 ACTIVITY_THREADS = 32
@@ -105,6 +108,7 @@ def build_worker(
             *BirthdayActivities(db).all_activities(),
             *ExpiryActivities(db).all_activities(),
             *OrderActivities(db).all_activities(),
+            *DataActivities(db).all_activities(),
         ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,

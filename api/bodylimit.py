@@ -23,6 +23,8 @@ BODY_LIMITS: tuple[tuple[str, int], ...] = (
     ("/v1/webhooks/", 5_000_000),
     # Up to 1,000 events a batch.
     ("/v1/events", 8_000_000),
+    # CSV files to import: 100,000 customers is about 15 MB.
+    ("/v1/imports", 50_000_000),
     # Email variants in up to 50 locales.
     ("/v1/templates", 8_000_000),
 )

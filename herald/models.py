@@ -14,6 +14,7 @@ from herald.customers.models import (
     CustomerPhone,
     CustomerTag,
 )
+from herald.dataops.models import DataImport, ImportRow
 from herald.db import Base
 from herald.events.models import Event
 from herald.inquiries.models import Inquiry, InquiryEntry, InquirySettings
@@ -61,8 +62,10 @@ __all__ = [
     "CustomerNote",
     "CustomerPhone",
     "CustomerTag",
+    "DataImport",
     "Device",
     "Event",
+    "ImportRow",
     "Inquiry",
     "InquiryEntry",
     "InquirySettings",

@@ -46,6 +46,10 @@ class Permission(enum.StrEnum):
     inquiries_work = "inquiries:work"
     # The follow-up's timers and who hears of new inquiries.
     inquiries_configure = "inquiries:configure"
+    # Import customers and past orders from files.
+    data_import = "data:import"
+    # Export the customer and subscriber lists as files.
+    data_export = "data:export"
     # Everything Herald holds about one person, as an archive.
     personal_data_export = "personal_data:export"
     # Erase a person: irreversible, so the owner's alone.
@@ -91,6 +95,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.campaigns_read,
             _P.campaigns_write,
             _P.campaigns_send,
+            _P.data_export,
         }
     ),
     # Sales work inquiries only; customer profiles are out of their reach.

@@ -210,6 +210,23 @@ def create_customer(
     """A new profile, recorded as a ``customer.created`` event saying where it came from
     (``source``: api, signup, newsletter, inquiry); ``actor``: the staff member creating it,
     for its activity log."""
+    customer = new_customer(data)
+    _check_unique(
+        session, external_id=data.external_id, primary_email=customer.primary_email, exclude=None
+    )
+    session.add(customer)
+    session.flush()
+    record_created(session, customer, source=source, actor=actor)
+    if commit:
+        _commit(session)
+    else:
+        session.flush()
+    return customer
+
+
+def new_customer(data: CustomerCreate) -> Customer:
+    """The profile ``data`` describes, not yet added to a session (its uniqueness unchecked)."""
+    now = utcnow()
     customer = Customer(
         id=uuid.uuid4(),
         name=data.name.strip(),
@@ -218,25 +235,32 @@ def create_customer(
         timezone=data.timezone,
         external_id=data.external_id,
         attributes=data.attributes,
+        lifetime_value=Decimal(0),
+        orders_count=0,
+        created_at=now,
+        updated_at=now,
     )
     _set_emails(customer, data.emails)
     _set_phones(customer, data.phones)
     _set_addresses(customer, data.addresses)
     _set_business(customer, data.business)
     _set_tags(customer, data.tags)
-    _check_unique(
-        session, external_id=data.external_id, primary_email=customer.primary_email, exclude=None
-    )
-    session.add(customer)
-    session.flush()
-    session.add(Event.emitted(CUSTOMER_CREATED, customer.id, {"source": source}))
+    return customer
+
+
+def record_created(
+    session: Session,
+    customer: Customer,
+    *,
+    source: str,
+    actor: str | None,
+    react: bool = True,
+) -> None:
+    """The new profile's ``customer.created`` event and, when staff made it, its activity
+    line, in the caller's transaction. ``react=False``: nothing reacts to the event."""
+    session.add(Event.emitted(CUSTOMER_CREATED, customer.id, {"source": source}, react=react))
     if actor is not None:
         log_activity(session, customer.id, actor, "created")
-    if commit:
-        _commit(session)
-    else:
-        session.flush()
-    return customer
 
 
 def get_customer(
@@ -253,6 +277,22 @@ def update_customer(
 ) -> Customer:
     """A partial update; what changed is logged under ``actor`` (staff, or the run that did it)."""
     customer = get_customer(session, customer_id)
+    change_customer(session, customer, data, actor=actor)
+    _check_unique(
+        session,
+        external_id=customer.external_id,
+        primary_email=customer.primary_email,
+        exclude=customer.id,
+    )
+    _commit(session)
+    return customer
+
+
+def change_customer(
+    session: Session, customer: Customer, data: CustomerUpdate, *, actor: str
+) -> dict[str, Any]:
+    """Apply the fields ``data`` sets in the caller's transaction (uniqueness unchecked);
+    what changed, each ``{"from", "to"}``, logged under ``actor`` when anything did."""
     fields = data.model_fields_set
     before = to_out(customer).model_dump(mode="json")
     if "name" in fields:
@@ -278,13 +318,6 @@ def update_customer(
             else:
                 merged[key] = value
         customer.attributes = merged
-    _check_unique(
-        session,
-        external_id=customer.external_id,
-        primary_email=customer.primary_email,
-        exclude=customer.id,
-    )
-    customer.updated_at = utcnow()
     after = to_out(customer).model_dump(mode="json")
     changes = {
         field: {"from": before[field], "to": after[field]}
@@ -292,9 +325,9 @@ def update_customer(
         if before.get(field) != after.get(field)
     }
     if changes:
+        customer.updated_at = utcnow()
         log_activity(session, customer.id, actor, "updated", changes)
-    _commit(session)
-    return customer
+    return changes
 
 
 def delete_customer(session: Session, customer_id: uuid.UUID, *, actor: str) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -46,15 +46,22 @@ def _signup_customer(session: Session, ref: CustomerRef) -> Customer:
 def record_events(session: Session, events: Sequence[EventIn]) -> list[AcceptedEvent]:
     """Store a batch of events in one transaction: all of them, or none when one is invalid."""
     try:
-        return _record(session, events)
+        accepted = add_events(session, events)
+        session.commit()
     except IntegrityError:
         # A concurrent request stored the same idempotency key (or created the same signup)
         # between our check and our commit: run once more, now seeing its rows.
         session.rollback()
-        return _record(session, events)
+        accepted = add_events(session, events)
+        session.commit()
+    return accepted
 
 
-def _record(session: Session, events: Sequence[EventIn]) -> list[AcceptedEvent]:
+def add_events(
+    session: Session, events: Sequence[EventIn], *, as_history: bool = False
+) -> list[AcceptedEvent]:
+    """The batch's events, orders and refunds in the caller's transaction. ``as_history``:
+    every order and refund is history whenever it was paid (an import of past orders)."""
     refs = [e.customer for e in events]
     customers = index_customers(
         session,
@@ -70,7 +77,7 @@ def _record(session: Session, events: Sequence[EventIn]) -> list[AcceptedEvent]:
             earlier[prior.idempotency_key] = AcceptedEvent(
                 id=prior.id, type=prior.type, customer_id=prior.customer_id, duplicate=True
             )
-    intake = _OrderIntake(session, events)
+    intake = _OrderIntake(session, events, as_history=as_history)
     accepted: list[AcceptedEvent] = []
     now = utcnow()
     for index, data in enumerate(events):
@@ -115,7 +122,6 @@ def _record(session: Session, events: Sequence[EventIn]) -> list[AcceptedEvent]:
             earlier[key] = result
         accepted.append(result)
     figures.refresh_customers(session, intake.buyers)
-    session.commit()
     return accepted
 
 
@@ -123,7 +129,7 @@ class _OrderIntake:
     """The orders and refunds a batch of events carries: which are recorded already (one
     query each), and recording the new ones beside their events."""
 
-    def __init__(self, session: Session, events: Sequence[EventIn]) -> None:
+    def __init__(self, session: Session, events: Sequence[EventIn], *, as_history: bool) -> None:
         self.session = session
         paid = [e.properties.order_id for e in events if isinstance(e, OrderPaidEvent)]
         refunds = {k for e in events if (k := self._refund_key(e)) is not None}
@@ -132,9 +138,11 @@ class _OrderIntake:
         self.buyers: set[uuid.UUID] = set()
         self.refunds = orders.recorded_refunds(session, refunds)
         self._history_after = (
-            orders.history_window(session, session_organization(session))
-            if paid or refunds
-            else None
+            None
+            if not (paid or refunds)
+            else timedelta(0)
+            if as_history
+            else orders.history_window(session, session_organization(session))
         )
 
     @staticmethod

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from herald.customers.service import get_customer
-from herald.db import utcnow
+from herald.db import one_of, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
 from herald.events.models import NEWSLETTER_UNSUBSCRIBED, Event
 from herald.messaging.messages import checked_recipient
@@ -53,21 +53,39 @@ def set_consent(
 def record_consent(session: Session, customer_id: uuid.UUID, data: ConsentIn) -> None:
     """Write the channels ``data`` names in the caller's transaction; an unchanged status keeps
     its source and time."""
+    record_consents(session, {customer_id: data})
+
+
+def record_consents(session: Session, changes: dict[uuid.UUID, ConsentIn]) -> set[uuid.UUID]:
+    """``record_consent`` for many customers, their current consent read in one query: the
+    customers whose consent changed."""
+    if not changes:
+        return set()
     existing = {
-        r.channel: r
-        for r in session.scalars(select(Consent).where(Consent.customer_id == customer_id))
+        (r.customer_id, r.channel): r
+        for r in session.scalars(
+            select(Consent).where(one_of(session, Consent.customer_id, list(changes)))
+        )
     }
-    for channel in Channel:
-        status = getattr(data, channel.value)
-        if status is None:
-            continue
-        row = existing.get(channel)
-        if row is None:
-            session.add(
-                Consent(customer_id=customer_id, channel=channel, status=status, source=data.source)
-            )
-        elif row.status is not status:
-            row.status, row.source, row.updated_at = status, data.source, utcnow()
+    changed: set[uuid.UUID] = set()
+    for customer_id, data in changes.items():
+        for channel in Channel:
+            status = getattr(data, channel.value)
+            if status is None:
+                continue
+            row = existing.get((customer_id, channel))
+            if row is None:
+                session.add(
+                    Consent(
+                        customer_id=customer_id, channel=channel, status=status, source=data.source
+                    )
+                )
+            elif row.status is not status:
+                row.status, row.source, row.updated_at = status, data.source, utcnow()
+            else:
+                continue
+            changed.add(customer_id)
+    return changed
 
 
 def suppress(

@@ -1,0 +1,80 @@
+"""Data operations for adapters: uploads, dry runs and imports, cancelling them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+from temporalio.service import RPCError, RPCStatusCode
+
+from herald.dataops import imports
+from herald.dataops.contracts import CANCEL_SIGNAL, ImportEnd
+from herald.dataops.models import ImportKind
+from herald.dataops.schemas import ImportOut
+from herald.errors import Conflict
+from herald.runtime import Runtime
+
+
+async def upload_import(
+    runtime: Runtime,
+    organization_id: uuid.UUID,
+    kind: ImportKind,
+    filename: str,
+    raw: bytes,
+    actor: str,
+) -> ImportOut:
+    return await runtime.in_org(
+        organization_id, lambda s: imports.upload(s, kind, filename, raw, actor=actor)
+    )
+
+
+async def start_import(
+    runtime: Runtime, organization_id: uuid.UUID, import_id: uuid.UUID, *, dry_run: bool, actor: str
+) -> ImportOut:
+    """Begin the dry run or the import and start its run; a run that cannot start leaves the
+    import failed, with the reason, to be started again."""
+    start = await runtime.in_org(
+        organization_id,
+        lambda s: imports.begin(s, import_id, dry_run=dry_run, actor=actor),
+    )
+    try:
+        await runtime.start_run(start)
+    except Exception as exc:
+        ended = ImportEnd(
+            organization_id=organization_id,
+            import_id=import_id,
+            dry_run=dry_run,
+            error=f"the run could not start: {type(exc).__name__}",
+        )
+        await runtime.in_org(organization_id, lambda s: imports.end(s, ended))
+        raise
+    return await runtime.in_org(organization_id, lambda s: imports.get_import(s, import_id))
+
+
+async def cancel_import(
+    runtime: Runtime, organization_id: uuid.UUID, import_id: uuid.UUID
+) -> ImportOut:
+    """Ask the run under way to stop after its current batch."""
+    workflow_id = await runtime.in_org(organization_id, lambda s: imports.running_run(s, import_id))
+    client = await runtime.client()
+    try:
+        await client.get_workflow_handle(workflow_id).signal(CANCEL_SIGNAL)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            raise Conflict("the run has ended") from exc
+        raise
+    return await runtime.in_org(organization_id, lambda s: imports.get_import(s, import_id))
+
+
+async def import_errors(
+    runtime: Runtime, organization_id: uuid.UUID, import_id: uuid.UUID
+) -> Iterator[str]:
+    """The failed rows as CSV lines, read in a session of their own (iterate them on a worker
+    thread); an unknown import is a 404 before anything is streamed."""
+    await runtime.in_org(organization_id, lambda s: imports.get_import(s, import_id))
+
+    def lines() -> Iterator[str]:
+        with runtime.db.session(organization_id) as session:
+            yield from imports.error_report(session, import_id)
+
+    return lines()

@@ -1,0 +1,89 @@
+"""Data operations: uploaded files imported as runs, exports written as files, bulk actions.
+
+Each is a row here that its Temporal run moves forward batch by batch; every batch writes its
+effects and its rows' outcomes in one transaction, so a retried batch finds its rows settled
+and changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from herald.db import Base, JSONType, TenantScoped, utcnow
+
+
+class ImportKind(enum.StrEnum):
+    customers = "customers"
+    orders = "orders"
+
+
+class ImportStatus(enum.StrEnum):
+    uploaded = "uploaded"
+    checking = "checking"  # a dry run is under way
+    checked = "checked"
+    importing = "importing"
+    imported = "imported"
+    cancelled = "cancelled"
+    failed = "failed"
+
+
+class RowOutcome(enum.StrEnum):
+    created = "created"
+    updated = "updated"
+    unchanged = "unchanged"
+    failed = "failed"
+
+
+class DataImport(TenantScoped, Base):
+    """An uploaded CSV file: its rows wait in ``import_rows``; a dry run and the import itself
+    are runs over them. ``checked`` and ``imported`` count row outcomes (``RowOutcome``)."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    kind: Mapped[ImportKind] = mapped_column(Enum(ImportKind, native_enum=False, length=20))
+    filename: Mapped[str] = mapped_column(String(200))
+    headers: Mapped[list[str]] = mapped_column(JSONType)
+    # header → field; headers left out are ignored.
+    mapping: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Orders: award points and start journeys as live orders do (else they are history).
+    # Customers: their ``customer.created`` events start journeys.
+    react: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[ImportStatus] = mapped_column(Enum(ImportStatus, native_enum=False, length=20))
+    total_rows: Mapped[int] = mapped_column(default=0)
+    checked: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    imported: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Dry runs made so far: each has its own run id.
+    checks: Mapped[int] = mapped_column(default=0)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # Why the run failed (an operator reads the rest in its history).
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ImportRow(TenantScoped, Base):
+    """One data line of an uploaded file (``line``: its line in the file, the header is 1),
+    with what the dry run and the import made of it."""
+
+    __tablename__ = "import_rows"
+    __table_args__ = (Index("ix_import_rows_line", "import_id", "line", unique=True),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"))
+    line: Mapped[int]
+    cells: Mapped[list[str]] = mapped_column(JSONType)
+    check_outcome: Mapped[RowOutcome | None] = mapped_column(
+        Enum(RowOutcome, native_enum=False, length=10)
+    )
+    outcome: Mapped[RowOutcome | None] = mapped_column(
+        Enum(RowOutcome, native_enum=False, length=10)
+    )
+    error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,63 @@
+"""ImportRun: a dry run or an import of an uploaded file, a batch of rows per activity."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+
+from workflows.policies import DB_RETRY, DB_TIMEOUT
+
+with workflow.unsafe.imports_passed_through():
+    from activities.dataops import DataActivities
+    from herald.dataops.contracts import (
+        CANCEL_SIGNAL,
+        IMPORT_WORKFLOW,
+        ImportEnd,
+        ImportRunInput,
+    )
+
+
+@workflow.defn(name=IMPORT_WORKFLOW)
+class ImportRun:
+    """Each batch is one activity and one transaction that settles its rows; ``cancel`` stops
+    after the batch under way. The import's status records how the run ended."""
+
+    def __init__(self) -> None:
+        self._cancelled = False
+
+    @workflow.signal(name=CANCEL_SIGNAL)
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    @workflow.run
+    async def run(self, run: ImportRunInput) -> int:
+        done = 0
+        end = ImportEnd(
+            organization_id=run.organization_id, import_id=run.import_id, dry_run=run.dry_run
+        )
+        try:
+            while not self._cancelled:
+                batch = await workflow.execute_activity_method(
+                    DataActivities.import_batch,
+                    run,
+                    start_to_close_timeout=DB_TIMEOUT,
+                    retry_policy=DB_RETRY,
+                )
+                if batch.last_line is None:
+                    break
+                done += batch.rows
+                run = run.model_copy(update={"after_line": batch.last_line})
+                if workflow.info().is_continue_as_new_suggested():
+                    workflow.continue_as_new(run)
+            end.cancelled = self._cancelled
+        except ActivityError as failure:
+            cause = failure.cause
+            end.error = cause.message if isinstance(cause, FailureError) else failure.message
+        await workflow.execute_activity_method(
+            DataActivities.end_import, end, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
+        )
+        if end.error is not None:
+            raise ApplicationError(
+                f"the import failed: {end.error}", type="ImportFailed", non_retryable=True
+            )
+        return done
