@@ -6,8 +6,15 @@ from typing import Any
 from temporalio import activity
 
 from herald.database import Database
-from herald.dataops import imports
-from herald.dataops.contracts import ImportBatchDone, ImportEnd, ImportRunInput
+from herald.dataops import exports, imports
+from herald.dataops.contracts import (
+    ExportChunkDone,
+    ExportEnd,
+    ExportRunInput,
+    ImportBatchDone,
+    ImportEnd,
+    ImportRunInput,
+)
 
 
 class DataActivities:
@@ -15,7 +22,13 @@ class DataActivities:
         self._db = db
 
     def all_activities(self) -> list[Callable[..., Any]]:
-        return [self.import_batch, self.end_import]
+        return [
+            self.import_batch,
+            self.end_import,
+            self.write_export_chunk,
+            self.end_export,
+            self.expire_export,
+        ]
 
     @activity.defn
     def import_batch(self, run: ImportRunInput) -> ImportBatchDone:
@@ -26,3 +39,18 @@ class DataActivities:
     def end_import(self, end: ImportEnd) -> None:
         with self._db.session(end.organization_id) as session:
             imports.end(session, end)
+
+    @activity.defn
+    def write_export_chunk(self, run: ExportRunInput) -> ExportChunkDone:
+        with self._db.session(run.organization_id) as session:
+            return exports.write_chunk(session, run)
+
+    @activity.defn
+    def end_export(self, end: ExportEnd) -> None:
+        with self._db.session(end.organization_id) as session:
+            exports.end(session, end)
+
+    @activity.defn
+    def expire_export(self, end: ExportEnd) -> None:
+        with self._db.session(end.organization_id) as session:
+            exports.expire(session, end.export_id)

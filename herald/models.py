@@ -14,7 +14,7 @@ from herald.customers.models import (
     CustomerPhone,
     CustomerTag,
 )
-from herald.dataops.models import DataImport, ImportRow
+from herald.dataops.models import DataExport, DataImport, ExportChunk, ImportRow
 from herald.db import Base
 from herald.events.models import Event
 from herald.inquiries.models import Inquiry, InquiryEntry, InquirySettings
@@ -62,9 +62,11 @@ __all__ = [
     "CustomerNote",
     "CustomerPhone",
     "CustomerTag",
+    "DataExport",
     "DataImport",
     "Device",
     "Event",
+    "ExportChunk",
     "ImportRow",
     "Inquiry",
     "InquiryEntry",

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     api_access_log: bool = True
     # Where providers and recipients reach this API (webhooks, unsubscribe links).
     public_url: str = "http://127.0.0.1:8000"
+    # How long an export's file can be downloaded before it is deleted.
+    export_lifetime_h: float = Field(default=24.0, gt=0, le=24 * 30)
     # The root of every key (signed links, credentials at rest). Required outside `herald dev`,
     # which makes one under .herald/.
     secret_key: str = ""

@@ -1,6 +1,9 @@
-"""ImportRun: a dry run or an import of an uploaded file, a batch of rows per activity."""
+"""ImportRun: a dry run or an import of an uploaded file, a batch of rows per activity.
+ExportRun: a list written as a file, a chunk per activity, deleted when it expires."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
@@ -11,7 +14,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.dataops import DataActivities
     from herald.dataops.contracts import (
         CANCEL_SIGNAL,
+        EXPORT_WORKFLOW,
         IMPORT_WORKFLOW,
+        ExportEnd,
+        ExportRunInput,
         ImportEnd,
         ImportRunInput,
     )
@@ -61,3 +67,59 @@ class ImportRun:
                 f"the import failed: {end.error}", type="ImportFailed", non_retryable=True
             )
         return done
+
+
+@workflow.defn(name=EXPORT_WORKFLOW)
+class ExportRun:
+    """Writes the file a chunk per activity, keeps it for its lifetime, then deletes it;
+    ``cancel`` stops the writing and deletes what was written."""
+
+    def __init__(self) -> None:
+        self._cancelled = False
+
+    @workflow.signal(name=CANCEL_SIGNAL)
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    @workflow.run
+    async def run(self, run: ExportRunInput) -> int:
+        end = ExportEnd(
+            organization_id=run.organization_id,
+            export_id=run.export_id,
+            keep_seconds=run.keep_seconds,
+        )
+        written = 0
+        try:
+            while not self._cancelled:
+                chunk = await workflow.execute_activity_method(
+                    DataActivities.write_export_chunk,
+                    run,
+                    start_to_close_timeout=DB_TIMEOUT,
+                    retry_policy=DB_RETRY,
+                )
+                written += chunk.rows
+                if chunk.after is None:
+                    break
+                run = run.model_copy(update={"seq": run.seq + 1, "after": chunk.after})
+                if workflow.info().is_continue_as_new_suggested():
+                    workflow.continue_as_new(run)
+            end.cancelled = self._cancelled
+        except ActivityError as failure:
+            cause = failure.cause
+            end.error = cause.message if isinstance(cause, FailureError) else failure.message
+        await workflow.execute_activity_method(
+            DataActivities.end_export, end, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
+        )
+        if end.error is not None:
+            raise ApplicationError(
+                f"the export failed: {end.error}", type="ExportFailed", non_retryable=True
+            )
+        if not end.cancelled:
+            await workflow.sleep(timedelta(seconds=run.keep_seconds))
+            await workflow.execute_activity_method(
+                DataActivities.expire_export,
+                end,
+                start_to_close_timeout=DB_TIMEOUT,
+                retry_policy=DB_RETRY,
+            )
+        return written

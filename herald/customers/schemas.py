@@ -293,7 +293,9 @@ SortKey = Literal[
 ]
 
 
-class CustomerQuery(BaseModel):
+class CustomerFilter(BaseModel):
+    """Which customers: the list's filters, also the selection of exports and bulk actions."""
+
     q: str | None = Field(default=None, max_length=200, description="name, email or phone")
     tag: str | None = Field(default=None, max_length=64)
     group: str | None = Field(default=None, max_length=100, description="a customer group's key")
@@ -312,6 +314,11 @@ class CustomerQuery(BaseModel):
     last_order_before: datetime | None = None
     include_deleted: bool = False
     deleted_only: bool = Field(default=False, description="only soft-deleted profiles")
+
+
+class CustomerQuery(CustomerFilter):
+    """A page of the list: its filters, order and place."""
+
     sort: SortKey = Field(
         default="-created_at",
         description="sorting by last_order lists the customers who have ordered",

@@ -31,6 +31,7 @@ from herald.customers.schemas import (
     BusinessIn,
     BusinessOut,
     CustomerCreate,
+    CustomerFilter,
     CustomerOut,
     CustomerPage,
     CustomerProfileOut,
@@ -474,8 +475,9 @@ _FROM_CURSOR: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _filters(query: CustomerQuery) -> list[ColumnElement[bool]]:
-    """The list's conditions; each reads an indexed column or an index-backed EXISTS."""
+def filter_conditions(query: CustomerFilter) -> list[ColumnElement[bool]]:
+    """The filters' conditions (a segment aside: the caller resolves it); each reads an
+    indexed column or an index-backed EXISTS."""
     where: list[ColumnElement[bool]] = []
     if query.deleted_only:
         where.append(Customer.deleted_at.is_not(None))
@@ -511,8 +513,6 @@ def _filters(query: CustomerQuery) -> list[ColumnElement[bool]]:
             where.append(column >= low)
         if high is not None:
             where.append(column <= high if inclusive else column < high)
-    if query.sort.lstrip("-") == "last_order":
-        where.append(Customer.last_order_at.is_not(None))
     return where
 
 
@@ -541,7 +541,9 @@ def list_customers(
     field = query.sort.lstrip("-")
     descending = query.sort.startswith("-")
     column = _SORT_COLUMNS[field]
-    stmt = select(Customer).where(*_filters(query))
+    stmt = select(Customer).where(*filter_conditions(query))
+    if field == "last_order":
+        stmt = stmt.where(Customer.last_order_at.is_not(None))
     if members_of is not None:
         stmt = stmt.where(members_of)
     if query.cursor:

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 from temporalio.service import RPCError, RPCStatusCode
 
-from herald.dataops import imports
-from herald.dataops.contracts import CANCEL_SIGNAL, ImportEnd
+from herald.dataops import exports, imports
+from herald.dataops.contracts import CANCEL_SIGNAL, ExportRunInput, ImportEnd
 from herald.dataops.models import ImportKind
-from herald.dataops.schemas import ImportOut
+from herald.dataops.schemas import ExportIn, ExportOut, ImportOut
 from herald.errors import Conflict
 from herald.runtime import Runtime
 
@@ -56,6 +56,11 @@ async def cancel_import(
 ) -> ImportOut:
     """Ask the run under way to stop after its current batch."""
     workflow_id = await runtime.in_org(organization_id, lambda s: imports.running_run(s, import_id))
+    await _signal_cancel(runtime, workflow_id)
+    return await runtime.in_org(organization_id, lambda s: imports.get_import(s, import_id))
+
+
+async def _signal_cancel(runtime: Runtime, workflow_id: str) -> None:
     client = await runtime.client()
     try:
         await client.get_workflow_handle(workflow_id).signal(CANCEL_SIGNAL)
@@ -63,7 +68,6 @@ async def cancel_import(
         if exc.status is RPCStatusCode.NOT_FOUND:
             raise Conflict("the run has ended") from exc
         raise
-    return await runtime.in_org(organization_id, lambda s: imports.get_import(s, import_id))
 
 
 async def import_errors(
@@ -78,3 +82,45 @@ async def import_errors(
             yield from imports.error_report(session, import_id)
 
     return lines()
+
+
+async def start_export(
+    runtime: Runtime, organization_id: uuid.UUID, data: ExportIn, actor: str
+) -> ExportOut:
+    keep = runtime.settings.export_lifetime_h * 3600
+    start = await runtime.in_org(
+        organization_id, lambda s: exports.create(s, data, actor=actor, keep_seconds=keep)
+    )
+    await runtime.start_run(start)
+    assert isinstance(start.arg, ExportRunInput)
+    return await get_export(runtime, organization_id, start.arg.export_id)
+
+
+async def get_export(
+    runtime: Runtime, organization_id: uuid.UUID, export_id: uuid.UUID
+) -> ExportOut:
+    return await runtime.in_org(
+        organization_id, lambda s: exports.get_export(s, export_id, runtime.links)
+    )
+
+
+async def cancel_export(
+    runtime: Runtime, organization_id: uuid.UUID, export_id: uuid.UUID
+) -> ExportOut:
+    workflow_id = await runtime.in_org(organization_id, lambda s: exports.running_run(s, export_id))
+    await _signal_cancel(runtime, workflow_id)
+    return await get_export(runtime, organization_id, export_id)
+
+
+async def export_file(runtime: Runtime, export_id: uuid.UUID, token: str) -> Iterator[str]:
+    """The file a download link opens, read in a session of its own (iterate it on a worker
+    thread); a link that opens nothing is a 404 before anything is streamed."""
+    organization_id = await runtime.in_system(
+        lambda s: exports.download_organization(s, export_id, token, runtime.links)
+    )
+
+    def chunks() -> Iterator[str]:
+        with runtime.db.session(organization_id) as session:
+            yield from exports.file_chunks(session, export_id)
+
+    return chunks()

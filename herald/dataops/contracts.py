@@ -33,3 +33,31 @@ class ImportEnd(BaseModel):
     dry_run: bool
     cancelled: bool = False
     error: str | None = None
+
+
+EXPORT_WORKFLOW = "ExportRun"
+# Rows one activity writes as one chunk of the file.
+EXPORT_CHUNK_ROWS = 10_000
+
+
+class ExportRunInput(BaseModel):
+    organization_id: uuid.UUID
+    export_id: uuid.UUID
+    # How long the file is kept once written: the run waits this out, then deletes it.
+    keep_seconds: float
+    # The next chunk to write, and the key it starts after (continue-as-new carries them).
+    seq: int = 0
+    after: str | None = None
+
+
+class ExportChunkDone(BaseModel):
+    rows: int
+    after: str | None  # None: that was the last chunk
+
+
+class ExportEnd(BaseModel):
+    organization_id: uuid.UUID
+    export_id: uuid.UUID
+    keep_seconds: float = 0
+    cancelled: bool = False
+    error: str | None = None

@@ -87,3 +87,50 @@ class ImportRow(TenantScoped, Base):
         Enum(RowOutcome, native_enum=False, length=10)
     )
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ExportKind(enum.StrEnum):
+    customers = "customers"
+    subscribers = "subscribers"
+
+
+class ExportStatus(enum.StrEnum):
+    running = "running"
+    ready = "ready"
+    cancelled = "cancelled"
+    failed = "failed"
+    # The file was deleted at the end of its lifetime.
+    expired = "expired"
+
+
+class DataExport(TenantScoped, Base):
+    """A list written as a CSV file, a chunk of rows at a time (``export_chunks``), downloaded
+    through an expiring link, deleted when it expires."""
+
+    __tablename__ = "exports"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    kind: Mapped[ExportKind] = mapped_column(Enum(ExportKind, native_enum=False, length=20))
+    # What was asked for (``ExportIn`` without the kind): a filter, a segment, ids.
+    selection: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[ExportStatus] = mapped_column(Enum(ExportStatus, native_enum=False, length=20))
+    rows: Mapped[int] = mapped_column(default=0)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ExportChunk(TenantScoped, Base):
+    """Consecutive rows of an export's file; ``after``: the key the next chunk starts after."""
+
+    __tablename__ = "export_chunks"
+
+    export_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("exports.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    rows: Mapped[int]
+    after: Mapped[str | None] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)

@@ -3,9 +3,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from herald.dataops.models import ImportKind, ImportStatus
+from herald.customers.schemas import CustomerFilter
+from herald.dataops.models import ExportKind, ExportStatus, ImportKind, ImportStatus
+from herald.newsletter.models import SubscriberStatus
 
 
 class MappingIn(BaseModel):
@@ -60,3 +62,51 @@ class ImportFields(BaseModel):
     kind: ImportKind
     fields: dict[str, str] = Field(description="each field and what it takes")
     patterns: dict[str, str] = Field(description="fields named by a pattern")
+
+
+class CustomerSelection(CustomerFilter):
+    model_config = ConfigDict(extra="forbid")
+
+
+MAX_LISTED_IDS = 10_000
+
+
+class ExportIn(BaseModel):
+    """Customers: those the filter selects (a saved segment with ``filter.segment``), or the
+    ids listed; by default every live customer. Subscribers: by status and topic."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ExportKind
+    filter: CustomerSelection | None = None
+    customer_ids: list[uuid.UUID] | None = Field(
+        default=None, min_length=1, max_length=MAX_LISTED_IDS
+    )
+    subscriber_status: SubscriberStatus | None = None
+    topic: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> ExportIn:
+        if self.filter is not None and self.customer_ids is not None:
+            raise ValueError("give a filter or customer_ids, not both")
+        customer_fields = self.filter is not None or self.customer_ids is not None
+        subscriber_fields = self.subscriber_status is not None or self.topic is not None
+        if self.kind is ExportKind.customers and subscriber_fields:
+            raise ValueError("subscriber_status and topic select subscribers")
+        if self.kind is ExportKind.subscribers and customer_fields:
+            raise ValueError("filter and customer_ids select customers")
+        return self
+
+
+class ExportOut(BaseModel):
+    id: uuid.UUID
+    kind: ExportKind
+    status: ExportStatus
+    rows: int = Field(description="rows written so far")
+    download_url: str | None = Field(description="while ready: the file, no key needed")
+    run_id: str
+    created_by: str
+    created_at: datetime
+    finished_at: datetime | None
+    expires_at: datetime | None
+    error: str | None

@@ -14,8 +14,8 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from herald.customers.models import CustomerActivity, CustomerNote
-from herald.customers.schemas import CustomerPage, CustomerQuery
-from herald.customers.service import get_customer, list_customers
+from herald.customers.schemas import CustomerFilter, CustomerPage, CustomerQuery
+from herald.customers.service import filter_conditions, get_customer, list_customers
 from herald.db import utcnow
 from herald.events.models import Event
 from herald.inquiries.models import Inquiry
@@ -130,6 +130,14 @@ def customer_list(session: Session, query: CustomerQuery) -> CustomerPage:
     if query.segment:
         members_of = matching(session, rule_of(get_segment(session, query.segment)))
     return list_customers(session, query, members_of=members_of)
+
+
+def selected(session: Session, selection: CustomerFilter) -> list[ColumnElement[bool]]:
+    """The conditions of the customers a filter selects, a saved segment's rule included."""
+    conditions = filter_conditions(selection)
+    if selection.segment:
+        conditions.append(matching(session, rule_of(get_segment(session, selection.segment))))
+    return conditions
 
 
 def segments_of(session: Session, customer_id: uuid.UUID) -> list[CustomerSegment]:

@@ -1,0 +1,399 @@
+"""Exports: the customer or subscriber list as a CSV file, written by an ``ExportRun`` a chunk
+at a time, downloaded through an expiring link, deleted when it expires.
+
+Each chunk is one activity and one transaction that stores the chunk under its sequence
+number: a retried activity finds its chunk written and answers from it, so no row is written
+twice. Every text cell is made safe for spreadsheets (``spreadsheet_safe``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy.orm import Session
+
+from herald.customers.models import (
+    Customer,
+    CustomerAddress,
+    CustomerBusiness,
+    CustomerGroup,
+    CustomerGroupMember,
+    CustomerPhone,
+    CustomerTag,
+)
+from herald.dataops.contracts import (
+    EXPORT_CHUNK_ROWS,
+    EXPORT_WORKFLOW,
+    ExportChunkDone,
+    ExportEnd,
+    ExportRunInput,
+)
+from herald.dataops.csvfiles import CsvChunks
+from herald.dataops.models import DataExport, ExportChunk, ExportKind, ExportStatus
+from herald.dataops.schemas import CustomerSelection, ExportIn, ExportOut
+from herald.db import one_of, session_organization, utcnow
+from herald.errors import Conflict, NotFound
+from herald.loyalty.models import LoyaltyAccount, LoyaltyTier
+from herald.messaging.models import Channel, Consent
+from herald.messaging.unsubscribe import Links
+from herald.newsletter.models import Subscriber
+from herald.orders.money import CENT
+from herald.profiles.service import selected
+from herald.temporal import WorkflowStart, tenant_workflow_id
+
+DOWNLOAD = b"export-download:v1"
+
+CUSTOMER_COLUMNS = [
+    "id",
+    "external_id",
+    "name",
+    "email",
+    "phone",
+    "country",
+    "city",
+    "birthday",
+    "locale",
+    "timezone",
+    "tags",
+    "groups",
+    "company",
+    "tax_id",
+    "orders",
+    "lifetime_value",
+    "last_order_at",
+    "points",
+    "tier",
+    "email_consent",
+    "sms_consent",
+    "created_at",
+    "deleted_at",
+]
+SUBSCRIBER_COLUMNS = [
+    "id",
+    "email",
+    "status",
+    "topics",
+    "locale",
+    "customer_id",
+    "source",
+    "created_at",
+    "confirmed_at",
+    "unsubscribed_at",
+]
+
+
+def _run_id(export: DataExport) -> str:
+    return tenant_workflow_id(EXPORT_WORKFLOW, export.organization_id, export.id)
+
+
+def create(session: Session, data: ExportIn, *, actor: str, keep_seconds: float) -> WorkflowStart:
+    """Record the export (a segment named in the filter must exist); the run that writes it."""
+    if data.filter is not None:
+        selected(session, data.filter)  # an unknown segment is refused now, not in the run
+    export = DataExport(
+        id=uuid.uuid4(),
+        organization_id=session_organization(session),
+        kind=data.kind,
+        selection=data.model_dump(mode="json", exclude={"kind"}, exclude_none=True),
+        status=ExportStatus.running,
+        created_by=actor,
+        created_at=utcnow(),
+    )
+    session.add(export)
+    session.commit()
+    return WorkflowStart(
+        workflow=EXPORT_WORKFLOW,
+        workflow_id=_run_id(export),
+        arg=ExportRunInput(
+            organization_id=export.organization_id,
+            export_id=export.id,
+            keep_seconds=keep_seconds,
+        ),
+        organization_id=export.organization_id,
+        customer_id=None,
+        summary=f"Export {export.id} ({export.kind.value})",
+    )
+
+
+def _get(session: Session, export_id: uuid.UUID) -> DataExport:
+    export = session.get(DataExport, export_id)
+    if export is None:
+        raise NotFound("no such export")
+    return export
+
+
+def get_export(session: Session, export_id: uuid.UUID, links: Links) -> ExportOut:
+    export = _get(session, export_id)
+    url = None
+    if export.status is ExportStatus.ready:
+        token = links.customer_token(DOWNLOAD, export.organization_id, export.id)
+        url = f"{links.public_url}/v1/exports/{export.id}/file?token={token}"
+    return ExportOut(
+        id=export.id,
+        kind=export.kind,
+        status=export.status,
+        rows=export.rows,
+        download_url=url,
+        run_id=_run_id(export),
+        created_by=export.created_by,
+        created_at=export.created_at,
+        finished_at=export.finished_at,
+        expires_at=export.expires_at,
+        error=export.error,
+    )
+
+
+def running_run(session: Session, export_id: uuid.UUID) -> str:
+    export = _get(session, export_id)
+    if export.status is not ExportStatus.running:
+        raise Conflict(f"the export is {export.status.value}: nothing to cancel")
+    return _run_id(export)
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+def write_chunk(session: Session, run: ExportRunInput) -> ExportChunkDone:
+    """The chunk ``run.seq``: written now, or found written by an earlier attempt."""
+    done = session.get(ExportChunk, (run.export_id, run.seq))
+    if done is not None:
+        return ExportChunkDone(rows=done.rows, after=done.after)
+    export = _get(session, run.export_id)
+    out = CsvChunks()
+    if run.seq == 0:
+        kind = export.kind
+        out.write(list(CUSTOMER_COLUMNS if kind is ExportKind.customers else SUBSCRIBER_COLUMNS))
+    after = uuid.UUID(run.after) if run.after else None
+    if export.kind is ExportKind.customers:
+        last = _customer_rows(session, export.selection, after, out)
+    else:
+        last = _subscriber_rows(session, export.selection, after, out)
+    rows, next_after = last
+    session.add(
+        ExportChunk(
+            export_id=export.id,
+            seq=run.seq,
+            rows=rows,
+            after=str(next_after) if next_after else None,
+            text=out.take(),
+        )
+    )
+    export.rows += rows
+    session.commit()
+    return ExportChunkDone(rows=rows, after=str(next_after) if next_after else None)
+
+
+def _customer_conditions(session: Session, selection: dict[str, Any]) -> list[ColumnElement[bool]]:
+    if "customer_ids" in selection:
+        return [one_of(session, Customer.id, [uuid.UUID(i) for i in selection["customer_ids"]])]
+    return selected(session, CustomerSelection.model_validate(selection.get("filter", {})))
+
+
+def _customer_rows(
+    session: Session, selection: dict[str, Any], after: uuid.UUID | None, out: CsvChunks
+) -> tuple[int, uuid.UUID | None]:
+    """A chunk of customers in id order: their rows, read in one query per related table."""
+    query = (
+        select(
+            Customer.id,
+            Customer.external_id,
+            Customer.name,
+            Customer.primary_email,
+            Customer.country,
+            Customer.birthday,
+            Customer.locale,
+            Customer.timezone,
+            Customer.orders_count,
+            Customer.lifetime_value,
+            Customer.last_order_at,
+            Customer.created_at,
+            Customer.deleted_at,
+        )
+        .where(*_customer_conditions(session, selection))
+        .order_by(Customer.id)
+        .limit(EXPORT_CHUNK_ROWS)
+    )
+    if after is not None:
+        query = query.where(Customer.id > after)
+    customers = session.execute(query).all()
+    if not customers:
+        return 0, None
+    ids = [c.id for c in customers]
+
+    def by_customer(*columns: Any, where: Any = None) -> dict[uuid.UUID, Any]:
+        stmt = select(*columns).where(one_of(session, columns[0], ids))
+        if where is not None:
+            stmt = stmt.where(where)
+        return {row[0]: row[1:] for row in session.execute(stmt)}
+
+    def lists(key: Any, value: Any, *joins: Any) -> dict[uuid.UUID, list[str]]:
+        stmt = select(key, value)
+        for target, on in joins:
+            stmt = stmt.join(target, on)
+        found: dict[uuid.UUID, list[str]] = defaultdict(list)
+        for customer_id, item in session.execute(
+            stmt.where(one_of(session, key, ids)).order_by(value)
+        ):
+            found[customer_id].append(item)
+        return found
+
+    phones = by_customer(
+        CustomerPhone.customer_id, CustomerPhone.phone, where=CustomerPhone.is_primary
+    )
+    cities = by_customer(
+        CustomerAddress.customer_id, CustomerAddress.city, where=CustomerAddress.is_primary
+    )
+    businesses = by_customer(
+        CustomerBusiness.customer_id, CustomerBusiness.legal_name, CustomerBusiness.tax_id
+    )
+    accounts = {
+        customer_id: (balance, tier)
+        for customer_id, balance, tier in session.execute(
+            select(LoyaltyAccount.customer_id, LoyaltyAccount.balance, LoyaltyTier.name)
+            .outerjoin(LoyaltyTier, LoyaltyTier.id == LoyaltyAccount.tier_id)
+            .where(one_of(session, LoyaltyAccount.customer_id, ids))
+        )
+    }
+    consents = {
+        (customer_id, channel): status.value
+        for customer_id, channel, status in session.execute(
+            select(Consent.customer_id, Consent.channel, Consent.status).where(
+                one_of(session, Consent.customer_id, ids),
+                Consent.channel.in_([Channel.email, Channel.sms]),
+            )
+        )
+    }
+    tags = lists(CustomerTag.customer_id, CustomerTag.tag)
+    groups = lists(
+        CustomerGroupMember.customer_id,
+        CustomerGroup.key,
+        (CustomerGroup, CustomerGroup.id == CustomerGroupMember.group_id),
+    )
+    for c in customers:
+        company, tax_id = businesses.get(c.id, (None, None))
+        balance, tier = accounts.get(c.id, (0, None))
+        out.write(
+            [
+                str(c.id),
+                c.external_id,
+                c.name,
+                c.primary_email,
+                (phones.get(c.id) or (None,))[0],
+                c.country,
+                (cities.get(c.id) or (None,))[0],
+                c.birthday.isoformat() if c.birthday else None,
+                c.locale,
+                c.timezone,
+                ", ".join(tags.get(c.id, [])),
+                ", ".join(groups.get(c.id, [])),
+                company,
+                tax_id,
+                c.orders_count,
+                Decimal(c.lifetime_value or 0).quantize(CENT),
+                c.last_order_at.isoformat() if c.last_order_at else None,
+                balance,
+                tier,
+                consents.get((c.id, Channel.email)),
+                consents.get((c.id, Channel.sms)),
+                c.created_at.isoformat(),
+                c.deleted_at.isoformat() if c.deleted_at else None,
+            ]
+        )
+    more = len(customers) == EXPORT_CHUNK_ROWS
+    return len(customers), customers[-1].id if more else None
+
+
+def _subscriber_rows(
+    session: Session, selection: dict[str, Any], after: uuid.UUID | None, out: CsvChunks
+) -> tuple[int, uuid.UUID | None]:
+    query = select(Subscriber).order_by(Subscriber.id).limit(EXPORT_CHUNK_ROWS)
+    if after is not None:
+        query = query.where(Subscriber.id > after)
+    if "subscriber_status" in selection:
+        query = query.where(Subscriber.status == selection["subscriber_status"])
+    subscribers = list(session.scalars(query))
+    topic = selection.get("topic")
+    for s in subscribers:
+        if topic is not None and topic not in s.topics:
+            continue
+        out.write(
+            [
+                str(s.id),
+                s.email,
+                s.status.value,
+                ", ".join(s.topics),
+                s.locale,
+                str(s.customer_id) if s.customer_id else None,
+                s.source,
+                s.created_at.isoformat(),
+                s.confirmed_at.isoformat() if s.confirmed_at else None,
+                s.unsubscribed_at.isoformat() if s.unsubscribed_at else None,
+            ]
+        )
+    more = len(subscribers) == EXPORT_CHUNK_ROWS
+    written = sum(1 for s in subscribers if topic is None or topic in s.topics)
+    return written, subscribers[-1].id if more else None
+
+
+def end(session: Session, ended: ExportEnd) -> None:
+    export = _get(session, ended.export_id)
+    if ended.error is not None:
+        export.status, export.error = ExportStatus.failed, ended.error
+    elif ended.cancelled:
+        export.status = ExportStatus.cancelled
+    else:
+        export.status = ExportStatus.ready
+        export.expires_at = utcnow() + timedelta(seconds=ended.keep_seconds)
+    export.finished_at = utcnow()
+    if export.status is not ExportStatus.ready:
+        session.execute(delete(ExportChunk).where(ExportChunk.export_id == export.id))
+    session.commit()
+
+
+def expire(session: Session, export_id: uuid.UUID) -> None:
+    """Delete the file: its link opens nothing more."""
+    export = _get(session, export_id)
+    session.execute(delete(ExportChunk).where(ExportChunk.export_id == export.id))
+    if export.status is ExportStatus.ready:
+        export.status = ExportStatus.expired
+    session.commit()
+
+
+# -- the download --------------------------------------------------------------------------------
+
+
+def download_organization(
+    session: Session, export_id: uuid.UUID, token: str, links: Links
+) -> uuid.UUID:
+    """The organization whose export the link opens (an unscoped read: the link carries no key);
+    a forged, foreign or expired link is a 404, as if there were no export."""
+    export = session.get(DataExport, export_id)
+    if export is None:
+        raise NotFound("no such export")
+    if links.read_customer_token(DOWNLOAD, export.organization_id, token) != export.id:
+        raise NotFound("no such export")
+    if export.status is not ExportStatus.ready or (
+        export.expires_at is not None and export.expires_at <= utcnow()
+    ):
+        raise NotFound("the file is not ready, or its link has expired")
+    return export.organization_id
+
+
+def file_chunks(session: Session, export_id: uuid.UUID) -> Iterator[str]:
+    seq = 0
+    while True:
+        text = session.scalar(
+            select(ExportChunk.text).where(
+                ExportChunk.export_id == export_id, ExportChunk.seq == seq
+            )
+        )
+        if text is None:
+            return
+        yield text
+        seq += 1
