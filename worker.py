@@ -39,7 +39,7 @@ from herald.settings import Settings, get_settings
 from herald.temporal import connect, ensure_search_attributes
 from workflows.birthdays import BirthdayReward, BirthdayRewards
 from workflows.campaigns import CampaignSend
-from workflows.dataops import ExportRun, ImportRun
+from workflows.dataops import BulkActionRun, ExportRun, ImportRun
 from workflows.inquiries import InquiryFollowUp
 from workflows.journeys import JourneyRun
 from workflows.loyalty import (
@@ -73,6 +73,7 @@ WORKFLOWS = [
     RefreshCustomerFigures,
     ImportRun,
     ExportRun,
+    BulkActionRun,
 ]
 # Activities are synchronous database work: they run on this many threads.
 ACTIVITY_THREADS = 32

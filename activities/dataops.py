@@ -6,8 +6,11 @@ from typing import Any
 from temporalio import activity
 
 from herald.database import Database
-from herald.dataops import exports, imports
+from herald.dataops import bulk, exports, imports
 from herald.dataops.contracts import (
+    BulkBatchDone,
+    BulkEnd,
+    BulkRunInput,
     ExportChunkDone,
     ExportEnd,
     ExportRunInput,
@@ -28,6 +31,9 @@ class DataActivities:
             self.write_export_chunk,
             self.end_export,
             self.expire_export,
+            self.snapshot_bulk,
+            self.bulk_batch,
+            self.end_bulk,
         ]
 
     @activity.defn
@@ -54,3 +60,18 @@ class DataActivities:
     def expire_export(self, end: ExportEnd) -> None:
         with self._db.session(end.organization_id) as session:
             exports.expire(session, end.export_id)
+
+    @activity.defn
+    def snapshot_bulk(self, run: BulkRunInput) -> int:
+        with self._db.session(run.organization_id) as session:
+            return bulk.snapshot(session, run)
+
+    @activity.defn
+    def bulk_batch(self, run: BulkRunInput) -> BulkBatchDone:
+        with self._db.session(run.organization_id) as session:
+            return bulk.bulk_batch(session, run)
+
+    @activity.defn
+    def end_bulk(self, end: BulkEnd) -> None:
+        with self._db.session(end.organization_id) as session:
+            bulk.end(session, end)

@@ -15,6 +15,7 @@ from api.problems import install_problem_handlers
 from api.requestlog import RequestIds
 from api.routers import (
     api_keys,
+    bulk_actions,
     campaigns,
     customer_groups,
     customers,
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         privacy,
         imports,
         exports,
+        bulk_actions,
         products,
         loyalty,
         runs,

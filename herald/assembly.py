@@ -8,7 +8,7 @@ from herald.access.models import Role
 from herald.access.permissions import Permission, allows
 from herald.campaigns.contracts import CAMPAIGN_WORKFLOW
 from herald.database import Database
-from herald.dataops.contracts import EXPORT_WORKFLOW, IMPORT_WORKFLOW
+from herald.dataops.contracts import BULK_WORKFLOW, EXPORT_WORKFLOW, IMPORT_WORKFLOW
 from herald.events.dispatch import EventDispatcher
 from herald.events.reactions import Reaction
 from herald.inquiries.contracts import FOLLOW_UP_WORKFLOW
@@ -69,6 +69,7 @@ RUN_READERS: dict[str, Permission] = {
     REFRESH_FIGURES_WORKFLOW: Permission.customers_read,
     IMPORT_WORKFLOW: Permission.data_import,
     EXPORT_WORKFLOW: Permission.data_export,
+    BULK_WORKFLOW: Permission.customers_read,
 }
 
 

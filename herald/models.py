@@ -14,7 +14,14 @@ from herald.customers.models import (
     CustomerPhone,
     CustomerTag,
 )
-from herald.dataops.models import DataExport, DataImport, ExportChunk, ImportRow
+from herald.dataops.models import (
+    BulkAction,
+    BulkTarget,
+    DataExport,
+    DataImport,
+    ExportChunk,
+    ImportRow,
+)
 from herald.db import Base
 from herald.events.models import Event
 from herald.inquiries.models import Inquiry, InquiryEntry, InquirySettings
@@ -48,6 +55,8 @@ from herald.segments.models import Segment, SegmentMembership
 __all__ = [
     "ApiKey",
     "Base",
+    "BulkAction",
+    "BulkTarget",
     "Campaign",
     "CampaignRecipient",
     "Consent",

@@ -1,5 +1,6 @@
 """ImportRun: a dry run or an import of an uploaded file, a batch of rows per activity.
-ExportRun: a list written as a file, a chunk per activity, deleted when it expires."""
+ExportRun: a list written as a file, a chunk per activity, deleted when it expires.
+BulkActionRun: one change made to many customers, a batch per activity."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
-from workflows.policies import DB_RETRY, DB_TIMEOUT
+from workflows.policies import DB_RETRY, DB_TIMEOUT, SWEEP_TIMEOUT
 
 with workflow.unsafe.imports_passed_through():
     from activities.dataops import DataActivities
     from herald.dataops.contracts import (
+        BULK_WORKFLOW,
         CANCEL_SIGNAL,
         EXPORT_WORKFLOW,
         IMPORT_WORKFLOW,
+        BulkEnd,
+        BulkRunInput,
         ExportEnd,
         ExportRunInput,
         ImportEnd,
@@ -123,3 +127,50 @@ class ExportRun:
                 retry_policy=DB_RETRY,
             )
         return written
+
+
+@workflow.defn(name=BULK_WORKFLOW)
+class BulkActionRun:
+    """Fixes who the action is for, then acts a batch per activity; ``cancel`` stops after
+    the batch under way (the customers done stay done)."""
+
+    def __init__(self) -> None:
+        self._cancelled = False
+
+    @workflow.signal(name=CANCEL_SIGNAL)
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    @workflow.run
+    async def run(self, run: BulkRunInput) -> None:
+        end = BulkEnd(organization_id=run.organization_id, bulk_id=run.bulk_id)
+        try:
+            await workflow.execute_activity_method(
+                DataActivities.snapshot_bulk,
+                run,
+                start_to_close_timeout=SWEEP_TIMEOUT,
+                retry_policy=DB_RETRY,
+            )
+            while not self._cancelled:
+                batch = await workflow.execute_activity_method(
+                    DataActivities.bulk_batch,
+                    run,
+                    start_to_close_timeout=DB_TIMEOUT,
+                    retry_policy=DB_RETRY,
+                )
+                if batch.last is None:
+                    break
+                run = run.model_copy(update={"after": batch.last})
+                if workflow.info().is_continue_as_new_suggested():
+                    workflow.continue_as_new(run)
+            end.cancelled = self._cancelled
+        except ActivityError as failure:
+            cause = failure.cause
+            end.error = cause.message if isinstance(cause, FailureError) else failure.message
+        await workflow.execute_activity_method(
+            DataActivities.end_bulk, end, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
+        )
+        if end.error is not None:
+            raise ApplicationError(
+                f"the bulk action failed: {end.error}", type="BulkActionFailed", non_retryable=True
+            )

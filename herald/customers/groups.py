@@ -17,7 +17,7 @@ from herald.errors import InvalidInput, NotFound
 MAX_GROUPS_LISTED = 500
 
 
-def _group(session: Session, key: str) -> CustomerGroup:
+def group_by_key(session: Session, key: str) -> CustomerGroup:
     group = session.scalar(select(CustomerGroup).where(CustomerGroup.key == key))
     if group is None:
         raise NotFound("no such customer group")
@@ -52,11 +52,11 @@ def list_groups(session: Session) -> list[GroupOut]:
 
 
 def get_group(session: Session, key: str) -> GroupOut:
-    return _out(session, _group(session, key))
+    return _out(session, group_by_key(session, key))
 
 
 def update_group(session: Session, key: str, data: GroupUpdate) -> GroupOut:
-    group = _group(session, key)
+    group = group_by_key(session, key)
     for field, value in data.model_dump(exclude_unset=True).items():
         setattr(
             group, field, value if value is not None or field == "kind" else getattr(group, field)
@@ -66,13 +66,13 @@ def update_group(session: Session, key: str, data: GroupUpdate) -> GroupOut:
 
 
 def delete_group(session: Session, key: str) -> None:
-    session.delete(_group(session, key))
+    session.delete(group_by_key(session, key))
     session.commit()
 
 
 def add_members(session: Session, key: str, data: GroupMembersIn) -> GroupOut:
     """Add customers to the group (those already in it stay, once)."""
-    group = _group(session, key)
+    group = group_by_key(session, key)
     wanted = set(data.customer_ids)
     found = set(
         session.scalars(
@@ -97,7 +97,7 @@ def add_members(session: Session, key: str, data: GroupMembersIn) -> GroupOut:
 
 
 def remove_member(session: Session, key: str, customer_id: uuid.UUID) -> None:
-    group = _group(session, key)
+    group = group_by_key(session, key)
     removed = session.execute(
         delete(CustomerGroupMember)
         .where(

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 from temporalio.service import RPCError, RPCStatusCode
 
-from herald.dataops import exports, imports
-from herald.dataops.contracts import CANCEL_SIGNAL, ExportRunInput, ImportEnd
+from herald.dataops import bulk, exports, imports
+from herald.dataops.contracts import CANCEL_SIGNAL, BulkRunInput, ExportRunInput, ImportEnd
 from herald.dataops.models import ImportKind
-from herald.dataops.schemas import ExportIn, ExportOut, ImportOut
+from herald.dataops.schemas import BulkIn, BulkOut, ExportIn, ExportOut, ImportOut
 from herald.errors import Conflict
 from herald.runtime import Runtime
 
@@ -124,3 +124,37 @@ async def export_file(runtime: Runtime, export_id: uuid.UUID, token: str) -> Ite
             yield from exports.file_chunks(session, export_id)
 
     return chunks()
+
+
+async def start_bulk(
+    runtime: Runtime, organization_id: uuid.UUID, data: BulkIn, actor: str
+) -> BulkOut:
+    start = await runtime.in_org(organization_id, lambda s: bulk.create(s, data, actor=actor))
+    await runtime.start_run(start)
+    assert isinstance(start.arg, BulkRunInput)
+    bulk_id = start.arg.bulk_id
+    return await runtime.in_org(organization_id, lambda s: bulk.get_bulk(s, bulk_id))
+
+
+async def get_bulk(runtime: Runtime, organization_id: uuid.UUID, bulk_id: uuid.UUID) -> BulkOut:
+    return await runtime.in_org(organization_id, lambda s: bulk.get_bulk(s, bulk_id))
+
+
+async def cancel_bulk(runtime: Runtime, organization_id: uuid.UUID, bulk_id: uuid.UUID) -> BulkOut:
+    workflow_id = await runtime.in_org(organization_id, lambda s: bulk.running_run(s, bulk_id))
+    await _signal_cancel(runtime, workflow_id)
+    return await runtime.in_org(organization_id, lambda s: bulk.get_bulk(s, bulk_id))
+
+
+async def bulk_report(
+    runtime: Runtime, organization_id: uuid.UUID, bulk_id: uuid.UUID
+) -> Iterator[str]:
+    """Each customer's outcome as CSV lines, read in a session of their own (iterate them on a
+    worker thread); an unknown action is a 404 before anything is streamed."""
+    await runtime.in_org(organization_id, lambda s: bulk.get_bulk(s, bulk_id))
+
+    def lines() -> Iterator[str]:
+        with runtime.db.session(organization_id) as session:
+            yield from bulk.report(session, bulk_id)
+
+    return lines()

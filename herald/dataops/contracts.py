@@ -61,3 +61,27 @@ class ExportEnd(BaseModel):
     keep_seconds: float = 0
     cancelled: bool = False
     error: str | None = None
+
+
+BULK_WORKFLOW = "BulkAction"
+# Customers one activity acts on in one transaction.
+BULK_BATCH = 500
+
+
+class BulkRunInput(BaseModel):
+    organization_id: uuid.UUID
+    bulk_id: uuid.UUID
+    actor: str
+    # The last position done (continue-as-new carries it).
+    after: int = -1
+
+
+class BulkBatchDone(BaseModel):
+    last: int | None  # None: no targets were left
+
+
+class BulkEnd(BaseModel):
+    organization_id: uuid.UUID
+    bulk_id: uuid.UUID
+    cancelled: bool = False
+    error: str | None = None

@@ -189,7 +189,9 @@ def write_chunk(session: Session, run: ExportRunInput) -> ExportChunkDone:
     return ExportChunkDone(rows=rows, after=str(next_after) if next_after else None)
 
 
-def _customer_conditions(session: Session, selection: dict[str, Any]) -> list[ColumnElement[bool]]:
+def customer_conditions(session: Session, selection: dict[str, Any]) -> list[ColumnElement[bool]]:
+    """The customers a stored selection names: its ids, or its filter (by default every live
+    customer)."""
     if "customer_ids" in selection:
         return [one_of(session, Customer.id, [uuid.UUID(i) for i in selection["customer_ids"]])]
     return selected(session, CustomerSelection.model_validate(selection.get("filter", {})))
@@ -215,7 +217,7 @@ def _customer_rows(
             Customer.created_at,
             Customer.deleted_at,
         )
-        .where(*_customer_conditions(session, selection))
+        .where(*customer_conditions(session, selection))
         .order_by(Customer.id)
         .limit(EXPORT_CHUNK_ROWS)
     )

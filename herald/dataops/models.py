@@ -134,3 +134,57 @@ class ExportChunk(TenantScoped, Base):
     rows: Mapped[int]
     after: Mapped[str | None] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(Text)
+
+
+class BulkActionKind(enum.StrEnum):
+    tag = "tag"
+    untag = "untag"
+    set_consent = "set_consent"
+    delete = "delete"
+    restore = "restore"
+    enroll = "enroll"
+    add_to_group = "add_to_group"
+    remove_from_group = "remove_from_group"
+
+
+class BulkStatus(enum.StrEnum):
+    running = "running"
+    done = "done"
+    cancelled = "cancelled"
+    failed = "failed"
+
+
+class BulkAction(TenantScoped, Base):
+    """One action on many customers: who they are is fixed when the run begins
+    (``bulk_targets``); ``counts`` adds up the targets' outcomes (``RowOutcome``)."""
+
+    __tablename__ = "bulk_actions"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    action: Mapped[BulkActionKind] = mapped_column(
+        Enum(BulkActionKind, native_enum=False, length=20)
+    )
+    # The tag, the consent, the journey's or the group's key.
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    selection: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[BulkStatus] = mapped_column(Enum(BulkStatus, native_enum=False, length=20))
+    total: Mapped[int | None]
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class BulkTarget(TenantScoped, Base):
+    __tablename__ = "bulk_targets"
+
+    bulk_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("bulk_actions.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[uuid.UUID]
+    outcome: Mapped[RowOutcome | None] = mapped_column(
+        Enum(RowOutcome, native_enum=False, length=10)
+    )
+    error: Mapped[str | None] = mapped_column(String(300))

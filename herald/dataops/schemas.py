@@ -2,11 +2,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from herald.customers.schemas import CustomerFilter
-from herald.dataops.models import ExportKind, ExportStatus, ImportKind, ImportStatus
+from herald.dataops.models import (
+    BulkActionKind,
+    BulkStatus,
+    ExportKind,
+    ExportStatus,
+    ImportKind,
+    ImportStatus,
+)
+from herald.messaging.schemas import ConsentIn
 from herald.newsletter.models import SubscriberStatus
 
 
@@ -109,4 +118,55 @@ class ExportOut(BaseModel):
     created_at: datetime
     finished_at: datetime | None
     expires_at: datetime | None
+    error: str | None
+
+
+class BulkIn(BaseModel):
+    """One action on the customers the filter selects (a saved segment with
+    ``filter.segment``; by default every live customer), or on the ids listed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: BulkActionKind
+    filter: CustomerSelection | None = None
+    customer_ids: list[uuid.UUID] | None = Field(
+        default=None, min_length=1, max_length=MAX_LISTED_IDS
+    )
+    tag: str | None = Field(default=None, min_length=1, max_length=64, description="tag, untag")
+    consent: ConsentIn | None = Field(default=None, description="set_consent: the channels named")
+    journey: str | None = Field(default=None, max_length=100, description="enroll: its key")
+    group: str | None = Field(default=None, max_length=100, description="a customer group's key")
+
+    @model_validator(mode="after")
+    def _what_the_action_takes(self) -> BulkIn:
+        if self.filter is not None and self.customer_ids is not None:
+            raise ValueError("give a filter or customer_ids, not both")
+        needs = {
+            BulkActionKind.tag: "tag",
+            BulkActionKind.untag: "tag",
+            BulkActionKind.set_consent: "consent",
+            BulkActionKind.enroll: "journey",
+            BulkActionKind.add_to_group: "group",
+            BulkActionKind.remove_from_group: "group",
+        }.get(self.action)
+        given = {n for n in ("tag", "consent", "journey", "group") if getattr(self, n) is not None}
+        if given != ({needs} if needs else set()):
+            wanted = f"takes {needs}" if needs else "takes no parameter"
+            raise ValueError(f"{self.action.value} {wanted}")
+        if self.tag is not None:
+            self.tag = self.tag.strip()
+        return self
+
+
+class BulkOut(BaseModel):
+    id: uuid.UUID
+    action: BulkActionKind
+    params: dict[str, Any]
+    status: BulkStatus
+    total: int | None = Field(description="customers selected (known once the run begins)")
+    progress: RowCounts = Field(description="updated: changed; unchanged: already so")
+    run_id: str
+    created_by: str
+    created_at: datetime
+    finished_at: datetime | None
     error: str | None

@@ -63,6 +63,14 @@ def journey_actions_for(session: Session, event: Event) -> list[WorkflowStart | 
     seen = JourneyEvent(
         id=event.id, type=event.type, properties=event.properties, occurred_at=event.occurred_at
     )
+    if event.type == MANUAL_ENROLLMENT:
+        # Enrolled by a bulk action: the journey it names, if it still takes entries.
+        return [
+            journey_start(journey, event.customer_id, seen)
+            for journey in journeys
+            if journey.key == event.properties.get("journey")
+            and journey.status is JourneyStatus.active
+        ]
     actions: list[WorkflowStart | WorkflowSignal] = []
     for journey in journeys:
         triggers = (
