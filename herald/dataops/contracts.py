@@ -63,7 +63,7 @@ class ExportEnd(BaseModel):
     error: str | None = None
 
 
-BULK_WORKFLOW = "BulkAction"
+BULK_WORKFLOW = "BulkActionRun"
 # Customers one activity acts on in one transaction.
 BULK_BATCH = 500
 
