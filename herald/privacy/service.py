@@ -27,6 +27,7 @@ from herald.customers.models import (
     CustomerNote,
 )
 from herald.customers.service import get_customer, log_activity, to_out
+from herald.dataops.erasure import forget_person
 from herald.db import insert_if_absent, session_organization, utcnow
 from herald.errors import Conflict
 from herald.events.models import Event
@@ -193,6 +194,11 @@ def erase_person(session: Session, customer_id: uuid.UUID, *, actor: str) -> Era
         .where(CustomerActivity.customer_id == customer_id)
         .values(changes={})
         .execution_options(synchronize_session=False)
+    )
+    forget_person(
+        session,
+        customer_id,
+        [*emails, *phones, *([customer.external_id] if customer.external_id else [])],
     )
     now = utcnow()
     customer.name = ""

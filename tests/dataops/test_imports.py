@@ -283,3 +283,28 @@ def test_bad_uploads_are_refused_and_imports_are_the_organizations_own(
             headers={**org.headers(role), "Content-Type": "text/csv"},
         )
         assert denied.status_code == 403
+
+
+def test_erasing_a_person_removes_their_rows_from_uploads_and_withdraws_exports_holding_them(
+    stack: Stack, org: Org
+) -> None:
+    h = org.headers()
+    text = "email,name,phone\nlan@example.com,Lan,+84912345678\nLAN@example.com,Lan again,12\n"
+    uploaded = upload(stack, org, text)
+    done = run(stack, org, uploaded["id"], "start", "imported")
+    assert done["result"]["created"] == 1 and done["result"]["failed"] == 1
+    [lan] = customers_named(stack, org, "lan@example.com")
+    started = stack.api.post("/v1/exports", json={"kind": "customers"}, headers=h)
+    export_id = started.json()["id"]
+    wait_until(
+        lambda: stack.api.get(f"/v1/exports/{export_id}", headers=h).json()["status"] == "ready"
+    )
+
+    erased = stack.api.post(f"/v1/customers/{lan['id']}/erase", headers=h)
+    assert erased.status_code == 200, erased.text
+    report = stack.api.get(f"/v1/imports/{uploaded['id']}/errors", headers=h).text
+    assert "lan@example.com" not in report.lower()
+    shown = stack.api.get(f"/v1/imports/{uploaded['id']}", headers=h).json()
+    assert shown["errors"] == []
+    withdrawn = stack.api.get(f"/v1/exports/{export_id}", headers=h).json()
+    assert withdrawn["status"] == "expired" and withdrawn["download_url"] is None
