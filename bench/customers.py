@@ -9,7 +9,10 @@ order figures kept on their row as Herald keeps them; written with COPY on the f
 vacuumed and analyzed, as autovacuum would) and reused after. Then P list pages (200) are asked
 of the service `GET /v1/customers` calls, each with a filter and a sort, half of them a later
 page through its cursor, and the stats `GET /v1/customers/stats` answers (a year by month) are
-timed three times. Prints a table and, last, one JSON line.
+timed three times. Last, the data operations: a CSV file of D customers (100,000; 20,000 with
+--quick) uploaded and imported into a new organization batch by batch, as an ``ImportRun``'s
+activities do, then exported as an ``ExportRun``'s activities write it. Prints a table and,
+last, one JSON line.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ from bench.stack import (  # noqa: E402
 from herald.customers.models import Customer  # noqa: E402
 from herald.customers.schemas import CustomerQuery  # noqa: E402
 from herald.database import Database  # noqa: E402
+from herald.dataops import exports, imports  # noqa: E402
+from herald.dataops.contracts import ExportRunInput, ImportRunInput  # noqa: E402
+from herald.dataops.models import ImportKind  # noqa: E402
+from herald.dataops.schemas import ExportIn  # noqa: E402
 from herald.events.models import Event  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
 from herald.orders.models import Order  # noqa: E402
@@ -142,11 +149,64 @@ def timed_pages(db: Database, org_id: uuid.UUID, pages: int) -> list[float]:
     return timings
 
 
+def import_file(rows: int) -> bytes:
+    lines = [
+        "Customer ID,Email,First Name,Last Name,Phone,Tags,Country,City,Address,Accepts Marketing"
+    ]
+    for n in range(rows):
+        phone = f"+849{n:08d}" if n % 2 else ""
+        lines.append(
+            f'b-{n},person{n}@example.com,First{n},Last{n},{phone},"bench, c{n % 10}",'
+            f"{COUNTRIES[n % len(COUNTRIES)]},City {n % 50},{n} Main Street,{'yes' if n % 3 else 'no'}"
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def data_operations(db: Database, rows: int) -> tuple[float, float]:
+    """Rows per second of an import of ``rows`` new customers (upload included) and of the
+    export of them all, each on a new organization."""
+    org_id = reused_organization(db, f"bench-dataops-{uuid.uuid4().hex[:8]}", "Data operations")
+    raw = import_file(rows)
+    started = time.perf_counter()
+    with db.session(org_id) as session:
+        uploaded = imports.upload(session, ImportKind.customers, "bench.csv", raw, actor="bench")
+    with db.session(org_id) as session:
+        imports.begin(session, uploaded.id, dry_run=False, actor="bench")
+    run = ImportRunInput(organization_id=org_id, import_id=uploaded.id, dry_run=False, actor="b")
+    while True:
+        with db.session(org_id) as session:
+            batch = imports.import_batch(session, run)
+        if batch.last_line is None:
+            break
+        run = run.model_copy(update={"after_line": batch.last_line})
+    import_s = time.perf_counter() - started
+    with db.session(org_id) as session:
+        done = imports.get_import(session, uploaded.id).result
+    assert done is not None and done.created == rows, done
+    started = time.perf_counter()
+    with db.session(org_id) as session:
+        start = exports.create(session, ExportIn(kind="customers"), actor="bench", keep_seconds=60)
+    chunk = start.arg
+    assert isinstance(chunk, ExportRunInput)
+    written = 0
+    while True:
+        with db.session(org_id) as session:
+            page = exports.write_chunk(session, chunk)
+        written += page.rows
+        if page.after is None:
+            break
+        chunk = chunk.model_copy(update={"seq": chunk.seq + 1, "after": page.after})
+    export_s = time.perf_counter() - started
+    assert written == rows, written
+    return rows / import_s, rows / export_s
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="100,000 customers, not 1,000,000")
     parser.add_argument("--customers", type=int)
     parser.add_argument("--pages", type=int, default=200)
+    parser.add_argument("--data-rows", type=int, help="rows imported and exported")
     args = parser.parse_args()
     total = args.customers or (100_000 if args.quick else 1_000_000)
     console = Console(stderr=True)
@@ -164,6 +224,8 @@ def main() -> None:
             started = time.perf_counter()
             customer_stats(session)
             stats_timings.append(time.perf_counter() - started)
+    data_rows = args.data_rows or (20_000 if args.quick else 100_000)
+    import_rate, export_rate = data_operations(db, data_rows)
     db.dispose()
     figures = {
         "customers": customers,
@@ -172,6 +234,9 @@ def main() -> None:
         "list_p50_ms": round(1000 * statistics.median(pages), 1),
         "list_p99_ms": round(1000 * pages[min(len(pages) - 1, int(0.99 * len(pages)))], 1),
         "stats_s": round(statistics.median(stats_timings), 3),
+        "data_rows": data_rows,
+        "import_rows_per_s": round(import_rate),
+        "export_rows_per_s": round(export_rate),
     }
     table = Table(title=f"customer list and stats, {customers:,} customers, {orders:,} orders")
     table.add_column("figure")
@@ -179,6 +244,12 @@ def main() -> None:
     table.add_row("list page with a filter and a sort, p50 (ms)", f"{figures['list_p50_ms']}")
     table.add_row("list page with a filter and a sort, p99 (ms)", f"{figures['list_p99_ms']}")
     table.add_row("stats, a year by month (s, median of 3)", f"{figures['stats_s']}")
+    table.add_row(
+        f"import of {data_rows:,} customers (rows/s)", f"{figures['import_rows_per_s']:,}"
+    )
+    table.add_row(
+        f"export of {data_rows:,} customers (rows/s)", f"{figures['export_rows_per_s']:,}"
+    )
     Console().print(table)
     print(json.dumps(figures))
 
