@@ -47,7 +47,7 @@ from herald.customers.models import Customer  # noqa: E402
 from herald.customers.schemas import CustomerQuery  # noqa: E402
 from herald.database import Database  # noqa: E402
 from herald.dataops import exports, imports  # noqa: E402
-from herald.dataops.contracts import ExportRunInput, ImportRunInput  # noqa: E402
+from herald.dataops.contracts import ExportRunInput, ImportEnd, ImportRunInput  # noqa: E402
 from herald.dataops.models import ImportKind  # noqa: E402
 from herald.dataops.schemas import ExportIn  # noqa: E402
 from herald.events.models import Event  # noqa: E402
@@ -179,6 +179,10 @@ def data_operations(db: Database, rows: int) -> tuple[float, float]:
         if batch.last_line is None:
             break
         run = run.model_copy(update={"after_line": batch.last_line})
+    with db.session(org_id) as session:
+        imports.end(
+            session, ImportEnd(organization_id=org_id, import_id=uploaded.id, dry_run=False)
+        )
     import_s = time.perf_counter() - started
     with db.session(org_id) as session:
         done = imports.get_import(session, uploaded.id).result

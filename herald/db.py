@@ -22,6 +22,7 @@ from sqlalchemy import (
     Dialect,
     ForeignKey,
     MetaData,
+    String,
     Uuid,
     any_,
     bindparam,
@@ -230,6 +231,28 @@ def _period_start_sqlite(element: period_start, compiler: Any, **kw: Any) -> str
     return f"date({compiler.process(moment, **kw)}{shift[element.unit]})"
 
 
+class joined_text(FunctionElement[str]):
+    """The values of a text column over a group, joined by ", " in their order, in either
+    dialect (an aggregate: ``select(joined_text(Tag.tag)).where(...)``)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(joined_text, "postgresql")
+def _joined_text_postgresql(element: joined_text, compiler: Any, **kw: Any) -> str:
+    (column,) = list(element.clauses)
+    value = compiler.process(column, **kw)
+    return f"string_agg({value}, ', ' ORDER BY {value})"
+
+
+@compiles(joined_text, "sqlite")
+def _joined_text_sqlite(element: joined_text, compiler: Any, **kw: Any) -> str:
+    # SQLite joins in the order rows are read: an index on the column gives its order.
+    (column,) = list(element.clauses)
+    return f"group_concat({compiler.process(column, **kw)}, ', ')"
+
+
 def analyze(session: Session, model: type[Base]) -> None:
     """Refresh PostgreSQL's statistics of a table that just grew by many rows, so the next
     queries are planned for its real size (SQLite plans without them)."""
@@ -248,21 +271,25 @@ def one_of(
     return column.in_(values)
 
 
-def insert_rows(session: Session, model: type[Base], objects: Sequence[Base]) -> None:
-    """New objects of ``model``, never added to the session, written in its transaction:
-    COPY on PostgreSQL (the fastest bulk write: no statement to build or parse, half the time
-    of a multi-row INSERT), one multi-row INSERT elsewhere. Either way the unit of work, which
-    would cascade, track and flush each object, is left out. Values go through the columns'
-    own bind processing; a duplicate key is an IntegrityError either way."""
+def insert_rows(
+    session: Session, model: type[Base], objects: Sequence[Base] | Sequence[dict[str, Any]]
+) -> None:
+    """New rows of ``model`` (objects never added to the session, or dicts of column values),
+    written in its transaction: COPY on PostgreSQL (the fastest bulk write: no statement to
+    build or parse, half the time of a multi-row INSERT), one multi-row INSERT elsewhere.
+    Either way the unit of work, which would cascade, track and flush each object, is left out.
+    A value not given takes the column's Python-side default, as a flush would give it; values
+    go through the columns' own bind processing; a duplicate key is an IntegrityError."""
     if not objects:
         return
     keys = [(attribute.key, attribute.columns[0]) for attribute in inspect(model).column_attrs]
+    values = _row_values(keys)
     bind = session.connection()
     if bind.dialect.name != "postgresql":
-        rows = [{key: getattr(obj, key) for key, _ in keys} for obj in objects]
+        rows = [dict(zip([key for key, _ in keys], values(obj), strict=True)) for obj in objects]
         session.execute(insert(model), rows)
         return
-    processors = [(key, _copy_processor(column, bind.dialect)) for key, column in keys]
+    processors = [_copy_processor(column, bind.dialect) for _, column in keys]
     names = ", ".join(f'"{column.name}"' for _, column in keys)
     raw = bind.connection.dbapi_connection
     assert isinstance(raw, psycopg.Connection)
@@ -270,9 +297,32 @@ def insert_rows(session: Session, model: type[Base], objects: Sequence[Base]) ->
     try:
         with raw.cursor() as cursor, cursor.copy(statement) as copy:
             for obj in objects:
-                copy.write_row([process(getattr(obj, key)) for key, process in processors])
+                copy.write_row(
+                    [process(v) for process, v in zip(processors, values(obj), strict=True)]
+                )
     except psycopg.errors.IntegrityError as exc:
         raise IntegrityError(statement, None, exc) from exc
+
+
+def _row_values(
+    keys: Sequence[tuple[str, ColumnElement[Any]]],
+) -> Callable[[Base | dict[str, Any]], list[Any]]:
+    """Reads a row's values in column order; a value not set takes the column's default."""
+    defaults: list[Any] = [getattr(column, "default", None) for _, column in keys]
+
+    def default_of(default: Any) -> Any:
+        if default is None or default.is_sequence or default.is_clause_element:
+            return None
+        return default.arg(None) if default.is_callable else default.arg
+
+    def values(obj: Base | dict[str, Any]) -> list[Any]:
+        given = obj if isinstance(obj, dict) else obj.__dict__
+        return [
+            given[key] if key in given else default_of(default)
+            for (key, _), default in zip(keys, defaults, strict=True)
+        ]
+
+    return values
 
 
 def _copy_processor(column: ColumnElement[Any], dialect: Dialect) -> Callable[[Any], Any]:

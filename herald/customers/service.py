@@ -22,6 +22,7 @@ from herald.customers.models import (
     CustomerNote,
     CustomerPhone,
     CustomerTag,
+    month_day,
 )
 from herald.customers.schemas import (
     ActivityOut,
@@ -100,19 +101,98 @@ def to_out(customer: Customer) -> CustomerOut:
     )
 
 
-def _set_emails(customer: Customer, emails: list[EmailIn]) -> None:
-    customer.emails = [
-        CustomerEmail(email=e.address.lower(), is_primary=e.primary, position=i)
+# What a profile's parts are as column values: the one mapping from what staff send to what is
+# stored, shared by the ORM writes here and the bulk writes of an import.
+
+
+def _email_rows(emails: list[EmailIn]) -> list[dict[str, Any]]:
+    return [
+        {"email": e.address.lower(), "is_primary": e.primary, "position": i}
         for i, e in enumerate(emails)
     ]
-    customer.primary_email = next((e.address.lower() for e in emails if e.primary), None)
+
+
+def _primary_email(emails: list[EmailIn]) -> str | None:
+    return next((e.address.lower() for e in emails if e.primary), None)
+
+
+def _phone_rows(phones: list[PhoneIn]) -> list[dict[str, Any]]:
+    return [
+        {"phone": p.number, "is_primary": p.primary, "position": i} for i, p in enumerate(phones)
+    ]
+
+
+def _address_rows(addresses: list[AddressIn]) -> list[dict[str, Any]]:
+    return [
+        {**a.model_dump(exclude={"primary"}), "is_primary": a.primary, "position": i}
+        for i, a in enumerate(addresses)
+    ]
+
+
+def _primary_country(addresses: list[AddressIn]) -> str | None:
+    return next((a.country for a in addresses if a.primary), None)
+
+
+def _business_row(business: BusinessIn) -> dict[str, Any]:
+    contact = business.billing_contact or BillingContact()
+    return {
+        "legal_name": business.legal_name.strip(),
+        "tax_id": business.tax_id,
+        "tax_country": business.tax_country,
+        "billing_name": contact.name,
+        "billing_email": str(contact.email).lower() if contact.email else None,
+        "billing_phone": contact.phone,
+    }
+
+
+@dataclass
+class ProfileRows:
+    """A new profile as the rows of its tables (each row keyed by its columns)."""
+
+    customer: dict[str, Any]
+    emails: list[dict[str, Any]]
+    phones: list[dict[str, Any]]
+    addresses: list[dict[str, Any]]
+    tags: list[dict[str, Any]]
+    business: dict[str, Any] | None
+
+
+def profile_rows(data: CustomerCreate) -> ProfileRows:
+    """The rows of the new profile ``data`` describes (its uniqueness unchecked)."""
+    now = utcnow()
+    customer = {
+        "id": uuid.uuid4(),
+        "name": data.name.strip(),
+        "birthday": data.birthday,
+        "birthday_md": month_day(data.birthday) if data.birthday else None,
+        "locale": data.locale,
+        "timezone": data.timezone,
+        "external_id": data.external_id,
+        "attributes": data.attributes,
+        "primary_email": _primary_email(data.emails),
+        "country": _primary_country(data.addresses),
+        "lifetime_value": Decimal(0),
+        "orders_count": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    return ProfileRows(
+        customer=customer,
+        emails=_email_rows(data.emails),
+        phones=_phone_rows(data.phones),
+        addresses=_address_rows(data.addresses),
+        tags=[{"tag": t} for t in data.tags],
+        business=_business_row(data.business) if data.business else None,
+    )
+
+
+def _set_emails(customer: Customer, emails: list[EmailIn]) -> None:
+    customer.emails = [CustomerEmail(**row) for row in _email_rows(emails)]
+    customer.primary_email = _primary_email(emails)
 
 
 def _set_phones(customer: Customer, phones: list[PhoneIn]) -> None:
-    customer.phones = [
-        CustomerPhone(phone=p.number, is_primary=p.primary, position=i)
-        for i, p in enumerate(phones)
-    ]
+    customer.phones = [CustomerPhone(**row) for row in _phone_rows(phones)]
 
 
 def _address_out(address: CustomerAddress) -> AddressOut:
@@ -146,15 +226,7 @@ def _set_business(customer: Customer, business: BusinessIn | None) -> None:
     if business is None:
         customer.business = None
         return
-    contact = business.billing_contact or BillingContact()
-    fields = {
-        "legal_name": business.legal_name.strip(),
-        "tax_id": business.tax_id,
-        "tax_country": business.tax_country,
-        "billing_name": contact.name,
-        "billing_email": str(contact.email).lower() if contact.email else None,
-        "billing_phone": contact.phone,
-    }
+    fields = _business_row(business)
     if customer.business is None:
         customer.business = CustomerBusiness(**fields)
     else:
@@ -163,11 +235,8 @@ def _set_business(customer: Customer, business: BusinessIn | None) -> None:
 
 
 def _set_addresses(customer: Customer, addresses: list[AddressIn]) -> None:
-    customer.addresses = [
-        CustomerAddress(**a.model_dump(exclude={"primary"}), is_primary=a.primary, position=i)
-        for i, a in enumerate(addresses)
-    ]
-    customer.country = next((a.country for a in addresses if a.primary), None)
+    customer.addresses = [CustomerAddress(**row) for row in _address_rows(addresses)]
+    customer.country = _primary_country(addresses)
 
 
 def _set_tags(customer: Customer, tags: list[str]) -> None:
@@ -227,25 +296,13 @@ def create_customer(
 
 def new_customer(data: CustomerCreate) -> Customer:
     """The profile ``data`` describes, not yet added to a session (its uniqueness unchecked)."""
-    now = utcnow()
-    customer = Customer(
-        id=uuid.uuid4(),
-        name=data.name.strip(),
-        birthday=data.birthday,
-        locale=data.locale,
-        timezone=data.timezone,
-        external_id=data.external_id,
-        attributes=data.attributes,
-        lifetime_value=Decimal(0),
-        orders_count=0,
-        created_at=now,
-        updated_at=now,
-    )
-    _set_emails(customer, data.emails)
-    _set_phones(customer, data.phones)
-    _set_addresses(customer, data.addresses)
-    _set_business(customer, data.business)
-    _set_tags(customer, data.tags)
+    rows = profile_rows(data)
+    customer = Customer(**rows.customer)
+    customer.emails = [CustomerEmail(**row) for row in rows.emails]
+    customer.phones = [CustomerPhone(**row) for row in rows.phones]
+    customer.addresses = [CustomerAddress(**row) for row in rows.addresses]
+    customer.tags = [CustomerTag(**row) for row in rows.tags]
+    customer.business = CustomerBusiness(**rows.business) if rows.business else None
     return customer
 
 
@@ -255,13 +312,25 @@ def record_created(
     *,
     source: str,
     actor: str | None,
-    react: bool = True,
 ) -> None:
     """The new profile's ``customer.created`` event and, when staff made it, its activity
-    line, in the caller's transaction. ``react=False``: nothing reacts to the event."""
-    session.add(Event.emitted(CUSTOMER_CREATED, customer.id, {"source": source}, react=react))
+    line, in the caller's transaction."""
+    session.add_all(created_records(customer.id, source=source, actor=actor))
+
+
+def created_records(
+    customer_id: uuid.UUID, *, source: str, actor: str | None, react: bool = True
+) -> list[Event | CustomerActivity]:
+    """What a new profile is recorded by, not yet added to a session: its ``customer.created``
+    event (``react=False``: nothing reacts to it) and, when staff made it, its activity line."""
+    records: list[Event | CustomerActivity] = [
+        Event.emitted(CUSTOMER_CREATED, customer_id, {"source": source}, react=react)
+    ]
     if actor is not None:
-        log_activity(session, customer.id, actor, "created")
+        records.append(
+            CustomerActivity(customer_id=customer_id, actor=actor, action="created", changes={})
+        )
+    return records
 
 
 def get_customer(

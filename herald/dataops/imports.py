@@ -20,7 +20,15 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from herald.customers.models import Customer
+from herald.customers.models import (
+    Customer,
+    CustomerActivity,
+    CustomerAddress,
+    CustomerBusiness,
+    CustomerEmail,
+    CustomerPhone,
+    CustomerTag,
+)
 from herald.customers.schemas import (
     AddressIn,
     BusinessIn,
@@ -30,10 +38,11 @@ from herald.customers.schemas import (
     PhoneIn,
 )
 from herald.customers.service import (
+    ProfileRows,
     change_customer,
+    created_records,
     index_customers,
-    new_customer,
-    record_created,
+    profile_rows,
 )
 from herald.dataops.contracts import (
     IMPORT_BATCH,
@@ -51,18 +60,33 @@ from herald.dataops.schemas import (
     RowCounts,
     RowError,
 )
-from herald.db import insert_rows, one_of, session_organization, utcnow
+from herald.db import Base, analyze, insert_rows, one_of, session_organization, utcnow
 from herald.errors import Conflict, HeraldError, InvalidInput, NotFound
+from herald.events.models import Event
 from herald.events.schemas import CustomerRef, OrderPaidEvent, OrderRefundedEvent
 from herald.events.service import add_events
-from herald.messaging.audience import record_consents
-from herald.messaging.models import ConsentStatus
+from herald.messaging.audience import new_consents, record_consents
+from herald.messaging.models import Consent, ConsentStatus
 from herald.messaging.schemas import ConsentIn
+from herald.orders.models import Order, OrderItem
 from herald.orders.schemas import OrderPaidProperties, OrderRefundedProperties
 from herald.pagination import Page, page_of
 from herald.temporal import WorkflowStart, tenant_workflow_id
 
 MAX_ROWS = 1_000_000
+GROWN: dict[ImportKind, tuple[type[Base], ...]] = {
+    ImportKind.customers: (
+        Customer,
+        CustomerEmail,
+        CustomerPhone,
+        CustomerAddress,
+        CustomerTag,
+        Consent,
+        Event,
+        CustomerActivity,
+    ),
+    ImportKind.orders: (Order, OrderItem, Event),
+}
 ERRORS_SHOWN = 20
 # The refund id of the refunded amount an order's row carries.
 IMPORTED_REFUND = "import"
@@ -426,12 +450,19 @@ def end(session: Session, ended: ImportEnd) -> None:
     else:
         imported.status = ImportStatus.checked if ended.dry_run else ImportStatus.imported
     imported.finished_at = utcnow()
+    if not ended.dry_run and imported.imported.get(RowOutcome.created.value):
+        # Tables that grew by a file's rows at once: PostgreSQL plans the next reads for
+        # their new size now, not when autovacuum gets to them (an export right after an
+        # import of a new shop otherwise walks each table once per customer).
+        for grown in GROWN[imported.kind]:
+            analyze(session, grown)
     session.commit()
 
 
 @dataclass
 class _Row:
-    row: ImportRow
+    id: uuid.UUID
+    line: int
     values: dict[str, str]
     outcome: RowOutcome | None = None
     error: str | None = None
@@ -444,16 +475,21 @@ def import_batch(session: Session, run: ImportRunInput) -> ImportBatchDone:
     """The next rows after ``run.after_line`` not yet done, in one transaction with their
     outcomes; for a dry run, every write is rolled back and only the outcomes stay."""
     imported = _get(session, run.import_id)
-    pending = (ImportRow.check_outcome if run.dry_run else ImportRow.outcome).is_(None)
+    settled = ImportRow.check_outcome if run.dry_run else ImportRow.outcome
+    fields = [
+        (position, name)
+        for position, header in enumerate(imported.headers)
+        if (name := imported.mapping.get(header))
+    ]
 
     def next_rows(after: int, limit: int) -> list[_Row]:
-        found = session.scalars(
-            select(ImportRow)
-            .where(ImportRow.import_id == imported.id, ImportRow.line > after, pending)
+        found = session.execute(
+            select(ImportRow.id, ImportRow.line, ImportRow.cells)
+            .where(ImportRow.import_id == imported.id, ImportRow.line > after, settled.is_(None))
             .order_by(ImportRow.line)
             .limit(limit)
         )
-        return [_Row(r, _values(imported, r.cells)) for r in found]
+        return [_Row(row_id, line, _values(fields, cells)) for row_id, line, cells in found]
 
     rows = next_rows(run.after_line, IMPORT_BATCH)
     if not rows:
@@ -464,7 +500,7 @@ def import_batch(session: Session, run: ImportRunInput) -> ImportBatchDone:
         while last_order:
             more = [
                 r
-                for r in next_rows(rows[-1].row.line, IMPORT_BATCH)
+                for r in next_rows(rows[-1].line, IMPORT_BATCH)
                 if r.values.get("order_id") == last_order
             ]
             rows += more
@@ -477,31 +513,40 @@ def import_batch(session: Session, run: ImportRunInput) -> ImportBatchDone:
         savepoint.rollback()
     else:
         savepoint.commit()
+    _settle(session, rows, settled)
     counts = dict(imported.checked if run.dry_run else imported.imported)
     for item in rows:
         assert item.outcome is not None
-        if run.dry_run:
-            item.row.check_outcome = item.outcome
-        else:
-            item.row.outcome = item.outcome
-        item.row.error = item.error
         counts[item.outcome.value] = counts.get(item.outcome.value, 0) + 1
     if run.dry_run:
         imported.checked = counts
     else:
         imported.imported = counts
     session.commit()
-    return ImportBatchDone(rows=len(rows), last_line=rows[-1].row.line)
+    return ImportBatchDone(rows=len(rows), last_line=rows[-1].line)
 
 
-def _values(imported: DataImport, cells: list[str]) -> dict[str, str]:
+def _settle(session: Session, rows: list[_Row], outcome: Any) -> None:
+    """Write the rows' outcomes: one statement per outcome and error (errors are few)."""
+    groups: dict[tuple[RowOutcome | None, str | None], list[uuid.UUID]] = {}
+    for item in rows:
+        groups.setdefault((item.outcome, item.error), []).append(item.id)
+    for (result, error), ids in groups.items():
+        session.execute(
+            update(ImportRow)
+            .where(one_of(session, ImportRow.id, ids))
+            .values({outcome.key: result, "error": error})
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _values(fields: list[tuple[int, str]], cells: list[str]) -> dict[str, str]:
     """The row's non-blank cells by the field their column fills."""
-    values = {}
-    for position, header in enumerate(imported.headers):
-        name = imported.mapping.get(header)
-        if name and position < len(cells) and cells[position]:
-            values[name] = cells[position]
-    return values
+    return {
+        name: cells[position]
+        for position, name in fields
+        if position < len(cells) and cells[position]
+    }
 
 
 def _problem(exc: ValidationError, columns: dict[str, str]) -> str:
@@ -593,16 +638,22 @@ def _customer_data(
 
 @dataclass
 class _Profiles:
-    """The batch's profiles by external id and primary email: found, or made by earlier rows."""
+    """The batch's profiles by external id and primary email: found, or made by earlier rows
+    (their rows, written after the batch's other rows)."""
 
-    by_external_id: dict[str, Customer] = field(default_factory=dict)
-    by_email: dict[str, Customer] = field(default_factory=dict)
+    by_external_id: dict[str, Customer | ProfileRows] = field(default_factory=dict)
+    by_email: dict[str, Customer | ProfileRows] = field(default_factory=dict)
 
-    def remember(self, customer: Customer) -> None:
-        if customer.external_id:
-            self.by_external_id[customer.external_id] = customer
-        if customer.primary_email:
-            self.by_email[customer.primary_email] = customer
+    def remember(self, profile: Customer | ProfileRows) -> None:
+        if isinstance(profile, ProfileRows):
+            external_id = profile.customer["external_id"]
+            email = profile.customer["primary_email"]
+        else:
+            external_id, email = profile.external_id, profile.primary_email
+        if external_id:
+            self.by_external_id[external_id] = profile
+        if email:
+            self.by_email[email] = profile
 
 
 def _profiles(session: Session, external_ids: set[str], emails: set[str]) -> _Profiles:
@@ -618,9 +669,17 @@ def _profiles(session: Session, external_ids: set[str], emails: set[str]) -> _Pr
     return profiles
 
 
+class _Later(Exception):
+    """The row is about a profile an earlier row of the batch creates: it is applied once
+    that profile is written."""
+
+
+_Parsed = tuple[_Row, CustomerCreate, ConsentIn | None]
+
+
 def _import_customers(session: Session, imported: DataImport, rows: list[_Row], actor: str) -> None:
     columns = {name: header for header, name in imported.mapping.items()}
-    parsed: list[tuple[_Row, CustomerCreate, ConsentIn | None]] = []
+    parsed: list[_Parsed] = []
     for item in rows:
         try:
             data, consent = _customer_data(item.values, columns)
@@ -628,64 +687,129 @@ def _import_customers(session: Session, imported: DataImport, rows: list[_Row], 
             item.fail(str(exc))
             continue
         parsed.append((item, data, consent))
+    while parsed:
+        parsed = _apply_customer_rows(session, imported, parsed, actor)
+
+
+def _apply_customer_rows(
+    session: Session, imported: DataImport, parsed: list[_Parsed], actor: str
+) -> list[_Parsed]:
+    """Create and update the rows' profiles: the new ones written in bulk (COPY on
+    PostgreSQL), the others through the ORM. The rows left for a second pass."""
     profiles = _profiles(
         session,
         {d.external_id for _, d, _ in parsed if d.external_id},
         {d.emails[0].address.lower() for _, d, _ in parsed if d.emails},
     )
+    later: list[_Parsed] = []
+    created: list[tuple[ProfileRows, ConsentIn | None]] = []
     consents: dict[uuid.UUID, tuple[ConsentIn, list[_Row]]] = {}
     for item, data, consent in parsed:
         try:
-            customer = _upsert(session, imported, profiles, item, data, actor)
+            profile = _upsert(session, profiles, item, data, actor)
+        except _Later:
+            later.append((item, data, consent))
+            continue
         except ValueError as exc:
             item.fail(str(exc))
             continue
-        if consent is not None:
+        if isinstance(profile, ProfileRows):
+            created.append((profile, consent))
+        elif consent is not None:
             # A later row of the same person wins, as it would have row by row.
-            consents[customer.id] = (consent, [*consents.get(customer.id, (consent, []))[1], item])
+            rows_of = consents.get(profile.id, (consent, []))[1]
+            consents[profile.id] = (consent, [*rows_of, item])
+    _write_profiles(session, imported, created, actor)
     session.flush()
     changed = record_consents(session, {cid: consent for cid, (consent, _) in consents.items()})
     for customer_id in changed:
         for item in consents[customer_id][1]:
             if item.outcome is RowOutcome.unchanged:
                 item.outcome = RowOutcome.updated
+    return later
+
+
+def _write_profiles(
+    session: Session,
+    imported: DataImport,
+    created: list[tuple[ProfileRows, ConsentIn | None]],
+    actor: str,
+) -> None:
+    """New profiles, each table's rows in one bulk write, with their consent and the records
+    of their creation."""
+    org = imported.organization_id
+
+    def owned(rows: list[dict[str, Any]], customer_id: uuid.UUID) -> list[dict[str, Any]]:
+        return [{**row, "organization_id": org, "customer_id": customer_id} for row in rows]
+
+    insert_rows(session, Customer, [{**p.customer, "organization_id": org} for p, _ in created])
+    for model, part in (
+        (CustomerEmail, "emails"),
+        (CustomerPhone, "phones"),
+        (CustomerAddress, "addresses"),
+        (CustomerTag, "tags"),
+    ):
+        insert_rows(
+            session,
+            model,
+            [row for p, _ in created for row in owned(getattr(p, part), p.customer["id"])],
+        )
+    businesses = [
+        owned([p.business], p.customer["id"])[0] for p, _ in created if p.business is not None
+    ]
+    insert_rows(session, CustomerBusiness, businesses)
+    records: dict[type[Base], list[Any]] = {Event: [], CustomerActivity: [], Consent: []}
+    for profile, consent in created:
+        customer_id = profile.customer["id"]
+        made: list[Event | CustomerActivity | Consent] = [
+            *created_records(customer_id, source="import", actor=actor, react=imported.react),
+            *(new_consents(customer_id, consent) if consent is not None else []),
+        ]
+        for record in made:
+            record.organization_id = org
+            records[type(record)].append(record)
+    for kind, objects in records.items():
+        insert_rows(session, kind, objects)
 
 
 def _upsert(
     session: Session,
-    imported: DataImport,
     profiles: _Profiles,
     item: _Row,
     data: CustomerCreate,
     actor: str,
-) -> Customer:
+) -> Customer | ProfileRows:
     email = data.emails[0].address.lower() if data.emails else None
     by_external_id = profiles.by_external_id.get(data.external_id) if data.external_id else None
     by_email = profiles.by_email.get(email) if email else None
     if by_external_id is not None and by_email is not None and by_external_id is not by_email:
         raise ValueError("the email is the primary email of another customer")
-    if by_external_id is None and by_email is not None and by_email.external_id:  # noqa: SIM102
-        if data.external_id is not None:
-            raise ValueError("the email belongs to a customer with another external_id")
-    customer = by_external_id or by_email
-    if customer is None:
+    found = by_external_id or by_email
+    if isinstance(found, ProfileRows):
+        raise _Later
+    if (
+        by_external_id is None
+        and isinstance(by_email, Customer)
+        and by_email.external_id
+        and data.external_id is not None
+    ):
+        raise ValueError("the email belongs to a customer with another external_id")
+    if found is None:
         if data.external_id is None and email is None:
             raise ValueError("a row needs an external_id or an email to match a profile by")
-        customer = new_customer(data)
-        session.add(customer)
-        record_created(session, customer, source="import", actor=actor, react=imported.react)
-        profiles.remember(customer)
+        created = profile_rows(data)
+        profiles.remember(created)
         item.outcome = RowOutcome.created
-        return customer
-    if customer.deleted_at is not None:
+        return created
+    if found.deleted_at is not None:
         raise ValueError("this customer is deleted; restore them first")
-    changes = _changes(customer, data, item.values)
+    changes = _changes(found, data, item.values)
     changed = bool(changes) and bool(
-        change_customer(session, customer, CustomerUpdate(**changes), actor=actor)
+        change_customer(session, found, CustomerUpdate(**changes), actor=actor)
     )
-    profiles.remember(customer)
+    profiles.remember(found)
     item.outcome = RowOutcome.updated if changed else RowOutcome.unchanged
-    return customer
+    return found
 
 
 def _place(address: AddressIn | Any) -> tuple[str | None, ...]:

@@ -56,6 +56,15 @@ def record_consent(session: Session, customer_id: uuid.UUID, data: ConsentIn) ->
     record_consents(session, {customer_id: data})
 
 
+def new_consents(customer_id: uuid.UUID, data: ConsentIn) -> list[Consent]:
+    """The consent rows of a profile that has none yet, not added to a session."""
+    return [
+        Consent(customer_id=customer_id, channel=channel, status=status, source=data.source)
+        for channel in Channel
+        if (status := getattr(data, channel.value)) is not None
+    ]
+
+
 def record_consents(session: Session, changes: dict[uuid.UUID, ConsentIn]) -> set[uuid.UUID]:
     """``record_consent`` for many customers, their current consent read in one query: the
     customers whose consent changed."""

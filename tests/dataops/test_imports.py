@@ -308,3 +308,22 @@ def test_erasing_a_person_removes_their_rows_from_uploads_and_withdraws_exports_
     assert shown["errors"] == []
     withdrawn = stack.api.get(f"/v1/exports/{export_id}", headers=h).json()
     assert withdrawn["status"] == "expired" and withdrawn["download_url"] is None
+
+
+def test_rows_of_one_person_in_one_file_make_one_profile_the_later_row_winning(
+    stack: Stack, org: Org
+) -> None:
+    text = (
+        "email,name,tags,email_consent\n"
+        "mai@example.com,Mai,first,yes\n"
+        "MAI@example.com,Mai Le,second,no\n"
+    )
+    for step, until in (("dry-run", "checked"), ("start", "imported")):
+        uploaded = upload(stack, org, text)
+        done = run(stack, org, uploaded["id"], step, until)
+        counts = done["check"] if step == "dry-run" else done["result"]
+        assert (counts["created"], counts["updated"]) == (1, 1)
+    [mai] = customers_named(stack, org, "mai@example.com")
+    assert mai["name"] == "Mai Le" and mai["tags"] == ["first", "second"]
+    consent = stack.api.get(f"/v1/customers/{mai['id']}/consent", headers=org.headers()).json()
+    assert consent["channels"] == {"email": "revoked"}
