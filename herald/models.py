@@ -37,6 +37,7 @@ from herald.loyalty.models import (
     Reward,
 )
 from herald.messaging.models import (
+    AdHocRecipient,
     Consent,
     Device,
     Message,
@@ -53,6 +54,7 @@ from herald.ratelimits import RateLimitCounter
 from herald.segments.models import Segment, SegmentMembership
 
 __all__ = [
+    "AdHocRecipient",
     "ApiKey",
     "Base",
     "BulkAction",

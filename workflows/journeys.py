@@ -479,6 +479,7 @@ class JourneyRun:
                     idempotency_key=self._intent(step),
                     event=trigger.properties if trigger else {},
                     workflow_time=workflow.now(),
+                    event_id=trigger.id if trigger else None,
                 ),
                 start_to_close_timeout=DELIVERY_TIMEOUT,
                 schedule_to_close_timeout=DELIVERY_DEADLINE,

@@ -109,8 +109,11 @@ class SendRequest(BaseModel):
     template: str
     # Unique per enrollment, step and visit: the message's intent.
     idempotency_key: str
+    # The trigger's properties as the run holds them (those its journey compares); with its
+    # id, the send reads all of them from the stored event. Runs started before carry them all.
     event: dict[str, Any]
     workflow_time: datetime
+    event_id: uuid.UUID | None = None
 
 
 class SendResult(BaseModel):

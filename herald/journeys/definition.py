@@ -195,6 +195,10 @@ class JourneyDefinition(_Model):
         matches += [m for m in (self.goal, self.trigger) if m is not None]
         return matches
 
+    def property_names(self) -> set[str]:
+        """Every event property a run of this journey compares: all it needs of an event."""
+        return {name for m in self.event_matches() for name in m.where}
+
     def event_types(self) -> set[str]:
         """Every event type a run of this journey listens for."""
         return {m.event for m in self.event_matches()}

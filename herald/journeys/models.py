@@ -37,6 +37,9 @@ class Journey(TenantScoped, Base):
     # type any published version listens for (runs on older versions still wait for theirs).
     trigger: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     listens_to: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # Every event property any published version compares: runs are handed these of an event
+    # and its id, never the rest (which may be personal data); a send reads them by the id.
+    matched_properties: Mapped[list[str]] = mapped_column(JSONType, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -20,6 +21,7 @@ from herald.customers.schemas import CustomerUpdate
 from herald.customers.service import update_customer
 from herald.db import insert_if_absent, session_organization
 from herald.errors import InvalidInput, NotFound
+from herald.events.models import Event
 from herald.journeys.contracts import (
     ConditionRequest,
     Entered,
@@ -142,7 +144,7 @@ def send(session: Session, request: SendRequest, env: DeliveryEnv) -> SendResult
             idempotency_key=request.idempotency_key,
             template_id=template.id,
             customer_id=request.customer_id,
-            event=request.event,
+            event=_trigger_properties(session, request),
             workflow_time=request.workflow_time,
         ),
         env,
@@ -153,6 +155,17 @@ def send(session: Session, request: SendRequest, env: DeliveryEnv) -> SendResult
         message_id=outcome.message_id,
         retry_at=outcome.deferred_until,
     )
+
+
+def _trigger_properties(session: Session, request: SendRequest) -> dict[str, Any]:
+    """All the trigger's properties, read from the stored event (erased with the person), or
+    those the run holds when it has no stored event (runs enrolled by hand before the
+    enrollment was recorded)."""
+    if request.event_id is not None:
+        properties = session.scalar(select(Event.properties).where(Event.id == request.event_id))
+        if properties is not None:
+            return properties
+    return request.event
 
 
 def matches(session: Session, request: ConditionRequest) -> bool:

@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from herald.customers.service import get_customer
-from herald.db import commit_or_conflict, utcnow
+from herald.db import commit_or_conflict
 from herald.errors import Conflict, Forbidden, InvalidInput, NotFound
-from herald.journeys.contracts import EnrollmentStatus, JourneyEvent, intent_prefix, intent_step
+from herald.events.models import Event
+from herald.journeys.contracts import EnrollmentStatus, intent_prefix, intent_step
 from herald.journeys.definition import (
     AwardPointsStep,
     JourneyDefinition,
@@ -29,7 +30,7 @@ from herald.journeys.schemas import (
     JourneyStats,
     JourneyVersionOut,
 )
-from herald.journeys.triggers import MANUAL_ENROLLMENT, journey_start
+from herald.journeys.triggers import MANUAL_ENROLLMENT, journey_event, journey_start
 from herald.messaging.models import Message, MessageTemplate
 from herald.messaging.policy import WENT_OUT
 from herald.pagination import Page, page_of
@@ -203,6 +204,9 @@ def publish(session: Session, key: str, *, may_publish_effects: bool) -> Journey
     )
     journey.trigger = definition.trigger.model_dump(mode="json") if definition.trigger else None
     journey.listens_to = sorted(set(journey.listens_to) | definition.event_types())
+    journey.matched_properties = sorted(
+        set(journey.matched_properties) | definition.property_names()
+    )
     track_referenced(
         session,
         (
@@ -244,13 +248,14 @@ def enrollment_start(session: Session, key: str, request: EnrollRequest) -> Work
     if journey.status is not JourneyStatus.active:
         raise Conflict(f"a {journey.status.value} journey takes no entries")
     get_customer(session, request.customer_id)
-    enrolled = JourneyEvent(
-        id=uuid.uuid4(),
-        type=MANUAL_ENROLLMENT,
-        properties=request.properties,
-        occurred_at=utcnow(),
+    # Recorded (nothing reacts: the run starts here), so the run carries the event's id and
+    # the properties its journey compares, and a send reads the rest from the record.
+    recorded = Event.emitted(
+        MANUAL_ENROLLMENT, request.customer_id, request.properties, react=False
     )
-    return journey_start(journey, request.customer_id, enrolled)
+    session.add(recorded)
+    session.commit()
+    return journey_start(journey, request.customer_id, journey_event(journey, recorded))
 
 
 def journey_stats(session: Session, key: str) -> JourneyStats:

@@ -24,6 +24,17 @@ from herald.temporal import WorkflowSignal, WorkflowStart
 MANUAL_ENROLLMENT = "journey.enrolled"
 
 
+def journey_event(journey: Journey, event: Event) -> JourneyEvent:
+    """An event as the journey's runs get it: its id, and only the properties the journey
+    compares (the others may be personal data; a send reads them by the id)."""
+    return JourneyEvent(
+        id=event.id,
+        type=event.type,
+        properties={k: v for k, v in event.properties.items() if k in journey.matched_properties},
+        occurred_at=event.occurred_at,
+    )
+
+
 def journey_start(
     journey: Journey, customer_id: uuid.UUID, trigger: JourneyEvent | None
 ) -> WorkflowStart:
@@ -60,13 +71,10 @@ def journey_actions_for(session: Session, event: Event) -> list[WorkflowStart | 
             Journey.status.in_((JourneyStatus.active, JourneyStatus.paused)),
         )
     )
-    seen = JourneyEvent(
-        id=event.id, type=event.type, properties=event.properties, occurred_at=event.occurred_at
-    )
     if event.type == MANUAL_ENROLLMENT:
         # Enrolled by a bulk action: the journey it names, if it still takes entries.
         return [
-            journey_start(journey, event.customer_id, seen)
+            journey_start(journey, event.customer_id, journey_event(journey, event))
             for journey in journeys
             if journey.key == event.properties.get("journey")
             and journey.status is JourneyStatus.active
@@ -78,6 +86,7 @@ def journey_actions_for(session: Session, event: Event) -> list[WorkflowStart | 
             and journey.trigger is not None
             and EventMatch.model_validate(journey.trigger).matches(event.type, event.properties)
         )
+        seen = journey_event(journey, event)
         if triggers:
             actions.append(journey_start(journey, event.customer_id, seen))
         elif event.type in journey.listens_to:

@@ -30,7 +30,10 @@ class Recipient(BaseModel):
 
     idempotency_key: str = Field(min_length=1, max_length=300)
     customer_id: uuid.UUID | None = None
-    # An explicit address (test sends); otherwise the customer's primary one for the channel.
+    # An address given for this send (test sends): its ``AdHocRecipient`` row; otherwise the
+    # customer's primary one for the channel.
+    to_id: uuid.UUID | None = None
+    # The address itself, as runs started before ``to_id`` carry it.
     to: str | None = None
     # A newsletter subscriber without a customer profile (confirmation emails).
     subscriber_id: uuid.UUID | None = None

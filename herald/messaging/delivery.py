@@ -34,6 +34,7 @@ from herald.messaging.contracts import (
     Recipient,
 )
 from herald.messaging.models import (
+    AdHocRecipient,
     Category,
     Channel,
     Device,
@@ -241,6 +242,12 @@ class _Composer:
             if subscriber_ids
             else {}
         )
+        given = {r.to_id for r in recipients if r.to_id is not None}
+        adhoc: dict[uuid.UUID, str] = {}
+        if given:
+            query = select(AdHocRecipient.id, AdHocRecipient.address)
+            for row_id, address in self.session.execute(query.where(AdHocRecipient.id.in_(given))):
+                adhoc[row_id] = address
         messages = []
         now = utcnow()
         for recipient in recipients:
@@ -254,6 +261,7 @@ class _Composer:
                 template_id=self.template.id,
                 customer_id=recipient.customer_id,
                 recipient=recipient.to
+                or (adhoc.get(recipient.to_id) if recipient.to_id else None)
                 or (addresses.get(recipient.customer_id) if recipient.customer_id else "")
                 or "",
                 provider=self.provider.name,

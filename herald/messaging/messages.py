@@ -19,7 +19,7 @@ from herald.messaging.contracts import (
     MessageStatus,
     send_workflow_id,
 )
-from herald.messaging.models import Channel, Message
+from herald.messaging.models import AdHocRecipient, Channel, Message
 from herald.messaging.schemas import MessageOut, MessagePage
 from herald.messaging.templates import get_template
 from herald.pagination import keyset_page
@@ -56,6 +56,11 @@ def test_send(
     if body.customer_id is not None:
         get_customer(session, body.customer_id)
     key = f"test-send/{uuid.uuid4()}"
+    recipient = None
+    if to is not None:
+        recipient = AdHocRecipient(id=uuid.uuid4(), address=to)
+        session.add(recipient)
+        session.commit()
     return WorkflowStart(
         workflow=SEND_WORKFLOW,
         workflow_id=send_workflow_id(organization_id, key),
@@ -64,7 +69,7 @@ def test_send(
             idempotency_key=key,
             template_id=template.id,
             customer_id=body.customer_id,
-            to=to,
+            to_id=recipient.id if recipient is not None else None,
             test=True,
         ),
         organization_id=organization_id,

@@ -124,6 +124,17 @@ class MessagingSettings(TenantScoped, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class AdHocRecipient(TenantScoped, Base):
+    """An address given for one send rather than a customer's (a test send): stored before the
+    send's run starts, so the run carries this row's id and never the address."""
+
+    __tablename__ = "adhoc_recipients"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    address: Mapped[str] = mapped_column(String(320))  # an email address or E.164 number
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Message(TenantScoped, Base):
     """One message to one recipient. Written before the provider is called, keyed by intent."""
 

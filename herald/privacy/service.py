@@ -18,7 +18,7 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from herald.customers.models import (
@@ -34,6 +34,7 @@ from herald.events.models import Event
 from herald.inquiries.models import Inquiry, InquiryEntry
 from herald.loyalty.models import LedgerEntry
 from herald.messaging.models import (
+    AdHocRecipient,
     Channel,
     Consent,
     Device,
@@ -186,6 +187,7 @@ def erase_person(session: Session, customer_id: uuid.UUID, *, actor: str) -> Era
         (CustomerNote, CustomerNote.customer_id == customer_id),
         (Consent, Consent.customer_id == customer_id),
         (Device, Device.customer_id == customer_id),
+        (AdHocRecipient, func.lower(AdHocRecipient.address).in_(emails | phones)),
         (CustomerGroupMember, CustomerGroupMember.customer_id == customer_id),
     ):
         session.execute(delete(model).where(where).execution_options(synchronize_session=False))
