@@ -11,6 +11,9 @@ from herald.customers.models import Customer, CustomerActivity, CustomerTag
 from herald.events.models import Event
 from tests.support import Org, Stack, wait_until
 
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
+
 ROWS = 12_000
 
 

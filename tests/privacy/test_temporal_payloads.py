@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from google.protobuf.message import Message as Proto
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
@@ -15,6 +16,9 @@ from herald.loyalty.contracts import BIRTHDAY_SWEEP_WORKFLOW, BirthdaySweepInput
 from herald.settings import Settings
 from herald.temporal import connect
 from tests.support import TEST_SECRET, Org, Stack, wait_until
+
+# SQL here differs between SQLite and PostgreSQL: run on both.
+pytestmark = pytest.mark.dialects
 
 NAME = "Xuan Quill-Pham"
 EMAIL = "xuan.quill@example.com"
