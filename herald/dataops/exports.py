@@ -201,6 +201,13 @@ def _customer_rows(
 ) -> tuple[int, uuid.UUID | None]:
     """A chunk of customers in id order, each with what the file shows of their phone, city,
     business, points, tier, consent, tags and groups, in one query."""
+
+    def on(customer_id: Any, *conditions: Any) -> ColumnElement[bool]:
+        # The chunk's lower bound on the joined table too: a merge join then starts its scan
+        # of that table's index where the chunk starts, not at the table's first customer.
+        bound = [customer_id > after] if after is not None else []
+        return and_(customer_id == Customer.id, *conditions, *bound)
+
     phone, address = aliased(CustomerPhone), aliased(CustomerAddress)
     email_consent, sms_consent = aliased(Consent), aliased(Consent)
     tags = (
@@ -240,19 +247,15 @@ def _customer_rows(
             Customer.created_at,
             Customer.deleted_at,
         )
-        .outerjoin(phone, and_(phone.customer_id == Customer.id, phone.is_primary))
-        .outerjoin(address, and_(address.customer_id == Customer.id, address.is_primary))
-        .outerjoin(CustomerBusiness, CustomerBusiness.customer_id == Customer.id)
-        .outerjoin(LoyaltyAccount, LoyaltyAccount.customer_id == Customer.id)
+        .outerjoin(phone, on(phone.customer_id, phone.is_primary))
+        .outerjoin(address, on(address.customer_id, address.is_primary))
+        .outerjoin(CustomerBusiness, on(CustomerBusiness.customer_id))
+        .outerjoin(LoyaltyAccount, on(LoyaltyAccount.customer_id))
         .outerjoin(LoyaltyTier, LoyaltyTier.id == LoyaltyAccount.tier_id)
         .outerjoin(
-            email_consent,
-            and_(email_consent.customer_id == Customer.id, email_consent.channel == Channel.email),
+            email_consent, on(email_consent.customer_id, email_consent.channel == Channel.email)
         )
-        .outerjoin(
-            sms_consent,
-            and_(sms_consent.customer_id == Customer.id, sms_consent.channel == Channel.sms),
-        )
+        .outerjoin(sms_consent, on(sms_consent.customer_id, sms_consent.channel == Channel.sms))
         .where(*customer_conditions(session, selection))
         .order_by(Customer.id)
         .limit(EXPORT_CHUNK_ROWS)
