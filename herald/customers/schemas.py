@@ -194,6 +194,11 @@ class CustomerCreate(BaseModel):
     emails: EmailList = []
     phones: PhoneList = []
     addresses: AddressList = []
+    country: Country | None = Field(
+        default=None,
+        description="where the customer is when no address says: the primary "
+        "address's country wins",
+    )
     business: BusinessIn | None = None
     birthday: date | None = None
     locale: Locale = None
@@ -219,6 +224,9 @@ class CustomerUpdate(BaseModel):
     emails: EmailList | None = None
     phones: PhoneList | None = None
     addresses: AddressList | None = None
+    country: Country | None = Field(
+        default=None, description="applies while the customer has no address"
+    )
     business: BusinessIn | None = Field(default=None, description="null: no longer a business")
     birthday: date | None = None
     locale: Locale = None

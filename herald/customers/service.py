@@ -170,7 +170,7 @@ def profile_rows(data: CustomerCreate) -> ProfileRows:
         "external_id": data.external_id,
         "attributes": data.attributes,
         "primary_email": _primary_email(data.emails),
-        "country": _primary_country(data.addresses),
+        "country": _primary_country(data.addresses) or data.country,
         "lifetime_value": Decimal(0),
         "orders_count": 0,
         "created_at": now,
@@ -376,6 +376,8 @@ def change_customer(
         _set_phones(customer, data.phones or [])
     if "addresses" in fields:
         _set_addresses(customer, data.addresses or [])
+    if "country" in fields and not customer.addresses:
+        customer.country = data.country
     if "business" in fields:
         _set_business(customer, data.business)
     if "tags" in fields:

@@ -616,16 +616,21 @@ def _customer_data(
             ("country", "country"),
         )
     }
-    if any(address.values()):
+    names = {**_CUSTOMER_COLUMNS, **{f: f for f in CUSTOMER_FIELDS}}
+    labels = {name: columns.get(column, column) for name, column in names.items()}
+    if address["line1"]:
         payload["addresses"] = [address]
+    elif any(value for key, value in address.items() if key != "country"):
+        raise ValueError(f"{labels['line1']}: blank, and an address needs its first line")
+    else:
+        # A country alone is where the customer is, without an address.
+        payload["country"] = address["country"]
     if "company" in values or "tax_id" in values:
         payload["business"] = {
             "legal_name": values.get("company", ""),
             "tax_id": values.get("tax_id"),
             "tax_country": values.get("tax_country") or values.get("country"),
         }
-    names = {**_CUSTOMER_COLUMNS, **{f: f for f in CUSTOMER_FIELDS}}
-    labels = {name: columns.get(column, column) for name, column in names.items()}
     try:
         data = CustomerCreate.model_validate(payload)
     except ValidationError as exc:
@@ -860,6 +865,8 @@ def _changes(customer: Customer, data: CustomerCreate, values: dict[str, str]) -
                 if _place(a) != _place(new)
             ]
             changes["addresses"] = [new.model_copy(update={"primary": True}), *kept][:20]
+    if data.country and not customer.addresses and data.country != customer.country:
+        changes["country"] = data.country
     if data.business is not None:
         current = customer.business
         wanted = data.business

@@ -162,3 +162,20 @@ def test_a_profile_is_promoted_to_or_linked_with_a_customer_account(stack: Stack
         f"/v1/customers/{third['id']}/account", json={"user_id": user["user_id"]}, headers=headers
     )
     assert clash.status_code == 409
+
+
+def test_a_country_given_without_an_address_yields_to_the_primary_address(
+    stack: Stack, org: Org
+) -> None:
+    h = org.headers()
+    created = stack.api.post(
+        "/v1/customers", json={"name": "Ana", "country": "PT"}, headers=h
+    ).json()
+    assert created["country"] == "PT" and created["addresses"] == []
+    address = {"line1": "1 Rua Augusta", "country": "ES", "primary": True}
+    moved = stack.api.patch(
+        f"/v1/customers/{created['id']}", json={"addresses": [address], "country": "FR"}, headers=h
+    ).json()
+    assert moved["country"] == "ES"
+    refused = stack.api.post("/v1/customers", json={"country": "XX"}, headers=h)
+    assert refused.status_code == 422

@@ -327,3 +327,18 @@ def test_rows_of_one_person_in_one_file_make_one_profile_the_later_row_winning(
     assert mai["name"] == "Mai Le" and mai["tags"] == ["first", "second"]
     consent = stack.api.get(f"/v1/customers/{mai['id']}/consent", headers=org.headers()).json()
     assert consent["channels"] == {"email": "revoked"}
+
+
+def test_a_country_without_an_address_is_where_the_customer_is(stack: Stack, org: Org) -> None:
+    uploaded = upload(stack, org, "email,country,city\nkim@example.com,DE,\nlee@example.com,,Hue\n")
+    done = run(stack, org, uploaded["id"], "start", "imported")
+    assert done["result"]["created"] == 1 and done["result"]["failed"] == 1
+    assert "first line" in done["errors"][0]["error"]
+    [kim] = customers_named(stack, org, "kim@example.com")
+    assert kim["country"] == "DE" and kim["addresses"] == []
+    # The list filters by it; a later file's country replaces it while there is no address.
+    listed = stack.api.get("/v1/customers", params={"country": "DE"}, headers=org.headers())
+    assert [c["id"] for c in listed.json()["items"]] == [kim["id"]]
+    again = upload(stack, org, "email,country\nkim@example.com,AT\n")
+    assert run(stack, org, again["id"], "start", "imported")["result"]["updated"] == 1
+    assert customers_named(stack, org, "kim@example.com")[0]["country"] == "AT"
