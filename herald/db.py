@@ -253,10 +253,17 @@ def _joined_text_sqlite(element: joined_text, compiler: Any, **kw: Any) -> str:
     return f"group_concat({compiler.process(column, **kw)}, ', ')"
 
 
-def analyze(session: Session, model: type[Base]) -> None:
-    """Refresh PostgreSQL's statistics of a table that just grew by many rows, so the next
-    queries are planned for its real size (SQLite plans without them)."""
-    if session.get_bind().dialect.name == "postgresql":
+def analyze(session: Session, model: type[Base], *, sqlite: bool = False) -> None:
+    """Refresh the planner's statistics of a table that just grew by many rows, so the next
+    queries are planned for its real size. PostgreSQL always; SQLite when asked (``sqlite``):
+    it plans most queries well without statistics, but not joins where each table has an
+    index on the organization and one on the customer (it may pick the first and read the
+    organization's rows once per customer). SQLite samples a bounded number of rows."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(text(f"ANALYZE {model.__tablename__}"))
+    elif sqlite and dialect == "sqlite":
+        session.execute(text("PRAGMA analysis_limit = 1000"))
         session.execute(text(f"ANALYZE {model.__tablename__}"))
 
 

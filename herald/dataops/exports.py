@@ -36,7 +36,7 @@ from herald.dataops.contracts import (
 from herald.dataops.csvfiles import CsvChunks
 from herald.dataops.models import DataExport, ExportChunk, ExportKind, ExportStatus
 from herald.dataops.schemas import CustomerSelection, ExportIn, ExportOut
-from herald.db import joined_text, one_of, session_organization, utcnow
+from herald.db import Base, analyze, joined_text, one_of, session_organization, utcnow
 from herald.errors import Conflict, NotFound
 from herald.loyalty.models import LoyaltyAccount, LoyaltyTier
 from herald.messaging.models import Channel, Consent
@@ -47,6 +47,18 @@ from herald.profiles.service import selected
 from herald.temporal import WorkflowStart, tenant_workflow_id
 
 DOWNLOAD = b"export-download:v1"
+JOINED: dict[ExportKind, tuple[type[Base], ...]] = {
+    ExportKind.customers: (
+        Customer,
+        CustomerPhone,
+        CustomerAddress,
+        CustomerTag,
+        CustomerGroupMember,
+        Consent,
+        LoyaltyAccount,
+    ),
+    ExportKind.subscribers: (Subscriber,),
+}
 
 CUSTOMER_COLUMNS = [
     "id",
@@ -166,6 +178,10 @@ def write_chunk(session: Session, run: ExportRunInput) -> ExportChunkDone:
     export = _get(session, run.export_id)
     out = CsvChunks()
     if run.seq == 0:
+        # The chunks' joins are planned from the tables' statistics: fresh ones, whatever
+        # was written since the last refresh (profiles created one by one, a bulk action).
+        for joined in JOINED[export.kind]:
+            analyze(session, joined, sqlite=True)
         kind = export.kind
         out.write(list(CUSTOMER_COLUMNS if kind is ExportKind.customers else SUBSCRIBER_COLUMNS))
     after = uuid.UUID(run.after) if run.after else None

@@ -455,7 +455,7 @@ def end(session: Session, ended: ImportEnd) -> None:
         # their new size now, not when autovacuum gets to them (an export right after an
         # import of a new shop otherwise walks each table once per customer).
         for grown in GROWN[imported.kind]:
-            analyze(session, grown)
+            analyze(session, grown, sqlite=True)
     session.commit()
 
 
