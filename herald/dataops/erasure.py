@@ -14,7 +14,8 @@ from herald.dataops.models import DataExport, ExportChunk, ExportStatus, ImportR
 def forget_person(session: Session, customer_id: uuid.UUID, identifiers: Collection[str]) -> None:
     """In the caller's transaction: delete every uploaded row that names one of the person's
     identifiers (emails, phone numbers in E.164, external id), and withdraw every export file
-    that holds their row (it expires at once)."""
+    that holds their row, written or being written (it expires at once; a run still writing
+    it stops at its next chunk)."""
     needles = [i.lower() for i in identifiers if i]
     if needles:
         text = func.lower(cast(ImportRow.cells, String))
@@ -27,7 +28,7 @@ def forget_person(session: Session, customer_id: uuid.UUID, identifiers: Collect
         select(ExportChunk.export_id)
         .join(DataExport, DataExport.id == ExportChunk.export_id)
         .where(
-            DataExport.status == ExportStatus.ready,
+            DataExport.status.in_((ExportStatus.ready, ExportStatus.running)),
             ExportChunk.text.contains(str(customer_id), autoescape=True),
         )
         .distinct()

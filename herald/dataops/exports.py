@@ -176,6 +176,8 @@ def write_chunk(session: Session, run: ExportRunInput) -> ExportChunkDone:
     if done is not None:
         return ExportChunkDone(rows=done.rows, after=done.after)
     export = _get(session, run.export_id)
+    if export.status is not ExportStatus.running:  # withdrawn meanwhile (an erasure)
+        return ExportChunkDone(rows=0, after=None)
     out = CsvChunks()
     if run.seq == 0:
         # The chunks' joins are planned from the tables' statistics: fresh ones, whatever
@@ -350,6 +352,8 @@ def _subscriber_rows(
 
 def end(session: Session, ended: ExportEnd) -> None:
     export = _get(session, ended.export_id)
+    if export.status is ExportStatus.expired:  # withdrawn while it was written
+        return
     if ended.error is not None:
         export.status, export.error = ExportStatus.failed, ended.error
     elif ended.cancelled:

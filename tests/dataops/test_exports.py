@@ -15,13 +15,14 @@ from sqlalchemy import func, select
 
 from activities.dataops import DataActivities
 from herald.access.models import Role
-from herald.customers.schemas import CustomerCreate
+from herald.customers.schemas import CustomerCreate, EmailIn
 from herald.customers.service import create_customer
 from herald.database import Database
 from herald.dataops import exports
-from herald.dataops.contracts import ExportRunInput
+from herald.dataops.contracts import ExportEnd, ExportRunInput
 from herald.dataops.models import DataExport, ExportChunk, ExportKind, ExportStatus
 from herald.dataops.schemas import ExportIn
+from herald.privacy.service import erase_person
 from simulator import time_skipping_worker
 from tests.support import Org, Stack, wait_until
 from workflows.dataops import ExportRun
@@ -150,3 +151,30 @@ async def test_an_export_is_deleted_when_its_lifetime_ends(db: Database, org: Or
     with db.session(org.id) as session:
         assert session.get(DataExport, run.export_id).status is ExportStatus.expired  # type: ignore[union-attr]
         assert session.scalar(select(func.count()).select_from(ExportChunk)) == 0
+
+
+def test_an_export_being_written_when_a_person_in_it_is_erased_is_withdrawn(
+    db: Database, org: Org
+) -> None:
+    with db.session(org.id) as session:
+        person = create_customer(
+            session, CustomerCreate(name="Tam", emails=[EmailIn(address="tam@example.com")])
+        )
+        create_customer(session, CustomerCreate(name="Other"))
+        start = exports.create(
+            session, ExportIn(kind=ExportKind.customers), actor="test", keep_seconds=60
+        )
+    run = start.arg
+    assert isinstance(run, ExportRunInput)
+    with db.session(org.id) as session:
+        assert exports.write_chunk(session, run).rows == 2  # the run is still writing
+    with db.session(org.id) as session:
+        erase_person(session, person.id, actor="test")
+    with db.session(org.id) as session:
+        # The run's next chunk finds the export withdrawn, and its end keeps it so.
+        later = run.model_copy(update={"seq": 1, "after": str(uuid.uuid4())})
+        assert exports.write_chunk(session, later).after is None
+        exports.end(session, ExportEnd(organization_id=org.id, export_id=run.export_id))
+        export = session.get(DataExport, run.export_id)
+        assert export is not None and export.status is ExportStatus.expired
+        assert "tam@example.com" not in "".join(exports.file_chunks(session, run.export_id))
