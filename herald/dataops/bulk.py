@@ -24,7 +24,7 @@ from herald.dataops.contracts import BULK_BATCH, BULK_WORKFLOW, BulkBatchDone, B
 from herald.dataops.csvfiles import CsvChunks
 from herald.dataops.exports import customer_conditions
 from herald.dataops.models import BulkAction, BulkActionKind, BulkStatus, BulkTarget, RowOutcome
-from herald.dataops.schemas import BulkIn, BulkOut, RowCounts
+from herald.dataops.schemas import BulkIn, BulkOut, CustomerCounts
 from herald.db import insert_if_absent, insert_rows, one_of, session_organization, utcnow
 from herald.errors import Conflict, NotFound
 from herald.events.models import Event
@@ -108,7 +108,7 @@ def get_bulk(session: Session, bulk_id: uuid.UUID) -> BulkOut:
         params=bulk.params,
         status=bulk.status,
         total=bulk.total,
-        progress=RowCounts(processed=sum(counts.values()), **counts),
+        progress=CustomerCounts(processed=sum(counts.values()), **counts),
         run_id=_run_id(bulk),
         created_by=bulk.created_by,
         created_at=bulk.created_at,

@@ -33,12 +33,20 @@ class MappingIn(BaseModel):
     )
 
 
-class RowCounts(BaseModel):
+class CustomerCounts(BaseModel):
+    """Customers a bulk action reached: changed (``updated``), found as asked already, or
+    refused (deleted, erased)."""
+
     processed: int = 0
-    created: int = 0
     updated: int = 0
     unchanged: int = 0
     failed: int = 0
+
+
+class RowCounts(CustomerCounts):
+    """A file's rows: their profiles or orders created, updated, found unchanged, or refused."""
+
+    created: int = 0
 
 
 class RowError(BaseModel):
@@ -164,7 +172,7 @@ class BulkOut(BaseModel):
     params: dict[str, Any]
     status: BulkStatus
     total: int | None = Field(description="customers selected (known once the run begins)")
-    progress: RowCounts = Field(description="updated: changed; unchanged: already so")
+    progress: CustomerCounts
     run_id: str
     created_by: str
     created_at: datetime

@@ -51,7 +51,6 @@ def test_tagging_a_segment_then_acting_on_its_members(stack: Stack, org: Org) ->
     assert tagged["total"] == 3
     assert tagged["progress"] == {
         "processed": 3,
-        "created": 0,
         "updated": 3,
         "unchanged": 0,
         "failed": 0,
