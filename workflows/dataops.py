@@ -4,8 +4,11 @@ BulkActionRun: one change made to many customers, a batch per activity."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
@@ -27,10 +30,16 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-@workflow.defn(name=IMPORT_WORKFLOW)
-class ImportRun:
-    """Each batch is one activity and one transaction that settles its rows; ``cancel`` stops
-    after the batch under way. The import's status records how the run ended."""
+async def _database(activity: Callable[..., Any], arg: BaseModel) -> Any:
+    return await workflow.execute_activity_method(
+        activity, arg, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
+    )
+
+
+class _BatchRun:
+    """What the three runs share: batches until none is left, a ``cancel`` signal that stops
+    them after the batch under way (what is done stays done), and an end that records how the
+    run went before a failure fails the run visibly."""
 
     def __init__(self) -> None:
         self._cancelled = False
@@ -38,139 +47,124 @@ class ImportRun:
     @workflow.signal(name=CANCEL_SIGNAL)
     def cancel(self) -> None:
         self._cancelled = True
+
+    async def _batches(self, batch: Callable[[], Awaitable[bool]]) -> tuple[bool, str | None]:
+        """Run ``batch`` until it says nothing is left or a cancel arrives: whether it was
+        cancelled, and the error of a batch that failed for good."""
+        try:
+            while not self._cancelled and await batch():
+                pass
+        except ActivityError as failure:
+            cause = failure.cause
+            return False, cause.message if isinstance(cause, FailureError) else failure.message
+        return self._cancelled, None
+
+    @staticmethod
+    async def _end(
+        ending: Callable[..., Any], end: ImportEnd | ExportEnd | BulkEnd, what: str, failed: str
+    ) -> None:
+        await _database(ending, end)
+        if end.error is not None:
+            raise ApplicationError(
+                f"the {what} failed: {end.error}", type=failed, non_retryable=True
+            )
+
+
+@workflow.defn(name=IMPORT_WORKFLOW)
+class ImportRun(_BatchRun):
+    """Each batch is one activity and one transaction that settles its rows. The import's
+    status records how the run ended."""
 
     @workflow.run
     async def run(self, run: ImportRunInput) -> int:
         done = 0
-        end = ImportEnd(
-            organization_id=run.organization_id, import_id=run.import_id, dry_run=run.dry_run
+
+        async def batch() -> bool:
+            nonlocal run, done
+            batch = await _database(DataActivities.import_batch, run)
+            if batch.last_line is None:
+                return False
+            done += batch.rows
+            run = run.model_copy(update={"after_line": batch.last_line})
+            if workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(run)
+            return True
+
+        cancelled, error = await self._batches(batch)
+        ended = ImportEnd(
+            organization_id=run.organization_id,
+            import_id=run.import_id,
+            dry_run=run.dry_run,
+            cancelled=cancelled,
+            error=error,
         )
-        try:
-            while not self._cancelled:
-                batch = await workflow.execute_activity_method(
-                    DataActivities.import_batch,
-                    run,
-                    start_to_close_timeout=DB_TIMEOUT,
-                    retry_policy=DB_RETRY,
-                )
-                if batch.last_line is None:
-                    break
-                done += batch.rows
-                run = run.model_copy(update={"after_line": batch.last_line})
-                if workflow.info().is_continue_as_new_suggested():
-                    workflow.continue_as_new(run)
-            end.cancelled = self._cancelled
-        except ActivityError as failure:
-            cause = failure.cause
-            end.error = cause.message if isinstance(cause, FailureError) else failure.message
-        await workflow.execute_activity_method(
-            DataActivities.end_import, end, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
-        )
-        if end.error is not None:
-            raise ApplicationError(
-                f"the import failed: {end.error}", type="ImportFailed", non_retryable=True
-            )
+        await self._end(DataActivities.end_import, ended, "import", "ImportFailed")
         return done
 
 
 @workflow.defn(name=EXPORT_WORKFLOW)
-class ExportRun:
-    """Writes the file a chunk per activity, keeps it for its lifetime, then deletes it;
-    ``cancel`` stops the writing and deletes what was written."""
-
-    def __init__(self) -> None:
-        self._cancelled = False
-
-    @workflow.signal(name=CANCEL_SIGNAL)
-    def cancel(self) -> None:
-        self._cancelled = True
+class ExportRun(_BatchRun):
+    """Writes the file a chunk per activity, keeps it for its lifetime, then deletes it; a
+    cancel deletes what was written."""
 
     @workflow.run
     async def run(self, run: ExportRunInput) -> int:
-        end = ExportEnd(
+        written = 0
+
+        async def chunk() -> bool:
+            nonlocal run, written
+            chunk = await _database(DataActivities.write_export_chunk, run)
+            written += chunk.rows
+            if chunk.after is None:
+                return False
+            run = run.model_copy(update={"seq": run.seq + 1, "after": chunk.after})
+            if workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(run)
+            return True
+
+        cancelled, error = await self._batches(chunk)
+        ended = ExportEnd(
             organization_id=run.organization_id,
             export_id=run.export_id,
             keep_seconds=run.keep_seconds,
+            cancelled=cancelled,
+            error=error,
         )
-        written = 0
-        try:
-            while not self._cancelled:
-                chunk = await workflow.execute_activity_method(
-                    DataActivities.write_export_chunk,
-                    run,
-                    start_to_close_timeout=DB_TIMEOUT,
-                    retry_policy=DB_RETRY,
-                )
-                written += chunk.rows
-                if chunk.after is None:
-                    break
-                run = run.model_copy(update={"seq": run.seq + 1, "after": chunk.after})
-                if workflow.info().is_continue_as_new_suggested():
-                    workflow.continue_as_new(run)
-            end.cancelled = self._cancelled
-        except ActivityError as failure:
-            cause = failure.cause
-            end.error = cause.message if isinstance(cause, FailureError) else failure.message
-        await workflow.execute_activity_method(
-            DataActivities.end_export, end, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
-        )
-        if end.error is not None:
-            raise ApplicationError(
-                f"the export failed: {end.error}", type="ExportFailed", non_retryable=True
-            )
-        if not end.cancelled:
+        await self._end(DataActivities.end_export, ended, "export", "ExportFailed")
+        if not cancelled:
             await workflow.sleep(timedelta(seconds=run.keep_seconds))
-            await workflow.execute_activity_method(
-                DataActivities.expire_export,
-                end,
-                start_to_close_timeout=DB_TIMEOUT,
-                retry_policy=DB_RETRY,
-            )
+            await _database(DataActivities.expire_export, ended)
         return written
 
 
 @workflow.defn(name=BULK_WORKFLOW)
-class BulkActionRun:
-    """Fixes who the action is for, then acts a batch per activity; ``cancel`` stops after
-    the batch under way (the customers done stay done)."""
-
-    def __init__(self) -> None:
-        self._cancelled = False
-
-    @workflow.signal(name=CANCEL_SIGNAL)
-    def cancel(self) -> None:
-        self._cancelled = True
+class BulkActionRun(_BatchRun):
+    """Fixes who the action is for before its first batch, then acts a batch per activity."""
 
     @workflow.run
     async def run(self, run: BulkRunInput) -> None:
-        end = BulkEnd(organization_id=run.organization_id, bulk_id=run.bulk_id)
-        try:
-            await workflow.execute_activity_method(
-                DataActivities.snapshot_bulk,
-                run,
-                start_to_close_timeout=SWEEP_TIMEOUT,
-                retry_policy=DB_RETRY,
-            )
-            while not self._cancelled:
-                batch = await workflow.execute_activity_method(
-                    DataActivities.bulk_batch,
+        async def batch() -> bool:
+            nonlocal run
+            if run.after < 0:
+                await workflow.execute_activity_method(
+                    DataActivities.snapshot_bulk,
                     run,
-                    start_to_close_timeout=DB_TIMEOUT,
+                    start_to_close_timeout=SWEEP_TIMEOUT,
                     retry_policy=DB_RETRY,
                 )
-                if batch.last is None:
-                    break
-                run = run.model_copy(update={"after": batch.last})
-                if workflow.info().is_continue_as_new_suggested():
-                    workflow.continue_as_new(run)
-            end.cancelled = self._cancelled
-        except ActivityError as failure:
-            cause = failure.cause
-            end.error = cause.message if isinstance(cause, FailureError) else failure.message
-        await workflow.execute_activity_method(
-            DataActivities.end_bulk, end, start_to_close_timeout=DB_TIMEOUT, retry_policy=DB_RETRY
+            batch = await _database(DataActivities.bulk_batch, run)
+            if batch.last is None:
+                return False
+            run = run.model_copy(update={"after": batch.last})
+            if workflow.info().is_continue_as_new_suggested():
+                workflow.continue_as_new(run)
+            return True
+
+        cancelled, error = await self._batches(batch)
+        ended = BulkEnd(
+            organization_id=run.organization_id,
+            bulk_id=run.bulk_id,
+            cancelled=cancelled,
+            error=error,
         )
-        if end.error is not None:
-            raise ApplicationError(
-                f"the bulk action failed: {end.error}", type="BulkActionFailed", non_retryable=True
-            )
+        await self._end(DataActivities.end_bulk, ended, "bulk action", "BulkActionFailed")
