@@ -70,6 +70,19 @@ def get_import(
     return imports.get_import(session, import_id)
 
 
+@router.delete(
+    "/{import_id}",
+    status_code=204,
+    summary="Forget the file, its rows and error report (what it imported stays)",
+)
+def delete_import(
+    import_id: uuid.UUID,
+    _: Principal = Depends(importer),
+    session: Session = Depends(org_session),
+) -> None:
+    imports.delete_import(session, import_id)
+
+
 @router.put("/{import_id}/mapping", response_model=ImportOut, summary="Map columns to fields")
 def set_mapping(
     import_id: uuid.UUID,

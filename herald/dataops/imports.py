@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from herald.customers.models import (
@@ -431,6 +431,16 @@ def begin(session: Session, import_id: uuid.UUID, *, dry_run: bool, actor: str) 
         f"{imported.total_rows} rows)",
         rerun=True,
     )
+
+
+def delete_import(session: Session, import_id: uuid.UUID) -> None:
+    """Forget the file: its rows and the error report (what it imported stays)."""
+    imported = _get(session, import_id)
+    if imported.status in (ImportStatus.checking, ImportStatus.importing):
+        raise Conflict("a run is under way: cancel it first")
+    session.execute(delete(ImportRow).where(ImportRow.import_id == imported.id))
+    session.delete(imported)
+    session.commit()
 
 
 def running_run(session: Session, import_id: uuid.UUID) -> str:

@@ -309,6 +309,10 @@ def test_erasing_a_person_removes_their_rows_from_uploads_and_withdraws_exports_
     withdrawn = stack.api.get(f"/v1/exports/{export_id}", headers=h).json()
     assert withdrawn["status"] == "expired" and withdrawn["download_url"] is None
 
+    # A file can be forgotten whole: its rows and error report (what it imported stays).
+    assert stack.api.delete(f"/v1/imports/{uploaded['id']}", headers=h).status_code == 204
+    assert stack.api.get(f"/v1/imports/{uploaded['id']}", headers=h).status_code == 404
+
 
 def test_rows_of_one_person_in_one_file_make_one_profile_the_later_row_winning(
     stack: Stack, org: Org
