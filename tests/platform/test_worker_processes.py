@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import uuid
-from functools import partial
 from pathlib import Path
 
 import httpx
@@ -65,6 +64,10 @@ def _metrics_of(port: int) -> str | None:
         return None
 
 
+def _polling(port: int) -> bool:
+    return "temporal_worker_task_slots_available" in (_metrics_of(port) or "")
+
+
 def test_two_worker_processes_share_the_work_and_a_dead_one_is_replaced(
     database_url: str, stack: Stack, org: Org, temporal_server: TemporalServer, tmp_path: Path
 ) -> None:
@@ -88,9 +91,16 @@ def test_two_worker_processes_share_the_work_and_a_dead_one_is_replaced(
             worker_metrics = f"http://127.0.0.1:{metrics_port}/metrics"
             assert _sample(httpx.get(worker_metrics).text, "herald_points_awarded_total") == 40
             for place in (1, 2):  # each process's Temporal SDK metrics, on the ports after
-                # A process may have done none of the work yet: its port opens once it is up.
-                sdk = wait_until(partial(_metrics_of, metrics_port + place), timeout_s=30)
-                assert "temporal_worker_task_slots_available" in sdk
+                # A process may have done none of the work yet: its port opens once it is up,
+                # and its worker's own series appear once the worker polls (before, only its
+                # client's requests are counted).
+                wait_until(
+                    lambda p=place: (
+                        "temporal_worker_task_slots_available"
+                        in (_metrics_of(metrics_port + p) or "")
+                    ),
+                    timeout_s=30,
+                )
             token = operator_token(SecretKeys(TEST_SECRET))
             api_metrics = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
             assert _sample(api_metrics.text, "herald_events_dispatched_total") >= 20
