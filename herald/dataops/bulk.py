@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -168,13 +169,16 @@ def bulk_batch(session: Session, run: BulkRunInput) -> BulkBatchDone:
     )
     if not targets:
         return BulkBatchDone(last=None)
-    customers = {
-        c.id: c
-        for c in session.scalars(
-            select(Customer).where(one_of(session, Customer.id, [t.customer_id for t in targets]))
+    # Whether each is deleted or erased: two columns, not the profiles with their relations.
+    states = {
+        customer_id: (deleted_at, erased_at)
+        for customer_id, deleted_at, erased_at in session.execute(
+            select(Customer.id, Customer.deleted_at, Customer.erased_at).where(
+                one_of(session, Customer.id, [t.customer_id for t in targets])
+            )
         )
     }
-    acting = [t for t in targets if _actionable(bulk.action, customers.get(t.customer_id), t)]
+    acting = [t for t in targets if _actionable(bulk.action, states.get(t.customer_id), t)]
     changed = ACTIONS[bulk.action](session, bulk, [t.customer_id for t in acting])
     counts = dict(bulk.counts)
     for target in targets:
@@ -196,18 +200,25 @@ def bulk_batch(session: Session, run: BulkRunInput) -> BulkBatchDone:
     return BulkBatchDone(last=targets[-1].position)
 
 
-def _actionable(action: BulkActionKind, customer: Customer | None, target: BulkTarget) -> bool:
-    """Whether the customer can take the action; if not, the target fails with the reason."""
-    if customer is None:
-        target.outcome, target.error = RowOutcome.failed, "no such customer"
-    elif customer.erased_at is not None:
-        target.outcome, target.error = RowOutcome.failed, "the customer was erased"
-    elif customer.deleted_at is not None and action is not BulkActionKind.restore:
-        if action is not BulkActionKind.delete:
-            target.outcome, target.error = RowOutcome.failed, "the customer is deleted"
-        return False
+def _actionable(
+    action: BulkActionKind,
+    state: tuple[datetime | None, datetime | None] | None,
+    target: BulkTarget,
+) -> bool:
+    """Whether the customer (``state``: when they were deleted and erased, None when there is
+    no such customer) can take the action; if not, the target fails with the reason, except a
+    deletion of someone deleted already, which changes nothing."""
+    if state is None:
+        reason = "no such customer"
+    elif state[1] is not None:
+        reason = "the customer was erased"
+    elif state[0] is not None and action is not BulkActionKind.restore:
+        if action is BulkActionKind.delete:
+            return False
+        reason = "the customer is deleted"
     else:
         return True
+    target.outcome, target.error = RowOutcome.failed, reason
     return False
 
 

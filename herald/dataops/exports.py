@@ -328,9 +328,11 @@ def _subscriber_rows(
         query = query.where(Subscriber.status == selection["subscriber_status"])
     subscribers = list(session.scalars(query))
     topic = selection.get("topic")
+    written = 0
     for s in subscribers:
         if topic is not None and topic not in s.topics:
             continue
+        written += 1
         out.write(
             [
                 str(s.id),
@@ -346,7 +348,6 @@ def _subscriber_rows(
             ]
         )
     more = len(subscribers) == EXPORT_CHUNK_ROWS
-    written = sum(1 for s in subscribers if topic is None or topic in s.topics)
     return written, subscribers[-1].id if more else None
 
 
