@@ -101,6 +101,14 @@ class Runtime:
 
         return await asyncio.to_thread(run)
 
+    def iterate_in_org(
+        self, organization_id: uuid.UUID, rows: Callable[[Session], Iterator[T]]
+    ) -> Iterator[T]:
+        """``rows`` read in a session of their own that sees one organization, for a response
+        that streams them: iterate on a worker thread (each read blocks)."""
+        with self.db.session(organization_id) as session:
+            yield from rows(session)
+
     def dispatch_soon(self, event_ids: Iterable[uuid.UUID]) -> None:
         """Hand stored events to Temporal after the caller has answered; the sweeper
         retries whatever this first try misses."""

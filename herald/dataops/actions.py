@@ -76,12 +76,7 @@ async def import_errors(
     """The failed rows as CSV lines, read in a session of their own (iterate them on a worker
     thread); an unknown import is a 404 before anything is streamed."""
     await runtime.in_org(organization_id, lambda s: imports.get_import(s, import_id))
-
-    def lines() -> Iterator[str]:
-        with runtime.db.session(organization_id) as session:
-            yield from imports.error_report(session, import_id)
-
-    return lines()
+    return runtime.iterate_in_org(organization_id, lambda s: imports.error_report(s, import_id))
 
 
 async def start_export(
@@ -118,12 +113,7 @@ async def export_file(runtime: Runtime, export_id: uuid.UUID, token: str) -> Ite
     organization_id = await runtime.in_system(
         lambda s: exports.download_organization(s, export_id, token, runtime.links)
     )
-
-    def chunks() -> Iterator[str]:
-        with runtime.db.session(organization_id) as session:
-            yield from exports.file_chunks(session, export_id)
-
-    return chunks()
+    return runtime.iterate_in_org(organization_id, lambda s: exports.file_chunks(s, export_id))
 
 
 async def start_bulk(
@@ -152,9 +142,4 @@ async def bulk_report(
     """Each customer's outcome as CSV lines, read in a session of their own (iterate them on a
     worker thread); an unknown action is a 404 before anything is streamed."""
     await runtime.in_org(organization_id, lambda s: bulk.get_bulk(s, bulk_id))
-
-    def lines() -> Iterator[str]:
-        with runtime.db.session(organization_id) as session:
-            yield from bulk.report(session, bulk_id)
-
-    return lines()
+    return runtime.iterate_in_org(organization_id, lambda s: bulk.report(s, bulk_id))

@@ -26,9 +26,8 @@ async def export_csv(
 
     key, found = await runtime.in_org(organization_id, rule)
 
-    def rows() -> Iterator[str]:
-        with runtime.db.session(organization_id) as session:
-            read_snapshot(session)
-            yield from service.export_csv(session, found)
+    def rows(session: Session) -> Iterator[str]:
+        read_snapshot(session)
+        yield from service.export_csv(session, found)
 
-    return key, rows()
+    return key, runtime.iterate_in_org(organization_id, rows)
