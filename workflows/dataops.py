@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -36,6 +36,9 @@ async def _database(activity: Callable[..., Any], arg: BaseModel) -> Any:
     )
 
 
+RunInput = TypeVar("RunInput", ImportRunInput, ExportRunInput, BulkRunInput)
+
+
 class _BatchRun:
     """What the three runs share: batches until none is left, a ``cancel`` signal that stops
     them after the batch under way (what is done stays done), and an end that records how the
@@ -48,12 +51,20 @@ class _BatchRun:
     def cancel(self) -> None:
         self._cancelled = True
 
-    async def _batches(self, batch: Callable[[], Awaitable[bool]]) -> tuple[bool, str | None]:
-        """Run ``batch`` until it says nothing is left or a cancel arrives: whether it was
-        cancelled, and the error of a batch that failed for good."""
+    async def _batches(
+        self, run: RunInput, batch: Callable[[RunInput], Awaitable[RunInput | None]]
+    ) -> tuple[bool, str | None]:
+        """Run ``batch`` on ``run``, then on the input it returns for the next batch, until it
+        returns none or a cancel arrives; a long run continues as new where it got to.
+        Whether it was cancelled, and the error of a batch that failed for good."""
         try:
-            while not self._cancelled and await batch():
-                pass
+            while not self._cancelled:
+                following = await batch(run)
+                if following is None:
+                    break
+                run = following
+                if workflow.info().is_continue_as_new_suggested():
+                    workflow.continue_as_new(run)
         except ActivityError as failure:
             cause = failure.cause
             return False, cause.message if isinstance(cause, FailureError) else failure.message
@@ -79,18 +90,15 @@ class ImportRun(_BatchRun):
     async def run(self, run: ImportRunInput) -> int:
         done = 0
 
-        async def batch() -> bool:
-            nonlocal run, done
+        async def batch(run: ImportRunInput) -> ImportRunInput | None:
+            nonlocal done
             batch = await _database(DataActivities.import_batch, run)
             if batch.last_line is None:
-                return False
+                return None
             done += batch.rows
-            run = run.model_copy(update={"after_line": batch.last_line})
-            if workflow.info().is_continue_as_new_suggested():
-                workflow.continue_as_new(run)
-            return True
+            return run.model_copy(update={"after_line": batch.last_line})
 
-        cancelled, error = await self._batches(batch)
+        cancelled, error = await self._batches(run, batch)
         ended = ImportEnd(
             organization_id=run.organization_id,
             import_id=run.import_id,
@@ -111,18 +119,15 @@ class ExportRun(_BatchRun):
     async def run(self, run: ExportRunInput) -> int:
         written = 0
 
-        async def chunk() -> bool:
-            nonlocal run, written
+        async def chunk(run: ExportRunInput) -> ExportRunInput | None:
+            nonlocal written
             chunk = await _database(DataActivities.write_export_chunk, run)
             written += chunk.rows
             if chunk.after is None:
-                return False
-            run = run.model_copy(update={"seq": run.seq + 1, "after": chunk.after})
-            if workflow.info().is_continue_as_new_suggested():
-                workflow.continue_as_new(run)
-            return True
+                return None
+            return run.model_copy(update={"seq": run.seq + 1, "after": chunk.after})
 
-        cancelled, error = await self._batches(chunk)
+        cancelled, error = await self._batches(run, chunk)
         ended = ExportEnd(
             organization_id=run.organization_id,
             export_id=run.export_id,
@@ -143,8 +148,7 @@ class BulkActionRun(_BatchRun):
 
     @workflow.run
     async def run(self, run: BulkRunInput) -> None:
-        async def batch() -> bool:
-            nonlocal run
+        async def batch(run: BulkRunInput) -> BulkRunInput | None:
             if run.after < 0:
                 await workflow.execute_activity_method(
                     DataActivities.snapshot_bulk,
@@ -154,13 +158,10 @@ class BulkActionRun(_BatchRun):
                 )
             batch = await _database(DataActivities.bulk_batch, run)
             if batch.last is None:
-                return False
-            run = run.model_copy(update={"after": batch.last})
-            if workflow.info().is_continue_as_new_suggested():
-                workflow.continue_as_new(run)
-            return True
+                return None
+            return run.model_copy(update={"after": batch.last})
 
-        cancelled, error = await self._batches(batch)
+        cancelled, error = await self._batches(run, batch)
         ended = BulkEnd(
             organization_id=run.organization_id,
             bulk_id=run.bulk_id,
