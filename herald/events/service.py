@@ -137,13 +137,15 @@ class _OrderIntake:
         # Customers whose order figures the batch changes.
         self.buyers: set[uuid.UUID] = set()
         self.refunds = orders.recorded_refunds(session, refunds)
-        self._history_after = (
-            None
-            if not (paid or refunds)
-            else timedelta(0)
-            if as_history
-            else orders.history_window(session, session_organization(session))
-        )
+        # Orders paid longer ago than this when they arrive are history; an import of past
+        # orders makes every one history.
+        self._history_after: timedelta | None = None
+        if paid or refunds:
+            self._history_after = (
+                timedelta(0)
+                if as_history
+                else orders.history_window(session, session_organization(session))
+            )
 
     @staticmethod
     def _refund_key(data: EventIn) -> orders.RefundKey | None:
