@@ -52,7 +52,7 @@ from workflows.loyalty import (
 )
 from workflows.messaging import SendMessage
 from workflows.orders import RefreshCustomerFigures
-from workflows.segments import SegmentSweep
+from workflows.segments import SegmentSizeRecord, SegmentSweep
 
 log = logging.getLogger("herald.worker")
 
@@ -70,6 +70,7 @@ WORKFLOWS = [
     ExpirePoints,
     CampaignSend,
     SegmentSweep,
+    SegmentSizeRecord,
     RefreshCustomerFigures,
     ImportRun,
     ExportRun,

@@ -36,7 +36,7 @@ from herald.outbound import Outbound
 from herald.ratelimits import RateLimits
 from herald.runtime import Runtime
 from herald.secrets import install
-from herald.segments.contracts import SEGMENT_SWEEP_WORKFLOW
+from herald.segments.contracts import SEGMENT_SIZES_WORKFLOW, SEGMENT_SWEEP_WORKFLOW
 from herald.settings import Settings, secret_keys
 from herald.temporal import TemporalConnection
 
@@ -66,6 +66,7 @@ RUN_READERS: dict[str, Permission] = {
     CAMPAIGN_WORKFLOW: Permission.campaigns_read,
     FOLLOW_UP_WORKFLOW: Permission.inquiries_read,
     SEGMENT_SWEEP_WORKFLOW: Permission.segments_read,
+    SEGMENT_SIZES_WORKFLOW: Permission.segments_read,
     REFRESH_FIGURES_WORKFLOW: Permission.customers_read,
     IMPORT_WORKFLOW: Permission.data_import,
     EXPORT_WORKFLOW: Permission.data_export,

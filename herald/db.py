@@ -16,6 +16,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import (
     JSON,
+    Boolean,
     ColumnElement,
     Date,
     DateTime,
@@ -24,12 +25,16 @@ from sqlalchemy import (
     MetaData,
     String,
     Uuid,
+    and_,
     any_,
     bindparam,
     event,
+    false,
     insert,
     inspect,
+    or_,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -144,6 +149,29 @@ def session_organization(session: Session) -> uuid.UUID:
     return org_id
 
 
+def distinct_values(session: Session, column: Any, *, limit: int) -> list[str]:
+    """The organization's distinct values of ``column`` (indexed by organization, then that
+    column), first ``limit`` in order: one index probe per value (a loose index scan written
+    as a recursive query), not a read of every row as DISTINCT would make on PostgreSQL."""
+    table, name = column.table.name, column.name
+    rows = session.execute(
+        text(
+            f"""
+            WITH RECURSIVE found(value, n) AS (
+                SELECT min({name}), 1 FROM {table} WHERE organization_id = :org
+              UNION ALL
+                SELECT (SELECT min({name}) FROM {table}
+                        WHERE organization_id = :org AND {name} > found.value), n + 1
+                FROM found WHERE found.value IS NOT NULL AND n < :limit
+            )
+            SELECT value FROM found WHERE value IS NOT NULL
+            """
+        ).bindparams(bindparam("org", type_=Uuid())),
+        {"org": session_organization(session), "limit": limit},
+    )
+    return [row[0] for row in rows]
+
+
 def read_snapshot(session: Session) -> None:
     """Make the session's next transaction read one consistent snapshot.
 
@@ -251,6 +279,47 @@ def _joined_text_sqlite(element: joined_text, compiler: Any, **kw: Any) -> str:
     # SQLite joins in the order rows are read: an index on the column gives its order.
     (column,) = list(element.clauses)
     return f"group_concat({compiler.process(column, **kw)}, ', ')"
+
+
+class _parenthesized(FunctionElement[bool]):
+    """A condition in parentheses that SQLAlchemy keeps (it flattens ``(a OR b) OR c``)."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(_parenthesized)
+def _parenthesized_sql(element: _parenthesized, compiler: Any, **kw: Any) -> str:
+    (inner,) = list(element.clauses)
+    return f"({compiler.process(inner, **kw)})"
+
+
+# SQLite parses ``a OR b OR c ...`` into a chain as deep as the list is long and refuses one
+# deeper than 1,000; a rule of 2,000 conditions is valid. Longer lists are split in halves,
+# each in parentheses, so the depth grows with the logarithm of the length instead.
+_FLAT_CONDITIONS = 32
+
+
+def _balanced(
+    combine: Callable[..., ColumnElement[bool]], conditions: Sequence[ColumnElement[bool]]
+) -> ColumnElement[bool]:
+    if len(conditions) <= _FLAT_CONDITIONS:
+        return combine(*conditions)
+    half = len(conditions) // 2
+    return combine(
+        _parenthesized(_balanced(combine, conditions[:half])),
+        _parenthesized(_balanced(combine, conditions[half:])),
+    )
+
+
+def all_true(conditions: Sequence[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """Every condition holds (``TRUE`` for none), however many there are, in either dialect."""
+    return _balanced(and_, [true(), *conditions])
+
+
+def any_true(conditions: Sequence[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """At least one condition holds (``FALSE`` for none), however many, in either dialect."""
+    return _balanced(or_, [false(), *conditions])
 
 
 def analyze(session: Session, model: type[Base], *, sqlite: bool = False) -> None:

@@ -1,6 +1,6 @@
-"""Herald's Temporal Schedules: the loyalty program's daily sweeps (birthday rewards, points
-expiry) and the segment membership sweep every few minutes. Every worker puts them in place
-when it starts."""
+"""Herald's Temporal Schedules: the daily sweeps (birthday rewards, points expiry, segment
+sizes) and the segment membership sweep every few minutes. Every worker puts them in place when
+it starts."""
 
 from __future__ import annotations
 
@@ -29,13 +29,20 @@ from herald.loyalty.contracts import (
     BirthdaySweepInput,
     ExpirySweepInput,
 )
-from herald.segments.contracts import SEGMENT_SWEEP_WORKFLOW, SegmentSweepInput
+from herald.segments.contracts import (
+    SEGMENT_SIZES_WORKFLOW,
+    SEGMENT_SWEEP_WORKFLOW,
+    SegmentSizesInput,
+    SegmentSweepInput,
+)
 
 # 12:00 UTC: mid-morning in the Americas, afternoon in Europe, evening in Asia. Each customer
 # is rewarded when the date in their own time zone is their birthday at that instant.
 SWEEP_HOUR_UTC = 12
 # Expiry runs at night in Europe, away from the birthday sweep.
 EXPIRY_HOUR_UTC = 2
+# Segment sizes are counted at night in the Americas and Europe, after the expiry sweep.
+SEGMENT_SIZES_HOUR_UTC = 3
 # Segment entries and exits become events this often (journeys start and wake on them).
 SEGMENT_SWEEP_EVERY = timedelta(minutes=5)
 
@@ -79,6 +86,13 @@ SCHEDULES: list[Sweep] = [
         SEGMENT_SWEEP_EVERY,
         "Segment sweep: entries and exits of tracked segments become events",
     ),
+    Sweep(
+        SEGMENT_SIZES_WORKFLOW,
+        SegmentSizesInput(),
+        _daily(SEGMENT_SIZES_HOUR_UTC),
+        timedelta(days=1),
+        "Daily segment sizes: each saved segment's member count, kept for its size over time",
+    ),
 ]
 
 
@@ -92,6 +106,10 @@ def birthday_schedule_id(task_queue: str) -> str:
 
 def segment_sweep_schedule_id(task_queue: str) -> str:
     return schedule_id(SEGMENT_SWEEP_WORKFLOW, task_queue)
+
+
+def segment_sizes_schedule_id(task_queue: str) -> str:
+    return schedule_id(SEGMENT_SIZES_WORKFLOW, task_queue)
 
 
 def _schedule(sweep: Sweep, task_queue: str) -> Schedule:

@@ -24,6 +24,12 @@ DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=t
 # work, and retried as all of it is (DB_RETRY: a database outage must not lose an award).
 LEDGER_WRITE_TIMEOUT = timedelta(seconds=10)
 
+# One segment's daily count: a few minutes of tries, then the run goes on to the next segment
+# (one organization's segment that cannot be counted must not hold up everyone's record).
+SEGMENT_COUNT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=8
+)
+
 # Long database passes that heartbeat (sweeps, a page of expiries).
 SWEEP_TIMEOUT = timedelta(minutes=10)
 SWEEP_HEARTBEAT = timedelta(minutes=1)

@@ -18,9 +18,11 @@ from herald.segments import actions, service
 from herald.segments.rules import Rule
 from herald.segments.schemas import (
     MemberPage,
+    SegmentComparison,
     SegmentIn,
     SegmentOut,
     SegmentPreview,
+    SegmentSizes,
     SegmentTemplate,
     SegmentUpdate,
 )
@@ -64,6 +66,20 @@ def preview_rule(
     body: RuleIn, _: Principal = Depends(read), session: Session = Depends(org_session)
 ) -> SegmentPreview:
     return service.preview(session, body.rule)
+
+
+@router.get(
+    "/compare",
+    response_model=SegmentComparison,
+    summary="Two segments side by side: sizes, overlap and revenue",
+)
+def compare_segments(
+    a: Annotated[str, Query(min_length=1, max_length=100, description="id or key")],
+    b: Annotated[str, Query(min_length=1, max_length=100, description="id or key")],
+    _: Principal = Depends(read),
+    session: Session = Depends(org_session),
+) -> SegmentComparison:
+    return service.compare(session, a, b)
 
 
 @router.post("", status_code=201, response_model=SegmentOut)
@@ -135,3 +151,17 @@ async def export_segment(
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{key}.csv"'},
     )
+
+
+@router.get(
+    "/{segment}/sizes",
+    response_model=SegmentSizes,
+    summary="Its size over time: the daily record, oldest first",
+)
+def segment_sizes(
+    segment: str,
+    days: Annotated[int, Query(ge=1, le=730)] = 90,
+    _: Principal = Depends(read),
+    session: Session = Depends(org_session),
+) -> SegmentSizes:
+    return service.size_history(session, segment, days=days)

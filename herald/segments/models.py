@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
@@ -42,3 +42,17 @@ class SegmentMembership(TenantScoped, Base):
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
     )
     entered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SegmentSize(TenantScoped, Base):
+    """How many customers a saved segment held on a day (the daily record's count): its size
+    over time, which a live rule cannot tell afterwards."""
+
+    __tablename__ = "segment_sizes"
+
+    segment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(primary_key=True)
+    size: Mapped[int]
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -33,9 +33,7 @@ from sqlalchemy import (
     false,
     func,
     not_,
-    or_,
     select,
-    true,
 )
 from sqlalchemy.orm import Session
 
@@ -46,14 +44,14 @@ from herald.customers.models import (
     CustomerGroupMember,
     CustomerTag,
 )
-from herald.db import session_organization
+from herald.db import all_true, any_true, session_organization
 from herald.errors import InvalidInput
 from herald.events.models import Event
 from herald.loyalty.models import LoyaltyAccount, LoyaltyTier
 from herald.messaging.models import Channel, Consent, ConsentStatus
 from herald.newsletter.models import Subscriber, SubscriberStatus
 from herald.orders import money
-from herald.orders.models import Order
+from herald.orders.models import Order, OrderItem, OrderStatus
 from herald.segments.models import Segment
 
 # Values a rule compares with: numbers any database stores exactly, text of a sane length.
@@ -243,6 +241,14 @@ class RfmRule(_Node):
     within_days: int = Field(default=365, ge=1, le=3650)
 
 
+class PurchasedRule(_Node):
+    """Bought this product (the shop's product id) in an order paid within the last
+    ``within_days`` days if given; an order refunded in full does not count."""
+
+    purchased: str = Field(min_length=1, max_length=200)
+    within_days: int | None = Field(default=None, ge=1, le=3650)
+
+
 class SegmentRule(_Node):
     """In a saved segment (by key), as that segment reads when the rule is evaluated."""
 
@@ -267,6 +273,7 @@ _KINDS: dict[str, type[_Node]] = {
     "tier": TierRule,
     "orders": OrdersRule,
     "rfm": RfmRule,
+    "purchased": PurchasedRule,
     "segment": SegmentRule,
 }
 _KIND_OF = {model: kind for kind, model in _KINDS.items()}
@@ -319,6 +326,7 @@ Rule = Annotated[
     | Annotated[TierRule, Tag("tier")]
     | Annotated[OrdersRule, Tag("orders")]
     | Annotated[RfmRule, Tag("rfm")]
+    | Annotated[PurchasedRule, Tag("purchased")]
     | Annotated[SegmentRule, Tag("segment")],
     Discriminator(
         _rule_kind,
@@ -502,6 +510,23 @@ def _orders(
     return _orders_test(rule, own, now)
 
 
+def _purchased(rule: PurchasedRule, now: datetime, scope: uuid.UUID | None) -> ColumnElement[bool]:
+    """Order lines of the product (by its index), their orders joined: one set for the whole
+    audience, or a look-up for one customer."""
+    filters = [
+        OrderItem.product_id == rule.purchased,
+        Order.id == OrderItem.order_pk,
+        Order.status != OrderStatus.refunded,
+    ]
+    if rule.within_days is not None:
+        filters.append(Order.paid_at >= now - timedelta(days=rule.within_days))
+    if scope is not None:
+        return Customer.id.in_(
+            select(Order.customer_id).where(OrderItem.organization_id == scope, *filters)
+        )
+    return exists().where(Order.customer_id == Customer.id, *filters)
+
+
 def _orders_test(rule: OrdersRule, value: Any, now: datetime) -> ColumnElement[bool]:
     if rule.orders == "days_since_last":
         return _days_ago(value, rule.op, rule.value, now)
@@ -588,15 +613,14 @@ def condition(
     budget = budget or _Budget()
     budget.spend()
     if isinstance(rule, AllOf):
-        return and_(
-            true(),
-            *(
+        return all_true(
+            [
                 condition(r, now, session, within, semi_join=semi_join, budget=budget)
                 for r in rule.all
-            ),
+            ]
         )
     if isinstance(rule, AnyOf):
-        return or_(false(), *(condition(r, now, session, within, budget=budget) for r in rule.any))
+        return any_true([condition(r, now, session, within, budget=budget) for r in rule.any])
     if isinstance(rule, NotRule):
         return not_(condition(rule.not_, now, session, within, budget=budget))
     if isinstance(rule, SegmentRule):
@@ -650,6 +674,8 @@ def condition(
         return _orders(rule, now, scope, reporting)
     if isinstance(rule, RfmRule):
         return _rfm(rule, now, session)
+    if isinstance(rule, PurchasedRule):
+        return _purchased(rule, now, scope)
     return _event(rule, now, scope)
 
 

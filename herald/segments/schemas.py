@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -64,3 +65,36 @@ class SegmentTemplate(BaseModel):
     name: str
     description: str
     rule: Rule
+
+
+class SegmentSizePoint(BaseModel):
+    day: date
+    size: int
+
+
+class SegmentSizes(BaseModel):
+    """The daily record of a saved segment's size, oldest first."""
+
+    segment: str
+    items: list[SegmentSizePoint]
+
+
+class AudienceFigures(BaseModel):
+    """How many customers, and what they have spent (lifetime value, paid less refunded, in
+    the reporting currency)."""
+
+    customers: int
+    revenue: Decimal
+
+
+class SegmentComparison(BaseModel):
+    """Two segments side by side, and the customers in both."""
+
+    a: str
+    b: str
+    currency: str
+    only_a: AudienceFigures
+    only_b: AudienceFigures
+    both: AudienceFigures
+    in_a: AudienceFigures
+    in_b: AudienceFigures

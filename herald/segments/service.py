@@ -6,23 +6,30 @@ import csv
 import io
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import ColumnElement, and_, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer
-from herald.db import commit_or_conflict, utcnow
+from herald.db import commit_or_conflict, insert_if_absent, session_organization, utcnow
 from herald.errors import NotFound
+from herald.orders.money import reporting_currency
 from herald.pagination import Page, page_of
-from herald.segments.models import Segment, SegmentMembership
+from herald.segments.contracts import TrackedSegment
+from herald.segments.models import Segment, SegmentMembership, SegmentSize
 from herald.segments.rules import RULE_ADAPTER, Rule, condition
 from herald.segments.schemas import (
+    AudienceFigures,
     Member,
     MemberPage,
+    SegmentComparison,
     SegmentIn,
     SegmentOut,
     SegmentPreview,
+    SegmentSizePoint,
+    SegmentSizes,
     SegmentTemplate,
     SegmentUpdate,
 )
@@ -256,3 +263,109 @@ def export_csv(session: Session, rule: Rule) -> Iterator[str]:
 
 def rule_of(segment: Segment) -> Rule:
     return RULE_ADAPTER.validate_python(segment.rule)
+
+
+# --- size over time and comparison ---------------------------------------------------------
+
+
+def count_members(session: Session, rule: Rule) -> int:
+    return (
+        session.scalar(select(func.count()).select_from(Customer).where(matching(session, rule)))
+        or 0
+    )
+
+
+def record_size(session: Session, segment_id: uuid.UUID, day: date) -> int | None:
+    """Count the segment's members and keep the figure as that day's; a day already recorded
+    keeps its first figure (the daily run made again after a retry records nothing twice).
+    None: the segment was deleted meanwhile."""
+    segment = session.get(Segment, segment_id)
+    if segment is None:
+        return None
+    size = count_members(session, rule_of(segment))
+    insert_if_absent(
+        session,
+        SegmentSize,
+        {
+            "organization_id": session_organization(session),
+            "segment_id": segment.id,
+            "day": day,
+            "size": size,
+            "recorded_at": utcnow(),
+        },
+        ["segment_id", "day"],
+    )
+    session.commit()
+    return size
+
+
+def size_history(session: Session, id_or_key: str, *, days: int) -> SegmentSizes:
+    segment = get_segment(session, id_or_key)
+    since = utcnow().date() - timedelta(days=days)
+    rows = session.execute(
+        select(SegmentSize.day, SegmentSize.size)
+        .where(SegmentSize.segment_id == segment.id, SegmentSize.day > since)
+        .order_by(SegmentSize.day)
+    ).all()
+    return SegmentSizes(
+        segment=segment.key, items=[SegmentSizePoint(day=r.day, size=r.size) for r in rows]
+    )
+
+
+def latest_sizes(session: Session) -> dict[uuid.UUID, SegmentSizePoint]:
+    """Each segment's most recent recorded size (what a list of segments shows without
+    counting every one of them live)."""
+    last = (
+        select(SegmentSize.segment_id, func.max(SegmentSize.day).label("day"))
+        .group_by(SegmentSize.segment_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(SegmentSize.segment_id, SegmentSize.day, SegmentSize.size).join(
+            last, and_(SegmentSize.segment_id == last.c.segment_id, SegmentSize.day == last.c.day)
+        )
+    ).all()
+    return {r.segment_id: SegmentSizePoint(day=r.day, size=r.size) for r in rows}
+
+
+def _figures(session: Session, *rules: Rule) -> AudienceFigures:
+    """Customers matching every one of ``rules``, and their lifetime value."""
+    row = session.execute(
+        select(func.count(), func.coalesce(func.sum(Customer.lifetime_value), 0)).where(
+            *(matching(session, rule) for rule in rules)
+        )
+    ).one()
+    return AudienceFigures(customers=row[0], revenue=Decimal(row[1]).quantize(Decimal("0.01")))
+
+
+def _less(whole: AudienceFigures, part: AudienceFigures) -> AudienceFigures:
+    return AudienceFigures(
+        customers=whole.customers - part.customers, revenue=whole.revenue - part.revenue
+    )
+
+
+def compare(session: Session, a: str, b: str) -> SegmentComparison:
+    """Sizes, overlap and revenue of two saved segments, read together now."""
+    first, second = get_segment(session, a), get_segment(session, b)
+    rule_a, rule_b = rule_of(first), rule_of(second)
+    in_a, in_b = _figures(session, rule_a), _figures(session, rule_b)
+    both = _figures(session, rule_a, rule_b)
+    return SegmentComparison(
+        a=first.key,
+        b=second.key,
+        currency=reporting_currency(session),
+        in_a=in_a,
+        in_b=in_b,
+        both=both,
+        only_a=_less(in_a, both),
+        only_b=_less(in_b, both),
+    )
+
+
+def segments_after(session: Session, after: uuid.UUID | None, limit: int) -> list[TrackedSegment]:
+    """Saved segments of every organization (an unscoped, system session), by id after
+    ``after``: the daily size record's pages."""
+    stmt = select(Segment.organization_id, Segment.id).order_by(Segment.id).limit(limit)
+    if after is not None:
+        stmt = stmt.where(Segment.id > after)
+    return [TrackedSegment(organization_id=o, segment_id=s) for o, s in session.execute(stmt)]

@@ -18,7 +18,7 @@ from herald.customers.models import Customer
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
 from herald.database import Database
-from herald.events.schemas import CustomerRef, OrderPaidEvent
+from herald.events.schemas import CustomerRef, OrderPaidEvent, OrderRefundedEvent
 from herald.events.service import record_events
 from herald.loyalty.schemas import TierIn, TierLadderIn
 from herald.loyalty.service import award_points
@@ -27,7 +27,8 @@ from herald.messaging.audience import set_consent
 from herald.messaging.models import ConsentStatus
 from herald.messaging.schemas import ConsentIn
 from herald.newsletter.models import Subscriber, SubscriberStatus
-from herald.orders.schemas import OrderPaidProperties
+from herald.orders.models import Order
+from herald.orders.schemas import OrderItemIn, OrderPaidProperties, OrderRefundedProperties
 from herald.segments import service
 from herald.segments.rules import RULE_ADAPTER, Rule, customer_matches
 from herald.segments.service import TEMPLATES
@@ -46,12 +47,14 @@ def _person(
     name: str,
     *,
     orders: list[tuple[int, float]] = (),  # type: ignore[assignment]
+    bought: str | None = None,
     joined_days_ago: int = 400,
     consent: bool = True,
     points: int = 0,
     **fields: Any,
 ) -> uuid.UUID:
-    """A customer with paid orders (days ago, amount), joined some days ago."""
+    """A customer with paid orders (days ago, amount), the newest with one line of the product
+    ``bought``, joined some days ago."""
     with db.session(org.id) as session:
         customer = create_customer(session, CustomerCreate(name=name, **fields))
         if consent:
@@ -65,10 +68,15 @@ def _person(
                     customer=CustomerRef(id=customer.id),
                     occurred_at=NOW - timedelta(days=days_ago),
                     properties=OrderPaidProperties(
-                        order_id=uuid.uuid4().hex, amount=Decimal(str(amount)), currency="USD"
+                        order_id=uuid.uuid4().hex,
+                        amount=Decimal(str(amount)),
+                        currency="USD",
+                        items=[OrderItemIn(product_id=bought, unit_price=Decimal(str(amount)))]
+                        if bought and place == 0
+                        else [],
                     ),
                 )
-                for days_ago, amount in orders
+                for place, (days_ago, amount) in enumerate(orders)
             ],
         )
         session.execute(
@@ -115,6 +123,7 @@ def test_rules_find_the_same_members_on_every_database(db: Database, org: Org) -
         org,
         "whale",
         orders=[(10, 400.0), (40, 300.0)],
+        bought="boots",
         tags=["vip"],
         locale="de",
         attributes={"visits": 12},
@@ -125,11 +134,12 @@ def test_rules_find_the_same_members_on_every_database(db: Database, org: Org) -
         org,
         "lapsed",
         orders=[(200, 50.0), (300, 70.0)],
+        bought="boots",
         attributes={"city": "Lyon", "visits": 3},
     )
     _person(db, org, "one-old-order", orders=[(250, 20.0)])
     _person(db, org, "newbie", joined_days_ago=3, attributes={"city": "Paris"}, locale="fr")
-    _person(db, org, "gold", orders=[(1, 30.0)], points=1500)
+    gold = _person(db, org, "gold", orders=[(1, 30.0)], points=1500, bought="boots")
 
     vip, at_risk, new, inactive = (t.rule.model_dump(by_alias=True) for t in TEMPLATES)
     assert _members(db, org, vip) == {"whale"}
@@ -203,6 +213,24 @@ def test_rules_find_the_same_members_on_every_database(db: Database, org: Org) -
         "gold",
     }
     assert _members(db, org, {"not": {"rfm": "total", "op": "gte", "value": 3}}) == {"newbie"}
+    # A product bought, within a window; an order refunded in full no longer counts.
+    assert _members(db, org, {"purchased": "boots"}) == {"whale", "lapsed", "gold"}
+    assert _members(db, org, {"purchased": "boots", "within_days": 30}) == {"whale", "gold"}
+    assert _members(db, org, {"purchased": "socks"}) == set()
+    with db.session(org.id) as session:
+        [order_id] = session.scalars(select(Order.order_id).where(Order.customer_id == gold))
+        record_events(
+            session,
+            [
+                OrderRefundedEvent(
+                    type="order.refunded",
+                    customer=CustomerRef(id=gold),
+                    properties=OrderRefundedProperties(order_id=order_id),
+                )
+            ],
+        )
+        session.commit()
+    assert _members(db, org, {"purchased": "boots", "within_days": 30}) == {"whale"}
     joined_before = (NOW - timedelta(days=30)).date().isoformat()
     assert "newbie" not in _members(
         db, org, {"profile": "created_at", "op": "before", "value": joined_before}
