@@ -4,15 +4,22 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: dev test test-fast lint bench lock
+.PHONY: dev test test-fast lint bench lock screenshots
 
 dev: $(STAMP)
 	$(BIN)/herald dev
 
-# Everything: the checks, then every test (real Temporal servers, SQLite and PostgreSQL).
+# Everything: the checks, then every test (real Temporal servers, SQLite and PostgreSQL, the
+# console in Debian's Chromium).
 test: $(STAMP) lint
 	scripts/ensure-postgres
+	scripts/ensure-chromium
 	$(BIN)/pytest
+
+# The console's pictures in docs/console/: every page at 1440 and 390 pixels wide.
+screenshots: $(STAMP)
+	scripts/ensure-chromium
+	HERALD_SCREENSHOTS=docs/console $(BIN)/pytest tests/console/test_pages.py -p no:cacheprovider -q
 
 # The quick loop: pure unit tests, no server and no database, in seconds.
 test-fast: $(STAMP)

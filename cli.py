@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -25,6 +26,9 @@ app.add_typer(journeys, name="journeys")
 console = Console()
 
 DEMO_KEY_FILE = STATE_DIR / "demo-owner-key"
+# The demo owner's console password, made up on first start and kept for the next ones.
+DEMO_PASSWORD_FILE = STATE_DIR / "demo-owner-password"
+DEMO_OWNER = "owner@demo.example"
 # Marketing email carries the sender's postal address (CAN-SPAM); the demo shop has this one.
 DEMO_ADDRESS = "Demo Shop, 1 Example Street, Springfield"
 
@@ -123,8 +127,16 @@ def create_org(
     console.print("Store the key now: it is not shown again.")
 
 
+def _demo_password() -> str:
+    if not DEMO_PASSWORD_FILE.exists():
+        DEMO_PASSWORD_FILE.write_text(secrets.token_urlsafe(12) + "\n")
+        DEMO_PASSWORD_FILE.chmod(0o600)
+    return DEMO_PASSWORD_FILE.read_text().strip()
+
+
 def _demo_key() -> str:
-    """Create the demo organization on first start; later starts read its key back."""
+    """Create the demo organization on first start; later starts read its key back. The demo
+    owner gets a console password (kept in .herald/)."""
     from sqlalchemy import select
 
     from herald.access.models import Role
@@ -136,6 +148,7 @@ def _demo_key() -> str:
     from herald.organizations.models import Organization
     from herald.organizations.service import create_organization
     from herald.outbound import Outbound
+    from herald.staff.service import give_password
 
     db = Database(get_settings().database_url)
     with db.system_session() as session:
@@ -151,11 +164,13 @@ def _demo_key() -> str:
             session, MessagingSettingsIn(postal_address=DEMO_ADDRESS), Outbound()
         )
         # People to hand sales inquiries to; their emails land in the outbox.
-        staff = {Role.owner: "owner@demo.example", Role.sales: "sales@demo.example"}
-        known = {user.email for user in list_users(session, staff)}
+        staff = {Role.owner: DEMO_OWNER, Role.sales: "sales@demo.example"}
+        known = {user.email: user for user in list_users(session, staff)}
         for role, email in staff.items():
             if email not in known:
-                create_user(session, email, role)
+                known[email] = create_user(session, email, role)
+        if known[DEMO_OWNER].password_hash is None:
+            give_password(session, known[DEMO_OWNER].id, _demo_password())
         for journey in install_examples(session):
             console.print(f"published example journey [bold]{journey}[/bold]")
     db.dispose()
@@ -209,16 +224,24 @@ def dev() -> None:
         children.append(subprocess.Popen(herald_command("api"), env=env))
         wait_for_port(settings.api_port)
         base = f"http://{settings.api_host}:{settings.api_port}"
-        table = Table(title="Herald is running", show_header=False)
-        table.add_row("API", base)
-        table.add_row("API docs", f"{base}/docs")
-        table.add_row("Temporal UI", f"http://127.0.0.1:{settings.temporal_ui_port}")
-        # Payloads are encrypted; this URL in the UI's Codec Server setting decodes them.
+        # Payloads are encrypted; the codec URL in the UI's Codec Server setting decodes them.
         token = operator_token(secret_keys(settings.model_copy(update={"dev": True})))
-        table.add_row("payload codec", f"{base}/codec/{token}")
-        table.add_row("database", settings.database_url)
-        table.add_row("demo owner key", key)
-        console.print(table)
+        rows = {
+            "console": base,
+            "console sign-in": f"{DEMO_OWNER} / {_demo_password()}",
+            "API": base,
+            "API docs": f"{base}/docs",
+            "Temporal UI": f"http://127.0.0.1:{settings.temporal_ui_port}",
+            "payload codec": f"{base}/codec/{token}",
+            "database": settings.database_url,
+            "demo owner key": key,
+        }
+        table = Table(title="Herald is running", show_header=False)
+        for label, value in rows.items():
+            table.add_row(label, value)
+        # Wide enough that nothing to copy (the key, the codec URL) is ever cut, even in a log.
+        needed = max(map(len, rows)) + max(map(len, rows.values())) + 7
+        Console(width=max(console.width, needed)).print(table)
         console.print("Ctrl-C stops everything.")
         while all(child.poll() is None for child in children):
             time.sleep(0.5)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+import console.app as console
 from api.bodylimit import BodyLimit
 from api.codec import codec_app
 from api.metrics import RequestMetrics, metrics_router
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Marketing automation engine: customers, events, loyalty, journeys, on Temporal.",
         lifespan=lifespan,
     )
-    install_problem_handlers(app)
+    install_problem_handlers(app, pages=console.page_error)
     if not tracing.active():
         tracing.install("herald-api")
     tracing.instrument(app)
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks,
     ):
         app.include_router(router.router)
+    console.install(app)
     app.include_router(public.tracking)
     app.include_router(loyalty.customer_loyalty)
     keys = secret_keys(settings)

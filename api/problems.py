@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError
 
-from herald.errors import HeraldError
+from herald.errors import HeraldError, InvalidInput
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -41,9 +42,17 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+# The console's answer to an error on one of its routes (a page, a toast, a redirect), or
+# None for an API route.
+PageErrors = Callable[[Request, Exception], Response | None]
+
+
+def install_problem_handlers(app: FastAPI, pages: PageErrors | None = None) -> None:
     @app.exception_handler(HeraldError)
-    async def _domain(request: Request, exc: HeraldError) -> JSONResponse:
+    async def _domain(request: Request, exc: HeraldError) -> Response:
+        page = pages(request, exc) if pages else None
+        if page is not None:
+            return page
         extra = {"errors": [{"field": exc.field, "message": exc.detail}]} if exc.field else {}
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         response = problem(exc.status, exc.title, exc.detail, request, **extra)
@@ -52,11 +61,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {"field": _field(tuple(err["loc"])), "message": err["msg"]} for err in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        page = pages(request, InvalidInput(detail, field=errors[0]["field"])) if pages else None
+        if page is not None:
+            return page
         return problem(422, "Invalid input", detail, request, errors=errors)
 
     @app.exception_handler(HTTPException)

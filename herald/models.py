@@ -52,6 +52,7 @@ from herald.organizations.models import Organization
 from herald.products.models import Product
 from herald.ratelimits import RateLimitCounter
 from herald.segments.models import Segment, SegmentMembership
+from herald.staff.models import SignInGuard, StaffSession, StaffToken
 
 __all__ = [
     "AdHocRecipient",
@@ -105,6 +106,9 @@ __all__ = [
     "Reward",
     "Segment",
     "SegmentMembership",
+    "SignInGuard",
+    "StaffSession",
+    "StaffToken",
     "Subscriber",
     "Suppression",
     "User",

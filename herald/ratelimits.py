@@ -127,6 +127,11 @@ class RateLimits:
             raise ValueError(f"{storage_uri} names an asyncio storage; give a synchronous one")
         return cls(storage)
 
+    def check(self, budget: str, name: str, *identifiers: str) -> None:
+        """Refuse, without spending, once the budget is spent (what only failures spend)."""
+        if not self._limiter.test(parse(budget), name, *identifiers):
+            raise TooManyRequests(f"at most {budget.replace('/', ' per ')}; try again later")
+
     def spend(self, budget: str, name: str, *identifiers: str) -> None:
         item: RateLimitItem = parse(budget)
         if not self._limiter.hit(item, name, *identifiers):

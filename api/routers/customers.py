@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from api.deps import org_session, require
+from api.deps import get_runtime, org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
 from herald.customers import service
@@ -26,11 +26,15 @@ from herald.customers.schemas import (
 )
 from herald.loyalty.schemas import PointsOut
 from herald.loyalty.service import customer_points
+from herald.messaging import actions as messaging
+from herald.messaging.messages import DirectSend
+from herald.messaging.schemas import MessageOut
 from herald.orders.schemas import OrderOut
 from herald.pagination import Page
 from herald.profiles import service as profiles
 from herald.profiles.schemas import CustomerSegment, CustomerStats, Period, TimelineItem
 from herald.profiles.stats import customer_stats
+from herald.runtime import Runtime
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -154,6 +158,21 @@ def link_account(
 ) -> AccountOut:
     user = service.link_account(session, customer_id, body.user_id)
     return AccountOut(user_id=user.id, email=user.email, role=user.role.value)
+
+
+@router.post(
+    "/{customer_id}/messages",
+    status_code=201,
+    response_model=MessageOut,
+    summary="Send one message to the customer now (marketing templates need their consent)",
+)
+async def send_message(
+    customer_id: uuid.UUID,
+    body: DirectSend,
+    principal: Principal = Depends(require(Permission.messages_send)),
+    runtime: Runtime = Depends(get_runtime),
+) -> MessageOut:
+    return await messaging.send_to_customer(runtime, principal.organization_id, customer_id, body)
 
 
 @router.get("/{customer_id}/points", response_model=PointsOut)

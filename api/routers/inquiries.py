@@ -71,7 +71,7 @@ async def stream_slot(
     principal: Principal = Depends(read), runtime: Runtime = Depends(get_runtime)
 ) -> AsyncIterator[None]:
     """Held while the stream is open (a 429 if the key holds too many already)."""
-    with runtime.streams.hold(principal.api_key_id):
+    with runtime.streams.hold(principal.credential_id):
         yield
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import Enum, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from herald.db import Base, TenantScoped, utcnow
+from herald.secrets import EncryptedText
 
 
 class Role(enum.StrEnum):
@@ -36,7 +37,8 @@ class ApiKey(TenantScoped, Base):
 
 
 class User(TenantScoped, Base):
-    """A sign-in account. Customers promoted to an account get role ``customer``."""
+    """A sign-in account. Customers promoted to an account get role ``customer``; staff sign in
+    to the console with a password (set through an invitation's one-time link)."""
 
     __tablename__ = "users"
     __table_args__ = (UniqueConstraint("organization_id", "email"),)
@@ -45,3 +47,9 @@ class User(TenantScoped, Base):
     email: Mapped[str] = mapped_column(String(320))
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # An argon2 hash; none until the invitation is accepted.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    # The second factor's shared secret (sealed at rest), and when its enrolment was confirmed:
+    # a secret without a confirmation is an enrolment under way, not yet asked at sign-in.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    totp_enabled_at: Mapped[datetime | None]

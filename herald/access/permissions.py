@@ -22,9 +22,13 @@ class Permission(enum.StrEnum):
     loyalty_adjust = "loyalty:adjust"
     runs_read = "runs:read"
     api_keys_manage = "api_keys:manage"
+    # Invite staff, change their roles, remove them.
+    users_manage = "users:manage"
     templates_read = "templates:read"
     templates_write = "templates:write"
     messages_read = "messages:read"
+    # Send one message to one customer now (the consent rules of its category apply).
+    messages_send = "messages:send"
     messaging_configure = "messaging:configure"
     # Consent and the suppression list: who may be reached.
     audience_manage = "audience:manage"
@@ -66,7 +70,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.owner: frozenset(Permission),
     # Managers see and run everything but the loyalty program's rules, balances and the keys.
     Role.manager: frozenset(Permission)
-    - {_P.loyalty_configure, _P.loyalty_adjust, _P.api_keys_manage, _P.personal_data_erase},
+    - {
+        _P.loyalty_configure,
+        _P.loyalty_adjust,
+        _P.api_keys_manage,
+        _P.users_manage,
+        _P.personal_data_erase,
+    },
     # At the till: look up and create customers, post orders, show points. No edits, no deletes.
     Role.cashier: frozenset(
         {
@@ -86,6 +96,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.templates_read,
             _P.templates_write,
             _P.messages_read,
+            _P.messages_send,
             _P.audience_manage,
             _P.journeys_read,
             _P.journeys_write,

@@ -28,16 +28,26 @@ class IssuedKey:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the organization and role a valid key grants."""
+    """Who is calling: the organization and role a valid key, or a signed-in staff user, has."""
 
     organization_id: uuid.UUID
     role: Role
-    api_key_id: uuid.UUID
+    api_key_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
 
     @property
     def actor(self) -> str:
-        """Who did it, as audit trails record it (the key, never its secret)."""
+        """Who did it, as audit trails record it (the key, never its secret; or the user)."""
+        if self.user_id is not None:
+            return f"user:{self.user_id}"
         return f"api-key:{self.api_key_id}"
+
+    @property
+    def credential_id(self) -> uuid.UUID:
+        """The key or the user that the caller's budgets (open streams) are counted for."""
+        credential = self.user_id or self.api_key_id
+        assert credential is not None, "a principal is a key or a user"
+        return credential
 
 
 def _digest(secret: str) -> str:
@@ -82,9 +92,15 @@ def revoke_api_key(session: Session, key_id: uuid.UUID) -> None:
     session.commit()
 
 
-def key_in_force(session: Session, key_id: uuid.UUID) -> bool:
-    """Whether the key still opens anything (not revoked): what a long-lived stream checks."""
-    found = session.execute(select(ApiKey.revoked_at).where(ApiKey.id == key_id)).first()
+def in_force(session: Session, principal: Principal) -> bool:
+    """Whether the caller's key or staff account still opens anything with the same role (not
+    revoked, removed or changed): what a long-lived stream checks (system session)."""
+    if principal.user_id is not None:
+        role = session.scalar(select(User.role).where(User.id == principal.user_id))
+        return role is principal.role
+    found = session.execute(
+        select(ApiKey.revoked_at).where(ApiKey.id == principal.api_key_id)
+    ).first()
     return found is not None and found.revoked_at is None
 
 

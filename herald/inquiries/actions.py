@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from herald.access.service import Principal, key_in_force
+from herald.access.service import Principal, in_force
 from herald.errors import Conflict, NotFound
 from herald.inquiries import service
 from herald.inquiries.contracts import CLOSED, Transition
@@ -58,7 +58,7 @@ async def feed(
     polls = 0
     while True:
         if polls % polls_per_check == 0 and not await runtime.in_system(
-            lambda s: key_in_force(s, principal.api_key_id)
+            lambda s: in_force(s, principal)
         ):
             return
         polls += 1

@@ -7,8 +7,7 @@ from typing import Any
 
 from herald.inquiries.contracts import EmailKind
 from herald.inquiries.models import Inquiry
-from herald.messaging.models import Category, Channel
-from herald.messaging.schemas import TemplateCreate
+from herald.messaging.schemas import TemplateCreate, transactional_email
 
 _SUMMARY = (
     "<p><strong>{{ event.inquiry.name }}</strong> &lt;{{ event.inquiry.email }}&gt;"
@@ -25,20 +24,8 @@ _SUMMARY_TEXT = (
 )
 
 
-def _template(key: str, name: str, subject: str, html: str, text: str) -> TemplateCreate:
-    return TemplateCreate(
-        key=key,
-        name=name,
-        channel=Channel.email,
-        # Staff notices and answers to someone who asked: no marketing consent involved.
-        category=Category.transactional,
-        default_locale="en",
-        variants={"en": {"subject": subject, "html": html, "text": text}},
-    )
-
-
 TEMPLATES: dict[EmailKind, TemplateCreate] = {
-    EmailKind.new_inquiry: _template(
+    EmailKind.new_inquiry: transactional_email(
         "inquiry-new",
         "Inquiry: new lead (to sales)",
         "New inquiry from {{ event.inquiry.name }}"
@@ -46,14 +33,14 @@ TEMPLATES: dict[EmailKind, TemplateCreate] = {
         "<p>A new inquiry came in. Who takes it?</p>" + _SUMMARY,
         "A new inquiry came in. Who takes it?\n\n" + _SUMMARY_TEXT,
     ),
-    EmailKind.unassigned: _template(
+    EmailKind.unassigned: transactional_email(
         "inquiry-unassigned",
         "Inquiry: nobody has taken it (to owners)",
         "Unassigned for {{ event.waited }}: inquiry from {{ event.inquiry.name }}",
         "<p>Nobody has taken this inquiry for {{ event.waited }}.</p>" + _SUMMARY,
         "Nobody has taken this inquiry for {{ event.waited }}.\n\n" + _SUMMARY_TEXT,
     ),
-    EmailKind.no_reply: _template(
+    EmailKind.no_reply: transactional_email(
         "inquiry-no-reply",
         "Inquiry: no reply yet (escalation)",
         "No reply for {{ event.waited }}: inquiry from {{ event.inquiry.name }}",
@@ -61,7 +48,7 @@ TEMPLATES: dict[EmailKind, TemplateCreate] = {
         "{{ event.assignee }} has not answered this lead for {{ event.waited }}.\n\n"
         + _SUMMARY_TEXT,
     ),
-    EmailKind.nudge: _template(
+    EmailKind.nudge: transactional_email(
         "inquiry-nudge",
         "Inquiry: checking in with a quiet lead",
         "Following up on your inquiry to {{ organization.name }}",
@@ -72,7 +59,7 @@ TEMPLATES: dict[EmailKind, TemplateCreate] = {
         "to make sure it reached you. Just reply to this email if you have any questions.\n\n"
         "{{ organization.name }}",
     ),
-    EmailKind.reply: _template(
+    EmailKind.reply: transactional_email(
         "inquiry-reply",
         "Inquiry: a reply to the lead",
         "{{ event.reply.subject }}",

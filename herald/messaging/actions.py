@@ -17,13 +17,19 @@ from twilio.request_validator import RequestValidator
 
 from herald.customers.schemas import to_e164
 from herald.errors import InvalidInput, NotFound, StillRunning, Unauthorized
-from herald.messaging import messages, templates
+from herald.messaging import messages, setup, templates
 from herald.messaging.audience import unsubscribe_with_token
 from herald.messaging.contracts import DeliveryOutcome, MessageStatus
-from herald.messaging.messages import TestSendRequest
+from herald.messaging.messages import DirectSend, TestSendRequest
 from herald.messaging.models import Message
-from herald.messaging.schemas import MessageOut, PreviewRequest, RenderedMessage
-from herald.messaging.setup import load_messaging_settings
+from herald.messaging.schemas import (
+    MessageOut,
+    MessagingSettingsIn,
+    MessagingSettingsOut,
+    PreviewRequest,
+    RenderedMessage,
+)
+from herald.messaging.setup import load_messaging_settings, settings_out
 from herald.messaging.tracking import CLICK, OPEN
 from herald.messaging.unsubscribe import Links
 from herald.messaging.webhooks import (
@@ -35,6 +41,7 @@ from herald.messaging.webhooks import (
 from herald.organizations.models import Organization
 from herald.organizations.public import in_public_org
 from herald.runtime import Runtime
+from herald.temporal import WorkflowStart
 
 # How long a test send is awaited before the answer points at its run instead.
 TEST_SEND_WAIT_S = 15
@@ -49,6 +56,23 @@ async def test_send(
     start = await runtime.in_org(
         organization_id, lambda s: messages.test_send(s, organization_id, template_id, body)
     )
+    return await _sent(runtime, organization_id, start)
+
+
+async def send_to_customer(
+    runtime: Runtime, organization_id: uuid.UUID, customer_id: uuid.UUID, body: DirectSend
+) -> MessageOut:
+    """One message to one customer now, through the delivery path; the message as it stands
+    (``skipped`` with its reason when consent or suppression holds it back)."""
+    start = await runtime.in_org(
+        organization_id,
+        lambda s: messages.send_to_customer(s, organization_id, customer_id, body),
+    )
+    return await _sent(runtime, organization_id, start)
+
+
+async def _sent(runtime: Runtime, organization_id: uuid.UUID, start: WorkflowStart) -> MessageOut:
+    """Start the send (a repeated intent finds its run), await it briefly, show the message."""
     handle = await runtime.start_run(start)
     try:
         result = await asyncio.wait_for(handle.result(), timeout=TEST_SEND_WAIT_S)
@@ -57,6 +81,20 @@ async def test_send(
     outcome = DeliveryOutcome.model_validate(result)
     return await runtime.in_org(
         organization_id, lambda s: messages.get_message(s, outcome.message_id)
+    )
+
+
+async def messaging_settings(runtime: Runtime, organization_id: uuid.UUID) -> MessagingSettingsOut:
+    return await runtime.in_org(organization_id, lambda s: settings_out(load_messaging_settings(s)))
+
+
+async def put_messaging_settings(
+    runtime: Runtime, organization_id: uuid.UUID, change: MessagingSettingsIn
+) -> MessagingSettingsOut:
+    """Sender, postal address, provider accounts (secrets write-only), quiet hours and caps;
+    every provider address vetted before it is stored."""
+    return await runtime.in_org(
+        organization_id, lambda s: setup.put_messaging_settings(s, change, runtime.outbound)
     )
 
 

@@ -1,4 +1,4 @@
-"""Reading messages (the outbox included) and preparing test sends."""
+"""Reading messages (the outbox included), preparing test sends and one-off sends to a customer."""
 
 from __future__ import annotations
 
@@ -61,20 +61,56 @@ def test_send(
         recipient = AdHocRecipient(id=uuid.uuid4(), address=to)
         session.add(recipient)
         session.commit()
+    request = DeliveryRequest(
+        organization_id=organization_id,
+        idempotency_key=key,
+        template_id=template.id,
+        customer_id=body.customer_id,
+        to_id=recipient.id if recipient is not None else None,
+        test=True,
+    )
+    return _send_run(request, f"Test send of {template.channel.value} template '{template.key}'")
+
+
+def _send_run(request: DeliveryRequest, summary: str) -> WorkflowStart:
+    """The SendMessage run of one message: its id is the intent's, so a repeat finds it."""
     return WorkflowStart(
         workflow=SEND_WORKFLOW,
-        workflow_id=send_workflow_id(organization_id, key),
-        arg=DeliveryRequest(
-            organization_id=organization_id,
-            idempotency_key=key,
-            template_id=template.id,
-            customer_id=body.customer_id,
-            to_id=recipient.id if recipient is not None else None,
-            test=True,
-        ),
+        workflow_id=send_workflow_id(request.organization_id, request.idempotency_key),
+        arg=request,
+        organization_id=request.organization_id,
+        customer_id=request.customer_id,
+        summary=summary,
+    )
+
+
+class DirectSend(BaseModel):
+    """One message to one customer, now: a staff member's note, an answer, a reminder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template_id: uuid.UUID
+    # The send's intent: the same key sends once, however often the request is repeated.
+    idempotency_key: str = Field(
+        default_factory=lambda: str(uuid.uuid4()), min_length=1, max_length=200
+    )
+
+
+def send_to_customer(
+    session: Session, organization_id: uuid.UUID, customer_id: uuid.UUID, body: DirectSend
+) -> WorkflowStart:
+    """A SendMessage run for the customer: consent, suppression, caps and quiet hours apply as
+    the template's category says (marketing needs consent; transactional does not)."""
+    template = get_template(session, body.template_id)
+    get_customer(session, customer_id)
+    request = DeliveryRequest(
         organization_id=organization_id,
-        customer_id=body.customer_id,
-        summary=f"Test send of {template.channel.value} template '{template.key}'",
+        idempotency_key=f"direct/{customer_id}/{body.idempotency_key}",
+        template_id=template.id,
+        customer_id=customer_id,
+    )
+    return _send_run(
+        request, f"One {template.channel.value} message ('{template.key}') to a customer"
     )
 
 

@@ -72,6 +72,19 @@ class TemplateCreate(BaseModel):
     )
 
 
+def transactional_email(key: str, name: str, subject: str, html: str, text: str) -> TemplateCreate:
+    """One of Herald's own default emails in English (staff notices, account links, answers to
+    someone who asked): transactional, so no marketing consent is involved."""
+    return TemplateCreate(
+        key=key,
+        name=name,
+        channel=Channel.email,
+        category=Category.transactional,
+        default_locale="en",
+        variants={"en": {"subject": subject, "html": html, "text": text}},
+    )
+
+
 class TemplateUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

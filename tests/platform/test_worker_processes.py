@@ -3,8 +3,10 @@ that dies is replaced, and none outlives its supervisor."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import uuid
 from pathlib import Path
 
@@ -34,6 +36,24 @@ pytestmark = pytest.mark.dialects
 def _children(pid: int) -> set[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return {int(p) for p in path.read_text().split()} if path.exists() else set()
+
+
+def _free_ports_in_a_row(count: int, taken: int) -> int:
+    """The first of ``count`` consecutive free ports, none of them ``taken`` (by a process not
+    started yet): the worker's metrics port and, after it, one per process. A port in use would
+    stop its process from starting, again and again."""
+    while True:
+        first = free_port()
+        if taken in range(first, first + count):
+            continue
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(first + 1, first + count):
+                    sock = held.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return first
 
 
 def _alive(pid: int) -> bool:
@@ -73,15 +93,16 @@ def test_two_worker_processes_share_the_work_and_a_dead_one_is_replaced(
 ) -> None:
     env = herald_env(database_url, temporal_server.address, f"herald-two-{uuid.uuid4().hex[:6]}")
     env["HERALD_WORKER_PROCESSES"] = "2"
-    env["HERALD_WORKER_METRICS_PORT"] = str(metrics_port := free_port())
-    worker = worker_process(env, tmp_path)
     api, base_url = api_process(env, tmp_path)
+    api_port = int(base_url.rsplit(":", 1)[1])
+    env["HERALD_WORKER_METRICS_PORT"] = str(metrics_port := _free_ports_in_a_row(3, api_port))
+    worker = worker_process(env, tmp_path)
     worker.start()
     api.start()
     assert worker.popen is not None
     supervisor = worker.popen.pid
     try:
-        wait_for_port(int(base_url.rsplit(":", 1)[1]))
+        wait_for_port(api_port)
         first = wait_until(lambda: len(c := _children(supervisor)) == 2 and c, timeout_s=30)
         customer = create_customer(stack, org)["id"]
         with httpx.Client(base_url=base_url, timeout=30) as client:

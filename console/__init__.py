@@ -1,0 +1,1 @@
+"""The merchant console: server-rendered pages over the domain's actions."""

@@ -1,0 +1,1 @@
+"""The shop at a glance: the console's home figures and what needs attention."""

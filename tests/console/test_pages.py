@@ -1,0 +1,138 @@
+"""Every console page at desktop and phone width: no JavaScript error, no serious or critical
+axe-core violation. With HERALD_SCREENSHOTS=DIR (``make screenshots``) each is saved there as
+NAME-WIDTH.png, the pictures docs/console/ holds."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from herald.access.models import Role
+from tests.console.conftest import DESKTOP, PHONE, Console, accessible
+from tests.console.support import add_staff
+from tests.console.test_browser import sign_in
+from tests.console.test_sign_in import _link_token
+from tests.support import Org, Stack, create_customer, order_paid, wait_until
+
+SHOTS = os.environ.get("HERALD_SCREENSHOTS")
+
+PEOPLE = [
+    ("Grace Hopper", "US", ["vip"], ["129.00", "64.50", "310.00"]),
+    ("Ada Lovelace", "GB", ["vip", "newsletter"], ["89.90"]),
+    ("Hedy Lamarr", "AT", [], ["45.00", "45.00"]),
+    ("Alan Turing", "GB", ["wholesale"], []),
+    ("Katherine Johnson", "US", [], ["12.00"]),
+]
+
+
+def _shop(stack: Stack, org: Org) -> str:
+    """A small shop to look at: customers with orders and points, a note, a template."""
+    headers = org.headers()
+    stack.api.patch("/v1/organization", json={"name": "Northwind Tea"}, headers=headers)
+    first = ""
+    for name, country, tags, amounts in PEOPLE:
+        handle = name.lower().replace(" ", ".")
+        customer = create_customer(
+            stack,
+            org,
+            name=name,
+            emails=[f"{handle}@example.com"],
+            phones=["+14155550123"] if country == "US" else [],
+            tags=tags,
+            addresses=[{"line1": "1 High Street", "city": "Springfield", "country": country}],
+        )
+        first = first or customer["id"]
+        for amount in amounts:
+            event = order_paid(customer["id"], f"NW-{uuid.uuid4().hex[:6]}", amount, "USD")
+            stack.api.post("/v1/events", json=event, headers=headers)
+    stack.api.post(
+        f"/v1/customers/{first}/notes",
+        json={"body": "Orders for the office every quarter; prefers email.", "pinned": True},
+        headers=headers,
+    )
+    stack.api.post(
+        "/v1/templates",
+        json={
+            "key": "order-follow-up",
+            "name": "Order follow-up",
+            "channel": "email",
+            "category": "transactional",
+            "default_locale": "en",
+            "variants": {
+                "en": {"subject": "Your order", "text": "Thanks", "html": "<p>Thanks</p>"}
+            },
+        },
+        headers=headers,
+    )
+    wait_until(
+        lambda: stack.api.get(f"/v1/customers/{first}/points", headers=headers).json()["balance"]
+    )
+    return first
+
+
+def _look(page: Page, name: str, width: int) -> None:
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("[aria-busy=true]")).to_have_count(0)
+    accessible(page)
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=f"{SHOTS}/{name}-{width}.png", full_page=True)
+
+
+def test_every_page_at_both_widths(
+    stack: Stack, org: Org, other_org: Org, console: Console
+) -> None:
+    console.refusals_expected = True  # the forbidden page is one of them
+    customer_id = _shop(stack, org)
+    owner = f"owner-{uuid.uuid4().hex[:6]}@northwind.example"
+    add_staff(stack.db, org, Role.owner, owner)
+    add_staff(stack.db, other_org, Role.manager, owner)  # the organization picker
+    stack.api.post(
+        "/v1/users/invitations",
+        json={"email": "new.hire@northwind.example", "role": "marketing"},
+        headers=org.headers(),
+    )
+    token = _link_token(stack, org, "new.hire@northwind.example")
+    cashier = add_staff(stack.db, org, Role.cashier)
+
+    for viewport in (DESKTOP, PHONE):
+        width = viewport["width"]
+        page = console.page(viewport)
+        for name, path in [
+            ("sign-in", "/sign-in"),
+            ("forgot-password", "/forgot-password"),
+            ("set-password", f"/set-password?token={token}"),
+            ("link-expired", "/set-password?token=used-or-made-up"),
+        ]:
+            page.goto(path)
+            _look(page, name, width)
+        sign_in(page, owner)
+        expect(page.locator("h1")).to_have_text("Choose an organization")
+        _look(page, "choose-organization", width)
+        page.get_by_label("Northwind Tea").check()
+        page.get_by_role("button", name="Continue").click()
+        expect(page.locator("h1")).to_have_text("Northwind Tea")
+        for name, path in [
+            ("home", "/"),
+            ("customers", "/customers"),
+            ("customer-profile", f"/customers/{customer_id}"),
+            ("settings-organization", "/settings/organization"),
+            ("settings-messaging", "/settings/messaging"),
+            ("settings-users", "/settings/users"),
+            ("settings-keys", "/settings/keys"),
+            ("settings-security", "/settings/security"),
+        ]:
+            page.goto(path)
+            _look(page, name, width)
+        page.get_by_role("button", name="Set up two-factor sign-in").click()
+        expect(page.locator("#totp-secret")).to_be_visible()
+        _look(page, "settings-two-factor", width)
+
+        restricted = console.page(viewport)
+        sign_in(restricted, cashier)
+        restricted.goto("/settings/users")
+        expect(restricted.locator("h1")).to_have_text("Forbidden")
+        _look(restricted, "forbidden", width)
