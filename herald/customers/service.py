@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, or_, select, tuple_
+from sqlalchemy import ColumnElement, CompoundSelect, Select, exists, or_, select, tuple_, union_all
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from herald.access.models import Role, User
@@ -546,16 +546,17 @@ _FROM_CURSOR: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def filter_conditions(query: CustomerFilter) -> list[ColumnElement[bool]]:
+def filter_conditions(query: CustomerFilter, *, search: bool = True) -> list[ColumnElement[bool]]:
     """The filters' conditions (a segment aside: the caller resolves it); each reads an
-    indexed column or an index-backed EXISTS."""
+    indexed column or an index-backed EXISTS. ``search=False`` leaves the search text out, for
+    a caller that searches branch by branch (``list_customers``)."""
     where: list[ColumnElement[bool]] = []
     if query.deleted_only:
         where.append(Customer.deleted_at.is_not(None))
     elif not query.include_deleted:
         where.append(Customer.deleted_at.is_(None))
-    if query.q:
-        where.append(_search(query.q))
+    if query.q and search:
+        where.append(or_(*_search_matches(query.q)))
     if query.tag:
         where.append(
             exists().where(CustomerTag.customer_id == Customer.id, CustomerTag.tag == query.tag)
@@ -587,7 +588,9 @@ def filter_conditions(query: CustomerFilter) -> list[ColumnElement[bool]]:
     return where
 
 
-def _search(text: str) -> ColumnElement[bool]:
+def _search_matches(text: str) -> list[ColumnElement[bool]]:
+    """A customer matches the search text by name, by an email or by a phone number: one
+    condition each, every one backed by a trigram index on PostgreSQL."""
     pattern = f"%{text.strip().lower()}%"
     digits = "".join(ch for ch in text if ch.isdigit())
     conditions: list[ColumnElement[bool]] = [
@@ -601,7 +604,7 @@ def _search(text: str) -> ColumnElement[bool]:
                 CustomerPhone.phone.like(f"%{digits}%"),
             )
         )
-    return or_(*conditions)
+    return conditions
 
 
 def list_customers(
@@ -612,7 +615,7 @@ def list_customers(
     field = query.sort.lstrip("-")
     descending = query.sort.startswith("-")
     column = _SORT_COLUMNS[field]
-    stmt = select(Customer).where(*filter_conditions(query))
+    stmt = select(Customer).where(*filter_conditions(query, search=False))
     if field == "last_order":
         stmt = stmt.where(Customer.last_order_at.is_not(None))
     if members_of is not None:
@@ -626,6 +629,10 @@ def list_customers(
         key = tuple_(column, Customer.id)
         stmt = stmt.where(key < (value, after_id) if descending else key > (value, after_id))
     order = (column.desc(), Customer.id.desc()) if descending else (column.asc(), Customer.id.asc())
+    if query.q:
+        stmt = select(Customer).where(
+            Customer.id.in_(_page_of_matches(stmt, order, query.q, query.limit + 1))
+        )
     rows = list(session.scalars(stmt.order_by(*order).limit(query.limit + 1)))
     has_more = len(rows) > query.limit
     rows = rows[: query.limit]
@@ -635,6 +642,26 @@ def list_customers(
         value = getattr(last, column.key)
         next_cursor = encode_cursor(str(value) if isinstance(value, Decimal) else value, last.id)
     return CustomerPage(items=[to_out(c) for c in rows], next_cursor=next_cursor)
+
+
+def _page_of_matches(
+    stmt: Select[Customer],
+    order: tuple[ColumnElement[Any], ...],
+    text: str,
+    size: int,
+) -> CompoundSelect:
+    """The ids of the first ``size`` customers ``stmt`` lists that match ``text``, as the
+    union of each match's own first page. One OR over a name, an email and a phone leaves the
+    database one plan for every term: reading customers in list order until a page is full,
+    which is quick for a common term and reads every customer for a rare one. A branch per
+    match lets each pick its plan: a rare term comes from its trigram index, a common one from
+    the list order. The page of the union is the page of the OR: any customer among the first
+    ``size`` matching one way is among the first ``size`` of that branch."""
+    firsts = [
+        stmt.where(match).order_by(*order).limit(size).with_only_columns(Customer.id).subquery()
+        for match in _search_matches(text)
+    ]
+    return union_all(*(select(first.c.id) for first in firsts))
 
 
 # -- resolving customers referenced by events ------------------------------------------------------

@@ -193,3 +193,29 @@ def test_the_stats_count_buyers_repeats_value_and_activity(
     assert sum(w["active"] for w in weeks) == 4
     months = stack.api.get("/v1/customers/stats", headers=org.headers()).json()["periods"]
     assert len(months) == 12 and months[-1]["start"] == NOW.date().replace(day=1).isoformat()
+
+
+def test_a_search_pages_through_matches_by_name_email_and_phone_each_once(
+    stack: Stack, org: Org, other_org: Org
+) -> None:
+    create_customer(stack, org, name="Kim Ode", emails=["kim.ode@example.com"])  # name and email
+    create_customer(stack, org, name="Lee", emails=["kimberly@example.com"])  # email only
+    create_customer(stack, org, name="Kimora", phones=["+14155550199"])  # name only
+    create_customer(stack, org, name="Ann", emails=["ann@example.com"], phones=["+14155550198"])
+    create_customer(stack, other_org, name="Kim Elsewhere")  # another organization's
+
+    def pages(**params: Any) -> list[str]:
+        seen, cursor = [], None
+        while True:
+            query = {**params, "limit": 1, **({"cursor": cursor} if cursor else {})}
+            response = stack.api.get("/v1/customers", params=query, headers=org.headers())
+            assert response.status_code == 200, response.text
+            seen += [c["name"] for c in response.json()["items"]]
+            cursor = response.json()["next_cursor"]
+            if not cursor:
+                return seen
+
+    assert pages(q="KIM", sort="-created_at") == ["Kimora", "Lee", "Kim Ode"]
+    assert pages(q="kim", sort="name") == ["Kim Ode", "Kimora", "Lee"]
+    assert pages(q="415 555 01", sort="name") == ["Ann", "Kimora"]
+    assert pages(q="nobody") == []
