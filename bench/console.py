@@ -109,6 +109,7 @@ def routes(customer_id: uuid.UUID) -> list[tuple[str, str, str | None]]:
         ("home", "/", None),
         ("customers", "/customers", None),
         ("customers (search)", "/customers?q=Person%2012345", "customer-table"),
+        ("customers (search, common term)", "/customers?q=person", "customer-table"),
         (
             "customers (country, by value)",
             "/customers?country=DE&sort=-lifetime_value",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
-from console.pages import auth, customers, home, settings
+from console.pages import auth, customers, home, segments, settings
 from console.web import HERE, SignInNeeded, error_page, is_page, sign_in_needed
 from herald.errors import HeraldError
 
@@ -23,7 +23,8 @@ def page_error(request: Request, exc: Exception) -> Response | None:
 
 
 def install(app: FastAPI) -> None:
-    for pages in (auth, home, customers, settings):
+    # Segments before customers: /customers/segments is not a customer's id.
+    for pages in (auth, home, segments, customers, settings):
         app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -53,6 +53,56 @@ FIELDS = {
     "group": ("group",),
     "business": ("business",),
 }
+# What a field offers where the rule allows only some values (value: label).
+COMPARISONS = {
+    "eq": "is",
+    "ne": "is not",
+    "gt": "more than",
+    "gte": "at least",
+    "lt": "less than",
+    "lte": "at most",
+}
+OPTIONS: dict[str, dict[str, str]] = {
+    "orders": {
+        "total_spent": "Total spent",
+        "count": "Number of orders",
+        "average_value": "Average order value",
+        "days_since_last": "Days since the last order",
+    },
+    "op": COMPARISONS,
+    "profile": {
+        "created_at": "Joined",
+        "birthday": "Birthday",
+        "country": "Country",
+        "locale": "Language",
+        "timezone": "Time zone",
+        "name": "Name",
+        "external_id": "External id",
+    },
+    "compared_op": {
+        **COMPARISONS,
+        "exists": "is set",
+        "contains": "contains",
+        "in": "is one of (comma-separated)",
+        "within_days": "within the last … days",
+        "before": "before (date)",
+        "after": "after (date)",
+        "between": "between",
+    },
+    "rfm": {
+        "recency": "Recency",
+        "frequency": "Frequency",
+        "monetary": "Monetary",
+        "total": "Total",
+    },
+    "consent": {"email": "by email", "sms": "by SMS", "push": "by push", "in_app": "in the app"},
+    "newsletter": {
+        "subscribed": "Subscribed",
+        "pending": "Awaiting confirmation",
+        "unsubscribed": "Unsubscribed",
+    },
+    "business": {"true": "Yes", "false": "No"},
+}
 # What a new condition of each kind starts with.
 STARTS: dict[str, dict[str, Any]] = {
     "orders": {"orders": "total_spent", "op": "gte"},

@@ -247,11 +247,12 @@ def render(
 
 
 def redirect(request: Request, url: str, *, toast: str | None = None) -> Response:
-    """Go to ``url``: a 303 for a plain form, an ``HX-Location`` for htmx."""
+    """Go to ``url``: a 303 for a plain form, an ``HX-Redirect`` for htmx (a whole page load,
+    so the page's toast shows and the address loses it)."""
     if toast:
         url = f"{url}{'&' if '?' in url else '?'}toast={quote(toast)}"
     if is_htmx(request):
-        return Response(status_code=204, headers={"HX-Location": url})
+        return Response(status_code=204, headers={"HX-Redirect": url})
     return RedirectResponse(url, status_code=303)
 
 

@@ -56,6 +56,13 @@
     document.body.classList.toggle("busy", pending > 0);
   }
 
+  // Every htmx request carries the page's CSRF token; listened for at once, not on
+  // DOMContentLoaded, so that a request htmx makes as the page loads carries it too.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var csrf = document.querySelector('meta[name="csrf-token"]');
+    if (csrf) event.detail.headers["X-CSRF-Token"] = csrf.content;
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     var body = document.body;
     if (body.dataset.toast) {
@@ -67,11 +74,6 @@
     // A plain form (sign-in, sign-out) shows the loading bar too.
     document.addEventListener("submit", function (event) {
       if (!event.target.hasAttribute("hx-post") && !event.defaultPrevented) busy(1);
-    });
-    // Every htmx request carries the page's CSRF token.
-    var csrf = document.querySelector('meta[name="csrf-token"]');
-    body.addEventListener("htmx:configRequest", function (event) {
-      if (csrf) event.detail.headers["X-CSRF-Token"] = csrf.content;
     });
     body.addEventListener("herald:toast", function (event) { toast(event.detail.message); });
     body.addEventListener("htmx:beforeRequest", function (event) {

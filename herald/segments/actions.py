@@ -26,6 +26,7 @@ from herald.segments.schemas import (
     SegmentPreview,
     SegmentSizePoint,
     SegmentSizes,
+    SegmentTemplate,
     SegmentUpdate,
 )
 
@@ -82,6 +83,11 @@ async def rule_choices(runtime: Runtime, organization_id: uuid.UUID) -> RuleChoi
         )
 
     return await runtime.in_org(organization_id, work)
+
+
+def templates() -> list[SegmentTemplate]:
+    """Segments a shop usually wants, to start from."""
+    return service.TEMPLATES
 
 
 async def preview(runtime: Runtime, organization_id: uuid.UUID, rule: Rule) -> SegmentPreview:

@@ -31,12 +31,15 @@ def test_each_role_sees_only_what_it_may(stack: Stack, org: Org, console: Consol
     console.refusals_expected = True  # the forbidden pages are asked for on purpose
     expected = {
         Role.owner: (
-            ["Home", "Customers", "Settings"],
+            ["Home", "Customers", "Segments", "Settings"],
             ["Organization", "Messaging", "Users and roles", "API keys"],
         ),
-        Role.manager: (["Home", "Customers", "Settings"], ["Organization", "Messaging"]),
+        Role.manager: (
+            ["Home", "Customers", "Segments", "Settings"],
+            ["Organization", "Messaging"],
+        ),
         Role.cashier: (["Home", "Customers", "Settings"], []),
-        Role.marketing: (["Home", "Customers", "Settings"], []),
+        Role.marketing: (["Home", "Customers", "Segments", "Settings"], []),
         Role.sales: (["Home", "Settings"], []),
     }
     for role, (links, sections) in expected.items():
@@ -57,6 +60,8 @@ def test_each_role_sees_only_what_it_may(stack: Stack, org: Org, console: Consol
             expect(page.locator("h1")).to_have_text("Forbidden")
         if role is Role.sales:
             assert page.goto("/customers").status == 403  # type: ignore[union-attr]
+        if role in (Role.cashier, Role.sales):
+            assert page.goto("/customers/segments").status == 403  # type: ignore[union-attr]
         if role is Role.cashier:
             customer = create_customer(stack, org)
             page.goto(f"/customers/{customer['id']}")

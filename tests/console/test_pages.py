@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
 from herald.access.models import Role
+from herald.segments.service import get_segment, record_size
 from tests.console.conftest import DESKTOP, PHONE, Console, accessible
 from tests.console.support import add_staff
 from tests.console.test_browser import sign_in
@@ -67,9 +69,20 @@ def _shop(stack: Stack, org: Org) -> str:
         },
         headers=headers,
     )
+    for key, name, rule in [
+        ("vip", "VIP", {"tag": "vip"}),
+        ("buyers", "Buyers", {"orders": "count", "op": "gte", "value": 1}),
+    ]:
+        stack.api.post(
+            "/v1/segments", json={"key": key, "name": name, "rule": rule}, headers=headers
+        )
     wait_until(
         lambda: stack.api.get(f"/v1/customers/{first}/points", headers=headers).json()["balance"]
     )
+    today = datetime.now(UTC).date()
+    with stack.db.session(org.id) as session:
+        for segment in ("vip", "buyers"):
+            record_size(session, get_segment(session, segment).id, today)
     return first
 
 
@@ -119,6 +132,10 @@ def test_every_page_at_both_widths(
             ("home", "/"),
             ("customers", "/customers"),
             ("customer-profile", f"/customers/{customer_id}"),
+            ("segments", "/customers/segments"),
+            ("segment-new", "/customers/segments/new?template=at-risk"),
+            ("segment", "/customers/segments/buyers"),
+            ("segments-compare", "/customers/segments/compare?a=vip&b=buyers"),
             ("settings-organization", "/settings/organization"),
             ("settings-messaging", "/settings/messaging"),
             ("settings-users", "/settings/users"),

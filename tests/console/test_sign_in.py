@@ -193,7 +193,7 @@ def test_two_factor_sign_in_asks_for_the_code_and_counts_wrong_ones(
         data={"code": totp.now()},
         headers={"X-CSRF-Token": token, "HX-Request": "true"},
     )
-    assert confirmed.status_code == 204 and confirmed.headers["HX-Location"].startswith(
+    assert confirmed.status_code == 204 and confirmed.headers["HX-Redirect"].startswith(
         "/settings/security"
     )
 
