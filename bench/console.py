@@ -10,9 +10,11 @@ the console as in production; a staff owner signs in and each page, then each fr
 loads, is asked R times (50) over one keep-alive connection, as a browser does. The time is
 the request's round trip on loopback: the server's time, with no network to speak of.
 
-Report fragments (the customer statistics) load after their page behind an indicator and keep
-their own issue's target (`stats_s` in bench/customers.py); they are shown, not counted in
-``max_p99_ms``. Prints a table and, last, one JSON line.
+Report fragments load after their page behind an indicator and keep their own issues' targets:
+the customer statistics (`stats_s` in bench/customers.py) and the segment builder's live count
+(`preview_s` in bench/segments.py); they are shown, not counted in ``max_p99_ms``. The
+bench's organization gets two saved segments (written once) for the segment pages. Prints a
+table and, last, one JSON line.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +48,43 @@ from herald.access.service import create_user  # noqa: E402
 from herald.customers.models import Customer  # noqa: E402
 from herald.database import Database  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
+from herald.segments import service as segments  # noqa: E402
+from herald.segments.models import Segment  # noqa: E402
+from herald.segments.schemas import SegmentIn  # noqa: E402
 from herald.staff.service import give_password  # noqa: E402
 
 PASSWORD = "bench console passphrase"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SCRIPT = re.compile(r'<script src="([^"]+)"')
 # Fragments a page loads after it, with their own (report) targets: shown, not counted.
-REPORTS = {"/customers/stats"}
+REPORTS = {"/customers/stats", "/customers/segments/preview"}
+META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+# Saved segments of the bench's organization (key, name, rule): a filter-like one and a spend one.
+SEGMENTS = [
+    (
+        "bench-de-repeat",
+        "Repeat buyers in Germany",
+        {
+            "all": [
+                {"profile": "country", "op": "eq", "value": "DE"},
+                {"orders": "count", "op": "gte", "value": 2},
+            ]
+        },
+    ),
+    ("bench-big", "Big spenders", {"orders": "total_spent", "op": "gt", "value": 500}),
+]
+# The builder's live count as the page sends it (the first segment's rule, as form fields).
+PREVIEW_FORM = {
+    "r.node": "all",
+    "r.0.node": "profile",
+    "r.0.profile": "country",
+    "r.0.op": "eq",
+    "r.0.value": "DE",
+    "r.1.node": "orders",
+    "r.1.orders": "count",
+    "r.1.op": "gte",
+    "r.1.value": "2",
+}
 
 
 def owner(db: Database, org_id: uuid.UUID) -> str:
@@ -61,6 +96,18 @@ def owner(db: Database, org_id: uuid.UUID) -> str:
         if user.password_hash is None:
             give_password(session, user.id, PASSWORD)
     return email
+
+
+def saved_segments(db: Database, org_id: uuid.UUID) -> None:
+    """The bench's segments, each with today's size recorded (what the list shows)."""
+    today = datetime.now(UTC).date()
+    with db.session(org_id) as session:
+        for key, name, rule in SEGMENTS:
+            found = session.scalar(select(Segment).where(Segment.key == key))
+            if found is None:
+                data = SegmentIn.model_validate({"key": key, "name": name, "rule": rule})
+                found = segments.create_segment(session, data)
+            segments.record_size(session, found.id, today)
 
 
 def a_buyer(db: Database, org_id: uuid.UUID) -> uuid.UUID:
@@ -100,10 +147,15 @@ class SignedIn:
         headers = {"HX-Request": "true", "HX-Target": fragment_of} if fragment_of else {}
         return self.request("GET", path, headers=headers)
 
+    def post(self, path: str, fragment_of: str, form: dict[str, str], csrf: str) -> httpx.Response:
+        headers = {"HX-Request": "true", "HX-Target": fragment_of, "X-CSRF-Token": csrf}
+        return self.request("POST", path, headers=headers, data=form)
+
 
 def routes(customer_id: uuid.UUID) -> list[tuple[str, str, str | None]]:
     """(name, path, the element a fragment is swapped into or None for a full page)."""
     profile = f"/customers/{customer_id}"
+    segment = f"/customers/segments/{SEGMENTS[0][0]}"
     return [
         ("sign-in", "/sign-in", None),
         ("home", "/", None),
@@ -123,6 +175,14 @@ def routes(customer_id: uuid.UUID) -> list[tuple[str, str, str | None]]:
         ("/customers/stats", "/customers/stats", "stats"),
         ("customers/{id}", profile, None),
         ("customers/{id}/timeline", f"{profile}/timeline", "timeline"),
+        ("customers/segments", "/customers/segments", None),
+        ("customers/segments/{key}", segment, None),
+        ("customers/segments/{key}/members (next)", f"{segment}/members", "more-members"),
+        (
+            "customers/segments/compare",
+            f"/customers/segments/compare?a={SEGMENTS[0][0]}&b={SEGMENTS[1][0]}",
+            None,
+        ),
         ("settings/organization", "/settings/organization", None),
         ("settings/messaging", "/settings/messaging", None),
         ("settings/users", "/settings/users", None),
@@ -134,7 +194,7 @@ def routes(customer_id: uuid.UUID) -> list[tuple[str, str, str | None]]:
 def key_of(name: str) -> str:
     route = name.split(" (")[0].strip("/") or "home"
     variant = name.split(" (")[1].rstrip(")") if " (" in name else ""
-    key = route.replace("/", "_").replace("{id}", "id").replace("-", "_")
+    key = re.sub(r"[{}]", "", route).replace("/", "_").replace("-", "_")
     if variant:
         key += "_" + re.sub(r"[^a-z0-9]+", "_", variant.lower()).strip("_")
     return f"{key}_p99_ms"
@@ -164,6 +224,7 @@ def main() -> None:
     seed(db, org_id, total, console)
     customers, _ = counts(db, org_id)
     email = owner(db, org_id)
+    saved_segments(db, org_id)
     customer_id = a_buyer(db, org_id)
     db.dispose()
 
@@ -175,13 +236,25 @@ def main() -> None:
     counted: list[float] = []
     with running_herald(database_url) as stack:
         client = SignedIn(stack.base_url, email)
-        for name, path, target in routes(customer_id):
-            first = client.get(path, target)
+        page = client.get(f"/customers/segments/{SEGMENTS[0][0]}").text
+        token = META_CSRF.search(page)
+        assert token
+        preview = partial(client.post, form=PREVIEW_FORM, csrf=token.group(1))
+        asked: list[tuple[str, str, str | None, Callable[..., httpx.Response]]] = [
+            (name, path, target, client.get) for name, path, target in routes(customer_id)
+        ]
+        # The builder's live count: a fragment the segment's page posts as it loads.
+        after = next(i for i, a in enumerate(asked) if a[0] == "customers/segments/{key}") + 1
+        asked.insert(
+            after, ("customers/segments/preview", "/customers/segments/preview", "preview", preview)
+        )
+        for name, path, target, ask in asked:
+            first = ask(path, target)
             assert first.status_code == 200, (path, first.status_code, first.text[:300])
             timings = []
             for _ in range(args.requests):
                 started = time.perf_counter()
-                answer = client.get(path, target)
+                answer = ask(path, target)
                 timings.append(1000 * (time.perf_counter() - started))
                 assert answer.status_code == 200
             timings.sort()
