@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 from api.deps import get_runtime, org_session, require
 from api.ratelimit import inquiry_limit
 from herald.access.permissions import Permission
-from herald.access.service import Principal, list_users
+from herald.access.service import Principal
 from herald.inquiries import actions, service
 from herald.inquiries.contracts import AssignIn, ConvertIn, LeadResponseIn, LoseIn, ReplyIn
 from herald.inquiries.schemas import (
+    Assignee,
     InquiryDetail,
     InquiryIn,
     InquiryPage,
@@ -37,12 +38,6 @@ work = require(Permission.inquiries_work)
 class InquiryReceipt(BaseModel):
     id: uuid.UUID
     status: str = "received"
-
-
-class Assignee(BaseModel):
-    id: uuid.UUID
-    email: str
-    role: str
 
 
 @router.post(
@@ -99,10 +94,7 @@ async def stream_inquiries(
 def list_assignees(
     _: Principal = Depends(read), session: Session = Depends(org_session)
 ) -> list[Assignee]:
-    return [
-        Assignee(id=u.id, email=u.email, role=u.role.value)
-        for u in list_users(session, service.WORKING_ROLES)
-    ]
+    return service.assignees(session)
 
 
 @router.get("/v1/inquiries/settings", response_model=InquirySettingsOut)

@@ -15,7 +15,14 @@ from herald.access.service import Principal, in_force
 from herald.errors import Conflict, NotFound
 from herald.inquiries import service
 from herald.inquiries.contracts import CLOSED, Transition
-from herald.inquiries.schemas import InquiryDetail, InquiryIn, InquiryOut
+from herald.inquiries.schemas import (
+    Assignee,
+    InquiryDetail,
+    InquiryIn,
+    InquiryOut,
+    InquiryPage,
+    InquiryQuery,
+)
 from herald.organizations.models import Organization
 from herald.organizations.public import in_public_org
 from herald.runs.service import update_run
@@ -65,6 +72,22 @@ async def feed(
         for inquiry in await asyncio.to_thread(inquiries.poll):
             yield inquiry
         await asyncio.sleep(FEED_POLL_S)
+
+
+async def inquiry_page(
+    runtime: Runtime, organization_id: uuid.UUID, query: InquiryQuery
+) -> InquiryPage:
+    return await runtime.in_org(organization_id, lambda s: service.list_inquiries(s, query))
+
+
+async def inquiry(
+    runtime: Runtime, organization_id: uuid.UUID, inquiry_id: uuid.UUID
+) -> InquiryDetail:
+    return await runtime.in_org(organization_id, lambda s: service.inquiry_detail(s, inquiry_id))
+
+
+async def assignees(runtime: Runtime, organization_id: uuid.UUID) -> list[Assignee]:
+    return await runtime.in_org(organization_id, service.assignees)
 
 
 async def move(

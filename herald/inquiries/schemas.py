@@ -80,6 +80,14 @@ class InquiryDetail(InquiryOut):
     timeline: list[TimelineEntry]
 
 
+class Assignee(BaseModel):
+    """Someone an inquiry can be given to (an owner, manager or sales account)."""
+
+    id: uuid.UUID
+    email: str
+    role: str
+
+
 class InquiryQuery(BaseModel):
     status: InquiryStatus | None = None
     assignee_id: uuid.UUID | None = None

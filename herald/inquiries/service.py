@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from herald.access.models import Role, User
+from herald.access.service import list_users
 from herald.customers.models import Customer
 from herald.customers.schemas import CustomerCreate
 from herald.customers.service import create_customer
@@ -33,6 +34,7 @@ from herald.inquiries.contracts import (
 from herald.inquiries.emails import STAFF_ROLES, TEMPLATES, inquiry_context
 from herald.inquiries.models import Inquiry, InquiryEntry, InquirySettings
 from herald.inquiries.schemas import (
+    Assignee,
     InquiryDetail,
     InquiryIn,
     InquiryOut,
@@ -248,6 +250,13 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
         return uuid.UUID(value)
     except ValueError:
         return None
+
+
+def assignees(session: Session) -> list[Assignee]:
+    return [
+        Assignee(id=u.id, email=u.email, role=u.role.value)
+        for u in list_users(session, WORKING_ROLES)
+    ]
 
 
 def check_assignee(session: Session, user_id: uuid.UUID) -> None:

@@ -30,8 +30,9 @@ PEOPLE = [
 ]
 
 
-def _shop(stack: Stack, org: Org) -> str:
-    """A small shop to look at: customers with orders and points, a note, a template."""
+def _shop(stack: Stack, org: Org) -> tuple[str, str]:
+    """A small shop to look at: customers with orders and points, a note, a template, saved
+    segments with a size, an inquiry (its customer id and its id)."""
     headers = org.headers()
     stack.api.patch("/v1/organization", json={"name": "Northwind Tea"}, headers=headers)
     first = ""
@@ -83,13 +84,24 @@ def _shop(stack: Stack, org: Org) -> str:
     with stack.db.session(org.id) as session:
         for segment in ("vip", "buyers"):
             record_size(session, get_segment(session, segment).id, today)
-    return first
+    inquiry = {
+        "name": "Margaret Hamilton",
+        "email": "margaret@apollo.example",
+        "company": "Apollo Software",
+        "company_size": "51-200",
+        "message": "We would like points for our 30 cafés. Can we talk next week?",
+    }
+    inquiry_id = stack.api.post(f"/v1/public/{org.slug}/inquiries", json=inquiry).json()["id"]
+    return first, inquiry_id
 
 
 def _look(page: Page, name: str, width: int) -> None:
     page.wait_for_load_state("networkidle")
     expect(page.locator("[aria-busy=true]")).to_have_count(0)
     accessible(page)
+    # Nothing wider than the screen: a wide table scrolls inside its own frame.
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{name} at {width}px is {overflow}px wider than the screen"
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=f"{SHOTS}/{name}-{width}.png", full_page=True)
@@ -99,7 +111,7 @@ def test_every_page_at_both_widths(
     stack: Stack, org: Org, other_org: Org, console: Console
 ) -> None:
     console.refusals_expected = True  # the forbidden page is one of them
-    customer_id = _shop(stack, org)
+    customer_id, inquiry_id = _shop(stack, org)
     owner = f"owner-{uuid.uuid4().hex[:6]}@northwind.example"
     add_staff(stack.db, org, Role.owner, owner)
     add_staff(stack.db, other_org, Role.manager, owner)  # the organization picker
@@ -136,6 +148,8 @@ def test_every_page_at_both_widths(
             ("segment-new", "/customers/segments/new?template=at-risk"),
             ("segment", "/customers/segments/buyers"),
             ("segments-compare", "/customers/segments/compare?a=vip&b=buyers"),
+            ("inquiries", "/inquiries"),
+            ("inquiry", f"/inquiries/{inquiry_id}"),
             ("settings-organization", "/settings/organization"),
             ("settings-messaging", "/settings/messaging"),
             ("settings-users", "/settings/users"),
