@@ -63,6 +63,13 @@
     if (csrf) event.detail.headers["X-CSRF-Token"] = csrf.content;
   });
 
+  // A search box refreshes its list as it is typed in (its input events). Its change event,
+  // when it is left, would refresh the list once more and wipe what was meanwhile typed or
+  // ticked in that list: it goes no further than the box.
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches('input[type="search"]')) event.stopPropagation();
+  }, true);
+
   document.addEventListener("DOMContentLoaded", function () {
     var body = document.body;
     if (body.dataset.toast) {

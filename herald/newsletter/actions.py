@@ -1,5 +1,6 @@
-"""Newsletter use cases for the public pages: sign-up (whose confirmation request is an event
-dispatched to Temporal) and the confirm / leave links."""
+"""Newsletter use cases: for the public pages, sign-up (whose confirmation request is an event
+dispatched to Temporal) and the confirm / leave links; for the console, the subscriber list,
+its figures and staff's changes to it."""
 
 from __future__ import annotations
 
@@ -11,9 +12,17 @@ from sqlalchemy.orm import Session
 from herald.errors import NotFound
 from herald.messaging.setup import double_opt_in, load_messaging_settings
 from herald.newsletter import service
-from herald.newsletter.schemas import SubscribeIn
+from herald.newsletter.models import SubscriberStatus
+from herald.newsletter.schemas import (
+    NewsletterStats,
+    SubscribeIn,
+    SubscriberCreate,
+    SubscriberOut,
+    SubscriberUpdate,
+)
 from herald.organizations.models import Organization
 from herald.organizations.public import in_public_org
+from herald.pagination import Page
 from herald.runtime import Runtime
 
 
@@ -63,3 +72,55 @@ async def follow_link(
         return org.name
 
     return await in_public_org(runtime, slug, follow)
+
+
+# The console's list: a page of subscribers at a time.
+CONSOLE_PAGE = 50
+
+
+async def subscriber_page(
+    runtime: Runtime,
+    organization_id: uuid.UUID,
+    status: SubscriberStatus | None,
+    q: str | None,
+    topic: str | None,
+    cursor: str | None,
+) -> Page[SubscriberOut]:
+    return await runtime.in_org(
+        organization_id,
+        lambda s: service.list_subscribers(
+            s, status, q=q, topic=topic, limit=CONSOLE_PAGE, cursor=cursor
+        ),
+    )
+
+
+async def statistics(runtime: Runtime, organization_id: uuid.UUID) -> NewsletterStats:
+    return await runtime.in_org(organization_id, service.stats)
+
+
+async def add_subscriber(
+    runtime: Runtime, organization_id: uuid.UUID, data: SubscriberCreate
+) -> SubscriberOut:
+    return await runtime.in_org(organization_id, lambda s: service.add_subscriber(s, data))
+
+
+async def set_topics(
+    runtime: Runtime, organization_id: uuid.UUID, subscriber_id: uuid.UUID, data: SubscriberUpdate
+) -> SubscriberOut:
+    return await runtime.in_org(
+        organization_id, lambda s: service.set_topics(s, subscriber_id, data)
+    )
+
+
+async def unsubscribe_by_staff(
+    runtime: Runtime, organization_id: uuid.UUID, subscriber_id: uuid.UUID
+) -> SubscriberOut:
+    return await runtime.in_org(
+        organization_id, lambda s: service.unsubscribe_by_staff(s, subscriber_id)
+    )
+
+
+async def delete_subscriber(
+    runtime: Runtime, organization_id: uuid.UUID, subscriber_id: uuid.UUID
+) -> None:
+    await runtime.in_org(organization_id, lambda s: service.delete_subscriber(s, subscriber_id))

@@ -31,15 +31,15 @@ def test_each_role_sees_only_what_it_may(stack: Stack, org: Org, console: Consol
     console.refusals_expected = True  # the forbidden pages are asked for on purpose
     expected = {
         Role.owner: (
-            ["Home", "Customers", "Segments", "Inquiries", "Settings"],
+            ["Home", "Customers", "Segments", "Newsletter", "Inquiries", "Settings"],
             ["Organization", "Messaging", "Users and roles", "API keys"],
         ),
         Role.manager: (
-            ["Home", "Customers", "Segments", "Inquiries", "Settings"],
+            ["Home", "Customers", "Segments", "Newsletter", "Inquiries", "Settings"],
             ["Organization", "Messaging"],
         ),
         Role.cashier: (["Home", "Customers", "Settings"], []),
-        Role.marketing: (["Home", "Customers", "Segments", "Settings"], []),
+        Role.marketing: (["Home", "Customers", "Segments", "Newsletter", "Settings"], []),
         Role.sales: (["Home", "Inquiries", "Settings"], []),
     }
     for role, (links, sections) in expected.items():
@@ -64,6 +64,8 @@ def test_each_role_sees_only_what_it_may(stack: Stack, org: Org, console: Consol
             assert page.goto("/customers/segments").status == 403  # type: ignore[union-attr]
         if role in (Role.cashier, Role.marketing):
             assert page.goto("/inquiries").status == 403  # type: ignore[union-attr]
+        if role in (Role.cashier, Role.sales):
+            assert page.goto("/marketing/newsletter").status == 403  # type: ignore[union-attr]
         if role is Role.cashier:
             customer = create_customer(stack, org)
             page.goto(f"/customers/{customer['id']}")
