@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
 
 from api.deps import PageCursor, PageLimit, get_runtime, org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
 from herald.campaigns import actions, service
-from herald.campaigns.contracts import CampaignStatus
-from herald.campaigns.schemas import CampaignAnalytics, CampaignIn, CampaignOut, CampaignUpdate
+from herald.campaigns.schemas import (
+    Audience,
+    AudienceSize,
+    CampaignAnalytics,
+    CampaignFilters,
+    CampaignIn,
+    CampaignOut,
+    CampaignUpdate,
+)
 from herald.pagination import Page
 from herald.runtime import Runtime
 
@@ -22,13 +32,26 @@ operate = require(Permission.campaigns_send)
 
 @router.get("", response_model=Page[CampaignOut], summary="Newest first")
 def list_campaigns(
-    status: CampaignStatus | None = None,
+    filters: Annotated[CampaignFilters, Query()],
     limit: PageLimit = 50,
     cursor: PageCursor = None,
     _: Principal = Depends(read),
     session: Session = Depends(org_session),
 ) -> Page[CampaignOut]:
-    return service.list_campaigns(session, status, limit=limit, cursor=cursor)
+    """Archived campaigns only with ``status=archived``; ``since`` and ``until`` bound when
+    each goes out."""
+    return service.list_campaigns(session, filters, limit=limit, cursor=cursor)
+
+
+@router.post(
+    "/audience-size",
+    response_model=AudienceSize,
+    summary="How many customers an audience holds now",
+)
+def audience_size(
+    body: Audience, _: Principal = Depends(read), session: Session = Depends(org_session)
+) -> AudienceSize:
+    return AudienceSize(customers=service.audience_size(session, body))
 
 
 @router.post("", status_code=201, response_model=CampaignOut, summary="Save a draft")
@@ -66,11 +89,59 @@ def delete_campaign(
     return Response(status_code=204)
 
 
+@router.post(
+    "/{campaign}/duplicate",
+    status_code=201,
+    response_model=CampaignOut,
+    summary="A new draft like this one, with copies of its templates",
+)
+def duplicate_campaign(
+    campaign: str, _: Principal = Depends(write), session: Session = Depends(org_session)
+) -> CampaignOut:
+    return service.to_out(service.duplicate_campaign(session, campaign))
+
+
+@router.post(
+    "/{campaign}/archive",
+    response_model=CampaignOut,
+    summary="File away a draft or a finished campaign (out of the list, results kept)",
+)
+def archive_campaign(
+    campaign: str, _: Principal = Depends(write), session: Session = Depends(org_session)
+) -> CampaignOut:
+    return service.to_out(service.archive_campaign(session, campaign))
+
+
+@router.post(
+    "/{campaign}/unarchive", response_model=CampaignOut, summary="Restore an archived campaign"
+)
+def unarchive_campaign(
+    campaign: str, _: Principal = Depends(write), session: Session = Depends(org_session)
+) -> CampaignOut:
+    return service.to_out(service.unarchive_campaign(session, campaign))
+
+
 @router.get("/{campaign}/analytics", response_model=CampaignAnalytics)
 async def analytics(
     campaign: str, principal: Principal = Depends(read), runtime: Runtime = Depends(get_runtime)
 ) -> CampaignAnalytics:
     return await actions.analytics(runtime, principal.organization_id, campaign)
+
+
+@router.get(
+    "/{campaign}/report.csv",
+    response_class=PlainTextResponse,
+    summary="Per-variant results as CSV: counts, rates and their 95% intervals",
+)
+async def report_csv(
+    campaign: str, principal: Principal = Depends(read), runtime: Runtime = Depends(get_runtime)
+) -> Response:
+    text = await actions.report_csv(runtime, principal.organization_id, campaign)
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="campaign-{campaign}.csv"'},
+    )
 
 
 @router.post(

@@ -27,15 +27,11 @@ read = require(Permission.templates_read)
 write = require(Permission.templates_write)
 
 
-def _out(template: object) -> TemplateOut:
-    return TemplateOut.model_validate(template, from_attributes=True)
-
-
 @router.post("", status_code=201, response_model=TemplateOut)
 def create_template(
     body: TemplateCreate, _: Principal = Depends(write), session: Session = Depends(org_session)
 ) -> TemplateOut:
-    return _out(templates.create_template(session, body))
+    return templates.template_out(templates.create_template(session, body))
 
 
 @router.get("", response_model=Page[TemplateOut], summary="By key")
@@ -46,14 +42,14 @@ def list_templates(
     session: Session = Depends(org_session),
 ) -> Page[TemplateOut]:
     rows, next_cursor = templates.list_templates(session, limit=limit, cursor=cursor)
-    return Page(items=[_out(t) for t in rows], next_cursor=next_cursor)
+    return Page(items=[templates.template_out(t) for t in rows], next_cursor=next_cursor)
 
 
 @router.get("/{template_id}", response_model=TemplateOut)
 def get_template(
     template_id: uuid.UUID, _: Principal = Depends(read), session: Session = Depends(org_session)
 ) -> TemplateOut:
-    return _out(templates.get_template(session, template_id))
+    return templates.template_out(templates.get_template(session, template_id))
 
 
 @router.patch("/{template_id}", response_model=TemplateOut)
@@ -63,7 +59,7 @@ def update_template(
     _: Principal = Depends(write),
     session: Session = Depends(org_session),
 ) -> TemplateOut:
-    return _out(templates.update_template(session, template_id, body))
+    return templates.template_out(templates.update_template(session, template_id, body))
 
 
 @router.delete("/{template_id}", status_code=204)

@@ -5,18 +5,32 @@ from __future__ import annotations
 
 import enum
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 from temporalio.service import RPCError, RPCStatusCode
 
 from herald.campaigns import service
-from herald.campaigns.analytics import campaign_analytics
+from herald.campaigns.analytics import analytics_csv, campaign_analytics
 from herald.campaigns.contracts import CANCEL_SIGNAL, PAUSE_SIGNAL, RESUME_SIGNAL, CampaignStatus
 from herald.campaigns.models import ACTIVE, Campaign
-from herald.campaigns.schemas import CampaignAnalytics, CampaignOut
+from herald.campaigns.schemas import (
+    Audience,
+    CampaignAnalytics,
+    CampaignFilters,
+    CampaignOut,
+    CampaignStart,
+    CampaignUpdate,
+)
 from herald.campaigns.sending import campaign_start
+from herald.customers.service import find_customer
 from herald.db import read_snapshot
-from herald.errors import Conflict
+from herald.errors import Conflict, HeraldError, InvalidInput, NotFound
+from herald.messaging.models import MessageTemplate
+from herald.messaging.schemas import TemplateOut, TemplateUpdate
+from herald.messaging.templates import get_template, template_out, update_template
+from herald.pagination import Page
 from herald.runtime import Runtime
 
 
@@ -81,3 +95,215 @@ async def analytics(
         return campaign_analytics(session, service.get_campaign(session, campaign))
 
     return await runtime.in_org(organization_id, read)
+
+
+# --- what the console's campaign pages read and change ------------------------------------
+
+
+@dataclass(frozen=True)
+class VariantContent:
+    """A variant as the builder edits it: its name and its template."""
+
+    name: str
+    template: TemplateOut
+
+
+@dataclass(frozen=True)
+class CampaignDraftView:
+    campaign: CampaignOut
+    variants: list[VariantContent]
+    audience_size: int | None
+    # Why the audience cannot be counted (its segment deleted, say), when it cannot.
+    audience_problem: str | None
+
+
+async def campaign_page(
+    runtime: Runtime,
+    organization_id: uuid.UUID,
+    filters: CampaignFilters,
+    cursor: str | None,
+    limit: int = 50,
+) -> Page[CampaignOut]:
+    return await runtime.in_org(
+        organization_id,
+        lambda s: service.list_campaigns(s, filters, limit=limit, cursor=cursor),
+    )
+
+
+async def calendar(
+    runtime: Runtime, organization_id: uuid.UUID, filters: CampaignFilters
+) -> list[CampaignOut]:
+    return await runtime.in_org(organization_id, lambda s: service.campaigns_between(s, filters))
+
+
+async def campaign(runtime: Runtime, organization_id: uuid.UUID, campaign: str) -> CampaignOut:
+    """The campaign with its send's progress."""
+
+    def read(session: Session) -> CampaignOut:
+        found = service.get_campaign(session, campaign)
+        return service.to_out(found, service.progress(session, found))
+
+    return await runtime.in_org(organization_id, read)
+
+
+async def draft_view(
+    runtime: Runtime, organization_id: uuid.UUID, campaign: str
+) -> CampaignDraftView:
+    """What the builder shows: the campaign, each variant's template and the audience size."""
+
+    def read(session: Session) -> CampaignDraftView:
+        found = service.get_campaign(session, campaign)
+        variants = [
+            VariantContent(
+                v["name"], template_out(get_template(session, uuid.UUID(v["template_id"])))
+            )
+            for v in found.variants
+        ]
+        size, problem = None, None
+        try:
+            size = service.audience_size(session, Audience.model_validate(found.audience))
+        except HeraldError as exc:
+            problem = exc.detail
+        return CampaignDraftView(service.to_out(found), variants, size, problem)
+
+    return await runtime.in_org(organization_id, read)
+
+
+async def audience_size(runtime: Runtime, organization_id: uuid.UUID, audience: Audience) -> int:
+    return await runtime.in_org(organization_id, lambda s: service.audience_size(s, audience))
+
+
+async def chosen_customers(
+    runtime: Runtime, organization_id: uuid.UUID, references: list[str]
+) -> list[uuid.UUID]:
+    """The customers a marketer lists by id or email; a 422 names the first unknown."""
+
+    def find(session: Session) -> list[uuid.UUID]:
+        found = []
+        for reference in references:
+            try:
+                found.append(find_customer(session, reference).id)
+            except NotFound as exc:
+                raise InvalidInput(exc.detail, field="audience.customers") from exc
+        return found
+
+    return await runtime.in_org(organization_id, find)
+
+
+async def start(runtime: Runtime, organization_id: uuid.UUID, data: CampaignStart) -> CampaignOut:
+    return await runtime.in_org(
+        organization_id, lambda s: service.to_out(service.start_campaign(s, data))
+    )
+
+
+async def update(
+    runtime: Runtime, organization_id: uuid.UUID, campaign: str, data: CampaignUpdate
+) -> CampaignOut:
+    return await runtime.in_org(
+        organization_id, lambda s: service.to_out(service.update_campaign(s, campaign, data))
+    )
+
+
+async def add_variant(runtime: Runtime, organization_id: uuid.UUID, campaign: str) -> CampaignOut:
+    return await runtime.in_org(
+        organization_id, lambda s: service.to_out(service.add_variant(s, campaign))
+    )
+
+
+async def remove_variant(
+    runtime: Runtime, organization_id: uuid.UUID, campaign: str, name: str
+) -> CampaignOut:
+    return await runtime.in_org(
+        organization_id, lambda s: service.to_out(service.remove_variant(s, campaign, name))
+    )
+
+
+async def set_variant_content(
+    runtime: Runtime,
+    organization_id: uuid.UUID,
+    campaign: str,
+    variant: str,
+    locale: str,
+    content: dict[str, Any],
+) -> TemplateOut:
+    """Save one locale of a draft's variant (a new locale is added)."""
+
+    def save(session: Session) -> TemplateOut:
+        template = _variant_template(session, campaign, variant)
+        variants = {**template.variants, locale: content}
+        return template_out(
+            update_template(session, template.id, TemplateUpdate(variants=variants))
+        )
+
+    return await runtime.in_org(organization_id, save)
+
+
+async def remove_variant_locale(
+    runtime: Runtime, organization_id: uuid.UUID, campaign: str, variant: str, locale: str
+) -> TemplateOut:
+    def remove(session: Session) -> TemplateOut:
+        template = _variant_template(session, campaign, variant)
+        if locale == template.default_locale:
+            raise Conflict("the default language stays; make another the default first")
+        variants = {k: v for k, v in template.variants.items() if k != locale}
+        return template_out(
+            update_template(session, template.id, TemplateUpdate(variants=variants))
+        )
+
+    return await runtime.in_org(organization_id, remove)
+
+
+def _variant_template(session: Session, campaign: str, variant: str) -> MessageTemplate:
+    """A draft's variant's template, to edit (a sent campaign's messages stay as they were)."""
+    found = service.get_campaign(session, campaign)
+    service.require_status(found, frozenset({CampaignStatus.draft}), "edit")
+    for v in found.variants:
+        if v["name"] == variant:
+            return get_template(session, uuid.UUID(v["template_id"]))
+    raise NotFound(f"no variant {variant!r}")
+
+
+async def variant_template_id(
+    runtime: Runtime, organization_id: uuid.UUID, campaign: str, variant: str
+) -> uuid.UUID:
+    """The template a variant sends (for its preview and test send)."""
+
+    def find(session: Session) -> uuid.UUID:
+        for v in service.get_campaign(session, campaign).variants:
+            if v["name"] == variant:
+                return uuid.UUID(v["template_id"])
+        raise NotFound(f"no variant {variant!r}")
+
+    return await runtime.in_org(organization_id, find)
+
+
+async def preview_for(runtime: Runtime, organization_id: uuid.UUID, customer: str) -> uuid.UUID:
+    """The customer a preview is rendered for, named by id or email."""
+    return await runtime.in_org(organization_id, lambda s: find_customer(s, customer).id)
+
+
+async def archive(runtime: Runtime, organization_id: uuid.UUID, campaign: str) -> CampaignOut:
+    return await runtime.in_org(
+        organization_id, lambda s: service.to_out(service.archive_campaign(s, campaign))
+    )
+
+
+async def unarchive(runtime: Runtime, organization_id: uuid.UUID, campaign: str) -> CampaignOut:
+    return await runtime.in_org(
+        organization_id, lambda s: service.to_out(service.unarchive_campaign(s, campaign))
+    )
+
+
+async def duplicate(runtime: Runtime, organization_id: uuid.UUID, campaign: str) -> CampaignOut:
+    return await runtime.in_org(
+        organization_id, lambda s: service.to_out(service.duplicate_campaign(s, campaign))
+    )
+
+
+async def delete(runtime: Runtime, organization_id: uuid.UUID, campaign: str) -> None:
+    await runtime.in_org(organization_id, lambda s: service.delete_campaign(s, campaign))
+
+
+async def report_csv(runtime: Runtime, organization_id: uuid.UUID, campaign: str) -> str:
+    """Per-variant results as CSV: counts and rates with their 95% intervals."""
+    return analytics_csv(await analytics(runtime, organization_id, campaign))

@@ -142,6 +142,9 @@ class CampaignStatus(enum.StrEnum):
     # The send hit an error retrying cannot mend (its segment was deleted, say): the run
     # failed, and ``failure`` says why.
     failed = "failed"
+    # Filed away by a marketer: out of the list unless asked for; ``archived_from`` keeps what
+    # it was, so it can be restored.
+    archived = "archived"
 
 
 class Metric(enum.StrEnum):

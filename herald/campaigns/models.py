@@ -23,6 +23,12 @@ ACTIVE = frozenset(
 )
 
 
+# A campaign in one of these is over: its run has ended or never began.
+ENDED = frozenset({CampaignStatus.completed, CampaignStatus.cancelled, CampaignStatus.failed})
+# What can be archived: nothing is sending.
+ARCHIVABLE = ENDED | {CampaignStatus.draft}
+
+
 class Campaign(TenantScoped, Base):
     """One send of one or more template variants to an audience snapshotted at send time."""
 
@@ -56,6 +62,10 @@ class Campaign(TenantScoped, Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     failure: Mapped[str | None] = mapped_column(String(500))
+    # What an archived campaign was before (restored when it is unarchived).
+    archived_from: Mapped[CampaignStatus | None] = mapped_column(
+        Enum(CampaignStatus, native_enum=False, length=20)
+    )
     # The id of the run carrying the send, once started.
     workflow_id: Mapped[str | None] = mapped_column(String(300))
 

@@ -38,6 +38,10 @@ class Audience(BaseModel):
         return self
 
 
+class AudienceSize(BaseModel):
+    customers: int
+
+
 class VariantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -71,6 +75,35 @@ class CampaignIn(BaseModel):
         return self
 
 
+class CampaignStart(BaseModel):
+    """A new draft as the console starts one: its first variant's template is made from a
+    starter of the template library, or copied from a saved template."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    channel: Channel
+    audience: Audience
+    starter: str | None = Field(default=None, max_length=100, description="A library starter")
+    template: str | None = Field(default=None, max_length=100, description="A saved template")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CampaignStart:
+        if (self.starter is None) == (self.template is None):
+            raise ValueError("start from a library starter or from a saved template")
+        return self
+
+
+class CampaignFilters(BaseModel):
+    """Which campaigns a list shows; archived ones only when ``status`` asks for them. The
+    dates bound when each goes out (its send time, else its start, else its creation)."""
+
+    status: CampaignStatus | None = None
+    channel: Channel | None = None
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+
+
 class CampaignUpdate(BaseModel):
     """A draft's fields; every one optional, the rest stay."""
 
@@ -94,6 +127,25 @@ class Progress(BaseModel):
     by_status: dict[str, int]
 
 
+class Rate(BaseModel):
+    """A proportion of the messages sent, with its 95% Wilson score interval."""
+
+    count: int
+    rate: float | None
+    low: float | None
+    high: float | None
+
+
+class CampaignSummary(BaseModel):
+    """A campaign's totals over its variants: what a list shows."""
+
+    sent: int
+    delivered: Rate
+    opened: Rate
+    clicked: Rate
+    converted: Rate
+
+
 class CampaignOut(BaseModel):
     id: uuid.UUID
     key: str
@@ -113,16 +165,10 @@ class CampaignOut(BaseModel):
     finished_at: datetime | None
     # Why a failed send stopped.
     failure: str | None = None
+    # What an archived campaign was before.
+    archived_from: CampaignStatus | None = None
     progress: Progress | None = None
-
-
-class Rate(BaseModel):
-    """A proportion of the messages sent, with its 95% Wilson score interval."""
-
-    count: int
-    rate: float | None
-    low: float | None
-    high: float | None
+    summary: CampaignSummary | None = None
 
 
 class VariantAnalytics(BaseModel):

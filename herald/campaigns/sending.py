@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, insert, literal, select, update
+from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from herald.campaigns.analytics import variant_results
@@ -25,22 +25,19 @@ from herald.campaigns.contracts import (
     campaign_workflow_id,
 )
 from herald.campaigns.decision import pick_winner
-from herald.campaigns.models import Campaign, CampaignRecipient
+from herald.campaigns.models import ENDED, Campaign, CampaignRecipient
 from herald.campaigns.schemas import Audience
-from herald.campaigns.service import get_campaign
+from herald.campaigns.service import audience_of, get_campaign
 from herald.customers.models import Customer
 from herald.db import analyze, session_organization, utcnow
 from herald.messaging.contracts import MAX_BATCH, DeliveryBatch, DeliveryOutcome, Recipient
 from herald.messaging.delivery import DeliveryEnv, deliver_batch
 from herald.messaging.models import Message
-from herald.newsletter.models import SubscriberStatus
-from herald.segments.rules import SubscribedRule, condition
-from herald.segments.service import get_segment, matching, rule_of
 from herald.temporal import WorkflowStart
 
 # A prime above any audience size: (rank * PRIME + salt) mod n is then a permutation of 0..n-1.
 _PERMUTATION_PRIME = 2_147_483_647
-_TERMINAL = frozenset({CampaignStatus.completed, CampaignStatus.cancelled, CampaignStatus.failed})
+_TERMINAL = ENDED
 
 
 def campaign_start(campaign: Campaign) -> WorkflowStart:
@@ -106,18 +103,6 @@ def plan(session: Session, campaign_id: uuid.UUID) -> CampaignPlan:
     )
 
 
-def _audience(session: Session, audience: Audience) -> ColumnElement[bool]:
-    who: list[ColumnElement[bool]] = [Customer.deleted_at.is_(None)]
-    if audience.segment is not None:
-        who.append(matching(session, rule_of(get_segment(session, audience.segment))))
-    elif audience.customers is not None:
-        who.append(Customer.id.in_(audience.customers))
-    if audience.topic is not None:
-        subscribed = SubscribedRule(newsletter=SubscriberStatus.subscribed, topic=audience.topic)
-        who.append(condition(subscribed, utcnow()))
-    return and_(*who)
-
-
 def test_size(recipients: int, ab: ABTest | None, variants: int) -> int:
     """The test group: the fraction of the audience, at least one recipient per variant."""
     if ab is None:
@@ -140,7 +125,7 @@ def snapshot_audience(session: Session, campaign_id: uuid.UUID) -> Snapshot:
     position = (rank * _PERMUTATION_PRIME + salt) % func.count().over()
     members = select(literal(org), literal(campaign.id), Customer.id, position).where(
         Customer.organization_id == org,  # INSERT ... SELECT is not scoped by the session
-        _audience(session, Audience.model_validate(campaign.audience)),
+        audience_of(session, Audience.model_validate(campaign.audience)),
     )
     session.execute(
         insert(CampaignRecipient).from_select(
@@ -253,7 +238,7 @@ def refresh_statistics(session: Session) -> None:
 def set_status(session: Session, change: StatusChange) -> None:
     """Record the run's state; a finished campaign stays finished."""
     campaign = get_campaign(session, change.campaign_id)
-    if campaign.status in _TERMINAL:
+    if campaign.status in _TERMINAL or campaign.status is CampaignStatus.archived:
         return
     campaign.status = change.status
     if change.status is CampaignStatus.failed:

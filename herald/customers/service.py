@@ -342,6 +342,25 @@ def get_customer(
     return customer
 
 
+def find_customer(session: Session, reference: str) -> Customer:
+    """The live customer a person names by id or by any of their email addresses."""
+    reference = reference.strip()
+    try:
+        return get_customer(session, uuid.UUID(reference))
+    except ValueError:
+        pass
+    found = session.scalar(
+        select(Customer)
+        .join(CustomerEmail, CustomerEmail.customer_id == Customer.id)
+        .where(CustomerEmail.email == reference, Customer.deleted_at.is_(None))
+        .order_by(CustomerEmail.is_primary.desc(), Customer.created_at)
+        .limit(1)
+    )
+    if found is None:
+        raise NotFound(f"no customer {reference!r}")
+    return found
+
+
 def update_customer(
     session: Session, customer_id: uuid.UUID, data: CustomerUpdate, *, actor: str
 ) -> Customer:

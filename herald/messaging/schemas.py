@@ -4,20 +4,49 @@ import uuid
 from datetime import datetime, time
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, HttpUrl
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from herald.customers.schemas import to_e164
 from herald.messaging.contracts import MessageStatus
+from herald.messaging.email_design import EmailDesign, design_html, design_text
 from herald.messaging.models import Category, Channel, ConsentStatus, SuppressionReason
 from herald.messaging.policy import FrequencyCap
 
 
 class EmailContent(BaseModel):
+    """An email's subject and body: HTML as written, or a block design the HTML and text are
+    made from."""
+
     model_config = ConfigDict(extra="forbid")
 
     subject: str = Field(min_length=1, max_length=998)
-    html: str = Field(min_length=1, max_length=512_000)
+    design: EmailDesign | None = None
+    html: str | None = Field(default=None, min_length=1, max_length=512_000, validate_default=True)
     text: str | None = Field(default=None, max_length=512_000)
+
+    @field_validator("html")
+    @classmethod
+    def _html_or_design(cls, html: str | None, info: ValidationInfo) -> str | None:
+        if html is None and info.data.get("design") is None:
+            raise ValueError("html is required, or a design to make it from")
+        return html
+
+    @model_validator(mode="after")
+    def _body_from_design(self) -> EmailContent:
+        if self.design is not None:
+            self.html = design_html(self.design, self.subject)
+            self.text = design_text(self.design)
+        return self
 
 
 class SmsContent(BaseModel):
@@ -50,6 +79,8 @@ CONTENT_MODELS: dict[Channel, type[BaseModel]] = {
 }
 # Fields rendered with HTML autoescaping; every other field is plain text.
 HTML_FIELDS = frozenset({"html"})
+# Fields kept to be edited again, never rendered nor sent: what other fields were made from.
+SOURCE_FIELDS = frozenset({"design"})
 
 TemplateKey = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,99}$", examples=["welcome-email"])
 LOCALE_PATTERN = r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$"

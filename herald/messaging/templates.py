@@ -29,9 +29,11 @@ from herald.messaging.rendering import check_template, render
 from herald.messaging.schemas import (
     CONTENT_MODELS,
     HTML_FIELDS,
+    SOURCE_FIELDS,
     PreviewRequest,
     RenderedMessage,
     TemplateCreate,
+    TemplateOut,
     TemplateUpdate,
 )
 from herald.messaging.unsubscribe import Links
@@ -56,6 +58,8 @@ def _validated_variants(
             path = ".".join(str(p) for p in error["loc"])
             raise InvalidInput(error["msg"], field=f"variants.{locale}.{path}") from exc
         for name, value in content.items():
+            if name in SOURCE_FIELDS:
+                continue
             texts = value.items() if isinstance(value, dict) else [(None, value)]
             for key, text in texts:
                 field = f"variants.{locale}.{name}" + (f".{key}" if key else "")
@@ -83,6 +87,10 @@ def create_template(
         return template
     commit_or_conflict(session, f"a template with key {data.key!r} exists", field="key")
     return template
+
+
+def template_out(template: MessageTemplate) -> TemplateOut:
+    return TemplateOut.model_validate(template, from_attributes=True)
 
 
 def get_template(session: Session, template_id: uuid.UUID) -> MessageTemplate:
@@ -170,6 +178,8 @@ def pick_variant(template: MessageTemplate, locale: str | None) -> tuple[str, di
 def render_content(content: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     rendered: dict[str, Any] = {}
     for name, value in content.items():
+        if name in SOURCE_FIELDS:
+            continue
         if isinstance(value, dict):
             rendered[name] = {
                 key: render(text, context, field=f"{name}.{key}") for key, text in value.items()

@@ -9,6 +9,7 @@ import uuid
 from html import unescape
 from typing import Any
 
+from herald.messaging.email_design import append_to_body
 from herald.messaging.unsubscribe import Links
 
 _HREF = re.compile(r'href="(https?://[^"]+)"')
@@ -42,7 +43,9 @@ def track(
             lambda m: f'href="{redirect(unescape(m.group(1)))}"', content["html"]
         )
         pixel = links.tracking_url(organization_id, message_id, OPEN, 0)
-        tracked["html"] += f'<img src="{pixel}" width="1" height="1" alt="">'
+        tracked["html"] = append_to_body(
+            tracked["html"], f'<img src="{pixel}" width="1" height="1" alt="">'
+        )
     elif "body" in content:
         tracked["body"] = _URL.sub(lambda m: redirect(m.group(0)), content["body"])
     if targets:

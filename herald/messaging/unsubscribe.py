@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from html import escape
 
+from herald.messaging.email_design import append_to_body
 from herald.secrets import SecretKeys
 
 _PURPOSE = b"unsubscribe:v1"
@@ -133,8 +134,9 @@ def unsubscribe_headers(url: str) -> dict[str, str]:
 def with_postal_footer(content: dict[str, str], postal_address: str) -> dict[str, str]:
     """CAN-SPAM: the sender's postal address at the foot of every marketing email."""
     footer = dict(content)
-    footer["html"] = (
-        f'{content["html"]}\n<p style="font-size:12px;color:#666">{escape(postal_address)}</p>'
+    footer["html"] = append_to_body(
+        content["html"],
+        f'\n<p style="font-size:12px;color:#666;text-align:center">{escape(postal_address)}</p>',
     )
     if content.get("text"):
         footer["text"] = f"{content['text']}\n\n{postal_address}"
