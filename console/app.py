@@ -6,7 +6,16 @@ from __future__ import annotations
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
-from console.pages import auth, customers, home, inquiries, newsletter, segments, settings
+from console.pages import (
+    auth,
+    campaigns,
+    customers,
+    home,
+    inquiries,
+    newsletter,
+    segments,
+    settings,
+)
 from console.web import HERE, SignInNeeded, error_page, is_page, sign_in_needed
 from herald.errors import HeraldError
 
@@ -24,7 +33,7 @@ def page_error(request: Request, exc: Exception) -> Response | None:
 
 def install(app: FastAPI) -> None:
     # Segments before customers: /customers/segments is not a customer's id.
-    for pages in (auth, home, segments, customers, inquiries, newsletter, settings):
+    for pages in (auth, home, segments, customers, campaigns, inquiries, newsletter, settings):
         app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -250,7 +250,8 @@ def redirect(request: Request, url: str, *, toast: str | None = None) -> Respons
     """Go to ``url``: a 303 for a plain form, an ``HX-Redirect`` for htmx (a whole page load,
     so the page's toast shows and the address loses it)."""
     if toast:
-        url = f"{url}{'&' if '?' in url else '?'}toast={quote(toast)}"
+        url, hash_, fragment = url.partition("#")
+        url = f"{url}{'&' if '?' in url else '?'}toast={quote(toast)}{hash_}{fragment}"
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": url})
     return RedirectResponse(url, status_code=303)

@@ -78,6 +78,10 @@
       url.searchParams.delete("toast");
       window.history.replaceState(null, "", url.pathname + url.search + url.hash);
     }
+    // A time picked in the browser is read in the browser's time zone: its offset goes along.
+    document.querySelectorAll("[data-utc-offset]").forEach(function (input) {
+      input.value = String(-new Date().getTimezoneOffset());
+    });
     // A plain form (sign-in, sign-out) shows the loading bar too.
     document.addEventListener("submit", function (event) {
       if (!event.target.hasAttribute("hx-post") && !event.defaultPrevented) busy(1);

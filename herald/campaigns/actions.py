@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -27,11 +28,14 @@ from herald.campaigns.sending import campaign_start
 from herald.customers.service import find_customer
 from herald.db import read_snapshot
 from herald.errors import Conflict, HeraldError, InvalidInput, NotFound
-from herald.messaging.models import MessageTemplate
+from herald.messaging.library import STARTERS, Starter
+from herald.messaging.models import Channel, MessageTemplate
 from herald.messaging.schemas import TemplateOut, TemplateUpdate
 from herald.messaging.templates import get_template, template_out, update_template
 from herald.pagination import Page
+from herald.products.models import Product
 from herald.runtime import Runtime
+from herald.segments.models import Segment
 
 
 async def send(runtime: Runtime, organization_id: uuid.UUID, campaign: str) -> CampaignOut:
@@ -307,3 +311,63 @@ async def delete(runtime: Runtime, organization_id: uuid.UUID, campaign: str) ->
 async def report_csv(runtime: Runtime, organization_id: uuid.UUID, campaign: str) -> str:
     """Per-variant results as CSV: counts and rates with their 95% intervals."""
     return analytics_csv(await analytics(runtime, organization_id, campaign))
+
+
+@dataclass(frozen=True)
+class CatalogProduct:
+    """A product as an email's products block shows it."""
+
+    product_id: str
+    name: str
+    url: str | None
+    image_url: str | None
+    price: str | None
+
+
+@dataclass(frozen=True)
+class BuilderChoices:
+    """What the builder's pickers offer: saved segments, saved templates per channel, the
+    library's starters and the catalog's products."""
+
+    segments: list[tuple[str, str]]
+    templates: dict[Channel, list[tuple[str, str]]]
+    starters: list[Starter]
+    products: list[CatalogProduct]
+
+
+PICKER_SIZE = 200
+
+
+async def builder_choices(runtime: Runtime, organization_id: uuid.UUID) -> BuilderChoices:
+    def read(session: Session) -> BuilderChoices:
+        segments = session.execute(
+            select(Segment.key, Segment.name).order_by(Segment.name).limit(PICKER_SIZE)
+        ).all()
+        templates: dict[Channel, list[tuple[str, str]]] = {c: [] for c in Channel}
+        for key, name, channel in session.execute(
+            select(MessageTemplate.key, MessageTemplate.name, MessageTemplate.channel)
+            .where(MessageTemplate.deleted_at.is_(None))
+            .order_by(MessageTemplate.name)
+            .limit(PICKER_SIZE)
+        ):
+            templates[channel].append((key, name))
+        products = [
+            CatalogProduct(
+                p.product_id,
+                p.name or p.product_id,
+                p.url,
+                p.image_url,
+                f"{p.price:,.2f} {p.currency or ''}".strip() if p.price is not None else None,
+            )
+            for p in session.scalars(
+                select(Product).where(Product.active).order_by(Product.name).limit(PICKER_SIZE)
+            )
+        ]
+        return BuilderChoices(
+            segments=[(k, n) for k, n in segments],
+            templates=templates,
+            starters=list(STARTERS),
+            products=products,
+        )
+
+    return await runtime.in_org(organization_id, read)

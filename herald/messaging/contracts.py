@@ -48,6 +48,8 @@ class DeliveryBatch(BaseModel):
     event: dict[str, Any] = {}
     # A marketer's test send: no consent, cap or quiet hours (suppression still applies).
     test: bool = False
+    # What a test send without a customer shows for the customer's fields (sample data).
+    sample_customer: dict[str, Any] | None = None
     # The workflow's clock when it asked. Rules use the later of this and the wall clock, so a
     # workflow that slept through quiet hours (on a time-skipping test server too) sees their end.
     workflow_time: datetime | None = None
@@ -66,6 +68,7 @@ class DeliveryRequest(Recipient):
     template_id: uuid.UUID
     event: dict[str, Any] = {}
     test: bool = False
+    sample_customer: dict[str, Any] | None = None
     workflow_time: datetime | None = None
 
     def as_batch(self) -> DeliveryBatch:
@@ -76,6 +79,7 @@ class DeliveryRequest(Recipient):
             recipients=[recipient],
             event=self.event,
             test=self.test,
+            sample_customer=self.sample_customer,
             workflow_time=self.workflow_time,
         )
 

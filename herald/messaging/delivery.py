@@ -305,6 +305,8 @@ class _Composer:
                 context["unsubscribe_url"] = url
                 if channel is Channel.email:
                     headers = unsubscribe_headers(url)
+        elif self.batch.test and self.batch.sample_customer is not None:
+            context["customer"] = self.batch.sample_customer
         if subscriber is not None:
             base = (
                 f"{self.env.links.public_url.rstrip('/')}/v1/public/"

@@ -13,12 +13,22 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Align = Literal["left", "center", "right"]
 COLOR_PATTERN = r"^#[0-9a-fA-F]{6}$"
 # A link or image address: absolute http(s), or a token that renders to one.
-LINK_PATTERN = r"^(https?://\S+|\{\{[^{}]+\}\})$"
+_LINK_ADDRESS = re.compile(r"^(https?://\S+|\{\{[^{}]+\}\})$")
+
+
+def _link(value: str) -> str:
+    value = value.strip()
+    if not _LINK_ADDRESS.match(value):
+        raise ValueError("give a web address (https://…) or a token such as {{ unsubscribe_url }}")
+    return value
+
+
+Link = Annotated[str, Field(max_length=2000), AfterValidator(_link)]
 MAX_BLOCKS = 100
 CONTENT_WIDTH_PX = 600
 
@@ -43,9 +53,9 @@ class HeadingBlock(_Block):
 
 class ImageBlock(_Block):
     type: Literal["image"] = "image"
-    src: str = Field(pattern=LINK_PATTERN, max_length=2000)
+    src: Link
     alt: str = Field(default="", max_length=300)
-    href: str | None = Field(default=None, pattern=LINK_PATTERN, max_length=2000)
+    href: Link | None = None
     # Percent of the column it sits in.
     width: int = Field(default=100, ge=10, le=100)
 
@@ -53,7 +63,7 @@ class ImageBlock(_Block):
 class ButtonBlock(_Block):
     type: Literal["button"] = "button"
     label: str = Field(min_length=1, max_length=100)
-    href: str = Field(pattern=LINK_PATTERN, max_length=2000)
+    href: Link
     color: str = Field(default="#1f5fbf", pattern=COLOR_PATTERN)
     align: Align = "center"
 
@@ -73,8 +83,8 @@ class ProductCard(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=300)
-    url: str | None = Field(default=None, pattern=LINK_PATTERN, max_length=2000)
-    image_url: str | None = Field(default=None, pattern=LINK_PATTERN, max_length=2000)
+    url: Link | None = None
+    image_url: Link | None = None
     price: str | None = Field(default=None, max_length=40)
 
 

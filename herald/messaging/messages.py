@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,6 +32,9 @@ class TestSendRequest(BaseModel):
 
     to: str | None = Field(default=None, description="email address or E.164 number")
     customer_id: uuid.UUID | None = Field(default=None, description="render for this customer")
+    sample_customer: dict[str, Any] | None = Field(
+        default=None, description="or render with these customer fields (sample data)"
+    )
 
 
 def checked_recipient(channel: Channel, to: str, field: str = "to") -> str:
@@ -68,6 +72,7 @@ def test_send(
         customer_id=body.customer_id,
         to_id=recipient.id if recipient is not None else None,
         test=True,
+        sample_customer=body.sample_customer if body.customer_id is None else None,
     )
     return _send_run(request, f"Test send of {template.channel.value} template '{template.key}'")
 

@@ -56,7 +56,8 @@ def _validated_variants(
         except ValidationError as exc:
             error = exc.errors()[0]
             path = ".".join(str(p) for p in error["loc"])
-            raise InvalidInput(error["msg"], field=f"variants.{locale}.{path}") from exc
+            message = error["msg"].removeprefix("Value error, ")
+            raise InvalidInput(message, field=f"variants.{locale}.{path}") from exc
         for name, value in content.items():
             if name in SOURCE_FIELDS:
                 continue

@@ -98,7 +98,67 @@ def _shop(stack: Stack, org: Org) -> tuple[str, str]:
             json={"email": f"{reader}@example.com", "topics": topics},
             headers=headers,
         )
+    _campaigns(stack, org)
     return first, inquiry_id
+
+
+def _campaigns(stack: Stack, org: Org) -> None:
+    """A sent campaign to read and a draft A/B email, both made from the template library."""
+    headers = org.headers()
+    stack.api.put(
+        "/v1/messaging/settings", json={"postal_address": "1 High Street"}, headers=headers
+    )
+    for key, subject in (("spring-a", "Spring is here"), ("spring-b", "New teas for spring")):
+        design = {
+            "preheader": "Twenty new teas",
+            "blocks": [
+                {"type": "heading", "text": "Hello {{ customer.first_name or 'there' }}"},
+                {
+                    "type": "text",
+                    "text": "Our spring teas are in: [see them all](https://northwind.example/spring).",
+                },
+                {
+                    "type": "button",
+                    "label": "Shop spring",
+                    "href": "https://northwind.example/spring",
+                },
+                {
+                    "type": "columns",
+                    "columns": [
+                        [{"type": "heading", "level": 2, "text": "Sencha"}],
+                        [{"type": "heading", "level": 2, "text": "Darjeeling"}],
+                    ],
+                },
+            ],
+        }
+        template = {
+            "key": key,
+            "name": subject,
+            "channel": "email",
+            "default_locale": "en",
+            "variants": {"en": {"subject": subject, "design": design}},
+        }
+        stack.api.post("/v1/templates", json=template, headers=headers)
+    for key, name, variants, ab in [
+        ("welcome-back", "Welcome back", ["spring-a"], None),
+        ("spring", "Spring teas", ["spring-a", "spring-b"], {"metric": "open"}),
+    ]:
+        body = {
+            "key": key,
+            "name": name,
+            "channel": "email",
+            "audience": {"segment": "buyers"},
+            "variants": [{"name": "AB"[i], "template": t} for i, t in enumerate(variants)],
+            "ab": ab,
+        }
+        stack.api.post("/v1/campaigns", json=body, headers=headers)
+    stack.api.post("/v1/campaigns/welcome-back/send", headers=headers)
+    wait_until(
+        lambda: (
+            stack.api.get("/v1/campaigns/welcome-back", headers=headers).json()["status"]
+            == "completed"
+        )
+    )
 
 
 # The elements that reach past the window's right edge, outermost first (what to fix when a
@@ -112,6 +172,11 @@ WIDER_THAN_THE_SCREEN = """() => [...document.querySelectorAll("body *")]
 def _look(page: Page, name: str, width: int) -> None:
     page.wait_for_load_state("networkidle")
     expect(page.locator("[aria-busy=true]")).to_have_count(0)
+    for frame in range(page.locator("iframe.preview-frame").count()):  # an email's preview
+        body = page.frame_locator("iframe.preview-frame").nth(frame).locator("body")
+        expect(body).not_to_have_text("")
+        # A frame is drawn into a whole-page picture only once it has been on screen.
+        page.locator("iframe.preview-frame").nth(frame).scroll_into_view_if_needed()
     accessible(page)
     # Nothing wider than the screen: a wide table scrolls inside its own frame.
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
@@ -165,6 +230,11 @@ def test_every_page_at_both_widths(
             ("segment-new", "/customers/segments/new?template=at-risk"),
             ("segment", "/customers/segments/buyers"),
             ("segments-compare", "/customers/segments/compare?a=vip&b=buyers"),
+            ("campaigns", "/marketing/campaigns"),
+            ("campaigns-calendar", "/marketing/campaigns?view=calendar"),
+            ("campaign-new", "/marketing/campaigns/new"),
+            ("campaign-builder", "/marketing/campaigns/spring/edit"),
+            ("campaign", "/marketing/campaigns/welcome-back"),
             ("newsletter", "/marketing/newsletter"),
             ("inquiries", "/inquiries"),
             ("inquiry", f"/inquiries/{inquiry_id}"),
