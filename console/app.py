@@ -12,6 +12,7 @@ from console.pages import (
     customers,
     home,
     inquiries,
+    loyalty,
     newsletter,
     segments,
     settings,
@@ -33,7 +34,17 @@ def page_error(request: Request, exc: Exception) -> Response | None:
 
 def install(app: FastAPI) -> None:
     # Segments before customers: /customers/segments is not a customer's id.
-    for pages in (auth, home, segments, customers, campaigns, inquiries, newsletter, settings):
+    for pages in (
+        auth,
+        home,
+        segments,
+        customers,
+        campaigns,
+        loyalty,
+        inquiries,
+        newsletter,
+        settings,
+    ):
         app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -12,16 +12,12 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
+from console.web import form_text as text
 from herald.campaigns.schemas import Audience
 from herald.errors import InvalidInput
 from herald.messaging.models import Channel
 
 AUDIENCE_KINDS = ("segment", "topic", "customers")
-
-
-def text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
 
 
 def customer_references(form: FormData) -> list[str]:

@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from starlette.datastructures import FormData
 
 from herald.access.permissions import Permission, allows
 from herald.errors import Forbidden, HeraldError, InvalidInput, Unauthorized
@@ -218,6 +219,12 @@ def validated(model: Any, data: dict[str, Any]) -> Any:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or None
         raise InvalidInput(first["msg"], field=field) from exc
+
+
+def form_text(form: FormData, name: str) -> str:
+    """A form field's text, trimmed; empty when it is missing or a file."""
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
 
 
 def is_htmx(request: Request) -> bool:

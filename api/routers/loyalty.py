@@ -10,8 +10,9 @@ from api.deps import PageCursor, PageLimit, get_runtime, org_session, require
 from api.ratelimit import link_limit
 from herald.access.permissions import Permission
 from herald.access.service import Principal
-from herald.loyalty import actions, analytics, referrals, rewards, service, tiers
+from herald.loyalty import actions, analytics, members, referrals, rewards, service, tiers
 from herald.loyalty.contracts import LedgerOutcome
+from herald.loyalty.members import MemberOut
 from herald.loyalty.schemas import (
     AdjustmentIn,
     ConfirmRedemptionIn,
@@ -53,6 +54,23 @@ def put_settings(
     session: Session = Depends(org_session),
 ) -> LoyaltySettingsOut:
     return service.put_settings(session, body)
+
+
+@router.get(
+    "/members",
+    response_model=Page[MemberOut],
+    summary="Members by balance, highest first; by name, email or phone (q) and tier "
+    "(a tier's name, or (none))",
+)
+def list_members(
+    q: str | None = Query(default=None, max_length=200),
+    tier: str | None = Query(default=None, max_length=100),
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
+    _: Principal = Depends(require(Permission.loyalty_read)),
+    session: Session = Depends(org_session),
+) -> Page[MemberOut]:
+    return members.member_page(session, q, tier, limit=limit, cursor=cursor)
 
 
 @router.get("/tiers", response_model=TierLadderOut)

@@ -23,6 +23,7 @@ from console.web import (
     Staff,
     allowed,
     check_csrf,
+    form_text,
     redirect,
     render,
     runtime_of,
@@ -168,13 +169,13 @@ async def _audience(request: Request, member: Staff, form: Any) -> dict[str, Any
 @router.post(HOME, dependencies=writes)
 async def start(request: Request, member: Staff = Depends(write)) -> Response:
     form = await request.form()
-    source = form_values.text(form, "source")
+    source = form_text(form, "source")
     kind, _, key = source.partition(":")
     data: CampaignStart = validated(
         CampaignStart,
         {
-            "name": form_values.text(form, "name"),
-            "channel": form_values.text(form, "channel"),
+            "name": form_text(form, "name"),
+            "channel": form_text(form, "channel"),
             "audience": await _audience(request, member, form),
             "starter": key if kind == "starter" else None,
             "template": key if kind == "template" else None,
@@ -282,7 +283,7 @@ async def save_details(request: Request, key: str, member: Staff = Depends(write
     change: CampaignUpdate = validated(
         CampaignUpdate,
         {
-            "name": form_values.text(form, "name"),
+            "name": form_text(form, "name"),
             "audience": await _audience(request, member, form),
         },
     )
@@ -320,8 +321,8 @@ async def save_content(
     request: Request, key: str, name: str, member: Staff = Depends(write)
 ) -> Response:
     form = await request.form()
-    locale = form_values.text(form, "locale")
-    channel = Channel(form_values.text(form, "channel"))
+    locale = form_text(form, "locale")
+    channel = Channel(form_text(form, "channel"))
     try:
         await actions.set_variant_content(
             runtime_of(request),
@@ -407,12 +408,12 @@ async def test_send(
     request: Request, key: str, name: str, member: Staff = Depends(write)
 ) -> Response:
     form = await request.form()
-    to = form_values.text(form, "to")
+    to = form_text(form, "to")
     if not to:
         raise InvalidInput("give an address to send the test to", field="to")
     runtime = runtime_of(request)
     template_id = await actions.variant_template_id(runtime, member.organization_id, key, name)
-    customer = form_values.text(form, "customer")
+    customer = form_text(form, "customer")
     as_customer = (
         {"customer_id": await actions.preview_for(runtime, member.organization_id, customer)}
         if customer

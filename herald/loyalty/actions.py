@@ -5,20 +5,35 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 from temporalio.service import RPCError
 
 from herald.customers.service import get_customer
 from herald.errors import Conflict, NotFound
-from herald.loyalty import analytics, rewards
+from herald.loyalty import analytics, members, rewards, service, tiers
 from herald.loyalty.contracts import SETTLED_SIGNAL, RedemptionStatus
+from herald.loyalty.members import MemberOut
 from herald.loyalty.models import Redemption
-from herald.loyalty.schemas import CustomerLoyaltyView, LoyaltyLinkOut, RedemptionOut
+from herald.loyalty.schemas import (
+    CustomerLoyaltyView,
+    LoyaltyAnalytics,
+    LoyaltyLinkOut,
+    LoyaltySettingsIn,
+    LoyaltySettingsOut,
+    RedemptionOut,
+    RewardCreate,
+    RewardOut,
+    RewardUpdate,
+    TierLadderIn,
+    TierLadderOut,
+)
 from herald.loyalty.triggers import redemption_workflow_id
 from herald.messaging.unsubscribe import LOYALTY_VIEW
 from herald.organizations.models import Organization
 from herald.organizations.public import in_public_org
+from herald.pagination import Page
 from herald.runtime import Runtime
 
 
@@ -101,3 +116,75 @@ async def customer_view(runtime: Runtime, slug: str, token: str) -> CustomerLoya
         return analytics.customer_view(session, customer_id)
 
     return await in_public_org(runtime, slug, view)
+
+
+# --- what the console's loyalty page reads and changes -----------------------------------
+
+
+@dataclass(frozen=True)
+class Program:
+    """The whole program as its page shows it."""
+
+    settings: LoyaltySettingsOut
+    ladder: TierLadderOut
+    rewards: list[RewardOut]
+    analytics: LoyaltyAnalytics
+
+
+PROGRAM_MONTHS = 12
+
+
+async def program(runtime: Runtime, organization_id: uuid.UUID) -> Program:
+    def read(session: Session) -> Program:
+        # The figures first: they read one snapshot, which must be the session's first query.
+        figures = analytics.program_analytics(session, PROGRAM_MONTHS)
+        return Program(
+            settings=service.get_settings(session),
+            ladder=tiers.get_ladder(session),
+            rewards=[rewards.reward_out(r) for r in rewards.list_rewards(session)],
+            analytics=figures,
+        )
+
+    return await runtime.in_org(organization_id, read)
+
+
+async def put_settings(
+    runtime: Runtime, organization_id: uuid.UUID, change: LoyaltySettingsIn
+) -> LoyaltySettingsOut:
+    return await runtime.in_org(organization_id, lambda s: service.put_settings(s, change))
+
+
+async def put_ladder(
+    runtime: Runtime, organization_id: uuid.UUID, ladder: TierLadderIn
+) -> TierLadderOut:
+    return await runtime.in_org(organization_id, lambda s: tiers.put_ladder(s, ladder))
+
+
+async def create_reward(
+    runtime: Runtime, organization_id: uuid.UUID, data: RewardCreate
+) -> RewardOut:
+    return await runtime.in_org(
+        organization_id, lambda s: rewards.reward_out(rewards.create_reward(s, data))
+    )
+
+
+async def update_reward(
+    runtime: Runtime, organization_id: uuid.UUID, reward_id: uuid.UUID, change: RewardUpdate
+) -> RewardOut:
+    return await runtime.in_org(
+        organization_id,
+        lambda s: rewards.reward_out(rewards.update_reward(s, reward_id, change)),
+    )
+
+
+async def member_page(
+    runtime: Runtime,
+    organization_id: uuid.UUID,
+    q: str | None,
+    tier: str | None,
+    cursor: str | None,
+    limit: int = 50,
+) -> Page[MemberOut]:
+    return await runtime.in_org(
+        organization_id, lambda s: members.member_page(s, q, tier, limit=limit, cursor=cursor)
+    )

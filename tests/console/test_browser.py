@@ -31,16 +31,34 @@ def test_each_role_sees_only_what_it_may(stack: Stack, org: Org, console: Consol
     console.refusals_expected = True  # the forbidden pages are asked for on purpose
     expected = {
         Role.owner: (
-            ["Home", "Customers", "Segments", "Campaigns", "Newsletter", "Inquiries", "Settings"],
+            [
+                "Home",
+                "Customers",
+                "Segments",
+                "Campaigns",
+                "Loyalty",
+                "Newsletter",
+                "Inquiries",
+                "Settings",
+            ],
             ["Organization", "Messaging", "Users and roles", "API keys"],
         ),
         Role.manager: (
-            ["Home", "Customers", "Segments", "Campaigns", "Newsletter", "Inquiries", "Settings"],
+            [
+                "Home",
+                "Customers",
+                "Segments",
+                "Campaigns",
+                "Loyalty",
+                "Newsletter",
+                "Inquiries",
+                "Settings",
+            ],
             ["Organization", "Messaging"],
         ),
-        Role.cashier: (["Home", "Customers", "Settings"], []),
+        Role.cashier: (["Home", "Customers", "Loyalty", "Settings"], []),
         Role.marketing: (
-            ["Home", "Customers", "Segments", "Campaigns", "Newsletter", "Settings"],
+            ["Home", "Customers", "Segments", "Campaigns", "Loyalty", "Newsletter", "Settings"],
             [],
         ),
         Role.sales: (["Home", "Inquiries", "Settings"], []),
@@ -70,6 +88,8 @@ def test_each_role_sees_only_what_it_may(stack: Stack, org: Org, console: Consol
         if role in (Role.cashier, Role.sales):
             assert page.goto("/marketing/newsletter").status == 403  # type: ignore[union-attr]
             assert page.goto("/marketing/campaigns").status == 403  # type: ignore[union-attr]
+        if role is Role.sales:
+            assert page.goto("/marketing/loyalty").status == 403  # type: ignore[union-attr]
         if role is Role.cashier:
             customer = create_customer(stack, org)
             page.goto(f"/customers/{customer['id']}")

@@ -35,6 +35,7 @@ def _shop(stack: Stack, org: Org) -> tuple[str, str]:
     segments with a size, an inquiry (its customer id and its id)."""
     headers = org.headers()
     stack.api.patch("/v1/organization", json={"name": "Northwind Tea"}, headers=headers)
+    _program(stack, org)  # before the orders, so their points place members on the ladder
     first = ""
     for name, country, tags, amounts in PEOPLE:
         handle = name.lower().replace(" ", ".")
@@ -100,6 +101,24 @@ def _shop(stack: Stack, org: Org) -> tuple[str, str]:
         )
     _campaigns(stack, org)
     return first, inquiry_id
+
+
+def _program(stack: Stack, org: Org) -> None:
+    """A tier ladder and two rewards."""
+    headers = org.headers()
+    ladder = {
+        "basis": "points_earned",
+        "tiers": [
+            {"name": "Silver", "threshold": "100", "multiplier": "1.25"},
+            {"name": "Gold", "threshold": "500", "multiplier": "1.5"},
+        ],
+    }
+    stack.api.put("/v1/loyalty/tiers", json=ladder, headers=headers)
+    for reward in (
+        {"name": "5 off", "kind": "discount_fixed", "value": "5", "cost_points": 500},
+        {"name": "Free tea sampler", "kind": "free_item", "sku": "SAMPLER", "cost_points": 900},
+    ):
+        stack.api.post("/v1/loyalty/rewards", json=reward, headers=headers)
 
 
 def _campaigns(stack: Stack, org: Org) -> None:
@@ -235,6 +254,11 @@ def test_every_page_at_both_widths(
             ("campaign-new", "/marketing/campaigns/new"),
             ("campaign-builder", "/marketing/campaigns/spring/edit"),
             ("campaign", "/marketing/campaigns/welcome-back"),
+            ("loyalty", "/marketing/loyalty"),
+            ("loyalty-earning", "/marketing/loyalty?tab=earning"),
+            ("loyalty-tiers", "/marketing/loyalty?tab=tiers"),
+            ("loyalty-rewards", "/marketing/loyalty?tab=rewards"),
+            ("loyalty-members", "/marketing/loyalty?tab=members"),
             ("newsletter", "/marketing/newsletter"),
             ("inquiries", "/inquiries"),
             ("inquiry", f"/inquiries/{inquiry_id}"),
