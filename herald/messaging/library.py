@@ -54,7 +54,7 @@ STARTERS: tuple[Starter, ...] = (
     Starter(
         key="promotional",
         name="Promotion",
-        description="An offer with a picture, a button and featured products.",
+        description="An offer with a button and two side-by-side pieces.",
         channel=Channel.email,
         category=Category.marketing,
         content={
