@@ -11,10 +11,11 @@ loads, is asked R times (50) over one keep-alive connection, as a browser does. 
 the request's round trip on loopback: the server's time, with no network to speak of.
 
 Report fragments load after their page behind an indicator and keep their own issues' targets:
-the customer statistics (`stats_s` in bench/customers.py) and the segment builder's live count
-(`preview_s` in bench/segments.py); they are shown, not counted in ``max_p99_ms``. The
-bench's organization gets two saved segments (written once) for the segment pages. Prints a
-table and, last, one JSON line.
+the customer statistics (`stats_s` in bench/customers.py), the segment builder's live count and
+two segments' comparison (`preview_s` in bench/segments.py); they are shown, not counted in
+``max_p99_ms``. The bench's organization gets two saved segments and a draft campaign to the
+second (written once) for the segment and campaign pages. Prints a table and, last, one JSON
+line.
 """
 
 from __future__ import annotations
@@ -45,8 +46,12 @@ from bench.customers import counts, seed  # noqa: E402
 from bench.stack import bench_database_url, reused_organization, running_herald  # noqa: E402
 from herald.access.models import Role, User  # noqa: E402
 from herald.access.service import create_user  # noqa: E402
+from herald.campaigns import service as campaigns  # noqa: E402
+from herald.campaigns.models import Campaign  # noqa: E402
+from herald.campaigns.schemas import Audience, CampaignStart  # noqa: E402
 from herald.customers.models import Customer  # noqa: E402
 from herald.database import Database  # noqa: E402
+from herald.messaging.models import Channel  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
 from herald.segments import service as segments  # noqa: E402
 from herald.segments.models import Segment  # noqa: E402
@@ -57,7 +62,7 @@ PASSWORD = "bench console passphrase"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SCRIPT = re.compile(r'<script src="([^"]+)"')
 # Fragments a page loads after it, with their own (report) targets: shown, not counted.
-REPORTS = {"/customers/stats", "/customers/segments/preview"}
+REPORTS = {"/customers/stats", "/customers/segments/preview", "/customers/segments/compare/figures"}
 META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 # Saved segments of the bench's organization (key, name, rule): a filter-like one and a spend one.
 SEGMENTS = [
@@ -110,6 +115,22 @@ def saved_segments(db: Database, org_id: uuid.UUID) -> None:
             segments.record_size(session, found.id, today)
 
 
+# A draft campaign of the bench's organization, to the big spenders, for the campaign pages.
+CAMPAIGN = "bench-spring"
+
+
+def draft_campaign(db: Database, org_id: uuid.UUID) -> None:
+    with db.session(org_id) as session:
+        if session.scalar(select(Campaign.id).where(Campaign.key == CAMPAIGN)) is None:
+            start = CampaignStart(
+                name="Bench spring",
+                channel=Channel.email,
+                audience=Audience(segment=SEGMENTS[1][0]),
+                starter="promotional",
+            )
+            campaigns.start_campaign(session, start)
+
+
 def a_buyer(db: Database, org_id: uuid.UUID) -> uuid.UUID:
     with db.session(org_id) as session:
         found = session.scalar(
@@ -156,6 +177,8 @@ def routes(customer_id: uuid.UUID) -> list[tuple[str, str, str | None]]:
     """(name, path, the element a fragment is swapped into or None for a full page)."""
     profile = f"/customers/{customer_id}"
     segment = f"/customers/segments/{SEGMENTS[0][0]}"
+    pair = f"a={SEGMENTS[0][0]}&b={SEGMENTS[1][0]}"
+    campaign = f"/marketing/campaigns/{CAMPAIGN}"
     return [
         ("sign-in", "/sign-in", None),
         ("home", "/", None),
@@ -178,11 +201,27 @@ def routes(customer_id: uuid.UUID) -> list[tuple[str, str, str | None]]:
         ("customers/segments", "/customers/segments", None),
         ("customers/segments/{key}", segment, None),
         ("customers/segments/{key}/members (next)", f"{segment}/members", "more-members"),
+        ("customers/segments/compare", f"/customers/segments/compare?{pair}", None),
         (
-            "customers/segments/compare",
-            f"/customers/segments/compare?a={SEGMENTS[0][0]}&b={SEGMENTS[1][0]}",
-            None,
+            "customers/segments/compare/figures",
+            f"/customers/segments/compare/figures?{pair}",
+            "compare-figures",
         ),
+        ("marketing/campaigns", "/marketing/campaigns", None),
+        ("marketing/campaigns (calendar)", "/marketing/campaigns?view=calendar", None),
+        ("marketing/campaigns/new", "/marketing/campaigns/new", None),
+        ("marketing/campaigns/{key}/edit", f"{campaign}/edit", None),
+        (
+            "marketing/campaigns/{key}/variants/A/preview",
+            f"{campaign}/variants/A/preview",
+            "preview",
+        ),
+        ("marketing/campaigns/{key}", campaign, None),
+        ("marketing/loyalty", "/marketing/loyalty", None),
+        ("marketing/loyalty (members)", "/marketing/loyalty?tab=members", None),
+        ("marketing/loyalty (tiers)", "/marketing/loyalty?tab=tiers", None),
+        ("marketing/newsletter", "/marketing/newsletter", None),
+        ("inquiries", "/inquiries", None),
         ("settings/organization", "/settings/organization", None),
         ("settings/messaging", "/settings/messaging", None),
         ("settings/users", "/settings/users", None),
@@ -225,6 +264,7 @@ def main() -> None:
     customers, _ = counts(db, org_id)
     email = owner(db, org_id)
     saved_segments(db, org_id)
+    draft_campaign(db, org_id)
     customer_id = a_buyer(db, org_id)
     db.dispose()
 

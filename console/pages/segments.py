@@ -47,18 +47,32 @@ async def segment_list(request: Request, member: Staff = Depends(read)) -> Respo
 async def compare(
     request: Request, a: str = "", b: str = "", member: Staff = Depends(read)
 ) -> Response:
-    runtime = runtime_of(request)
+    """The page names the two segments at once; their figures, which count both over every
+    customer, load after it (``compare/figures``) behind an indicator."""
     if not a or not b:
         raise InvalidInput("choose two segments to compare", field="b" if a else "a")
-    comparison = await actions.compare(runtime, member.organization_id, a, b)
-    names = {
-        r.segment.key: r.segment.name
-        for r in await actions.segment_rows(runtime, member.organization_id)
-    }
+    runtime = runtime_of(request)
+    first = await actions.get_segment(runtime, member.organization_id, a)
+    second = await actions.get_segment(runtime, member.organization_id, b)
     return render(
         request,
         "segments/compare.html",
-        {"c": comparison, "name_a": names.get(a, a), "name_b": names.get(b, b), "nav": "segments"},
+        {"a": first, "b": second, "nav": "segments"},
+    )
+
+
+@router.get("/customers/segments/compare/figures")
+async def compare_figures(
+    request: Request, a: str = "", b: str = "", member: Staff = Depends(read)
+) -> Response:
+    runtime = runtime_of(request)
+    comparison = await actions.compare(runtime, member.organization_id, a, b)
+    first = await actions.get_segment(runtime, member.organization_id, a)
+    second = await actions.get_segment(runtime, member.organization_id, b)
+    return render(
+        request,
+        "segments/_compare_figures.html",
+        {"c": comparison, "name_a": first.name, "name_b": second.name},
     )
 
 

@@ -478,9 +478,21 @@ _NO_ORDERS: dict[str, float | None] = {
 }
 
 
+# Over all of a customer's orders, these are the figures the customer row keeps current
+# (herald.orders.figures, the same expressions): an indexed column instead of an aggregate of
+# the orders table. (The average is left to the aggregate: it skips orders no rate converts.)
+_KEPT_ON_CUSTOMER: dict[str, Any] = {
+    "count": Customer.orders_count,
+    "total_spent": Customer.lifetime_value,
+    "days_since_last": Customer.last_order_at,
+}
+
+
 def _orders(
     rule: OrdersRule, now: datetime, scope: uuid.UUID | None, reporting: Any
 ) -> ColumnElement[bool]:
+    if rule.within_days is None and rule.orders in _KEPT_ON_CUSTOMER:
+        return _orders_test(rule, _KEPT_ON_CUSTOMER[rule.orders], now)
     filters = []
     if rule.within_days is not None:
         filters.append(Order.paid_at >= now - timedelta(days=rule.within_days))

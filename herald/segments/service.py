@@ -8,8 +8,9 @@ import uuid
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, select, text
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from herald.customers.models import Customer
@@ -328,14 +329,10 @@ def latest_sizes(session: Session) -> dict[uuid.UUID, SegmentSizePoint]:
     return {r.segment_id: SegmentSizePoint(day=r.day, size=r.size) for r in rows}
 
 
-def _figures(session: Session, *rules: Rule) -> AudienceFigures:
-    """Customers matching every one of ``rules``, and their lifetime value."""
-    row = session.execute(
-        select(func.count(), func.coalesce(func.sum(Customer.lifetime_value), 0)).where(
-            *(matching(session, rule) for rule in rules)
-        )
-    ).one()
-    return AudienceFigures(customers=row[0], revenue=Decimal(row[1]).quantize(Decimal("0.01")))
+def _figures(count: Any, revenue: Any) -> AudienceFigures:
+    return AudienceFigures(
+        customers=int(count or 0), revenue=Decimal(revenue or 0).quantize(Decimal("0.01"))
+    )
 
 
 def _less(whole: AudienceFigures, part: AudienceFigures) -> AudienceFigures:
@@ -345,20 +342,27 @@ def _less(whole: AudienceFigures, part: AudienceFigures) -> AudienceFigures:
 
 
 def compare(session: Session, a: str, b: str) -> SegmentComparison:
-    """Sizes, overlap and revenue of two saved segments, read together now."""
+    """Sizes, overlap and revenue of two saved segments, read together now: one pass over the
+    customers in either, each condition evaluated once."""
     first, second = get_segment(session, a), get_segment(session, b)
-    rule_a, rule_b = rule_of(first), rule_of(second)
-    in_a, in_b = _figures(session, rule_a), _figures(session, rule_b)
-    both = _figures(session, rule_a, rule_b)
+    in_a, in_b = matching(session, rule_of(first)), matching(session, rule_of(second))
+    columns = []
+    for where in (in_a, in_b, and_(in_a, in_b)):
+        columns += [
+            func.sum(case((where, 1), else_=0)),
+            func.sum(case((where, Customer.lifetime_value), else_=0)),
+        ]
+    row = session.execute(select(*columns).where(or_(in_a, in_b))).one()
+    figures_a, figures_b, both = (_figures(row[i], row[i + 1]) for i in (0, 2, 4))
     return SegmentComparison(
         a=first.key,
         b=second.key,
         currency=reporting_currency(session),
-        in_a=in_a,
-        in_b=in_b,
+        in_a=figures_a,
+        in_b=figures_b,
         both=both,
-        only_a=_less(in_a, both),
-        only_b=_less(in_b, both),
+        only_a=_less(figures_a, both),
+        only_b=_less(figures_b, both),
     )
 
 
