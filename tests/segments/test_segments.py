@@ -172,6 +172,18 @@ def test_rules_find_the_same_members_on_every_database(db: Database, org: Org) -
         "one-old-order",
         "newbie",
     }
+    # Over all orders, the figures the customer row keeps answer as the orders themselves do.
+    for orders, op, value in (
+        ("count", "gte", 2),
+        ("total_spent", "gt", 100),
+        ("days_since_last", "gte", 100),
+    ):
+        kept = {"orders": orders, "op": op, "value": value}
+        assert _members(db, org, kept) == _members(db, org, {**kept, "within_days": 3650}), kept
+    assert _members(db, org, {"orders": "days_since_last", "op": "gte", "value": 100}) == {
+        "lapsed",
+        "one-old-order",
+    }
     # Between, first and last time, the newsletter.
     assert _members(db, org, {"attribute": "visits", "op": "between", "value": [2, 10]}) == {
         "lapsed"
