@@ -140,14 +140,14 @@ async def preview(request: Request, member: Staff = Depends(read)) -> Response:
 
 @router.get("/customers/segments/{segment}")
 async def segment_page(request: Request, segment: str, member: Staff = Depends(read)) -> Response:
-    runtime = runtime_of(request)
-    found = await actions.get_segment(runtime, member.organization_id, segment)
-    history = await actions.sizes(runtime, member.organization_id, found.key, SIZE_DAYS)
-    members = await actions.members(runtime, member.organization_id, found.key, None)
+    view = await actions.segment_view(
+        runtime_of(request), member.organization_id, segment, SIZE_DAYS
+    )
+    found = view.segment
     context = {
-        "sizes": history.items,
-        "chart": size_chart(history.items),
-        "members": members,
+        "sizes": view.sizes.items,
+        "chart": size_chart(view.sizes.items),
+        "members": view.members,
         "editable": segment_form.shows_all_of(found.rule),
     }
     values = {"name": found.name, "key": found.key, "description": found.description}

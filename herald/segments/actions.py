@@ -120,22 +120,45 @@ async def delete_segment(runtime: Runtime, organization_id: uuid.UUID, segment: 
     await runtime.in_org(organization_id, lambda s: service.delete_segment(s, segment))
 
 
+MEMBER_PAGE = 25
+
+
 async def members(
     runtime: Runtime, organization_id: uuid.UUID, segment: str, cursor: str | None
 ) -> MemberPage:
     def work(session: Session) -> MemberPage:
         rule = service.rule_of(service.get_segment(session, segment))
-        return service.members(session, rule, limit=25, cursor=cursor)
+        return service.members(session, rule, limit=MEMBER_PAGE, cursor=cursor)
 
     return await runtime.in_org(organization_id, work)
 
 
-async def sizes(
+@dataclass(frozen=True)
+class SegmentView:
+    """A saved segment as its page shows it: the segment, its size over time and its first
+    members."""
+
+    segment: SegmentOut
+    sizes: SegmentSizes
+    members: MemberPage
+
+
+async def segment_view(
     runtime: Runtime, organization_id: uuid.UUID, segment: str, days: int
-) -> SegmentSizes:
-    return await runtime.in_org(
-        organization_id, lambda s: service.size_history(s, segment, days=days)
-    )
+) -> SegmentView:
+    """The segment looked up once, and what its page shows, in one session."""
+
+    def work(session: Session) -> SegmentView:
+        found = service.get_segment(session, segment)
+        return SegmentView(
+            segment=service.to_out(found),
+            sizes=service.size_history(session, str(found.id), days=days),
+            members=service.members(
+                session, service.rule_of(found), limit=MEMBER_PAGE, cursor=None
+            ),
+        )
+
+    return await runtime.in_org(organization_id, work)
 
 
 async def compare(
