@@ -6,7 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
+import segno
 from fastapi import APIRouter, Depends, Form, Request, Response
+from markupsafe import Markup
 
 from console.web import (
     SESSION_COOKIE,
@@ -276,7 +278,11 @@ async def security_page(request: Request, member: Staff = Depends(current_staff)
 @router.post("/settings/security/two-factor", dependencies=writes)
 async def start_two_factor(request: Request, member: Staff = Depends(current_staff)) -> Response:
     enrolment = await staff.start_totp(runtime_of(request), member.signed_in.principal)
-    return render(request, "settings/_totp.html", {"enrolment": enrolment})
+    # The same key as a QR code for the app's camera; segno draws it as inline SVG.
+    qr = segno.make(enrolment.otpauth_uri, error="m").svg_inline(
+        scale=4, border=2, title="QR code of the key for your authenticator app"
+    )
+    return render(request, "settings/_totp.html", {"enrolment": enrolment, "qr": Markup(qr)})
 
 
 @router.post("/settings/security/two-factor/confirm", dependencies=writes)

@@ -4,6 +4,7 @@ removed, roles changed at once, the second factor, and one email for several org
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pyotp
 import pytest
+import segno
 
 from herald.access.models import Role
 from tests.console.support import PASSWORD, Browser, add_staff
@@ -180,6 +182,13 @@ def test_two_factor_sign_in_asks_for_the_code_and_counts_wrong_ones(
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', started.text)
     assert secret, started.text
     totp = pyotp.TOTP(secret.group(1))
+    # The QR code to scan holds the same key: the app's link, drawn module by module.
+    link = re.search(r'href="(otpauth://[^"]+)"', started.text)
+    assert link
+    drawn = re.search(r'class="qrline"[^>]* d="([^"]+)"', started.text)
+    expected = segno.make(html.unescape(link.group(1)), error="m").svg_inline(scale=4, border=2)
+    assert drawn and f'd="{drawn.group(1)}"' in expected
+    assert f"secret={secret.group(1)}" in html.unescape(link.group(1))
     wrong = browser.request(
         "POST",
         "/settings/security/two-factor/confirm",
