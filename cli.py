@@ -8,13 +8,16 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from herald.settings import STATE_DIR, get_settings, secret_keys
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = typer.Typer(help="Herald: marketing automation engine on Temporal.", no_args_is_help=True)
 orgs = typer.Typer(help="Organizations (brands).", no_args_is_help=True)
@@ -134,6 +137,52 @@ def _demo_password() -> str:
     return DEMO_PASSWORD_FILE.read_text().strip()
 
 
+# The demo shop's sample customers on its first start: enough to build a segment and send a
+# campaign from the console alone (each accepts marketing email; the outbox receives it).
+DEMO_PEOPLE = [
+    ("Alice Martin", "en", ["vip"]),
+    ("Bruno Keller", "de", []),
+    ("Chloé Dubois", "fr", ["vip"]),
+    ("Dev Patel", "en", []),
+    ("Elena Rossi", "it", []),
+    ("Farah Haddad", "en", ["wholesale"]),
+    ("Gustav Berg", "de", ["vip"]),
+    ("Hana Sato", "en", []),
+    ("Ines Lopes", "pt", []),
+    ("Jonas Weber", "de", []),
+    ("Kofi Mensah", "en", ["vip"]),
+    ("Lena Novak", "en", []),
+]
+
+
+def _demo_customers(session: Session) -> int:
+    """The sample customers, once: only into a shop that has none yet."""
+    from sqlalchemy import func, select
+
+    from herald.customers.models import Customer
+    from herald.customers.schemas import CustomerCreate, EmailIn
+    from herald.customers.service import create_customer
+    from herald.messaging.audience import record_consents
+    from herald.messaging.models import ConsentStatus
+    from herald.messaging.schemas import ConsentIn
+
+    if session.scalar(select(func.count()).select_from(Customer)):
+        return 0
+    consents = {}
+    for name, locale, tags in DEMO_PEOPLE:
+        email = name.lower().replace(" ", ".").replace("é", "e") + "@demo.example"
+        customer = create_customer(
+            session,
+            CustomerCreate(name=name, emails=[EmailIn(address=email)], locale=locale, tags=tags),
+            commit=False,
+            source="demo",
+        )
+        consents[customer.id] = ConsentIn(email=ConsentStatus.granted, source="demo")
+    record_consents(session, consents)
+    session.commit()
+    return len(DEMO_PEOPLE)
+
+
 def _demo_key() -> str:
     """Create the demo organization on first start; later starts read its key back. The demo
     owner gets a console password (kept in .herald/)."""
@@ -173,6 +222,8 @@ def _demo_key() -> str:
             give_password(session, known[DEMO_OWNER].id, _demo_password())
         for journey in install_examples(session):
             console.print(f"published example journey [bold]{journey}[/bold]")
+        if added := _demo_customers(session):
+            console.print(f"added {added} sample customers who accept marketing email")
     db.dispose()
     return DEMO_KEY_FILE.read_text().strip() if DEMO_KEY_FILE.exists() else "(see earlier output)"
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from cli import DEMO_PEOPLE
 from herald.devserver import free_port, temporal_cli, wait_for_port
 from tests.support import wait_until
 
@@ -92,6 +93,12 @@ def test_herald_dev_brings_up_everything_and_ctrl_c_stops_it(tmp_path: Path) -> 
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
             assert wait_until(lambda: client.get("/readyz").status_code == 200)
             assert client.get("/docs").status_code == 200
+            # The demo shop comes with sample customers who accept marketing email: a
+            # campaign can be built and sent from the console alone.
+            sample = client.get("/v1/customers", params={"limit": 100}).json()["items"]
+            assert sorted(c["name"] for c in sample) == sorted(p[0] for p in DEMO_PEOPLE)
+            readers = client.post("/v1/segments/preview", json={"rule": {"consent": "email"}})
+            assert readers.json()["count"] == len(DEMO_PEOPLE)
             customer = client.post("/v1/customers", json={"name": "Dev", "external_id": "d-1"})
             assert customer.status_code == 201
             client.post(
