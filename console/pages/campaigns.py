@@ -61,6 +61,12 @@ def _page(key: str) -> str:
     return f"{HOME}/{key}"
 
 
+def _builder_at(key: str, form: Any) -> str:
+    """The builder again, on the variant and language the form was sent from."""
+    shown = {k: form_text(form, k) for k in ("variant", "locale") if form_text(form, k)}
+    return f"{_page(key)}/edit" + (f"?{urlencode(shown)}" if shown else "")
+
+
 def _filters(request: Request) -> tuple[dict[str, str], CampaignFilters]:
     params = request.query_params
     given = {k: params[k].strip() for k in FILTERS if params.get(k, "").strip()}
@@ -288,7 +294,7 @@ async def save_details(request: Request, key: str, member: Staff = Depends(write
         },
     )
     await actions.update(runtime_of(request), member.organization_id, key, change)
-    return redirect(request, f"{_page(key)}/edit", toast="Recipients saved")
+    return redirect(request, _builder_at(key, form), toast="Recipients saved")
 
 
 @router.post(f"{HOME}/{{key}}/ab", dependencies=writes)
@@ -298,7 +304,7 @@ async def save_ab(request: Request, key: str, member: Staff = Depends(write)) ->
     if change.ab is None:  # the field given as null: the test is switched off
         change = CampaignUpdate.model_validate({"ab": None})
     await actions.update(runtime_of(request), member.organization_id, key, change)
-    return redirect(request, f"{_page(key)}/edit#ab", toast="A/B test saved")
+    return redirect(request, f"{_builder_at(key, form)}#ab", toast="A/B test saved")
 
 
 @router.post(f"{HOME}/{{key}}/variants", dependencies=writes)

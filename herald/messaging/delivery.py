@@ -307,6 +307,9 @@ class _Composer:
                     headers = unsubscribe_headers(url)
         elif self.batch.test and self.batch.sample_customer is not None:
             context["customer"] = self.batch.sample_customer
+            context["unsubscribe_url"] = self.env.links.sample_unsubscribe_url(
+                self.organization["slug"]
+            )
         if subscriber is not None:
             base = (
                 f"{self.env.links.public_url.rstrip('/')}/v1/public/"

@@ -298,9 +298,7 @@ def preview(
     organization = organization_context(session, organization_id)
     context: dict[str, Any] = {
         "organization": organization,
-        # Sample data has no customer to unsubscribe: the link shows where it will go.
-        "unsubscribe_url": f"{links.public_url.rstrip('/')}/v1/public/{organization['slug']}"
-        "/unsubscribe/<token>",
+        "unsubscribe_url": links.sample_unsubscribe_url(organization["slug"]),
     }
     locale = request.locale
     if request.customer_id is not None:

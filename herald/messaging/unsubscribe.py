@@ -93,6 +93,11 @@ class Links:
         token = self.unsubscribe_token(organization_id, customer_id)
         return f"{self.public_url.rstrip('/')}/v1/public/{slug}/unsubscribe/{token}"
 
+    def sample_unsubscribe_url(self, slug: str) -> str:
+        """Where a customer's unsubscribe link goes, for sample data (a preview, a test send
+        without a customer): no one's token, so it unsubscribes no one."""
+        return f"{self.public_url.rstrip('/')}/v1/public/{slug}/unsubscribe/<token>"
+
     @staticmethod
     def _tracking_payload(
         organization_id: uuid.UUID, message_id: uuid.UUID, kind: str, index: int

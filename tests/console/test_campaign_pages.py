@@ -17,7 +17,7 @@ from tests.console.conftest import PHONE, Console, accessible
 from tests.console.support import add_staff
 from tests.console.test_browser import sign_in
 from tests.seed import seed_email_audience
-from tests.support import Org, Stack, create_customer
+from tests.support import Org, Stack, create_customer, wait_until
 
 
 def _readers(stack: Stack, org: Org, count: int) -> None:
@@ -33,6 +33,11 @@ def _template(stack: Stack, org: Org, key: str) -> dict[str, Any]:
 
 def _campaign(stack: Stack, org: Org, key: str) -> dict[str, Any]:
     return stack.api.get(f"/v1/campaigns/{key}", headers=org.headers()).json()  # type: ignore[no-any-return]
+
+
+def _sent_to(stack: Stack, org: Org, address: str) -> list[dict[str, Any]]:
+    outbox = stack.api.get("/v1/outbox", headers=org.headers(), params={"limit": 200}).json()
+    return [m for m in outbox["items"] if m["recipient"] == address]
 
 
 def _toast(page: Page, text: str) -> None:
@@ -129,6 +134,13 @@ def test_a_marketer_builds_previews_tests_and_ab_sends_an_email_campaign(
     frame = page.locator("iframe.preview-frame")
     expect(frame).to_have_attribute("style", "width: 680px")
     expect(page.frame_locator("iframe.preview-frame").locator("body")).to_contain_text("Dear Alex")
+    # A test with the sample data: the email as the preview shows it, its links included.
+    page.get_by_label("Send a test of variant A to").fill("me@shop.example")
+    page.get_by_role("button", name="Send test").click()
+    expect(page.locator("#test-result")).to_contain_text("Test sent")
+    (sample,) = _sent_to(stack, org, "me@shop.example")
+    assert sample["content"]["subject"] == "Spring is here, Alex"
+    assert "/unsubscribe/" in sample["content"]["html"]
     page.get_by_label("phone (390 px)").check()
     expect(frame).to_have_attribute("style", "width: 390px")
     page.get_by_label("As this customer").fill("ada@example.com")
@@ -136,10 +148,13 @@ def test_a_marketer_builds_previews_tests_and_ab_sends_an_email_campaign(
     expect(page.frame_locator("iframe.preview-frame").locator("body")).to_contain_text("Dear Ada")
     expect(page.locator("[data-preview-subject]")).to_have_text("Spring is here, Ada")
 
-    # A test email goes through the delivery path.
-    page.get_by_label("Send a test of variant A to").fill("me@shop.example")
+    # A test for the customer the preview shows goes through the delivery path too.
     page.get_by_role("button", name="Send test").click()
-    expect(page.locator("#test-result")).to_contain_text("Test sent")
+    sent = wait_until(lambda: len(tests := _sent_to(stack, org, "me@shop.example")) == 2 and tests)
+    assert {m["content"]["subject"] for m in sent} == {
+        "Spring is here, Alex",
+        "Spring is here, Ada",
+    }
 
     # A second language and a second variant.
     page.get_by_label("Add a language").fill("de")
