@@ -13,6 +13,7 @@ import hmac
 import json
 import secrets
 import time
+from datetime import timedelta
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,20 @@ CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def duration(span: timedelta) -> str:
+    """A length of time as people say it: "4 hours", "1 day 2 hours", "1 hour 30 minutes"."""
+    minutes = int(span.total_seconds() // 60)
+    parts = []
+    for unit, size in (("day", 1440), ("hour", 60), ("minute", 1)):
+        count, minutes = divmod(minutes, size)
+        if count:
+            parts.append(f"{count} {unit}{'' if count == 1 else 's'}")
+    return " ".join(parts) or "under a minute"
+
+
+templates.env.filters["duration"] = duration
 
 
 class SignInNeeded(Exception):
