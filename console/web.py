@@ -13,9 +13,9 @@ import hmac
 import json
 import secrets
 import time
-from datetime import timedelta
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
