@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.customers import counts, seed  # noqa: E402
-from bench.stack import bench_database_url, reused_organization, running_herald  # noqa: E402
+from bench.stack import bench_organization, running_herald  # noqa: E402
 from herald.access.models import Role, User  # noqa: E402
 from herald.access.service import create_user  # noqa: E402
 from herald.campaigns import service as campaigns  # noqa: E402
@@ -52,7 +52,6 @@ from herald.campaigns.schemas import Audience, CampaignStart  # noqa: E402
 from herald.customers.models import Customer  # noqa: E402
 from herald.database import Database  # noqa: E402
 from herald.messaging.models import Channel  # noqa: E402
-from herald.migrate import upgrade  # noqa: E402
 from herald.segments import service as segments  # noqa: E402
 from herald.segments.models import Segment  # noqa: E402
 from herald.segments.schemas import SegmentIn  # noqa: E402
@@ -256,10 +255,7 @@ def main() -> None:
     args = parser.parse_args()
     total = args.customers or (100_000 if args.quick else 1_000_000)
     console = Console(stderr=True)
-    database_url = bench_database_url()
-    upgrade(database_url)
-    db = Database(database_url)
-    org_id = reused_organization(db, f"bench-customers-{total}", f"Customer bench {total}")
+    db, org_id = bench_organization(f"bench-customers-{total}", f"Customer bench {total}")
     seed(db, org_id, total, console)
     customers, _ = counts(db, org_id)
     email = owner(db, org_id)
@@ -274,7 +270,7 @@ def main() -> None:
         table.add_column(column, justify="left" if column in ("route", "kind") else "right")
     js_max = 0.0
     counted: list[float] = []
-    with running_herald(database_url) as stack:
+    with running_herald(db.url) as stack:
         client = SignedIn(stack.base_url, email)
         page = client.get(f"/customers/segments/{SEGMENTS[0][0]}").text
         token = META_CSRF.search(page)

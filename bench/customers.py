@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.stack import (  # noqa: E402
     PaidOrder,
-    bench_database_url,
+    bench_organization,
     copy_cursor,
     copy_orders,
     reused_organization,
@@ -51,7 +51,6 @@ from herald.dataops.contracts import ExportRunInput, ImportEnd, ImportRunInput  
 from herald.dataops.models import ImportKind  # noqa: E402
 from herald.dataops.schemas import ExportIn  # noqa: E402
 from herald.events.models import Event  # noqa: E402
-from herald.migrate import upgrade  # noqa: E402
 from herald.orders.models import Order  # noqa: E402
 from herald.profiles.service import customer_list  # noqa: E402
 from herald.profiles.stats import customer_stats  # noqa: E402
@@ -214,10 +213,7 @@ def main() -> None:
     args = parser.parse_args()
     total = args.customers or (100_000 if args.quick else 1_000_000)
     console = Console(stderr=True)
-    database_url = bench_database_url()
-    upgrade(database_url)
-    db = Database(database_url)
-    org_id = reused_organization(db, f"bench-customers-{total}", f"Customer bench {total}")
+    db, org_id = bench_organization(f"bench-customers-{total}", f"Customer bench {total}")
     seed(db, org_id, total, console)
     customers, orders = counts(db, org_id)
     timed_pages(db, org_id, len(QUERIES))  # warm the caches the way a running API has them

@@ -36,15 +36,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench.stack import (  # noqa: E402
     PaidOrder,
-    bench_database_url,
+    bench_organization,
     copy_cursor,
     copy_orders,
-    reused_organization,
 )
 from herald.customers.models import Customer  # noqa: E402
 from herald.database import Database  # noqa: E402
 from herald.events.models import Event  # noqa: E402
-from herald.migrate import upgrade  # noqa: E402
 from herald.orders.models import Order  # noqa: E402
 from herald.segments.rules import RULE_ADAPTER, Rule  # noqa: E402
 from herald.segments.service import preview  # noqa: E402
@@ -148,10 +146,7 @@ def main() -> None:
     args = parser.parse_args()
     total = args.customers or (100_000 if args.quick else 1_000_000)
     console = Console(stderr=True)
-    database_url = bench_database_url()
-    upgrade(database_url)
-    db = Database(database_url)
-    org_id = reused_organization(db, f"bench-segments-{total}", f"Segment bench {total}")
+    db, org_id = bench_organization(f"bench-segments-{total}", f"Segment bench {total}")
     seed(db, org_id, total, args.events_per_customer, console)
     customers, events, orders = counts(db, org_id)
     rule: Rule = RULE_ADAPTER.validate_python(RULE)

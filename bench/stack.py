@@ -24,6 +24,7 @@ from temporalio.worker import Worker
 
 from herald.database import Database
 from herald.devserver import free_port, herald_command, start_dev_server, wait_for_port
+from herald.migrate import upgrade
 from herald.organizations.models import Organization
 from herald.organizations.service import create_organization
 from herald.secrets import SecretKeys, install
@@ -52,6 +53,14 @@ def reused_organization(db: Database, slug: str, name: str) -> uuid.UUID:
             org, _ = create_organization(session, name, slug)
             found = org.id
     return found
+
+
+def bench_organization(slug: str, name: str) -> tuple[Database, uuid.UUID]:
+    """The bench database, migrated to the code's schema, and the bench's organization in it."""
+    database_url = bench_database_url()
+    upgrade(database_url)
+    db = Database(database_url)
+    return db, reused_organization(db, slug, name)
 
 
 @contextmanager
