@@ -352,7 +352,9 @@ def compare(session: Session, a: str, b: str) -> SegmentComparison:
             func.sum(case((where, 1), else_=0)),
             func.sum(case((where, Customer.lifetime_value), else_=0)),
         ]
-    row = session.execute(select(*columns).where(or_(in_a, in_b))).one()
+    # From the customers as an entity: the session's tenancy applies to it (a bare column in an
+    # aggregate would not bring it).
+    row = session.execute(select(*columns).select_from(Customer).where(or_(in_a, in_b))).one()
     figures_a, figures_b, both = (_figures(row[i], row[i + 1]) for i in (0, 2, 4))
     return SegmentComparison(
         a=first.key,

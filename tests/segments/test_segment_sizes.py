@@ -103,17 +103,23 @@ def test_two_segments_compared_by_size_overlap_and_revenue(
     only_buyer = create_customer(stack, org)
     create_customer(stack, org)  # in neither
     currency = stack.api.get("/v1/organization", headers=org.headers()).json()["reporting_currency"]
-    for customer, amount in ((both, "30.00"), (only_buyer, "12.50")):
+    # A buyer of another organization: never in this one's figures.
+    stranger = create_customer(stack, other_org, tags=["vip"])
+    for shop, customer, amount in (
+        (org, both, "30.00"),
+        (org, only_buyer, "12.50"),
+        (other_org, stranger, "99.00"),
+    ):
         posted = stack.api.post(
             "/v1/events",
             json=order_paid(customer["id"], f"C-{uuid.uuid4().hex[:8]}", amount, currency),
-            headers=org.headers(),
+            headers=shop.headers(),
         )
         assert posted.status_code == 202
     wait_until(
         lambda: all(
-            stack.api.get(f"/v1/customers/{c['id']}", headers=org.headers()).json()["orders"]
-            for c in (both, only_buyer)
+            stack.api.get(f"/v1/customers/{c['id']}", headers=shop.headers()).json()["orders"]
+            for shop, c in ((org, both), (org, only_buyer), (other_org, stranger))
         )
     )
     assert only_vip  # a VIP who never ordered
