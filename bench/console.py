@@ -297,7 +297,7 @@ def main() -> None:
             p99 = timings[min(len(timings) - 1, int(0.99 * len(timings)))]
             kb = js_kb(client, first.text) if target is None else 0.0
             js_max = max(js_max, kb)
-            report = path in REPORTS
+            report = path.split("?")[0] in REPORTS
             if not report:
                 counted.append(p99)
             results[key_of(name)] = round(p99, 1)
