@@ -291,3 +291,30 @@ def test_the_calendar_shows_campaigns_on_their_day(
     expect(page.locator("h2#h-month")).to_have_text(today.strftime("%B %Y"))
     expect(page.locator(".cal-item")).to_have_text(["Undated"])
     expect(page.locator(".agenda li")).to_contain_text(["Undated"])
+
+
+def test_a_campaign_scheduled_for_later_waits_and_can_be_cancelled(
+    stack: Stack, org: Org, console: Console
+) -> None:
+    _settings(stack, org)
+    _readers(stack, org, 2)
+    page = console.page()
+    sign_in(page, add_staff(stack.db, org, Role.marketing))
+    page.goto("/marketing/campaigns/new?channel=in_app")
+    page.get_by_label("Name").fill("Next week")
+    page.get_by_label("Segment", exact=True).select_option("readers")
+    page.get_by_role("button", name="Create draft").click()
+    expect(page.locator("h1")).to_have_text("Next week")
+    page.get_by_label("At a time").check()
+    page.get_by_label("Day and time (your time zone)").fill("2031-05-04T09:30")
+    page.get_by_role("button", name="Send", exact=True).click()
+    _confirm(page)
+    _toast(page, "Scheduled")
+    expect(page.locator("[data-status]")).to_have_text("scheduled")
+    shown = _campaign(stack, org, "next-week")
+    assert shown["status"] == "scheduled" and shown["send_at"].startswith("2031-05-04")
+    page.get_by_role("button", name="Cancel send").click()
+    _confirm(page)
+    _toast(page, "Cancelling")
+    expect(page.locator("[data-status]")).to_have_text("cancelled", timeout=30_000)
+    assert _campaign(stack, org, "next-week")["progress"]["handed_over"] == 0
