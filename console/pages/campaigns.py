@@ -209,9 +209,9 @@ async def audience_size(request: Request, member: Staff = Depends(read)) -> Resp
 
 @router.get(f"{HOME}/{{key}}")
 async def campaign_page(request: Request, key: str, member: Staff = Depends(read)) -> Response:
-    runtime = runtime_of(request)
-    campaign = await actions.campaign(runtime, member.organization_id, key)
-    report = await actions.analytics(runtime, member.organization_id, key)
+    campaign, report = await actions.campaign_with_results(
+        runtime_of(request), member.organization_id, key
+    )
     return render(
         request,
         "campaigns/page.html",
@@ -229,9 +229,9 @@ async def campaign_page(request: Request, key: str, member: Staff = Depends(read
 async def progress(request: Request, key: str, member: Staff = Depends(read)) -> Response:
     """The send's progress and results, polled while it runs; once it has ended the fragment
     stops asking (the whole page reloads once to show the final state)."""
-    runtime = runtime_of(request)
-    campaign = await actions.campaign(runtime, member.organization_id, key)
-    report = await actions.analytics(runtime, member.organization_id, key)
+    campaign, report = await actions.campaign_with_results(
+        runtime_of(request), member.organization_id, key
+    )
     response = render(
         request,
         "campaigns/_progress.html",

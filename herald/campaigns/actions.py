@@ -140,12 +140,17 @@ async def calendar(
     return await runtime.in_org(organization_id, lambda s: service.campaigns_between(s, filters))
 
 
-async def campaign(runtime: Runtime, organization_id: uuid.UUID, campaign: str) -> CampaignOut:
-    """The campaign with its send's progress."""
+async def campaign_with_results(
+    runtime: Runtime, organization_id: uuid.UUID, campaign: str
+) -> tuple[CampaignOut, CampaignAnalytics]:
+    """The campaign with its send's progress and its per-variant results, read from one
+    snapshot so the two agree (a running send's page asks for them every few seconds)."""
 
-    def read(session: Session) -> CampaignOut:
+    def read(session: Session) -> tuple[CampaignOut, CampaignAnalytics]:
+        read_snapshot(session)
         found = service.get_campaign(session, campaign)
-        return service.to_out(found, service.progress(session, found))
+        progress = service.progress(session, found)
+        return service.to_out(found, progress), campaign_analytics(session, found)
 
     return await runtime.in_org(organization_id, read)
 
@@ -257,14 +262,19 @@ async def remove_variant_locale(
     return await runtime.in_org(organization_id, remove)
 
 
+def _template_id(found: Campaign, variant: str) -> uuid.UUID:
+    """The id of the template the campaign's variant sends."""
+    for v in found.variants:
+        if v["name"] == variant:
+            return uuid.UUID(v["template_id"])
+    raise NotFound(f"no variant {variant!r}")
+
+
 def _variant_template(session: Session, campaign: str, variant: str) -> MessageTemplate:
     """A draft's variant's template, to edit (a sent campaign's messages stay as they were)."""
     found = service.get_campaign(session, campaign)
     service.require_status(found, frozenset({CampaignStatus.draft}), "edit")
-    for v in found.variants:
-        if v["name"] == variant:
-            return get_template(session, uuid.UUID(v["template_id"]))
-    raise NotFound(f"no variant {variant!r}")
+    return get_template(session, _template_id(found, variant))
 
 
 async def variant_template_id(
@@ -272,13 +282,9 @@ async def variant_template_id(
 ) -> uuid.UUID:
     """The template a variant sends (for its preview and test send)."""
 
-    def find(session: Session) -> uuid.UUID:
-        for v in service.get_campaign(session, campaign).variants:
-            if v["name"] == variant:
-                return uuid.UUID(v["template_id"])
-        raise NotFound(f"no variant {variant!r}")
-
-    return await runtime.in_org(organization_id, find)
+    return await runtime.in_org(
+        organization_id, lambda s: _template_id(service.get_campaign(s, campaign), variant)
+    )
 
 
 async def preview_for(runtime: Runtime, organization_id: uuid.UUID, customer: str) -> uuid.UUID:

@@ -125,10 +125,10 @@ def get_campaign(session: Session, id_or_key: str | uuid.UUID) -> Campaign:
     return campaign
 
 
-def _when(campaign: type[Campaign] = Campaign) -> Any:
+def _when() -> Any:
     """When a campaign goes or went out: its send time, else when it started, else when it
     was made (a draft with no time yet)."""
-    return func.coalesce(campaign.send_at, campaign.started_at, campaign.created_at)
+    return func.coalesce(Campaign.send_at, Campaign.started_at, Campaign.created_at)
 
 
 def _filtered(filters: CampaignFilters) -> Select[Campaign]:
