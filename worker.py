@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from activities.analytics import AnalyticsActivities
 from activities.campaigns import CampaignActivities
 from activities.dataops import DataActivities
 from activities.errors import DomainErrorInterceptor
@@ -37,6 +38,7 @@ from herald.outbound import Outbound
 from herald.schedules import ensure_schedules
 from herald.settings import Settings, get_settings
 from herald.temporal import connect, ensure_search_attributes
+from workflows.analytics import AnalyticsRollup, AnalyticsSweep
 from workflows.birthdays import BirthdayReward, BirthdayRewards
 from workflows.campaigns import CampaignSend
 from workflows.dataops import BulkActionRun, ExportRun, ImportRun
@@ -75,6 +77,8 @@ WORKFLOWS = [
     ImportRun,
     ExportRun,
     BulkActionRun,
+    AnalyticsSweep,
+    AnalyticsRollup,
 ]
 # Activities are synchronous database work: they run on this many threads.
 ACTIVITY_THREADS = 32
@@ -112,6 +116,7 @@ def build_worker(
             *ExpiryActivities(db).all_activities(),
             *OrderActivities(db).all_activities(),
             *DataActivities(db).all_activities(),
+            *AnalyticsActivities(db).all_activities(),
         ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,

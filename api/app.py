@@ -15,6 +15,7 @@ from api.metrics import RequestMetrics, metrics_router
 from api.problems import install_problem_handlers
 from api.requestlog import RequestIds
 from api.routers import (
+    analytics,
     api_keys,
     bulk_actions,
     campaigns,
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         public,
         newsletter,
         webhooks,
+        analytics,
     ):
         app.include_router(router.router)
     console.install(app)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from herald.access.models import Role
 from herald.access.permissions import Permission, allows
+from herald.analytics.contracts import ANALYTICS_ROLLUP_WORKFLOW, ANALYTICS_SWEEP_WORKFLOW
 from herald.campaigns.contracts import CAMPAIGN_WORKFLOW
 from herald.database import Database
 from herald.dataops.contracts import BULK_WORKFLOW, EXPORT_WORKFLOW, IMPORT_WORKFLOW
@@ -71,6 +72,8 @@ RUN_READERS: dict[str, Permission] = {
     IMPORT_WORKFLOW: Permission.data_import,
     EXPORT_WORKFLOW: Permission.data_export,
     BULK_WORKFLOW: Permission.customers_read,
+    ANALYTICS_ROLLUP_WORKFLOW: Permission.analytics_read,
+    ANALYTICS_SWEEP_WORKFLOW: Permission.analytics_configure,
 }
 
 

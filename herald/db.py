@@ -208,8 +208,9 @@ def insert_if_absent(
 
 
 class shifted(FunctionElement[datetime]):
-    """``timestamp + seconds`` in SQL, per row, in either dialect (a window that starts at each
-    row's own time, such as an attribution window after a message was sent)."""
+    """``timestamp + seconds`` (whole seconds, either sign) in SQL, per row, in either dialect
+    (a window that starts at each row's own time, such as an attribution window after a
+    message was sent)."""
 
     type = UTCDateTime()
     inherit_cache = True
@@ -227,7 +228,7 @@ def _shifted_sqlite(element: shifted, compiler: Any, **kw: Any) -> str:
     moment, seconds = list(element.clauses)
     return (
         f"strftime('%Y-%m-%d %H:%M:%f', {compiler.process(moment, **kw)}, "
-        f"'+' || {compiler.process(seconds, **kw)} || ' seconds')"
+        f"printf('%+d seconds', {compiler.process(seconds, **kw)}))"
     )
 
 

@@ -1,6 +1,15 @@
 """Every table, imported once so ``Base.metadata`` is complete (Alembic, tests)."""
 
 from herald.access.models import ApiKey, User
+from herald.analytics.models import (
+    AnalyticsAcquisition,
+    AnalyticsCohort,
+    AnalyticsPeriod,
+    AnalyticsSettings,
+    AnalyticsState,
+    MarketingSpend,
+    OrderAttribution,
+)
 from herald.campaigns.models import Campaign, CampaignRecipient
 from herald.customers.models import (
     Customer,
@@ -56,6 +65,11 @@ from herald.staff.models import SignInGuard, StaffSession, StaffToken
 
 __all__ = [
     "AdHocRecipient",
+    "AnalyticsAcquisition",
+    "AnalyticsCohort",
+    "AnalyticsPeriod",
+    "AnalyticsSettings",
+    "AnalyticsState",
     "ApiKey",
     "Base",
     "BulkAction",
@@ -90,10 +104,12 @@ __all__ = [
     "LoyaltyAccount",
     "LoyaltySettings",
     "LoyaltyTier",
+    "MarketingSpend",
     "Message",
     "MessageTemplate",
     "MessagingSettings",
     "Order",
+    "OrderAttribution",
     "OrderItem",
     "OrderRefund",
     "Organization",

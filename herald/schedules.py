@@ -23,6 +23,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from herald.analytics.contracts import ANALYTICS_SWEEP_WORKFLOW, AnalyticsSweepInput
 from herald.loyalty.contracts import (
     BIRTHDAY_SWEEP_WORKFLOW,
     EXPIRY_SWEEP_WORKFLOW,
@@ -45,6 +46,8 @@ EXPIRY_HOUR_UTC = 2
 SEGMENT_SIZES_HOUR_UTC = 3
 # Segment entries and exits become events this often (journeys start and wake on them).
 SEGMENT_SWEEP_EVERY = timedelta(minutes=5)
+# Analytics rollups catch up with new orders and messages this often.
+ANALYTICS_SWEEP_EVERY = timedelta(minutes=5)
 
 
 def _daily(hour: int) -> ScheduleSpec:
@@ -92,6 +95,13 @@ SCHEDULES: list[Sweep] = [
         _daily(SEGMENT_SIZES_HOUR_UTC),
         timedelta(days=1),
         "Daily segment sizes: each saved segment's member count, kept for its size over time",
+    ),
+    Sweep(
+        ANALYTICS_SWEEP_WORKFLOW,
+        AnalyticsSweepInput(),
+        ScheduleSpec(intervals=[ScheduleIntervalSpec(every=ANALYTICS_SWEEP_EVERY)]),
+        ANALYTICS_SWEEP_EVERY,
+        "Analytics sweep: each organization with new orders or messages gets its rollups updated",
     ),
 ]
 

@@ -51,3 +51,7 @@ BATCH_HEARTBEAT = timedelta(seconds=10)
 WEBHOOK_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), backoff_coefficient=3.0, maximum_attempts=5
 )
+
+# An organization's rollup: a full rebuild of a large one takes minutes, in a few statements
+# that cannot heartbeat between rows.
+ROLLUP_TIMEOUT = timedelta(minutes=30)

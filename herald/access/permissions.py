@@ -62,6 +62,10 @@ class Permission(enum.StrEnum):
     catalog_write = "catalog:write"
     # The organization's name, reporting currency and currency rates, order history window.
     organization_configure = "organization:configure"
+    # Revenue analytics: attribution, acquisition, cohorts, funnels, series.
+    analytics_read = "analytics:read"
+    # The attribution model and windows, message costs and marketing spend; a rollup now.
+    analytics_configure = "analytics:configure"
 
 
 _P = Permission
@@ -107,6 +111,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.campaigns_write,
             _P.campaigns_send,
             _P.data_export,
+            _P.analytics_read,
         }
     ),
     # Sales work inquiries only; customer profiles are out of their reach.

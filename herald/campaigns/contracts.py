@@ -170,3 +170,18 @@ class ABTest(BaseModel):
     # when not given.
     default_variant: str | None = None
     confidence: float = Field(default=0.95, ge=0.8, le=0.999)
+
+
+_INTENT_PREFIX = "campaign:"
+
+
+def intent_key(campaign_id: uuid.UUID, customer_id: uuid.UUID) -> str:
+    """One message per campaign and customer, whatever retries or restarts happen."""
+    return f"{_INTENT_PREFIX}{campaign_id}:{customer_id}"
+
+
+def campaign_of_intent(intent: str) -> uuid.UUID | None:
+    """The campaign a message's intent key belongs to, if it is a campaign's."""
+    if not intent.startswith(_INTENT_PREFIX):
+        return None
+    return uuid.UUID(intent[len(_INTENT_PREFIX) :].split(":", 1)[0])

@@ -23,6 +23,7 @@ from herald.campaigns.contracts import (
     Snapshot,
     StatusChange,
     campaign_workflow_id,
+    intent_key,
 )
 from herald.campaigns.decision import pick_winner
 from herald.campaigns.models import ENDED, Campaign, CampaignRecipient
@@ -81,11 +82,6 @@ def campaign_details(campaign: Campaign) -> str:
     if campaign.rate_limit_per_s:
         lines.append(f"Rate limit: {campaign.rate_limit_per_s} messages/s")
     return "\n\n".join(lines)
-
-
-def intent_key(campaign_id: uuid.UUID, customer_id: uuid.UUID) -> str:
-    """One message per campaign and customer, whatever retries or restarts happen."""
-    return f"campaign:{campaign_id}:{customer_id}"
 
 
 def _ab(campaign: Campaign) -> ABTest | None:

@@ -50,6 +50,11 @@ class Customer(TenantScoped, Base):
     )
     first_order_at: Mapped[datetime | None]
     last_order_at: Mapped[datetime | None]
+    # Where the customer first came from: the first utm_source, utm_medium, utm_campaign and
+    # source seen on them or their events (herald/customers/acquisition.py), and the channel
+    # acquisition reports group by.
+    acquisition: Mapped[dict[str, Any] | None]
+    acquisition_channel: Mapped[str | None] = mapped_column(String(100))
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -213,3 +213,11 @@ def intent_prefix(key: str) -> str:
 
 def intent_step(intent: str) -> str:
     return intent.split("/")[3]
+
+
+def journey_of_intent(intent: str) -> tuple[str, str] | None:
+    """The journey key and step id of a journey step's intent, else None."""
+    parts = intent.split("/")
+    if parts[0] != "journey" or len(parts) != 6:
+        return None
+    return parts[1], parts[3]

@@ -37,6 +37,8 @@ class Order(TenantScoped, Base):
             "paid_at",
             postgresql_include=["amount", "refunded_amount", "currency", "paid_month"],
         ),
+        # Orders recorded since an instant: what the analytics rollup has not seen yet.
+        Index("ix_orders_created", "organization_id", "created_at"),
         # Customers active per month, counted in index order without a sort.
         Index("ix_orders_month_customer", "organization_id", "paid_month", "customer_id"),
         # A window of the organization's orders, carrying who and how much: segment order
@@ -107,7 +109,10 @@ class OrderRefund(TenantScoped, Base):
     empty: the whole rest of the order."""
 
     __tablename__ = "order_refunds"
-    __table_args__ = (UniqueConstraint("organization_id", "order_id", "refund_id"),)
+    __table_args__ = (
+        UniqueConstraint("organization_id", "order_id", "refund_id"),
+        Index("ix_order_refunds_created", "organization_id", "created_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     order_id: Mapped[str] = mapped_column(String(200))

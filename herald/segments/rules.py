@@ -361,6 +361,11 @@ def _typed(element: Any, value: Any) -> Any:
     return element.as_string()
 
 
+def event_property_is(name: str, value: Any) -> ColumnElement[bool]:
+    """An event's property equals ``value``, compared as the value's type."""
+    return _typed(Event.properties[name], value) == value
+
+
 def _attribute(rule: AttributeRule) -> ColumnElement[bool]:
     element = Customer.attributes[rule.attribute]
     if rule.op == "exists":
@@ -404,8 +409,7 @@ def _event(rule: EventRule, now: datetime, scope: uuid.UUID | None) -> ColumnEle
     filters = [Event.type == rule.performed]
     if rule.within_days is not None:
         filters.append(Event.occurred_at >= now - timedelta(days=rule.within_days))
-    for name, value in rule.where.items():
-        filters.append(_typed(Event.properties[name], value) == value)
+    filters.extend(event_property_is(name, value) for name, value in rule.where.items())
     # Someone who never did it matches only "at least 0" with no first or last time.
     grouped = scope is not None and (rule.at_least > 0 or rule.first or rule.last)
 

@@ -1,0 +1,1 @@
+"""Revenue analytics: attribution, acquisition and spend, cohorts, funnels, time series."""

@@ -1,0 +1,153 @@
+"""Funnels over the indexed events: who did each step, in order, within the window.
+
+A customer enters at their first step-one event in the range; each later step counts their
+first event of that step at or after the previous step's, no later than the window after they
+entered. Steps are arbitrary, so funnels read the events themselves (by the event type index),
+not a rollup.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, literal, select
+from sqlalchemy.orm import Session
+
+from herald.analytics.schemas import FunnelGroup, FunnelQuery, FunnelReport, FunnelStepResult
+from herald.customers.models import Customer
+from herald.db import shifted, utcnow
+from herald.errors import InvalidInput
+from herald.events.models import Event
+from herald.segments.rules import event_property_is
+from herald.segments.service import get_segment, matching, rule_of
+
+# Profile fields a funnel may be split by (besides ``attribute:<name>``).
+SPLIT_FIELDS = {
+    "country": Customer.country,
+    "locale": Customer.locale,
+    "acquisition_channel": Customer.acquisition_channel,
+}
+IN_SEGMENT, NOT_IN_SEGMENT = "in segment", "not in segment"
+
+
+def _step_filters(step: Any) -> list[Any]:
+    return [Event.type == step.event, *(event_property_is(k, v) for k, v in step.where.items())]
+
+
+def funnel(session: Session, query: FunnelQuery) -> FunnelReport:
+    window = query.within_hours * 3600
+    first = (
+        select(Event.customer_id.label("customer_id"), func.min(Event.occurred_at).label("t0"))
+        .where(
+            *_step_filters(query.steps[0]),
+            Event.customer_id.is_not(None),
+            Event.occurred_at >= query.since,
+            Event.occurred_at < query.until,
+        )
+        .group_by(Event.customer_id)
+        .cte("step_0")
+    )
+    reached_steps = []
+    previous, previous_time = first, first.c.t0
+    for index, step in enumerate(query.steps[1:], start=1):
+        reached = (
+            select(
+                previous.c.customer_id.label("customer_id"),
+                previous.c.t0.label("t0"),
+                func.min(Event.occurred_at).label("t"),
+            )
+            .join(
+                Event,
+                and_(
+                    Event.customer_id == previous.c.customer_id,
+                    Event.occurred_at >= previous_time,
+                    Event.occurred_at <= shifted(previous.c.t0, literal(window)),
+                    *_step_filters(step),
+                ),
+            )
+            .group_by(previous.c.customer_id, previous.c.t0)
+            .cte(f"step_{index}")
+        )
+        reached_steps.append(reached)
+        previous, previous_time = reached, reached.c.t
+    stmt = select(first.c.customer_id, first.c.t0)
+    for reached in reached_steps:
+        stmt = stmt.add_columns(reached.c.t).outerjoin(
+            reached, reached.c.customer_id == first.c.customer_id
+        )
+    group_of, split = _split(session, query)
+    if group_of is not None:
+        stmt = stmt.add_columns(group_of).join(Customer, Customer.id == first.c.customer_id)
+    by_group: dict[str | None, list[tuple[datetime | None, ...]]] = defaultdict(list)
+    for row in session.execute(stmt):
+        moments = tuple(row[1 : 1 + len(query.steps)])
+        group = _group_label(row[-1]) if group_of is not None else None
+        by_group[group].append(moments)
+    return FunnelReport(
+        since=query.since,
+        until=query.until,
+        within_hours=query.within_hours,
+        split=split,
+        groups=[
+            FunnelGroup(group=group, steps=_results(query, rows))
+            for group, rows in sorted(by_group.items(), key=lambda g: (g[0] is None, g[0] or ""))
+        ]
+        or [FunnelGroup(group=None, steps=_results(query, []))],
+        computed_at=utcnow(),
+    )
+
+
+def _group_label(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return IN_SEGMENT if value else NOT_IN_SEGMENT
+    return str(value)
+
+
+def _split(session: Session, query: FunnelQuery) -> tuple[Any, str]:
+    if query.segment:
+        rule = rule_of(get_segment(session, query.segment))
+        return matching(session, rule, semi_join=False), "segment"
+    if not query.split_by:
+        return None, "none"
+    if query.split_by.startswith("attribute:"):
+        name = query.split_by.removeprefix("attribute:")
+        if not name or len(name) > 100:
+            raise InvalidInput("name the attribute: attribute:<name>", field="split_by")
+        return Customer.attributes[name].as_string(), "field"
+    column = SPLIT_FIELDS.get(query.split_by)
+    if column is None:
+        fields = ", ".join([*SPLIT_FIELDS, "attribute:<name>"])
+        raise InvalidInput(f"split by one of {fields}", field="split_by")
+    return column, "field"
+
+
+def _seconds(later: datetime | None, earlier: datetime | None) -> float:
+    assert later is not None and earlier is not None  # a later step implies the one before
+    return (later - earlier).total_seconds()
+
+
+def _results(query: FunnelQuery, rows: list[tuple[datetime | None, ...]]) -> list[FunnelStepResult]:
+    entered = len(rows)
+    results = []
+    before = entered
+    for index, step in enumerate(query.steps):
+        reached = [r for r in rows if r[index] is not None]
+        count = len(reached)
+        durations = [_seconds(r[index], r[index - 1]) for r in reached] if index else []
+        results.append(
+            FunnelStepResult(
+                event=step.event,
+                customers=count,
+                conversion=round(count / entered, 4) if entered else None,
+                from_previous=round(count / before, 4) if before else None,
+                drop_off=before - count if index else 0,
+                median_seconds_to_convert=statistics.median(durations) if durations else None,
+            )
+        )
+        before = count
+    return results
