@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from herald.analytics.models import AnalyticsSettings, AttributionModel, OrderAttribution
 from herald.campaigns.contracts import campaign_of_intent
 from herald.campaigns.models import CampaignRecipient
-from herald.db import insert_rows, one_of, shifted
+from herald.db import insert_rows, one_of, session_organization, shifted
 from herald.journeys.contracts import journey_of_intent
 from herald.messaging.models import Channel, Message
 from herald.messaging.policy import WENT_OUT
@@ -197,6 +197,7 @@ def _write(session: Session, candidates: list[_Candidate], windows: Windows) -> 
         if touch is not None:
             by_order[candidate.order_pk].append((candidate, touch))
     variants = _campaign_variants(session, [c for pairs in by_order.values() for c, _ in pairs])
+    organization_id = session_organization(session)
     rows: list[dict[str, Any]] = []
     for order_pk, pairs in by_order.items():
         paid_at = pairs[0][0].paid_at
@@ -208,6 +209,7 @@ def _write(session: Session, candidates: list[_Candidate], windows: Windows) -> 
             rows.append(
                 {
                     "id": uuid.uuid4(),
+                    "organization_id": organization_id,
                     "order_pk": order_pk,
                     "message_id": touch.message_id,
                     "customer_id": candidate.customer_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -250,12 +251,12 @@ def attribution(
     that went out then, their cost and the return on it."""
     if until < since:
         raise InvalidInput("until is before since", field="until")
+    read_snapshot(session)
     settings = settings_of(session)
     model = model or settings.attribution_model
     weight = weight_column(model)
     start, end = _start_of(since), _start_of(until + timedelta(days=1))
     reporting = reporting_currency(session)
-    read_snapshot(session)
     keys = _ATTRIBUTION_KEY[by]
     attributed = {
         _key(tuple(row)[: len(keys)]): (float(row.orders or 0), Decimal(row.revenue or 0))
@@ -381,36 +382,27 @@ def _fixed_costs(
 
 
 def _names(session: Session, by: AttributionDimension, keys: set[str | None]) -> dict[str, str]:
+    """What the merchant named each key's campaign, journey or template (its first part)."""
     wanted = {k for k in keys if k}
+    column: Any
+    name: Any
+    parse: Callable[[str], Any]
     if by in (AttributionDimension.campaign, AttributionDimension.variant):
-        ids = {uuid.UUID(k.split("/")[0]) for k in wanted}
-        campaigns = dict(
-            session.execute(select(Campaign.id, Campaign.name).where(Campaign.id.in_(ids))).tuples()
+        column, name, parse = Campaign.id, Campaign.name, uuid.UUID
+    elif by in (AttributionDimension.journey, AttributionDimension.step):
+        column, name, parse = Journey.key, Journey.name, str
+    elif by == AttributionDimension.template:
+        column, name, parse = MessageTemplate.id, MessageTemplate.name, uuid.UUID
+    else:
+        return {}
+    heads = {k: parse(k.split("/")[0]) for k in wanted}
+    found = {
+        key: text
+        for key, text in session.execute(
+            select(column, name).where(column.in_(set(heads.values())))
         )
-        return {
-            k: campaigns[uuid.UUID(k.split("/")[0])]
-            for k in wanted
-            if uuid.UUID(k.split("/")[0]) in campaigns
-        }
-    if by in (AttributionDimension.journey, AttributionDimension.step):
-        journeys = dict(
-            session.execute(
-                select(Journey.key, Journey.name).where(
-                    Journey.key.in_({k.split("/")[0] for k in wanted})
-                )
-            ).tuples()
-        )
-        return {k: journeys[k.split("/")[0]] for k in wanted if k.split("/")[0] in journeys}
-    if by == AttributionDimension.template:
-        templates = dict(
-            session.execute(
-                select(MessageTemplate.id, MessageTemplate.name).where(
-                    MessageTemplate.id.in_({uuid.UUID(k) for k in wanted})
-                )
-            ).tuples()
-        )
-        return {k: templates[uuid.UUID(k)] for k in wanted if uuid.UUID(k) in templates}
-    return {}
+    }
+    return {k: found[head] for k, head in heads.items() if head in found}
 
 
 def acquisition(session: Session, since: date, until: date) -> AcquisitionReport:

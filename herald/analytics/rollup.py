@@ -35,6 +35,7 @@ from herald.analytics.models import (
     AnalyticsPeriod,
     AnalyticsSettings,
     AnalyticsState,
+    AttributionModel,
     Granularity,
     OrderAttribution,
 )
@@ -79,7 +80,7 @@ def settings_of(session: Session) -> AnalyticsSettings:
     """The organization's settings, or the defaults (not stored) when it has set none."""
     settings = session.scalar(select(AnalyticsSettings))
     return settings or AnalyticsSettings(
-        attribution_model="last_touch",
+        attribution_model=AttributionModel.last_touch,
         click_window_hours=120,
         open_window_hours=24,
         delivery_window_hours=24,

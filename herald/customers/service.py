@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, CompoundSelect, Select, exists, or_, selec
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from herald.access.models import Role, User
+from herald.customers.acquisition import acquisition_of, channel_of
 from herald.customers.models import (
     Customer,
     CustomerActivity,
@@ -160,6 +161,7 @@ class ProfileRows:
 def profile_rows(data: CustomerCreate) -> ProfileRows:
     """The rows of the new profile ``data`` describes (its uniqueness unchecked)."""
     now = utcnow()
+    acquisition = acquisition_of(data.attributes)
     customer = {
         "id": uuid.uuid4(),
         "name": data.name.strip(),
@@ -169,6 +171,8 @@ def profile_rows(data: CustomerCreate) -> ProfileRows:
         "timezone": data.timezone,
         "external_id": data.external_id,
         "attributes": data.attributes,
+        "acquisition": acquisition,
+        "acquisition_channel": channel_of(acquisition),
         "primary_email": _primary_email(data.emails),
         "country": _primary_country(data.addresses) or data.country,
         "lifetime_value": Decimal(0),
@@ -409,6 +413,10 @@ def change_customer(
             else:
                 merged[key] = value
         customer.attributes = merged
+        acquisition = acquisition_of(data.attributes)
+        if customer.acquisition_channel is None and acquisition:
+            customer.acquisition = acquisition
+            customer.acquisition_channel = channel_of(acquisition)
     after = to_out(customer).model_dump(mode="json")
     changes = {
         field: {"from": before[field], "to": after[field]}

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from herald.customers.acquisition import acquisition_of, note_first_seen
 from herald.customers.models import Customer
 from herald.customers.schemas import CustomerCreate, EmailIn
 from herald.customers.service import create_customer, index_customers
@@ -79,6 +80,7 @@ def add_events(
             )
     intake = _OrderIntake(session, events, as_history=as_history)
     accepted: list[AcceptedEvent] = []
+    acquired: dict[uuid.UUID, dict[str, str]] = {}
     now = utcnow()
     for index, data in enumerate(events):
         key = data.idempotency_key
@@ -108,6 +110,8 @@ def add_events(
             idempotency_key=key,
         )
         session.add(event)
+        if customer_id not in acquired and (source := acquisition_of(event.properties)):
+            acquired[customer_id] = source
         history = intake.record(data, event, now)
         if history:
             event.keep_for_the_record(now)
@@ -122,6 +126,7 @@ def add_events(
             earlier[key] = result
         accepted.append(result)
     figures.refresh_customers(session, intake.buyers)
+    note_first_seen(session, acquired)
     return accepted
 
 

@@ -218,6 +218,6 @@ def intent_step(intent: str) -> str:
 def journey_of_intent(intent: str) -> tuple[str, str] | None:
     """The journey key and step id of a journey step's intent, else None."""
     parts = intent.split("/")
-    if parts[0] != "journey" or len(parts) != 6:
+    if parts[0] != "journey" or len(parts) != 5:
         return None
     return parts[1], parts[3]
