@@ -27,6 +27,7 @@ from herald.analytics.schemas import (
     CohortReport,
     FunnelQuery,
     FunnelReport,
+    InquiryReport,
     RetentionReport,
     SeriesReport,
     SpendOut,
@@ -179,6 +180,21 @@ def get_acquisition(
     session: Session = Depends(org_session),
 ) -> AnyReport | Response:
     return _answer(reports.acquisition(session, since, until), format, "acquisition")
+
+
+@router.get(
+    "/inquiries",
+    response_model=InquiryReport,
+    summary="Sales inquiries: volume, time to the first reply, conversion by source page",
+)
+def get_inquiries(
+    since: date = Query(default_factory=lambda: _today() - timedelta(days=89)),
+    until: date = Query(default_factory=_today),
+    format: Format = "json",
+    _: Principal = Depends(read),
+    session: Session = Depends(org_session),
+) -> AnyReport | Response:
+    return _answer(reports.inquiries(session, since, until), format, "inquiries")
 
 
 @router.post(

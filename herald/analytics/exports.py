@@ -12,6 +12,7 @@ from herald.analytics.schemas import (
     AttributionReport,
     CohortReport,
     FunnelReport,
+    InquiryReport,
     RetentionReport,
     SeriesReport,
 )
@@ -23,6 +24,7 @@ AnyReport = (
     | AttributionReport
     | AcquisitionReport
     | FunnelReport
+    | InquiryReport
 )
 
 
@@ -98,6 +100,9 @@ def report_csv(report: AnyReport) -> str:
     if isinstance(report, AcquisitionReport):
         columns = ["month", "channel", "new_customers", "buyers", "revenue", "spend", "cac"]
         return _table(columns, ([getattr(r, c) for c in columns] for r in report.rows))
+    if isinstance(report, InquiryReport):
+        columns = ["source", "inquiries", "converted", "conversion_rate"]
+        return _table(columns, ([getattr(r, c) for c in columns] for r in report.by_source))
     columns = [
         "event",
         "customers",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
@@ -33,6 +34,8 @@ from herald.analytics.schemas import (
     CohortPeriod,
     CohortReport,
     CohortRow,
+    InquiryReport,
+    InquirySource,
     RetentionReport,
     SeriesPoint,
     SeriesReport,
@@ -41,6 +44,8 @@ from herald.campaigns.models import Campaign, CampaignRecipient
 from herald.customers.models import Customer
 from herald.db import read_snapshot, utcnow
 from herald.errors import InvalidInput
+from herald.inquiries.contracts import InquiryStatus
+from herald.inquiries.models import Inquiry, InquiryEntry
 from herald.journeys.contracts import journey_of_intent
 from herald.journeys.models import Journey
 from herald.messaging.models import Message, MessageTemplate
@@ -48,6 +53,9 @@ from herald.messaging.policy import WENT_OUT
 from herald.orders.models import Order
 from herald.orders.money import CENT, converted_net, reporting_currency
 
+# The timeline entry of staff's reply to an inquiry (``InquiryFollowUp`` records it).
+REPLIED = "replied"
+UNKNOWN_SOURCE = "(unknown)"
 # The longest series a request may ask for, per granularity.
 MAX_PERIODS = {Granularity.day: 732, Granularity.week: 260, Granularity.month: 120}
 
@@ -443,3 +451,42 @@ def acquisition(session: Session, since: date, until: date) -> AcquisitionReport
             )
         )
     return AcquisitionReport(as_of=_as_of(session), currency=reporting_currency(session), rows=out)
+
+
+def inquiries(session: Session, since: date, until: date) -> InquiryReport:
+    """Sales inquiries received from ``since`` to ``until`` (inclusive): how many, how fast
+    staff first replied, and how many became customers, per page the form was sent from."""
+    if until < since:
+        raise InvalidInput("until is before since", field="until")
+    start, end = _start_of(since), _start_of(until + timedelta(days=1))
+    first_reply = (
+        select(func.min(InquiryEntry.at))
+        .where(InquiryEntry.inquiry_id == Inquiry.id, InquiryEntry.kind == REPLIED)
+        .correlate(Inquiry)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Inquiry.source_page, Inquiry.status, Inquiry.created_at, first_reply).where(
+            Inquiry.created_at >= start, Inquiry.created_at < end
+        )
+    ).all()
+    waits = [(reply - created).total_seconds() / 3600 for _, _, created, reply in rows if reply]
+    sources: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for page, status, _, _ in rows:
+        counts = sources[page or UNKNOWN_SOURCE]
+        counts[0] += 1
+        counts[1] += status == InquiryStatus.converted
+    converted = sum(c for _, c in sources.values())
+    return InquiryReport(
+        since=since,
+        until=until,
+        inquiries=len(rows),
+        replied=len(waits),
+        median_hours_to_reply=round(statistics.median(waits), 2) if waits else None,
+        converted=converted,
+        conversion_rate=round(converted / len(rows), 4) if rows else None,
+        by_source=[
+            InquirySource(source=source, inquiries=n, converted=c, conversion_rate=round(c / n, 4))
+            for source, (n, c) in sorted(sources.items(), key=lambda item: -item[1][0])
+        ],
+    )

@@ -250,3 +250,22 @@ class FunnelReport(BaseModel):
     split: Literal["none", "field", "segment"]
     groups: list[FunnelGroup]
     computed_at: datetime
+
+
+class InquirySource(BaseModel):
+    source: str
+    inquiries: int
+    converted: int
+    conversion_rate: float | None
+
+
+class InquiryReport(BaseModel):
+    since: date
+    until: date
+    inquiries: int
+    replied: int
+    # From the inquiry's arrival to staff's first reply.
+    median_hours_to_reply: float | None
+    converted: int
+    conversion_rate: float | None
+    by_source: list[InquirySource]

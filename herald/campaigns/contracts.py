@@ -151,6 +151,8 @@ class Metric(enum.StrEnum):
     open = "open"
     click = "click"
     conversion = "conversion"
+    # Attributed revenue per recipient (Welch's t-test).
+    revenue = "revenue"
 
 
 class ABTest(BaseModel):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -180,16 +181,25 @@ class VariantAnalytics(BaseModel):
     delivered: Rate
     opened: Rate
     clicked: Rate
+    # Recipients with an order attributed to their message (the organization's model).
     converted: Rate
     unsubscribed: Rate
     bounced: Rate
+    # Attributed orders (shares under the model add up) and their revenue.
+    orders: float = 0.0
+    revenue: Decimal = Decimal(0)
+    revenue_per_recipient: Decimal | None = None
 
 
 class VariantResult(BaseModel):
     variant: str
     sent: int
     successes: int
+    # The success rate, or for revenue the mean revenue per recipient.
     rate: float | None
+    # Revenue: its sum and the sum of each recipient's revenue squared (their variance).
+    revenue: float | None = None
+    revenue_squares: float | None = None
 
 
 class Decision(BaseModel):
@@ -198,7 +208,8 @@ class Decision(BaseModel):
     metric: Metric
     results: list[VariantResult]
     winner: str
-    # The best variant against the runner-up: two-proportion z-test, two-sided.
+    # The best variant against the runner-up, two-sided: the two-proportion z-test's z, or for
+    # revenue per recipient Welch's t-test's t.
     z: float | None
     p_value: float | None
     significant: bool
@@ -209,7 +220,15 @@ class Decision(BaseModel):
 class CampaignAnalytics(BaseModel):
     campaign: str
     status: CampaignStatus
+    # The window after a send in which an unsubscribe counts against it.
     attribution_hours: int
     variants: list[VariantAnalytics]
     winner: str | None
     decision: Decision | None
+    # Orders are attributed by the organization's model (revenue analytics' settings).
+    attribution_model: str = "last_touch"
+    currency: str = "USD"
+    revenue: Decimal = Decimal(0)
+    # Its messages at the declared cost per message, plus its fixed spend.
+    cost: Decimal = Decimal(0)
+    roi: float | None = None

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
+from herald.analytics.rollup import attribute_new_orders
 from herald.campaigns.analytics import variant_results
 from herald.campaigns.contracts import (
     CAMPAIGN_WORKFLOW,
@@ -20,6 +21,7 @@ from herald.campaigns.contracts import (
     CampaignPlan,
     CampaignSendInput,
     CampaignStatus,
+    Metric,
     Snapshot,
     StatusChange,
     campaign_workflow_id,
@@ -245,13 +247,17 @@ def set_status(session: Session, change: StatusChange) -> None:
 
 
 def decide_winner(session: Session, campaign_id: uuid.UUID, now: datetime) -> str:
-    """Pick the remainder's variant from the test group's results, and record why."""
+    """Pick the remainder's variant from the test group's results, and record why. On
+    conversions or revenue, the orders recorded since the last rollup are attributed first,
+    so the decision sees every order paid up to now."""
     campaign = get_campaign(session, campaign_id)
     if campaign.winner is not None:  # decided by an earlier attempt
         return campaign.winner
     ab = _ab(campaign)
     if ab is None:
         raise ValueError("only an A/B campaign has a winner to pick")
+    if ab.metric in (Metric.conversion, Metric.revenue):
+        attribute_new_orders(session, now=now)
     names = [v["name"] for v in campaign.variants]
     results = variant_results(session, campaign, ab.metric, test_group_only=True)
     decision = pick_winner(ab.metric, results, ab.default_variant or names[0], ab.confidence, now)

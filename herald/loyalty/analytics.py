@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy import ColumnElement, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
+from herald.customers.models import Customer
 from herald.customers.service import get_customer
 from herald.db import read_snapshot, utcnow
 from herald.loyalty.models import (
@@ -16,16 +18,24 @@ from herald.loyalty.models import (
     LoyaltyAccount,
     LoyaltyTier,
     Redemption,
+    Referral,
+    Reward,
+    RewardKind,
 )
+from herald.loyalty.referrals import REFERRAL_SOURCE
 from herald.loyalty.rewards import list_rewards, reward_out
 from herald.loyalty.schemas import (
     CustomerLoyaltyView,
+    GroupFigures,
     HistoryEntry,
     LoyaltyAnalytics,
     MonthFigures,
     RedemptionOut,
+    ReferralFigures,
+    Referrer,
 )
 from herald.loyalty.service import customer_points
+from herald.orders.money import CENT, reporting_currency
 
 NO_TIER = "(none)"
 
@@ -79,7 +89,13 @@ def program_analytics(session: Session, months: int) -> LoyaltyAnalytics:
     ]
     issued = sum(f.issued for f in figures)
     redeemed = sum(f.redeemed for f in figures)
-    outstanding = session.scalar(select(func.sum(LoyaltyAccount.balance))) or 0
+    outstanding = int(session.scalar(select(func.sum(LoyaltyAccount.balance))) or 0)
+    active = session.scalar(
+        select(func.count(func.distinct(LedgerEntry.customer_id))).where(
+            LedgerEntry.created_at >= since
+        )
+    )
+    point_value = _point_value(session)
     return LoyaltyAnalytics(
         members=sum(count for _, count in tiers),
         members_per_tier={name or NO_TIER: count for name, count in tiers},
@@ -88,7 +104,115 @@ def program_analytics(session: Session, months: int) -> LoyaltyAnalytics:
         redeemed=redeemed,
         expired=sum(f.expired for f in figures),
         redemption_rate=round(redeemed / issued, 4) if issued else None,
-        outstanding_points=int(outstanding),
+        outstanding_points=outstanding,
+        active_members=active or 0,
+        point_value=point_value,
+        outstanding_liability=(point_value * outstanding).quantize(CENT)
+        if point_value is not None
+        else None,
+        currency=reporting_currency(session),
+        members_vs_others=_members_vs_others(session),
+        referrals=_referral_figures(session),
+    )
+
+
+def _point_value(session: Session) -> Decimal | None:
+    """What a point is worth at the best active fixed-discount reward, if there is one."""
+    best = session.scalar(
+        select(func.max(Reward.value / Reward.cost_points)).where(
+            Reward.active.is_(True),
+            Reward.kind == RewardKind.discount_fixed,
+            Reward.value.is_not(None),
+            Reward.cost_points > 0,
+        )
+    )
+    return Decimal(best).quantize(Decimal("0.0001")) if best is not None else None
+
+
+def _members_vs_others(session: Session) -> list[GroupFigures]:
+    """Spend, order frequency and repeat rate of buyers in the program and outside it, from
+    the order figures each customer row keeps."""
+    member = (
+        select(LoyaltyAccount.customer_id).where(LoyaltyAccount.customer_id == Customer.id).exists()
+    )
+    rows = session.execute(
+        select(
+            member.label("member"),
+            func.count(),
+            func.avg(Customer.lifetime_value),
+            func.avg(Customer.orders_count),
+            func.count(Customer.id).filter(Customer.orders_count >= 2),
+        )
+        .where(Customer.deleted_at.is_(None), Customer.orders_count > 0)
+        .group_by(member)
+    ).all()
+    found = {bool(m): (n, spend, orders, repeat) for m, n, spend, orders, repeat in rows}
+    figures = []
+    for is_member, group in ((True, "members"), (False, "non-members")):
+        n, spend, orders, repeat = found.get(is_member, (0, None, None, 0))
+        figures.append(
+            GroupFigures(
+                group=group,
+                buyers=n,
+                average_spend=Decimal(spend).quantize(CENT) if spend is not None else None,
+                average_orders=round(float(orders), 2) if orders is not None else None,
+                repeat_rate=round(repeat / n, 4) if n else None,
+            )
+        )
+    return figures
+
+
+TOP_REFERRERS = 10
+
+
+def _referral_figures(session: Session) -> ReferralFigures:
+    referred_customer = Customer.id == Referral.referred_id
+    referred, converted, revenue = session.execute(
+        select(
+            func.count(Referral.id),
+            func.count(Referral.rewarded_at),
+            func.coalesce(func.sum(Customer.lifetime_value), 0),
+        )
+        .select_from(Referral)
+        .outerjoin(Customer, referred_customer)
+    ).one()
+    points = session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
+            LedgerEntry.source == REFERRAL_SOURCE, LedgerEntry.points > 0
+        )
+    )
+    referrer = aliased(Customer)
+    top = session.execute(
+        select(
+            Referral.referrer_id,
+            referrer.name,
+            func.count(Referral.id).label("referred"),
+            func.count(Referral.rewarded_at),
+            func.coalesce(func.sum(Customer.lifetime_value), 0),
+        )
+        .select_from(Referral)
+        .join(referrer, referrer.id == Referral.referrer_id)
+        .outerjoin(Customer, referred_customer)
+        .group_by(Referral.referrer_id, referrer.name)
+        .order_by(func.count(Referral.rewarded_at).desc(), func.count(Referral.id).desc())
+        .limit(TOP_REFERRERS)
+    ).all()
+    return ReferralFigures(
+        referred=referred,
+        converted=converted,
+        conversion_rate=round(converted / referred, 4) if referred else None,
+        reward_points=int(points or 0),
+        revenue=Decimal(revenue).quantize(CENT),
+        top_referrers=[
+            Referrer(
+                customer_id=customer_id,
+                name=name,
+                referred=n,
+                converted=c,
+                revenue=Decimal(r).quantize(CENT),
+            )
+            for customer_id, name, n, c, r in top
+        ],
     )
 
 

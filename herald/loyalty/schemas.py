@@ -275,6 +275,44 @@ class LoyaltyAnalytics(BaseModel):
     redemption_rate: float | None
     # The points members hold today: what the program owes.
     outstanding_points: int
+    # Members with a ledger entry (earned, redeemed, adjusted, expired) in the period shown.
+    active_members: int = 0
+    # The outstanding points in money, at the best rate of the active fixed-discount rewards
+    # (what the points would cost the shop if spent there); none without such a reward.
+    point_value: Decimal | None = None
+    outstanding_liability: Decimal | None = None
+    currency: str = "USD"
+    # Members against customers outside the program who have ordered.
+    members_vs_others: list[GroupFigures] = []
+    referrals: ReferralFigures | None = None
+
+
+class GroupFigures(BaseModel):
+    group: str  # "members" or "non-members"
+    buyers: int
+    average_spend: Decimal | None
+    average_orders: float | None
+    # Buyers with two orders or more.
+    repeat_rate: float | None
+
+
+class Referrer(BaseModel):
+    customer_id: uuid.UUID
+    name: str
+    referred: int
+    converted: int
+    revenue: Decimal
+
+
+class ReferralFigures(BaseModel):
+    referred: int
+    # Referred customers who have paid an order (both sides rewarded then).
+    converted: int
+    conversion_rate: float | None
+    reward_points: int
+    # What referred customers have spent, refunds deducted, in the reporting currency.
+    revenue: Decimal
+    top_referrers: list[Referrer]
 
 
 class HistoryEntry(BaseModel):

@@ -16,6 +16,8 @@ from sqlalchemy import select
 from herald.access.models import Role
 from herald.analytics.models import AnalyticsCohort, AnalyticsPeriod, OrderAttribution
 from herald.analytics.rollup import refresh
+from herald.inquiries.contracts import InquiryStatus
+from herald.inquiries.models import Inquiry, InquiryEntry
 from herald.messaging.contracts import MessageStatus
 from herald.messaging.models import Category, Channel, Message
 from tests.support import Org, Stack, create_customer, order_paid
@@ -424,3 +426,46 @@ def test_a_rollup_run_on_demand_through_temporal(stack: Stack, org: Org, other_o
         stack.api.post("/v1/analytics/refresh", headers=org.headers(Role.marketing)).status_code
         == 403
     )
+
+
+def test_inquiries_by_source_with_the_time_to_reply(stack: Stack, org: Org) -> None:
+    received = NOW - timedelta(days=2)
+    with stack.db.session(org.id) as session:
+        for n, (page, status, reply_hours) in enumerate(
+            [
+                ("/pricing", InquiryStatus.converted, 2.0),
+                ("/pricing", InquiryStatus.replied, 4.0),
+                ("/pricing", InquiryStatus.new, None),
+                ("/contact", InquiryStatus.converted, 1.0),
+            ]
+        ):
+            inquiry = Inquiry(
+                status=status,
+                name=f"Lead {n}",
+                email=f"lead{n}@example.com",
+                message="Hello",
+                source_page=page,
+                created_at=received,
+                updated_at=received,
+            )
+            session.add(inquiry)
+            session.flush()
+            if reply_hours is not None:
+                at = received + timedelta(hours=reply_hours)
+                session.add(
+                    InquiryEntry(
+                        inquiry_id=inquiry.id,
+                        key="0001-replied",
+                        at=at,
+                        kind="replied",
+                        actor="staff",
+                    )
+                )
+        session.commit()
+    report = get(stack, org, "inquiries", since=str(received.date()), until=str(NOW.date()))
+    assert (report["inquiries"], report["replied"], report["converted"]) == (4, 3, 2)
+    assert report["median_hours_to_reply"] == 2.0
+    assert [(s["source"], s["inquiries"], s["converted"]) for s in report["by_source"]] == [
+        ("/pricing", 3, 1),
+        ("/contact", 1, 1),
+    ]

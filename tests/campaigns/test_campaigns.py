@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.campaigns import CampaignActivities
 from herald.access.models import Role
+from herald.analytics.rollup import attribute_new_orders
 from herald.campaigns.contracts import CampaignSendInput, campaign_workflow_id
 from herald.database import Database
 from herald.devserver import free_port, wait_for_port
@@ -202,24 +203,31 @@ async def test_the_variant_with_more_clicks_wins_and_the_rest_get_only_it(
     assert variants["B"]["clicked"]["count"] == 12
     low, high = variants["B"]["clicked"]["low"], variants["B"]["clicked"]["high"]
     assert low < 12 / 180 < high
-    # Three of B's recipients order and one unsubscribes: both counted for B.
+    # Three of B's clickers order and one unsubscribes: both counted for B, the orders
+    # attributed to the clicks (last touch) with their money.
     with stack.db.session(org.id) as session:
-        buyers = list(
-            session.scalars(
-                select(Message.customer_id).where(
+        recipients = {
+            message_id: customer_id
+            for message_id, customer_id in session.execute(
+                select(Message.id, Message.customer_id).where(
                     Message.id.in_([uuid.UUID(e["custom_args"]["herald_message_id"]) for e in b])
                 )
             )
-        )
+        }
+    buyers = [recipients[uuid.UUID(e["custom_args"]["herald_message_id"])] for e in b]
     for n, buyer in enumerate(buyers[:3]):
-        event = order_paid(str(buyer), f"campaign-order-{n}", "25.00")
+        event = order_paid(str(buyer), f"campaign-order-{n}", "25.00", currency="USD")
         assert stack.api.post("/v1/events", json=event, headers=org.headers()).status_code == 202
+    with stack.db.session(org.id) as session:
+        assert attribute_new_orders(session) == 3
     revoked = stack.api.put(
         f"/v1/customers/{buyers[3]}/consent", json={"email": "revoked"}, headers=org.headers()
     )
     assert revoked.status_code == 200, revoked.text
     variants = {v["variant"]: v for v in _shown_analytics(stack, org, campaign)["variants"]}
     assert (variants["B"]["converted"]["count"], variants["A"]["converted"]["count"]) == (3, 0)
+    assert (variants["B"]["orders"], variants["B"]["revenue"]) == (3.0, "75.00")
+    assert variants["B"]["revenue_per_recipient"] == "0.42"  # 75 over 180 recipients
     assert (variants["B"]["unsubscribed"]["count"], variants["A"]["unsubscribed"]["count"]) == (
         1,
         0,

@@ -66,6 +66,19 @@ def test_managers_see_tiers_points_and_what_the_program_owes(stack: Stack, org: 
     assert figures["months"] == [{"month": month, "issued": 70, "redeemed": 20, "expired": 0}]
     assert figures["redemption_rate"] == round(20 / 70, 4)
     assert figures["outstanding_points"] == 50
+    assert figures["active_members"] == 2
+    # No fixed-discount reward yet: the points have no price to put on them.
+    assert figures["outstanding_liability"] is None
+    members = {g["group"]: g for g in figures["members_vs_others"]}
+    assert (members["members"]["buyers"], members["members"]["average_orders"]) == (2, 1.0)
+    assert (members["members"]["repeat_rate"], members["non-members"]["buyers"]) == (0.0, 0)
+    five_off = {"name": "5 off", "kind": "discount_fixed", "value": "5", "cost_points": 100}
+    assert (
+        stack.api.post("/v1/loyalty/rewards", json=five_off, headers=org.headers()).status_code
+        == 201
+    )
+    priced = stack.api.get("/v1/loyalty/analytics", headers=org.headers()).json()
+    assert (priced["point_value"], priced["outstanding_liability"]) == ("0.0500", "2.50")
     sales = stack.api.get("/v1/loyalty/analytics", headers=org.headers(Role.sales))
     assert sales.status_code == 403
 

@@ -76,3 +76,14 @@ def test_a_referred_customers_first_order_rewards_both_once(stack: Stack, org: O
     wait_for_entries(stack, org, cy, 1)
     late = _refer(stack, org, cy, ada_code)
     assert late.status_code == 409 and "ordered already" in late.text
+
+    # The program's figures: who referred whom, what it converted and cost in points.
+    referrals = stack.api.get("/v1/loyalty/analytics", headers=org.headers()).json()["referrals"]
+    assert (referrals["referred"], referrals["converted"], referrals["reward_points"]) == (
+        1,
+        1,
+        150,
+    )
+    assert [
+        (r["customer_id"], r["referred"], r["converted"]) for r in referrals["top_referrers"]
+    ] == [(ada, 1, 1)]
