@@ -14,13 +14,20 @@ import pytest
 from sqlalchemy import select
 
 from herald.access.models import Role
+from herald.analytics.contracts import (
+    ANALYTICS_SWEEP_WORKFLOW,
+    AnalyticsSweepInput,
+    rollup_workflow_id,
+)
 from herald.analytics.models import AnalyticsCohort, AnalyticsPeriod, OrderAttribution
-from herald.analytics.rollup import refresh
+from herald.analytics.rollup import organizations_due, refresh
 from herald.inquiries.contracts import InquiryStatus
 from herald.inquiries.models import Inquiry, InquiryEntry
 from herald.messaging.contracts import MessageStatus
 from herald.messaging.models import Category, Channel, Message
-from tests.support import Org, Stack, create_customer, order_paid
+from herald.settings import Settings
+from herald.temporal import connect
+from tests.support import TEST_SECRET, Org, Stack, create_customer, order_paid
 
 # The rollups' SQL differs between SQLite and PostgreSQL: run on both.
 pytestmark = pytest.mark.dialects
@@ -469,3 +476,36 @@ def test_inquiries_by_source_with_the_time_to_reply(stack: Stack, org: Org) -> N
         ("/pricing", 3, 1),
         ("/contact", 1, 1),
     ]
+
+
+async def test_the_sweep_rolls_up_each_organization_with_something_new(
+    stack: Stack, org: Org, other_org: Org
+) -> None:
+    client = await connect(
+        Settings(temporal_address=stack.env["HERALD_TEMPORAL_ADDRESS"], secret_key=TEST_SECRET)
+    )
+    buyer = create_customer(stack, org)["id"]
+    pay(stack, org, buyer, "S-1", "10", NOW - timedelta(minutes=1))
+
+    async def sweep() -> dict[str, Any]:
+        return await client.execute_workflow(  # type: ignore[no-any-return]
+            ANALYTICS_SWEEP_WORKFLOW,
+            AnalyticsSweepInput(),
+            id=f"analytics-sweep-test-{uuid.uuid4()}",
+            task_queue=stack.env["HERALD_TASK_QUEUE"],
+            result_type=dict,
+        )
+
+    def due() -> list[uuid.UUID]:
+        with stack.db.system_session() as session:
+            return organizations_due(session)
+
+    # An organization with nothing in it has nothing to roll up.
+    assert org.id in due() and other_org.id not in due()
+    outcome = await sweep()
+    assert outcome["started"] >= 1
+    rolled = client.get_workflow_handle(rollup_workflow_id(org.id))
+    result = await rolled.result()
+    assert result["attributed_orders"] == 1
+    series = get(stack, org, "series", since=str(NOW.date()), until=str(NOW.date()))
+    assert series["as_of"] is not None and series["points"][-1]["orders"] == 1
