@@ -462,9 +462,11 @@ def organizations_due(session: Session) -> list[uuid.UUID]:
     """Organizations whose rollups something new would change (a system session: every
     organization): never rolled up and not empty; a change asked for; orders or customers
     recorded since the last run; or messages recent enough that opens and clicks still come."""
+    # Each subquery reads the outer organization's row (correlated to it at any depth).
     as_of = (
         select(AnalyticsState.as_of)
         .where(AnalyticsState.organization_id == Organization.id)
+        .correlate_except(AnalyticsState)
         .scalar_subquery()
     )
     dirty = (
@@ -473,6 +475,7 @@ def organizations_due(session: Session) -> list[uuid.UUID]:
             AnalyticsState.organization_id == Organization.id,
             (AnalyticsState.dirty_from.is_not(None)) | AnalyticsState.reattribute,
         )
+        .correlate_except(AnalyticsState)
         .exists()
     )
 
@@ -484,6 +487,7 @@ def organizations_due(session: Session) -> list[uuid.UUID]:
                 as_of.is_(None)
                 | (model.created_at >= shifted(as_of, -int((lag + OVERLAP).total_seconds()))),
             )
+            .correlate_except(model)
             .exists()
         )
 
