@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, literal, select
@@ -65,6 +65,10 @@ def funnel(session: Session, query: FunnelQuery) -> FunnelReport:
                     Event.customer_id == previous.c.customer_id,
                     Event.occurred_at >= previous_time,
                     Event.occurred_at <= shifted(previous.c.t0, literal(window)),
+                    # The same bounds as constants: the step's events are one range of the
+                    # type index, hashed against the customers who got this far.
+                    Event.occurred_at >= query.since,
+                    Event.occurred_at < query.until + timedelta(seconds=window),
                     *_step_filters(step),
                 ),
             )

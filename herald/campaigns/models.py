@@ -50,7 +50,8 @@ class Campaign(TenantScoped, Base):
     ab: Mapped[dict[str, Any] | None]
     send_at: Mapped[datetime | None]
     rate_limit_per_s: Mapped[int | None]
-    # An order.paid this long after the message counts as its conversion.
+    # An unsubscribe this long after the message counts against it (orders are attributed by
+    # revenue analytics' windows).
     attribution_hours: Mapped[int] = mapped_column(default=120)
     recipients_total: Mapped[int | None]
     test_size: Mapped[int | None]
