@@ -38,13 +38,14 @@ class AnalyticsSettings(TenantScoped, Base):
     __table_args__ = (UniqueConstraint("organization_id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    # Defaults: ``schemas.AnalyticsSettingsIn``.
     attribution_model: Mapped[AttributionModel] = mapped_column(
-        Enum(AttributionModel, native_enum=False, length=20), default=AttributionModel.last_touch
+        Enum(AttributionModel, native_enum=False, length=20)
     )
-    click_window_hours: Mapped[int] = mapped_column(default=120)
-    open_window_hours: Mapped[int] = mapped_column(default=24)
-    delivery_window_hours: Mapped[int] = mapped_column(default=24)
-    half_life_hours: Mapped[int] = mapped_column(default=168)
+    click_window_hours: Mapped[int]
+    open_window_hours: Mapped[int]
+    delivery_window_hours: Mapped[int]
+    half_life_hours: Mapped[int]
     # What one message costs per channel, in the reporting currency: {"sms": "0.0079"}.
     message_costs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

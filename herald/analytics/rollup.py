@@ -35,10 +35,10 @@ from herald.analytics.models import (
     AnalyticsPeriod,
     AnalyticsSettings,
     AnalyticsState,
-    AttributionModel,
     Granularity,
     OrderAttribution,
 )
+from herald.analytics.schemas import AnalyticsSettingsIn
 from herald.customers.models import Customer
 from herald.db import (
     insert_if_absent,
@@ -79,14 +79,7 @@ class RollupOutcome(BaseModel):
 def settings_of(session: Session) -> AnalyticsSettings:
     """The organization's settings, or the defaults (not stored) when it has set none."""
     settings = session.scalar(select(AnalyticsSettings))
-    return settings or AnalyticsSettings(
-        attribution_model=AttributionModel.last_touch,
-        click_window_hours=120,
-        open_window_hours=24,
-        delivery_window_hours=24,
-        half_life_hours=168,
-        message_costs={},
-    )
+    return settings or AnalyticsSettings(**AnalyticsSettingsIn().model_dump())
 
 
 def locked_state(session: Session) -> AnalyticsState:

@@ -14,17 +14,21 @@ from herald.analytics.models import AttributionModel, Granularity
 from herald.messaging.models import Channel
 from herald.segments.rules import FieldName, Scalar
 
-_HOURS = Field(ge=1, le=24 * 90)
+
+def _hours(default: int) -> Any:
+    return Field(default=default, ge=1, le=24 * 90)
 
 
 class AnalyticsSettingsIn(BaseModel):
+    """What ``PUT /v1/analytics/settings`` replaces; a field left out takes its default."""
+
     model_config = ConfigDict(extra="forbid")
 
     attribution_model: AttributionModel = AttributionModel.last_touch
-    click_window_hours: int = _HOURS
-    open_window_hours: int = _HOURS
-    delivery_window_hours: int = _HOURS
-    half_life_hours: int = _HOURS
+    click_window_hours: int = _hours(120)
+    open_window_hours: int = _hours(24)
+    delivery_window_hours: int = _hours(24)
+    half_life_hours: int = _hours(168)
     # What one message costs per channel, in the reporting currency.
     message_costs: dict[Channel, Decimal] = Field(default_factory=dict)
 

@@ -41,7 +41,7 @@ def put_settings(session: Session, data: AnalyticsSettingsIn) -> AnalyticsSettin
     attributes them all again (the model alone changes no stored weight)."""
     settings = session.scalar(select(AnalyticsSettings))
     if settings is None:
-        settings = AnalyticsSettings()
+        settings = settings_of(session)
         session.add(settings)
     windows_before = _windows(settings)
     model_before = settings.attribution_model
