@@ -6,7 +6,7 @@ import statistics
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,8 @@ from herald.analytics.models import (
     MarketingSpend,
     OrderAttribution,
 )
-from herald.analytics.rollup import periods_between, settings_of
+from herald.analytics.periods import period_floor, periods_between, start_of, step
+from herald.analytics.rollup import settings_of
 from herald.analytics.schemas import (
     AcquisitionReport,
     AcquisitionRow,
@@ -64,23 +65,6 @@ def _as_of(session: Session) -> datetime | None:
     return session.scalar(select(AnalyticsState.as_of))
 
 
-def _step(start: date, granularity: Granularity, count: int = 1) -> date:
-    if granularity == Granularity.day:
-        return start + timedelta(days=count)
-    if granularity == Granularity.week:
-        return start + timedelta(weeks=count)
-    months = start.year * 12 + start.month - 1 + count
-    return date(months // 12, months % 12 + 1, 1)
-
-
-def _floor(day: date, granularity: Granularity) -> date:
-    if granularity == Granularity.week:
-        return day - timedelta(days=day.weekday())
-    if granularity == Granularity.month:
-        return day.replace(day=1)
-    return day
-
-
 _SERIES_FIELDS = (
     "revenue",
     "orders",
@@ -98,19 +82,15 @@ _SERIES_FIELDS = (
 def series(session: Session, granularity: Granularity, since: date, until: date) -> SeriesReport:
     """Every period from ``since``'s to ``until``'s (inclusive), zeros where nothing happened,
     and as many periods just before for comparison."""
-    first, last = _floor(since, granularity), _floor(until, granularity)
+    first, last = period_floor(since, granularity), period_floor(until, granularity)
     if last < first:
         raise InvalidInput("until is before since", field="until")
-    count = (
-        periods_between(first, last, granularity) + 1
-        if granularity != Granularity.day
-        else ((last - first).days + 1)
-    )
+    count = periods_between(first, last, granularity) + 1
     if count > MAX_PERIODS[granularity]:
         raise InvalidInput(
             f"at most {MAX_PERIODS[granularity]} {granularity.value}s at a time", field="since"
         )
-    before = _step(first, granularity, -count)
+    before = step(first, granularity, -count)
     read_snapshot(session)
     rows = {
         r.start: r
@@ -126,7 +106,7 @@ def series(session: Session, granularity: Granularity, since: date, until: date)
     def points(start: date) -> list[SeriesPoint]:
         out = []
         for index in range(count):
-            at = _step(start, granularity, index)
+            at = step(start, granularity, index)
             row = rows.get(at)
             values = {f: getattr(row, f) if row else 0 for f in _SERIES_FIELDS}
             values["revenue"] = Decimal(values["revenue"]).quantize(CENT)
@@ -140,7 +120,7 @@ def series(session: Session, granularity: Granularity, since: date, until: date)
         currency=reporting_currency(session),
         granularity=granularity,
         since=first,
-        until=_step(last, granularity) - timedelta(days=1),
+        until=step(last, granularity) - timedelta(days=1),
         points=current,
         previous=previous,
         totals=_totals(current),
@@ -163,8 +143,8 @@ def cohorts(session: Session, granularity: Granularity, count: int) -> CohortRep
     if granularity == Granularity.day:
         raise InvalidInput("cohorts are weekly or monthly", field="granularity")
     read_snapshot(session)
-    newest = _floor(utcnow().date(), granularity)
-    oldest = _step(newest, granularity, -(count - 1))
+    newest = period_floor(utcnow().date(), granularity)
+    oldest = step(newest, granularity, -(count - 1))
     cells: dict[date, list[AnalyticsCohort]] = defaultdict(list)
     for cell in session.scalars(
         select(AnalyticsCohort)
@@ -227,10 +207,6 @@ def retention(session: Session, churn_after_days: int) -> RetentionReport:
     )
 
 
-def _start_of(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
 _ATTRIBUTION_KEY = {
     AttributionDimension.campaign: (OrderAttribution.campaign_id,),
     AttributionDimension.variant: (OrderAttribution.campaign_id, OrderAttribution.variant),
@@ -263,7 +239,7 @@ def attribution(
     settings = settings_of(session)
     model = model or settings.attribution_model
     weight = weight_column(model)
-    start, end = _start_of(since), _start_of(until + timedelta(days=1))
+    start, end = start_of(since), start_of(until + timedelta(days=1))
     reporting = reporting_currency(session)
     keys = _ATTRIBUTION_KEY[by]
     attributed = {
@@ -458,7 +434,7 @@ def inquiries(session: Session, since: date, until: date) -> InquiryReport:
     staff first replied, and how many became customers, per page the form was sent from."""
     if until < since:
         raise InvalidInput("until is before since", field="until")
-    start, end = _start_of(since), _start_of(until + timedelta(days=1))
+    start, end = start_of(since), start_of(until + timedelta(days=1))
     first_reply = (
         select(func.min(InquiryEntry.at))
         .where(InquiryEntry.inquiry_id == Inquiry.id, InquiryEntry.kind == REPLIED)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import statistics
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +38,7 @@ from herald.analytics.models import (
     Granularity,
     OrderAttribution,
 )
+from herald.analytics.periods import period_floor, periods_between, start_of
 from herald.analytics.schemas import AnalyticsSettingsIn
 from herald.customers.models import Customer
 from herald.db import (
@@ -196,20 +197,8 @@ def _recompute_from(session: Session, state: AnalyticsState) -> date:
     return min(candidates)
 
 
-def _period_floor(day: date | None, granularity: Granularity) -> date | None:
-    if day is None:
-        return None
-    if granularity == Granularity.week:
-        return day - timedelta(days=day.weekday())
-    if granularity == Granularity.month:
-        return day.replace(day=1)
-    return day
-
-
 def _at_or_after(column: Any, start: date | None) -> ColumnElement[bool] | None:
-    if start is None:
-        return None
-    return column >= datetime(start.year, start.month, start.day, tzinfo=UTC)
+    return None if start is None else column >= start_of(start)
 
 
 def _grouped(
@@ -234,7 +223,7 @@ def _rollup_periods(
     reporting: str,
     weight: Any,
 ) -> int:
-    start = _period_floor(since, granularity)
+    start = None if since is None else period_floor(since, granularity)
     net = converted_net(reporting)
     orders = _grouped(
         session,
@@ -323,19 +312,12 @@ def _money(value: Any) -> Decimal:
     return Decimal(str(value or 0)).quantize(Decimal("0.0001"))
 
 
-def periods_between(first: date, later: date, granularity: Granularity) -> int:
-    """Whole weeks or months from one period's start to another's."""
-    if granularity == Granularity.week:
-        return (later - first).days // 7
-    return (later.year - first.year) * 12 + later.month - first.month
-
-
 def _rollup_cohorts(
     session: Session, granularity: Granularity, since: date | None, reporting: str
 ) -> int:
     """Cells whose week or month is ``since``'s or later, from the orders paid in them joined
     to their customer's first order."""
-    start = _period_floor(since, granularity)
+    start = None if since is None else period_floor(since, granularity)
     cohort = period_start(Customer.first_order_at, granularity.value)
     at = period_start(Order.paid_at, granularity.value)
     stmt = (
