@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import ColumnElement, and_, delete, exists, select
 from sqlalchemy.orm import Session
 
 from herald.analytics.models import AnalyticsSettings, AttributionModel, OrderAttribution
@@ -140,15 +140,37 @@ class _Candidate:
     template_id: uuid.UUID | None
 
 
+def _candidate_window(windows: Windows) -> tuple[Any, Any]:
+    """Messages that may have touched an order: its customer's, written in the longest window
+    before it was paid (by the messages' customer index)."""
+    earliest = shifted(Order.paid_at, -int((windows.longest + _LONGEST_HOLD).total_seconds()))
+    return (
+        and_(
+            Message.organization_id == Order.organization_id,
+            Message.customer_id == Order.customer_id,
+            Message.created_at >= earliest,
+            Message.created_at <= Order.paid_at,
+        ),
+        Message.status.in_(WENT_OUT),
+    )
+
+
+def may_have_been_touched(windows: Windows) -> ColumnElement[bool]:
+    """An order whose customer was sent a message in the window before it: the only orders
+    attribution needs to read (most orders of a shop follow no message)."""
+    joined, went_out = _candidate_window(windows)
+    return exists().where(joined, went_out)
+
+
 def attribute_orders(session: Session, order_pks: Iterable[uuid.UUID], windows: Windows) -> int:
     """Attributes these orders afresh (their earlier rows replaced) in the caller's transaction,
-    and returns how many rows were written. The messages each order's customer was sent in the
+    and returns how many of them some message touched. The messages each order's customer was sent in the
     longest window before it are read in one query by the messages' customer index."""
     pks = list(order_pks)
     if not pks:
         return 0
     session.execute(delete(OrderAttribution).where(one_of(session, OrderAttribution.order_pk, pks)))
-    earliest = shifted(Order.paid_at, -int((windows.longest + _LONGEST_HOLD).total_seconds()))
+    joined, went_out = _candidate_window(windows)
     rows = session.execute(
         select(
             Order.id,
@@ -163,16 +185,8 @@ def attribute_orders(session: Session, order_pks: Iterable[uuid.UUID], windows: 
             Message.idempotency_key,
             Message.template_id,
         )
-        .join(
-            Message,
-            and_(
-                Message.organization_id == Order.organization_id,
-                Message.customer_id == Order.customer_id,
-                Message.created_at >= earliest,
-                Message.created_at <= Order.paid_at,
-            ),
-        )
-        .where(one_of(session, Order.id, pks), Message.status.in_(WENT_OUT))
+        .join(Message, joined)
+        .where(one_of(session, Order.id, pks), went_out)
     ).all()
     candidates = [
         _Candidate(
@@ -226,7 +240,7 @@ def _write(session: Session, candidates: list[_Candidate], windows: Windows) -> 
                 }
             )
     insert_rows(session, OrderAttribution, rows)
-    return len(rows)
+    return len(by_order)
 
 
 def _campaign_variants(

@@ -28,7 +28,12 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
-from herald.analytics.attribution import Windows, attribute_orders, weight_column
+from herald.analytics.attribution import (
+    Windows,
+    attribute_orders,
+    may_have_been_touched,
+    weight_column,
+)
 from herald.analytics.models import (
     AnalyticsAcquisition,
     AnalyticsCohort,
@@ -69,6 +74,7 @@ NO_CHANNEL = "direct"
 
 
 class RollupOutcome(BaseModel):
+    # Orders of this run that a message touched, and the attribution rows there are now.
     attributed_orders: int
     attribution_rows: int
     recomputed_from: date | None
@@ -107,7 +113,8 @@ def mark_dirty(session: Session, since: date, *, reattribute: bool = False) -> N
 
 
 def attribute_new_orders(session: Session, *, now: datetime | None = None) -> int:
-    """Attributes the orders recorded since the last call and commits; returns how many."""
+    """Attributes the orders recorded since the last call and commits; returns how many of
+    them a message touched."""
     now = now or utcnow()
     state = locked_state(session)
     count = _attribute_since(session, state.attributed_through, Windows.of(settings_of(session)))
@@ -117,13 +124,18 @@ def attribute_new_orders(session: Session, *, now: datetime | None = None) -> in
 
 
 def _attribute_since(session: Session, since: datetime | None, windows: Windows) -> int:
-    stmt = select(Order.id).order_by(Order.created_at, Order.id)
+    """Attributes the orders recorded since ``since`` (all, without) that a message may have
+    touched, a page at a time; returns how many a message did touch."""
+    stmt = (
+        select(Order.id).where(may_have_been_touched(windows)).order_by(Order.created_at, Order.id)
+    )
     if since is not None:
         stmt = stmt.where(Order.created_at >= since - OVERLAP)
     pks = list(session.scalars(stmt))
-    for start in range(0, len(pks), ATTRIBUTION_PAGE):
+    return sum(
         attribute_orders(session, pks[start : start + ATTRIBUTION_PAGE], windows)
-    return len(pks)
+        for start in range(0, len(pks), ATTRIBUTION_PAGE)
+    )
 
 
 def refresh(session: Session, *, full: bool = False, now: datetime | None = None) -> RollupOutcome:
