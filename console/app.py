@@ -7,6 +7,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from console.pages import (
+    analytics,
     auth,
     campaigns,
     customers,
@@ -41,6 +42,7 @@ def install(app: FastAPI) -> None:
         customers,
         campaigns,
         loyalty,
+        analytics,
         inquiries,
         newsletter,
         settings,

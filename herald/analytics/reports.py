@@ -29,6 +29,7 @@ from herald.analytics.rollup import settings_of
 from herald.analytics.schemas import (
     AcquisitionReport,
     AcquisitionRow,
+    AcquisitionTotal,
     AttributionDimension,
     AttributionReport,
     AttributionRow,
@@ -184,11 +185,12 @@ def retention(session: Session, churn_after_days: int) -> RetentionReport:
     read_snapshot(session)
     cutoff = utcnow() - timedelta(days=churn_after_days)
     living = Customer.deleted_at.is_(None)
-    buyers, repeat, churned = session.execute(
+    buyers, repeat, churned, value = session.execute(
         select(
             func.count(Customer.last_order_at),
             func.count(Customer.id).filter(Customer.orders_count >= 2),
             func.count(Customer.id).filter(Customer.last_order_at < cutoff),
+            func.avg(Customer.lifetime_value).filter(Customer.orders_count > 0),
         ).where(living)
     ).one()
     state = session.scalar(select(AnalyticsState))
@@ -197,6 +199,7 @@ def retention(session: Session, churn_after_days: int) -> RetentionReport:
         as_of=state.as_of if state else None,
         currency=reporting_currency(session),
         buyers=buyers,
+        average_lifetime_value=Decimal(value).quantize(CENT) if value is not None else None,
         repeat_buyers=repeat,
         repeat_purchase_rate=round(repeat / buyers, 4) if buyers else None,
         churn_after_days=churn_after_days,
@@ -423,10 +426,44 @@ def acquisition(session: Session, since: date, until: date) -> AcquisitionReport
                 buyers=figures["buyers"],
                 revenue=Decimal(figures["revenue"]).quantize(CENT),
                 spend=amount.quantize(CENT),
-                cac=(amount / new).quantize(CENT) if new and amount else None,
+                cac=_cac(amount, new),
             )
         )
-    return AcquisitionReport(as_of=_as_of(session), currency=reporting_currency(session), rows=out)
+    return AcquisitionReport(
+        as_of=_as_of(session),
+        currency=reporting_currency(session),
+        rows=out,
+        channels=_channel_totals(out),
+        cac=_cac(sum((r.spend for r in out), Decimal(0)), sum(r.new_customers for r in out)),
+    )
+
+
+def _cac(spend: Decimal, new_customers: int) -> Decimal | None:
+    return (spend / new_customers).quantize(CENT) if new_customers and spend else None
+
+
+def _channel_totals(rows: list[AcquisitionRow]) -> list[AcquisitionTotal]:
+    totals: dict[str, list[Any]] = defaultdict(lambda: [0, 0, Decimal(0), Decimal(0)])
+    for row in rows:
+        t = totals[row.channel]
+        t[0] += row.new_customers
+        t[1] += row.buyers
+        t[2] += row.revenue
+        t[3] += row.spend
+    return sorted(
+        (
+            AcquisitionTotal(
+                channel=channel,
+                new_customers=new,
+                buyers=buyers,
+                revenue=revenue,
+                spend=spend,
+                cac=_cac(spend, new),
+            )
+            for channel, (new, buyers, revenue, spend) in totals.items()
+        ),
+        key=lambda t: -t.new_customers,
+    )
 
 
 def inquiries(session: Session, since: date, until: date) -> InquiryReport:

@@ -154,6 +154,8 @@ class CohortReport(Report):
 
 class RetentionReport(Report):
     buyers: int
+    # What a buyer has paid on average so far, refunds deducted: historical lifetime value.
+    average_lifetime_value: Decimal | None = None
     repeat_buyers: int
     repeat_purchase_rate: float | None
     churn_after_days: int
@@ -202,8 +204,22 @@ class AcquisitionRow(BaseModel):
     cac: Decimal | None = Field(description="Spend over new customers")
 
 
+class AcquisitionTotal(BaseModel):
+    """One channel over the whole range."""
+
+    channel: str
+    new_customers: int
+    buyers: int
+    revenue: Decimal
+    spend: Decimal
+    cac: Decimal | None
+
+
 class AcquisitionReport(Report):
     rows: list[AcquisitionRow]
+    channels: list[AcquisitionTotal] = []
+    # All spend over all new customers of the range.
+    cac: Decimal | None = None
 
 
 class FunnelStep(BaseModel):

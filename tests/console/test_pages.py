@@ -213,6 +213,8 @@ def test_every_page_at_both_widths(
 ) -> None:
     console.refusals_expected = True  # the forbidden page is one of them
     customer_id, inquiry_id = _shop(stack, org)
+    rolled = stack.api.post("/v1/analytics/refresh", headers=org.headers(), timeout=60)
+    assert rolled.status_code == 200, rolled.text
     owner = f"owner-{uuid.uuid4().hex[:6]}@northwind.example"
     add_staff(stack.db, org, Role.owner, owner)
     add_staff(stack.db, other_org, Role.manager, owner)  # the organization picker
@@ -259,6 +261,8 @@ def test_every_page_at_both_widths(
             ("loyalty-tiers", "/marketing/loyalty?tab=tiers"),
             ("loyalty-rewards", "/marketing/loyalty?tab=rewards"),
             ("loyalty-members", "/marketing/loyalty?tab=members"),
+            ("analytics", "/marketing/analytics"),
+            ("analytics-12-months", "/marketing/analytics?range=12m"),
             ("newsletter", "/marketing/newsletter"),
             ("inquiries", "/inquiries"),
             ("inquiry", f"/inquiries/{inquiry_id}"),
