@@ -15,7 +15,12 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, literal, select
 from sqlalchemy.orm import Session
 
 from herald.analytics.attribution import weight_column
-from herald.analytics.models import MarketingSpend, OrderAttribution
+from herald.analytics.models import (
+    AnalyticsSettings,
+    AttributionModel,
+    MarketingSpend,
+    OrderAttribution,
+)
 from herald.analytics.rollup import settings_of
 from herald.campaigns.contracts import Metric
 from herald.campaigns.decision import wilson_interval
@@ -107,11 +112,11 @@ class _Attributed:
 
 
 def _attributed(
-    session: Session, campaign: Campaign, test_group_only: bool
+    session: Session, campaign: Campaign, model: AttributionModel, test_group_only: bool
 ) -> dict[str, _Attributed]:
     """Per variant, the orders attributed to the campaign's messages under the organization's
     model, each order's money as it stands now (refunds included)."""
-    weight = weight_column(settings_of(session).attribution_model)
+    weight = weight_column(model)
     net = converted_net(reporting_currency(session))
     stmt = (
         select(
@@ -188,7 +193,8 @@ _SUCCESS = {Metric.open: "opened", Metric.click: "clicked"}
 def variant_results(
     session: Session, campaign: Campaign, metric: Metric, *, test_group_only: bool
 ) -> list[VariantResult]:
-    attributed = _attributed(session, campaign, test_group_only)
+    model = settings_of(session).attribution_model
+    attributed = _attributed(session, campaign, model, test_group_only)
     results = []
     for variant, counts in _counts(session, campaign, test_group_only).items():
         sent, money = counts["sent"], attributed[variant]
@@ -217,9 +223,9 @@ def variant_results(
     return results
 
 
-def _cost(session: Session, campaign: Campaign, sent: int) -> Decimal:
+def _cost(session: Session, campaign: Campaign, settings: AnalyticsSettings, sent: int) -> Decimal:
     """What the merchant declared the campaign cost: its messages, and its fixed spend."""
-    per_message = Decimal(str(settings_of(session).message_costs.get(campaign.channel, 0)))
+    per_message = Decimal(str(settings.message_costs.get(campaign.channel, 0)))
     fixed = session.scalar(
         select(func.sum(MarketingSpend.amount)).where(
             MarketingSpend.subject == f"campaign:{campaign.key}"
@@ -229,7 +235,8 @@ def _cost(session: Session, campaign: Campaign, sent: int) -> Decimal:
 
 
 def campaign_analytics(session: Session, campaign: Campaign) -> CampaignAnalytics:
-    attributed = _attributed(session, campaign, test_group_only=False)
+    settings = settings_of(session)  # read once for the model and the costs
+    attributed = _attributed(session, campaign, settings.attribution_model, test_group_only=False)
     variants = []
     for variant, c in _counts(session, campaign, test_group_only=False).items():
         money = attributed[variant]
@@ -254,7 +261,7 @@ def campaign_analytics(session: Session, campaign: Campaign) -> CampaignAnalytic
             )
         )
     revenue = sum((v.revenue for v in variants), Decimal(0))
-    cost = _cost(session, campaign, sum(v.sent for v in variants)).quantize(CENT)
+    cost = _cost(session, campaign, settings, sum(v.sent for v in variants)).quantize(CENT)
     return CampaignAnalytics(
         campaign=campaign.key,
         status=campaign.status,
@@ -262,7 +269,7 @@ def campaign_analytics(session: Session, campaign: Campaign) -> CampaignAnalytic
         variants=variants,
         winner=campaign.winner,
         decision=Decision.model_validate(campaign.decision) if campaign.decision else None,
-        attribution_model=settings_of(session).attribution_model.value,
+        attribution_model=settings.attribution_model.value,
         currency=reporting_currency(session),
         revenue=revenue,
         cost=cost,
