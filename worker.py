@@ -29,6 +29,7 @@ from activities.journeys import JourneyActivities
 from activities.loyalty import BirthdayActivities, ExpiryActivities, LoyaltyActivities
 from activities.messaging import MessagingActivities
 from activities.orders import OrderActivities
+from activities.predictions import PredictionsActivities
 from activities.segments import SegmentActivities
 from herald import tracing
 from herald.assembly import install_secrets
@@ -54,6 +55,7 @@ from workflows.loyalty import (
 )
 from workflows.messaging import SendMessage
 from workflows.orders import RefreshCustomerFigures
+from workflows.predictions import CustomerPredictions, PredictionsSweep
 from workflows.segments import SegmentSizeRecord, SegmentSweep
 
 log = logging.getLogger("herald.worker")
@@ -79,6 +81,8 @@ WORKFLOWS = [
     BulkActionRun,
     AnalyticsSweep,
     AnalyticsRollup,
+    PredictionsSweep,
+    CustomerPredictions,
 ]
 # Activities are synchronous database work: they run on this many threads.
 ACTIVITY_THREADS = 32
@@ -117,6 +121,7 @@ def build_worker(
             *OrderActivities(db).all_activities(),
             *DataActivities(db).all_activities(),
             *AnalyticsActivities(db).all_activities(),
+            *PredictionsActivities(db).all_activities(),
         ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,

@@ -32,6 +32,7 @@ from api.routers import (
     newsletter,
     orders,
     organization,
+    predictions,
     privacy,
     products,
     public,
@@ -105,11 +106,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         newsletter,
         webhooks,
         analytics,
+        predictions,
     ):
         app.include_router(router.router)
     console.install(app)
     app.include_router(public.tracking)
     app.include_router(loyalty.customer_loyalty)
+    app.include_router(predictions.customer_router)
     keys = secret_keys(settings)
     if settings.metrics:
         app.include_router(metrics_router(operator_token(keys)))

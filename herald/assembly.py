@@ -34,6 +34,7 @@ from herald.newsletter.triggers import newsletter_workflows_for
 from herald.orders.contracts import REFRESH_FIGURES_WORKFLOW
 from herald.orders.triggers import orders_workflows_for
 from herald.outbound import Outbound
+from herald.predictions.contracts import CUSTOMER_PREDICTIONS_WORKFLOW, PREDICTIONS_SWEEP_WORKFLOW
 from herald.ratelimits import RateLimits
 from herald.runtime import Runtime
 from herald.secrets import install
@@ -74,6 +75,8 @@ RUN_READERS: dict[str, Permission] = {
     BULK_WORKFLOW: Permission.customers_read,
     ANALYTICS_ROLLUP_WORKFLOW: Permission.analytics_read,
     ANALYTICS_SWEEP_WORKFLOW: Permission.analytics_configure,
+    CUSTOMER_PREDICTIONS_WORKFLOW: Permission.analytics_read,
+    PREDICTIONS_SWEEP_WORKFLOW: Permission.analytics_configure,
 }
 
 

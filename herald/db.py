@@ -72,6 +72,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def start_of_day(day: date) -> datetime:
+    """Midnight UTC at the start of ``day``."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that is always timezone-aware UTC, also on SQLite (which stores naive text)."""
 

@@ -58,6 +58,12 @@ from herald.messaging.models import (
 from herald.newsletter.models import Subscriber
 from herald.orders.models import CurrencyRate, Order, OrderItem, OrderRefund
 from herald.organizations.models import Organization
+from herald.predictions.models import (
+    ClvModel,
+    CustomerPrediction,
+    ProductAffinity,
+    ProductPopularity,
+)
 from herald.products.models import Product
 from herald.ratelimits import RateLimitCounter
 from herald.segments.models import Segment, SegmentMembership
@@ -76,6 +82,7 @@ __all__ = [
     "BulkTarget",
     "Campaign",
     "CampaignRecipient",
+    "ClvModel",
     "Consent",
     "CurrencyRate",
     "Customer",
@@ -87,6 +94,7 @@ __all__ = [
     "CustomerGroupMember",
     "CustomerNote",
     "CustomerPhone",
+    "CustomerPrediction",
     "CustomerTag",
     "DataExport",
     "DataImport",
@@ -114,6 +122,8 @@ __all__ = [
     "OrderRefund",
     "Organization",
     "Product",
+    "ProductAffinity",
+    "ProductPopularity",
     "RateLimitCounter",
     "RateLimitWindow",
     "Redemption",

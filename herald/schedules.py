@@ -30,6 +30,7 @@ from herald.loyalty.contracts import (
     BirthdaySweepInput,
     ExpirySweepInput,
 )
+from herald.predictions.contracts import PREDICTIONS_SWEEP_WORKFLOW, PredictionsSweepInput
 from herald.segments.contracts import (
     SEGMENT_SIZES_WORKFLOW,
     SEGMENT_SWEEP_WORKFLOW,
@@ -44,6 +45,8 @@ SWEEP_HOUR_UTC = 12
 EXPIRY_HOUR_UTC = 2
 # Segment sizes are counted at night in the Americas and Europe, after the expiry sweep.
 SEGMENT_SIZES_HOUR_UTC = 3
+# Predictions are refitted at night everywhere but the Pacific, after the segment sizes.
+PREDICTIONS_HOUR_UTC = 4
 # Segment entries and exits become events this often (journeys start and wake on them).
 SEGMENT_SWEEP_EVERY = timedelta(minutes=5)
 # Analytics rollups catch up with new orders and messages this often.
@@ -102,6 +105,13 @@ SCHEDULES: list[Sweep] = [
         ScheduleSpec(intervals=[ScheduleIntervalSpec(every=ANALYTICS_SWEEP_EVERY)]),
         ANALYTICS_SWEEP_EVERY,
         "Analytics sweep: each organization with new orders or messages gets its rollups updated",
+    ),
+    Sweep(
+        PREDICTIONS_SWEEP_WORKFLOW,
+        PredictionsSweepInput(),
+        _daily(PREDICTIONS_HOUR_UTC),
+        timedelta(days=1),
+        "Daily predictions: lifetime value and churn risk refitted, recommendations relearned",
     ),
 ]
 

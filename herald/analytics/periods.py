@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from herald.analytics.models import Granularity
 
@@ -33,8 +33,3 @@ def periods_between(first: date, later: date, granularity: Granularity) -> int:
     if granularity == Granularity.week:
         return (later - first).days // 7
     return (later.year - first.year) * 12 + later.month - first.month
-
-
-def start_of(day: date) -> datetime:
-    """Midnight UTC at the start of ``day``."""
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -24,7 +24,7 @@ from herald.analytics.models import (
     MarketingSpend,
     OrderAttribution,
 )
-from herald.analytics.periods import period_floor, periods_between, start_of, step
+from herald.analytics.periods import period_floor, periods_between, step
 from herald.analytics.rollup import settings_of
 from herald.analytics.schemas import (
     AcquisitionReport,
@@ -44,7 +44,7 @@ from herald.analytics.schemas import (
 )
 from herald.campaigns.models import Campaign, CampaignRecipient
 from herald.customers.models import Customer
-from herald.db import read_snapshot, utcnow
+from herald.db import read_snapshot, start_of_day, utcnow
 from herald.errors import InvalidInput
 from herald.inquiries.contracts import InquiryStatus
 from herald.inquiries.models import Inquiry, InquiryEntry
@@ -242,7 +242,7 @@ def attribution(
     settings = settings_of(session)
     model = model or settings.attribution_model
     weight = weight_column(model)
-    start, end = start_of(since), start_of(until + timedelta(days=1))
+    start, end = start_of_day(since), start_of_day(until + timedelta(days=1))
     reporting = reporting_currency(session)
     keys = _ATTRIBUTION_KEY[by]
     attributed = {
@@ -471,7 +471,7 @@ def inquiries(session: Session, since: date, until: date) -> InquiryReport:
     staff first replied, and how many became customers, per page the form was sent from."""
     if until < since:
         raise InvalidInput("until is before since", field="until")
-    start, end = start_of(since), start_of(until + timedelta(days=1))
+    start, end = start_of_day(since), start_of_day(until + timedelta(days=1))
     first_reply = (
         select(func.min(InquiryEntry.at))
         .where(InquiryEntry.inquiry_id == Inquiry.id, InquiryEntry.kind == REPLIED)

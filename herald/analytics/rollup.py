@@ -43,7 +43,7 @@ from herald.analytics.models import (
     Granularity,
     OrderAttribution,
 )
-from herald.analytics.periods import period_floor, periods_between, start_of
+from herald.analytics.periods import period_floor, periods_between
 from herald.analytics.schemas import AnalyticsSettingsIn
 from herald.customers.models import Customer
 from herald.db import (
@@ -52,6 +52,7 @@ from herald.db import (
     period_start,
     session_organization,
     shifted,
+    start_of_day,
     utcnow,
 )
 from herald.messaging.models import Consent, ConsentStatus, Message
@@ -210,7 +211,7 @@ def _recompute_from(session: Session, state: AnalyticsState) -> date:
 
 
 def _at_or_after(column: Any, start: date | None) -> ColumnElement[bool] | None:
-    return None if start is None else column >= start_of(start)
+    return None if start is None else column >= start_of_day(start)
 
 
 def _grouped(

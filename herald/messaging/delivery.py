@@ -64,6 +64,7 @@ from herald.messaging.templates import (
     organization_context,
     pick_variant,
     render_content,
+    uses_recommendations,
 )
 from herald.messaging.tracking import track
 from herald.messaging.unsubscribe import Links, unsubscribe_headers, with_postal_footer
@@ -229,7 +230,9 @@ class _Composer:
 
     def compose(self, recipients: Sequence[Recipient]) -> list[Message]:
         ids = {r.customer_id for r in recipients if r.customer_id is not None}
-        customers = customer_contexts(self.session, ids)  # those not deleted
+        customers = customer_contexts(  # those not deleted
+            self.session, ids, recommendations=uses_recommendations(self.template)
+        )
         addresses = _addresses(self.session, customers, self.template.channel)
         subscriber_ids = {r.subscriber_id for r in recipients if r.subscriber_id is not None}
         subscribers = (

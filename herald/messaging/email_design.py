@@ -11,6 +11,7 @@ never the quotes a token may use.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -215,14 +216,17 @@ def _leaf_html(block: BaseModel, style: DesignStyle) -> str:
     if isinstance(block, SpacerBlock):
         return f'<div style="height:{block.height}px;line-height:{block.height}px">&nbsp;</div>'
     if isinstance(block, ProductsBlock):
-        return _products_html(block, style)
+        return product_cards_html(block.products, style.text_color)
     raise TypeError(f"not a leaf block: {type(block).__name__}")
 
 
-def _products_html(block: ProductsBlock, style: DesignStyle) -> str:
-    width = 100 // len(block.products)
+def product_cards_html(cards: Sequence[ProductCard], text_color: str) -> str:
+    """Products side by side (one under another on a phone): image, linked name, price."""
+    if not cards:
+        return ""
+    width = 100 // len(cards)
     cells = []
-    for card in block.products:
+    for card in cards:
         image = (
             f'<img src="{_attribute(card.image_url)}" alt="{_attribute(card.name)}" width="100%" '
             'style="display:block;width:100%;height:auto;border:0;margin:0 0 8px">'
@@ -231,7 +235,7 @@ def _products_html(block: ProductsBlock, style: DesignStyle) -> str:
         )
         name = _text(card.name)
         if card.url:
-            name = f'<a href="{_attribute(card.url)}" style="color:{style.text_color}">{name}</a>'
+            name = f'<a href="{_attribute(card.url)}" style="color:{text_color}">{name}</a>'
         price = (
             f'<div style="font-size:15px;font-weight:600">{_text(card.price)}</div>'
             if card.price
@@ -239,7 +243,7 @@ def _products_html(block: ProductsBlock, style: DesignStyle) -> str:
         )
         cells.append(
             f'<td class="herald-col" width="{width}%" valign="top" style="padding:0 6px 12px;'
-            f'font-size:15px;color:{style.text_color};text-align:center">{image}'
+            f'font-size:15px;color:{text_color};text-align:center">{image}'
             f'<div style="margin:0 0 4px">{name}</div>{price}</td>'
         )
     return (
@@ -308,11 +312,15 @@ def _leaf_text(block: BaseModel) -> str:
     if isinstance(block, DividerBlock):
         return "----"
     if isinstance(block, ProductsBlock):
-        return "\n".join(
-            " ".join(part for part in (card.name, card.price, card.url) if part)
-            for card in block.products
-        )
+        return product_cards_text(block.products)
     return ""
+
+
+def product_cards_text(cards: Sequence[ProductCard]) -> str:
+    """A line per product: name, price, address."""
+    return "\n".join(
+        " ".join(part for part in (card.name, card.price, card.url) if part) for card in cards
+    )
 
 
 def design_text(design: EmailDesign) -> str:

@@ -38,6 +38,7 @@ from jinja2 import (
     TemplateSyntaxError,
     UndefinedError,
     nodes,
+    pass_context,
 )
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.meta import TrackingCodeGenerator
@@ -45,6 +46,12 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from herald.errors import InvalidInput
+from herald.messaging.email_design import (
+    DesignStyle,
+    ProductCard,
+    product_cards_html,
+    product_cards_text,
+)
 from herald.messaging.render_process import (
     LimitExceeded,
     RenderProcesses,
@@ -209,6 +216,56 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
         return super().call(__context, __obj, *args, **kwargs)
 
 
+# ``recommendations(n)``: up to n products the recipient is likely to buy next, from their
+# context (``customer.recommendations``), each with name, url, image and price.
+RECOMMENDATIONS = "recommendations"
+MAX_RECOMMENDED = 12
+
+
+class Recommended(list[dict[str, Any]]):
+    """What ``recommendations(n)`` gives a template: looped over for a custom layout, or
+    printed whole, a row of product cards in HTML and a line per product in text."""
+
+    def _cards(self) -> list[ProductCard]:
+        return [
+            ProductCard.model_construct(
+                name=p.get("name") or "",
+                url=p.get("url"),
+                image_url=p.get("image"),
+                price=" ".join(str(v) for v in (p.get("price"), p.get("currency")) if v) or None,
+            )
+            for p in self
+        ]
+
+    def __html__(self) -> str:
+        return product_cards_html(self._cards(), DesignStyle().text_color)
+
+    def __str__(self) -> str:
+        return product_cards_text(self._cards())
+
+
+@pass_context
+def _recommendations(context: Context, count: int = 3) -> Recommended:
+    customer = context.get("customer")
+    found = customer.get(RECOMMENDATIONS) if isinstance(customer, Mapping) else None
+    products = found if isinstance(found, list) else []
+    return Recommended(products[: max(0, min(int(count), MAX_RECOMMENDED))])
+
+
+def _is_recommendations_call(node: nodes.Node) -> bool:
+    """``recommendations()`` with at most a constant count: its output is bounded."""
+    return (
+        isinstance(node, nodes.Call)
+        and isinstance(node.node, nodes.Name)
+        and node.node.name == RECOMMENDATIONS
+        and len(node.args) <= 1
+        and all(isinstance(arg, nodes.Const) for arg in node.args)
+        and not node.kwargs
+        and node.dyn_args is None
+        and node.dyn_kwargs is None
+    )
+
+
 def _capped_range(*args: int) -> range:
     values = range(*args)
     if len(values) > MAX_RANGE:
@@ -223,6 +280,7 @@ def _environment(
     # expressions.
     env = _BoundedSandbox(autoescape=autoescape, undefined=undefined, optimized=False)
     env.globals["range"] = _capped_range
+    env.globals[RECOMMENDATIONS] = _recommendations
     return env
 
 
@@ -265,7 +323,7 @@ def _bounded_in_process(tree: nodes.Template) -> bool:
     few enough lookups that no value can be repeated past what the output cap allows for."""
     lookups = 0
     for node in tree.find_all(nodes.Node):
-        if type(node) not in _LINEAR_NODES:
+        if type(node) not in _LINEAR_NODES and not _is_recommendations_call(node):
             return False
         if isinstance(node, nodes.Filter) and node.name not in _LINEAR_FILTERS:
             return False

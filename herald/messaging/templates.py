@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Collection
@@ -25,7 +26,7 @@ from herald.db import commit_or_conflict, one_of, utcnow
 from herald.errors import Conflict, InvalidInput, NotFound
 from herald.loyalty.models import LoyaltyAccount
 from herald.messaging.models import Channel, MessageTemplate
-from herald.messaging.rendering import check_template, render
+from herald.messaging.rendering import RECOMMENDATIONS, check_template, render
 from herald.messaging.schemas import (
     CONTENT_MODELS,
     HTML_FIELDS,
@@ -39,6 +40,9 @@ from herald.messaging.schemas import (
 from herald.messaging.unsubscribe import Links
 from herald.organizations.models import Organization
 from herald.pagination import keyset_page
+from herald.predictions.models import CustomerPrediction
+from herald.predictions.recommendations import recommend
+from herald.predictions.schemas import RecommendedProduct
 
 
 def _validated_variants(
@@ -190,11 +194,28 @@ def render_content(content: dict[str, Any], context: dict[str, Any]) -> dict[str
     return rendered
 
 
+def uses_recommendations(template: MessageTemplate) -> bool:
+    """Whether any variant may call ``recommendations()`` (then its recipients' are looked up)."""
+    return RECOMMENDATIONS in json.dumps(template.variants)
+
+
+def _recommended(product: RecommendedProduct) -> dict[str, Any]:
+    return {
+        "product_id": product.product_id,
+        "name": product.name,
+        "url": product.url,
+        "image": product.image,
+        "price": f"{product.price:.2f}" if product.price is not None else None,
+        "currency": product.currency,
+    }
+
+
 def customer_contexts(
-    session: Session, customer_ids: Collection[uuid.UUID]
+    session: Session, customer_ids: Collection[uuid.UUID], *, recommendations: bool = False
 ) -> dict[uuid.UUID, dict[str, Any]]:
     """What templates see of each customer not deleted: plain values, read as rows (a batch
-    of a thousand needs no thousand ORM objects)."""
+    of a thousand needs no thousand ORM objects). Their recommended products only when asked
+    (``recommendations``): a template that shows none needs no look-up."""
     ids = list(customer_ids)
     profiles = session.execute(
         select(
@@ -247,6 +268,18 @@ def customer_contexts(
             ).where(one_of(session, CustomerBusiness.customer_id, ids))
         )
     }
+    predicted = {
+        row.customer_id: row
+        for row in session.execute(
+            select(
+                CustomerPrediction.customer_id,
+                CustomerPrediction.churn_risk,
+                CustomerPrediction.expected_purchases,
+                CustomerPrediction.predicted_clv,
+            ).where(one_of(session, CustomerPrediction.customer_id, ids))
+        )
+    }
+    recommended = recommend(session, ids) if recommendations and ids else {}
     return {
         customer_id: {
             "id": str(customer_id),
@@ -266,6 +299,9 @@ def customer_contexts(
             "orders": orders,
             "lifetime_value": f"{lifetime_value:.2f}",
             "last_order_at": last_order_at.isoformat() if last_order_at else None,
+            # The latest lifetime-value fit's scores; empty for a customer it did not score.
+            **_predicted(predicted.get(customer_id)),
+            "recommendations": [_recommended(p) for p in recommended.get(customer_id, [])],
         }
         for (
             customer_id,
@@ -279,6 +315,16 @@ def customer_contexts(
             lifetime_value,
             last_order_at,
         ) in profiles
+    }
+
+
+def _predicted(row: Any) -> dict[str, Any]:
+    if row is None:
+        return {"churn_risk": None, "expected_purchases": None, "predicted_clv": None}
+    return {
+        "churn_risk": row.churn_risk,
+        "expected_purchases": row.expected_purchases,
+        "predicted_clv": f"{row.predicted_clv:.2f}" if row.predicted_clv is not None else None,
     }
 
 
@@ -303,7 +349,9 @@ def preview(
     locale = request.locale
     if request.customer_id is not None:
         customer = get_customer(session, request.customer_id)
-        context["customer"] = customer_contexts(session, [customer.id])[customer.id]
+        context["customer"] = customer_contexts(session, [customer.id], recommendations=True)[
+            customer.id
+        ]
         context["unsubscribe_url"] = links.unsubscribe_url(
             organization["slug"], organization_id, customer.id
         )

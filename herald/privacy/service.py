@@ -46,6 +46,7 @@ from herald.messaging.policy import erased_address
 from herald.newsletter.models import Subscriber
 from herald.orders.models import Order, OrderItem, OrderRefund
 from herald.orders.money import customer_metrics
+from herald.predictions.models import CustomerPrediction
 
 ERASED = "erased"
 
@@ -189,6 +190,7 @@ def erase_person(session: Session, customer_id: uuid.UUID, *, actor: str) -> Era
         (Device, Device.customer_id == customer_id),
         (AdHocRecipient, func.lower(AdHocRecipient.address).in_(emails | phones)),
         (CustomerGroupMember, CustomerGroupMember.customer_id == customer_id),
+        (CustomerPrediction, CustomerPrediction.customer_id == customer_id),
     ):
         session.execute(delete(model).where(where).execution_options(synchronize_session=False))
     session.execute(

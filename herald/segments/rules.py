@@ -52,6 +52,7 @@ from herald.messaging.models import Channel, Consent, ConsentStatus
 from herald.newsletter.models import Subscriber, SubscriberStatus
 from herald.orders import money
 from herald.orders.models import Order, OrderItem, OrderStatus
+from herald.predictions.models import CustomerPrediction
 from herald.segments.models import Segment
 
 # Values a rule compares with: numbers any database stores exactly, text of a sane length.
@@ -249,6 +250,19 @@ class PurchasedRule(_Node):
     within_days: int | None = Field(default=None, ge=1, le=3650)
 
 
+class PredictedRule(_Node):
+    """A score from the organization's latest lifetime-value fit: ``churn_risk`` and
+    ``probability_alive`` from 0 to 1, ``expected_purchases`` over the fit's horizon,
+    ``predicted_clv`` and ``expected_value`` in the reporting currency. A customer the fit did
+    not score (no order then) has no score and never matches."""
+
+    predicted: Literal[
+        "churn_risk", "probability_alive", "expected_purchases", "predicted_clv", "expected_value"
+    ]
+    op: Operator = "gte"
+    value: float = Field(ge=-1e15, le=1e15, allow_inf_nan=False)
+
+
 class SegmentRule(_Node):
     """In a saved segment (by key), as that segment reads when the rule is evaluated."""
 
@@ -274,6 +288,7 @@ _KINDS: dict[str, type[_Node]] = {
     "orders": OrdersRule,
     "rfm": RfmRule,
     "purchased": PurchasedRule,
+    "predicted": PredictedRule,
     "segment": SegmentRule,
 }
 _KIND_OF = {model: kind for kind, model in _KINDS.items()}
@@ -327,6 +342,7 @@ Rule = Annotated[
     | Annotated[OrdersRule, Tag("orders")]
     | Annotated[RfmRule, Tag("rfm")]
     | Annotated[PurchasedRule, Tag("purchased")]
+    | Annotated[PredictedRule, Tag("predicted")]
     | Annotated[SegmentRule, Tag("segment")],
     Discriminator(
         _rule_kind,
@@ -679,6 +695,11 @@ def condition(
         return _profile(rule, now)
     if isinstance(rule, TierRule):
         return _tier(rule)
+    if isinstance(rule, PredictedRule):
+        score = getattr(CustomerPrediction, rule.predicted)
+        return exists().where(
+            CustomerPrediction.customer_id == Customer.id, _compare(score, rule.op, rule.value)
+        )
     scope = session_organization(session) if semi_join and session is not None else None
     if isinstance(rule, OrdersRule):
         # The reporting currency read once when there is a session; else each order's own.

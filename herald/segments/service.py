@@ -55,11 +55,19 @@ TEMPLATES = [
         {
             "key": "at-risk",
             "name": "At risk",
-            "description": "Ordered at least twice, but not in the last 90 days.",
+            "description": "Repeat buyers who have likely stopped: a churn risk of 70% or more "
+            "by the lifetime-value model; where it has not scored them, two orders or more but "
+            "none in the last 90 days.",
             "rule": {
-                "all": [
-                    {"orders": "count", "op": "gte", "value": 2},
-                    {"orders": "days_since_last", "op": "gt", "value": 90},
+                "any": [
+                    {"predicted": "churn_risk", "op": "gte", "value": 0.7},
+                    {
+                        "all": [
+                            {"not": {"predicted": "churn_risk", "op": "gte", "value": 0}},
+                            {"orders": "count", "op": "gte", "value": 2},
+                            {"orders": "days_since_last", "op": "gt", "value": 90},
+                        ]
+                    },
                 ]
             },
         },
