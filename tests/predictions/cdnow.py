@@ -12,10 +12,16 @@ papers' notes at brucehardie.com."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+
+import numpy as np
+
+from herald.predictions import clv
 
 CALIBRATION_END = date(1997, 9, 30)
 # The papers' estimates (BG/NBD: table in "Counting Your Customers"; Gamma-Gamma: "RFM and
@@ -53,3 +59,36 @@ def purchases() -> list[Purchase]:
 def within(found: dict[str, float], published: dict[str, float], share: float = 0.01) -> None:
     for name, value in published.items():
         assert abs(found[name] - value) <= share * value, (name, found[name], value)
+
+
+def summarised(bought: Iterable[Purchase], as_of: date) -> dict[int, clv.Histories]:
+    """The papers' summary of each customer, computed here from the purchases up to ``as_of``:
+    repeat purchase days, weeks from the first to the last and to ``as_of``, mean value of
+    the repeat days (one-customer histories, by customer number)."""
+    days: dict[int, dict[date, float]] = defaultdict(lambda: defaultdict(float))
+    for p in bought:
+        if p.day <= as_of:
+            days[p.customer][p.day] += float(p.dollars)
+    found = {}
+    for customer, spent in days.items():
+        ordered = sorted(spent)
+        repeat = len(ordered) - 1
+        found[customer] = clv.Histories(
+            *(
+                np.array([value], dtype=np.float64)
+                for value in (
+                    repeat,
+                    (ordered[-1] - ordered[0]).days / 7,
+                    (as_of - ordered[0]).days / 7,
+                    sum(spent[d] for d in ordered[1:]) / repeat if repeat else 0.0,
+                )
+            )
+        )
+    return found
+
+
+def together(histories: Iterable[clv.Histories]) -> clv.Histories:
+    listed = list(histories)
+    return clv.Histories(
+        *(np.concatenate([getattr(h, f) for h in listed]) for f in clv.Histories.__annotations__)
+    )

@@ -3,7 +3,6 @@ Hardie and Lee summarised it, they give the papers' parameters and predictions."
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date
 
 import numpy as np
@@ -16,6 +15,8 @@ from tests.predictions.cdnow import (
     PUBLISHED_EXPECTED_PURCHASES,
     PUBLISHED_GAMMA_GAMMA,
     purchases,
+    summarised,
+    together,
     within,
 )
 
@@ -23,26 +24,7 @@ pytestmark = pytest.mark.fast
 
 
 def _histories(as_of: date) -> clv.Histories:
-    """The papers' summary, computed here from the purchases: repeat purchase days, weeks from
-    the first to the last and to the end of calibration, mean value of the repeat days."""
-    days: dict[int, dict[date, float]] = defaultdict(lambda: defaultdict(float))
-    for p in purchases():
-        if p.day <= as_of:
-            days[p.customer][p.day] += float(p.dollars)
-    rows = []
-    for spent in days.values():
-        ordered = sorted(spent)
-        repeat = len(ordered) - 1
-        rows.append(
-            (
-                repeat,
-                (ordered[-1] - ordered[0]).days / 7,
-                (as_of - ordered[0]).days / 7,
-                sum(spent[d] for d in ordered[1:]) / repeat if repeat else 0.0,
-            )
-        )
-    columns = np.array(rows, dtype=np.float64).T
-    return clv.Histories(*columns)
+    return together(summarised(purchases(), as_of).values())
 
 
 def test_the_cdnow_fit_reproduces_the_published_parameters_within_one_percent() -> None:
