@@ -32,6 +32,9 @@ from herald.messaging.schemas import ConsentOut
 from herald.messaging.templates import list_templates
 from herald.orders.schemas import OrderOut
 from herald.pagination import Page
+from herald.predictions.recommendations import recommend
+from herald.predictions.schemas import CustomerPredictionOut, RecommendedProduct
+from herald.predictions.service import customer_prediction
 from herald.profiles import service as profiles
 from herald.profiles.schemas import CustomerSegment, CustomerStats, TimelineItem
 from herald.profiles.stats import customer_stats
@@ -41,6 +44,8 @@ from herald.segments.service import list_segments
 
 # What a picker offers (segments, journeys, templates): the first page, by key.
 PICKER_SIZE = 200
+# Products the profile suggests they buy next.
+PROFILE_RECOMMENDATIONS = 4
 
 
 async def customer_page(
@@ -97,6 +102,10 @@ class CustomerRecord:
     orders: Page[OrderOut]
     notes: list[NoteOut]
     segments: list[CustomerSegment]
+    # The latest lifetime-value fit's scores (none without orders then), and what they are
+    # likely to buy next.
+    prediction: CustomerPredictionOut | None
+    recommended: list[RecommendedProduct]
     points: PointsOut | None
     redemptions: list[RedemptionOut]
     consent: ConsentOut | None
@@ -117,6 +126,8 @@ async def record(runtime: Runtime, principal: Principal, customer_id: uuid.UUID)
             orders=customers.customer_orders(session, customer_id, limit=20, cursor=None),
             notes=customers.notes(session, customer_id),
             segments=profiles.segments_of(session, customer_id),
+            prediction=customer_prediction(session, customer_id),
+            recommended=recommend(session, [customer_id], PROFILE_RECOMMENDATIONS)[customer_id],
             points=None,
             redemptions=[
                 redemption_out(r)
