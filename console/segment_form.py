@@ -31,6 +31,7 @@ CONDITIONS = {
     "tier": "Loyalty tier",
     "points": "Points balance",
     "rfm": "RFM score",
+    "predicted": "Predicted",
     "consent": "May be sent",
     "newsletter": "Newsletter",
     "group": "In the customer group",
@@ -48,6 +49,7 @@ FIELDS = {
     "tier": ("tier",),
     "points": ("op", "points"),
     "rfm": ("rfm", "op", "value", "within_days"),
+    "predicted": ("predicted", "op", "value"),
     "consent": ("consent",),
     "newsletter": ("newsletter", "topic"),
     "group": ("group",),
@@ -95,6 +97,13 @@ OPTIONS: dict[str, dict[str, str]] = {
         "monetary": "Monetary",
         "total": "Total",
     },
+    "predicted": {
+        "churn_risk": "Churn risk (0 to 1)",
+        "probability_alive": "Chance they are still a customer (0 to 1)",
+        "expected_purchases": "Expected purchases over the model's horizon",
+        "predicted_clv": "Predicted lifetime value",
+        "expected_value": "Expected spend over the model's horizon",
+    },
     "consent": {"email": "by email", "sms": "by SMS", "push": "by push", "in_app": "in the app"},
     "newsletter": {
         "subscribed": "Subscribed",
@@ -111,6 +120,7 @@ STARTS: dict[str, dict[str, Any]] = {
     "attribute": {"op": "eq"},
     "points": {"op": "gte"},
     "rfm": {"rfm": "total", "op": "gte", "within_days": "365"},
+    "predicted": {"predicted": "churn_risk", "op": "gte"},
     "consent": {"consent": "email"},
     "newsletter": {"newsletter": "subscribed"},
     "business": {"business": "true"},
@@ -278,7 +288,7 @@ def to_data(node: Node) -> dict[str, Any]:
         data[name] = value
     if node.kind == "business":
         data["business"] = node.value("business") == "true"
-    if node.kind in ("orders", "rfm") and "value" not in data:
+    if node.kind in ("orders", "rfm", "predicted") and "value" not in data:
         data["value"] = None  # a missing figure: the model says what it needs
     # The kind's own key names the node even when left empty, so a complaint lands on it.
     data.setdefault(node.kind, [] if node.kind == "tier" else "")

@@ -161,3 +161,20 @@ def test_a_template_starts_a_segment_and_the_list_shows_the_last_count(
     row = page.locator("tbody tr", has_text="VIP")
     expect(row).to_contain_text("vip")
     expect(row.locator("td.num")).to_have_text("0")
+
+
+def test_the_at_risk_template_builds_on_churn_risk(
+    stack: Stack, org: Org, console: Console
+) -> None:
+    page = console.page()
+    sign_in(page, add_staff(stack.db, org, Role.owner))
+    page.goto("/customers/segments")
+    page.get_by_role("link", name="At risk").click()
+    expect(page.get_by_label("Name")).to_have_value("At risk")
+    expect(page.get_by_label("Score").first).to_have_value("churn_risk")
+    expect(page.get_by_label("Value").first).to_have_value("0.7")
+    expect(page.locator("#preview")).to_contain_text("0 customers match now")
+    page.get_by_role("button", name="Save segment").click()
+    expect(page.locator("h1")).to_have_text("At risk")
+    saved = stack.api.get("/v1/segments/at-risk", headers=org.headers()).json()
+    assert saved["rule"]["any"][0] == {"predicted": "churn_risk", "op": "gte", "value": 0.7}
