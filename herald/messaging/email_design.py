@@ -94,6 +94,14 @@ class ProductsBlock(_Block):
     products: list[ProductCard] = Field(min_length=1, max_length=6)
 
 
+class RecommendedBlock(_Block):
+    """The recipient's own recommended products, chosen when each email is rendered (none for
+    someone who has bought nothing: the block is then left out)."""
+
+    type: Literal["recommended"] = "recommended"
+    count: int = Field(default=3, ge=1, le=6)
+
+
 LeafBlock = Annotated[
     TextBlock
     | HeadingBlock
@@ -101,7 +109,8 @@ LeafBlock = Annotated[
     | ButtonBlock
     | DividerBlock
     | SpacerBlock
-    | ProductsBlock,
+    | ProductsBlock
+    | RecommendedBlock,
     Field(discriminator="type"),
 ]
 
@@ -121,6 +130,7 @@ Block = Annotated[
     | DividerBlock
     | SpacerBlock
     | ProductsBlock
+    | RecommendedBlock
     | ColumnsBlock,
     Field(discriminator="type"),
 ]
@@ -217,6 +227,8 @@ def _leaf_html(block: BaseModel, style: DesignStyle) -> str:
         return f'<div style="height:{block.height}px;line-height:{block.height}px">&nbsp;</div>'
     if isinstance(block, ProductsBlock):
         return product_cards_html(block.products, style.text_color)
+    if isinstance(block, RecommendedBlock):
+        return _recommendations_token(block)
     raise TypeError(f"not a leaf block: {type(block).__name__}")
 
 
@@ -313,7 +325,14 @@ def _leaf_text(block: BaseModel) -> str:
         return "----"
     if isinstance(block, ProductsBlock):
         return product_cards_text(block.products)
+    if isinstance(block, RecommendedBlock):
+        return _recommendations_token(block)
     return ""
+
+
+def _recommendations_token(block: RecommendedBlock) -> str:
+    """Rendered per recipient: cards in the HTML part, a line per product in the text."""
+    return f"{{{{ recommendations({block.count}) }}}}"
 
 
 def product_cards_text(cards: Sequence[ProductCard]) -> str:

@@ -130,6 +130,15 @@ def test_a_marketer_builds_previews_tests_and_ab_sends_an_email_campaign(
     )
     page.get_by_role("button", name="Remove Image").click()
 
+    # Each recipient's own recommended products, as a block.
+    page.get_by_role("button", name="+ Recommended products").click()
+    page.get_by_label("How many").fill("2")
+    page.get_by_role("button", name="Save en").click()
+    _toast(page, "Content saved")
+    saved = _template(stack, org, "spring-sale-a")["variants"]["en"]
+    assert saved["design"]["blocks"][-1] == {"type": "recommended", "count": 2}
+    assert saved["html"].count("{{ recommendations(2) }}") == 1
+
     # Preview at both widths, with sample data and for a customer.
     frame = page.locator("iframe.preview-frame")
     expect(frame).to_have_attribute("style", "width: 680px")
