@@ -13,7 +13,9 @@ Then: the full rollup rebuild (every order attributed, every day, week and month
 and acquisition), and — three times each, the median reported — a 24-month cohort table, a
 3-step funnel over 30 days (page viewed, cart abandoned, order paid within a week), the
 campaign's results with attribution (its page), the attribution report by variant, and a year
-of daily series. Prints a table and, last, one JSON line.
+of daily series. Last, once, the lifetime-value fit as of today with every buyer scored (the
+predictions run's first activity: summaries in SQL, both models fitted, a million scores
+written). Prints a table and, last, one JSON line.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from herald.campaigns.models import Campaign  # noqa: E402
 from herald.customers.models import Customer  # noqa: E402
 from herald.database import Database  # noqa: E402
 from herald.orders import figures  # noqa: E402
+from herald.predictions import service as predictions  # noqa: E402
 
 CAMPAIGN = "bench-analytics"
 
@@ -207,6 +210,11 @@ def main() -> None:
     timeseries_s, _ = timed(
         lambda s: reports.series(s, Granularity.day, today - timedelta(days=364), today)
     )
+    console.print("fitting the lifetime-value models and scoring every buyer ...")
+    with db.session(org_id) as session:
+        started = time.perf_counter()
+        fitted = predictions.fit(session, today, None, score=True)
+        fit_and_score_s = round(time.perf_counter() - started, 1)
     db.dispose()
 
     steps = funnel_report.groups[0].steps
@@ -222,6 +230,8 @@ def main() -> None:
         "timeseries_s": timeseries_s,
         "rollup_s": rollup_s,
         "incremental_rollup_s": incremental_s,
+        "fit_and_score_s": fit_and_score_s,
+        "customers_scored": fitted.scored,
     }
     table = Table(title=f"revenue analytics, {customers:,} customers, {events:,} events")
     table.add_column("figure")
@@ -246,6 +256,14 @@ def main() -> None:
     )
     table.add_row("attribution by variant, 30 days (s)", f"{by_variant_s}")
     table.add_row("a year of daily series (s)", f"{timeseries_s}")
+    parameters = ", ".join(
+        f"{name} {value:.3g}"
+        for name, value in {**(fitted.bg_nbd or {}), **(fitted.gamma_gamma or {})}.items()
+    )
+    table.add_row(
+        "lifetime-value fit and scoring (s)",
+        f"{fit_and_score_s} ({fitted.status}, {fitted.scored:,} scored; {parameters or fitted.reason})",
+    )
     Console().print(table)
     print(json.dumps(results))
 

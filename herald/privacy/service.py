@@ -98,6 +98,10 @@ def export_person(session: Session, customer_id: uuid.UUID) -> bytes:
         "notes": _rows(session, CustomerNote, CustomerNote.customer_id == customer_id),
         "activity": _rows(session, CustomerActivity, CustomerActivity.customer_id == customer_id),
         "devices": _rows(session, Device, Device.customer_id == customer_id),
+        # Profiling is personal data too: the scores the lifetime-value model gave them.
+        "predictions": _rows(
+            session, CustomerPrediction, CustomerPrediction.customer_id == customer_id
+        ),
     }
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 import zipfile
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,6 +15,7 @@ import pytest
 from herald.access.models import Role
 from herald.messaging.models import Channel
 from herald.messaging.policy import suppressed
+from herald.predictions.models import CustomerPrediction
 from tests.support import Org, Stack, create_customer, order_paid, wait_for_entries, wait_until
 
 # SQL here differs between SQLite and PostgreSQL: run on both.
@@ -103,8 +107,26 @@ def archive(stack: Stack, org: Org, cid: str) -> dict[str, Any]:
         return {n.removesuffix(".json"): json.loads(zipped.read(n)) for n in zipped.namelist()}
 
 
+def scored(stack: Stack, org: Org, cid: str) -> None:
+    """Her scores, as the nightly lifetime-value fit of a larger shop would have left them."""
+    with stack.db.session(org.id) as session:
+        session.add(
+            CustomerPrediction(
+                customer_id=uuid.UUID(cid),
+                as_of=date.today(),
+                expected_purchases=1.4,
+                probability_alive=0.35,
+                churn_risk=0.65,
+                expected_value=Decimal("42.00"),
+                predicted_clv=Decimal("97.00"),
+            )
+        )
+        session.commit()
+
+
 def test_the_archive_holds_everything_about_the_person(stack: Stack, org: Org) -> None:
     cid = person(stack, org)
+    scored(stack, org, cid)
     data = archive(stack, org, cid)
     assert data["profile"]["emails"] == [{"address": EMAIL, "primary": True}]
     assert data["profile"]["metrics"]["orders"] == 1
@@ -119,6 +141,7 @@ def test_the_archive_holds_everything_about_the_person(stack: Stack, org: Org) -
     assert data["inquiry_timelines"]
     assert "token" not in data["newsletter"][0]  # a link secret is not the person's data
     assert sorted(e["points"] for e in data["loyalty_ledger"]) == [-5, 30]
+    assert [(p["churn_risk"], p["predicted_clv"]) for p in data["predictions"]] == [(0.65, "97.00")]
     assert (
         stack.api.get(f"/v1/customers/{cid}/export", headers=org.headers(Role.cashier)).status_code
         == 403
@@ -127,6 +150,7 @@ def test_the_archive_holds_everything_about_the_person(stack: Stack, org: Org) -
 
 def test_erasure_leaves_nothing_findable_by_the_person_s_address(stack: Stack, org: Org) -> None:
     cid = person(stack, org)
+    scored(stack, org, cid)
     h = org.headers()
     assert (
         stack.api.post(f"/v1/customers/{cid}/erase", headers=org.headers(Role.manager)).status_code
@@ -181,6 +205,9 @@ def test_erasure_leaves_nothing_findable_by_the_person_s_address(stack: Stack, o
     ).json()
     assert profile["metrics"]["orders"] == 1 and profile["emails"] == []
     assert stack.api.get(f"/v1/customers/{cid}/points", headers=h).json()["balance"] == 25
+    # Her scores were profiling of her: gone.
+    with stack.db.session(org.id) as session:
+        assert session.get(CustomerPrediction, uuid.UUID(cid)) is None
 
     # She is never written to again: her address matches the suppression list by its hash.
     with stack.db.session(org.id) as session:
