@@ -4,7 +4,8 @@ its catalog, a signup per customer, then every order with its items.
     python3 examples/order_history.py --key "$KEY" [--api http://localhost:8000]
 
 Customers buy and lapse the way the lifetime-value models assume: each buys at their own pace
-and may stop after any purchase; each has a favourite category, and some products go together.
+and may stop after any purchase, and spends at their own level; each has a favourite category,
+and some products go together.
 Only the standard library is used. Prints a lapsed regular and a recent one to look at."""
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ COMPANIONS = {"filter-beans": "filters", "espresso-beans": "grinder", "green-tea
 DAYS = 730
 
 
-def call(api: str, key: str, method: str, path: str, body: Any) -> Any:
+def call(api: str, key: str, method: str, path: str, body: Any = None) -> Any:
     request = urllib.request.Request(
         api + path,
-        data=json.dumps(body).encode(),
+        data=None if body is None else json.dumps(body).encode(),
         method=method,
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
     )
@@ -81,6 +82,8 @@ def main() -> None:
     rng = random.Random(args.seed)
     now = datetime.now(UTC)
     prices = {pid: price for pid, _, _, price in CATALOG}
+    # Priced in the shop's reporting currency, so every order counts in the money figures.
+    currency = call(args.api, args.key, "GET", "/v1/organization")["reporting_currency"]
     call(
         args.api,
         args.key,
@@ -93,7 +96,7 @@ def main() -> None:
                     "name": name,
                     "category": category,
                     "price": price,
-                    "currency": "EUR",
+                    "currency": currency,
                     "url": f"https://coffee.example/p/{pid}",
                     "image_url": f"https://coffee.example/img/{pid}.jpg",
                 }
@@ -123,11 +126,14 @@ def main() -> None:
     orders, summary = [], {}
     for person in people:
         favourite = rng.choice(["coffee", "coffee", "tea", "gear"])
+        # How much they buy at a time: some stock up, most buy one of a kind.
+        appetite = rng.gammavariate(2.0, 0.75)
         times = history(rng, now)
         summary[person] = times
         for n, at in enumerate(times):
             items = basket(rng, favourite)
-            amount = sum(float(prices[i]) for i in items)
+            quantity = max(1, round(appetite * rng.uniform(0.5, 1.5)))
+            amount = sum(float(prices[i]) * quantity for i in items)
             orders.append(
                 {
                     "type": "order.paid",
@@ -135,9 +141,12 @@ def main() -> None:
                     "properties": {
                         "order_id": f"{person}-{n}",
                         "amount": f"{amount:.2f}",
-                        "currency": "EUR",
+                        "currency": currency,
                         "paid_at": at.isoformat(),
-                        "items": [{"product_id": i, "unit_price": prices[i]} for i in items],
+                        "items": [
+                            {"product_id": i, "quantity": quantity, "unit_price": prices[i]}
+                            for i in items
+                        ],
                     },
                 }
             )

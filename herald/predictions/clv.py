@@ -29,8 +29,10 @@ Floats = NDArray[np.float64]
 MIN_CUSTOMERS = 50
 MIN_REPEAT_BUYERS = 20
 # Fitted parameters outside this range mean the likelihood ran off to a boundary (a shop whose
-# data does not identify the model), not a finding.
+# data does not identify the model), not a finding. Except BG/NBD's ``a`` going to 0: that is
+# the finding that nobody drops out (its predictions stay sound: P(alive) near 1).
 PARAMETER_RANGE = (1e-4, 1e5)
+MAY_VANISH = frozenset({"a"})
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,11 @@ def _fit(names: tuple[str, ...], negative_log_likelihood: Any, args: tuple[Any, 
     )
     values = np.exp(result.x)
     low, high = PARAMETER_RANGE
-    converged = bool(result.success) and bool(np.all((values > low) & (values < high)))
+    in_range = all(
+        (value > low or name in MAY_VANISH) and value < high
+        for name, value in zip(names, values, strict=True)
+    )
+    converged = bool(result.success) and in_range and bool(np.isfinite(result.fun))
     return Fitted(
         parameters={name: float(value) for name, value in zip(names, values, strict=True)},
         log_likelihood=-float(result.fun) * float(args[-1].sum()),

@@ -67,8 +67,8 @@ class CustomerPrediction(TenantScoped, Base):
     expected_purchases: Mapped[float] = mapped_column(Float)
     probability_alive: Mapped[float] = mapped_column(Float)
     churn_risk: Mapped[float] = mapped_column(Float)
-    # Expected spend over the horizon, and that plus what they spent so far (empty without a
-    # spend model); in the reporting currency.
+    # Expected spend over the horizon (by the spend model, or without one the customer's own
+    # average purchase), and that plus what they spent so far; in the reporting currency.
     expected_value: Mapped[Decimal | None] = mapped_column(Money)
     predicted_clv: Mapped[Decimal | None] = mapped_column(Money)
 

@@ -182,7 +182,7 @@ def fit(session: Session, as_of: date, horizon_days: int | None, *, score: bool)
         diagnostics.gamma_gamma_customers = int(np.count_nonzero((h.frequency > 0) & (h.spend > 0)))
         diagnostics.gamma_gamma_log_likelihood = round(spend_fit.log_likelihood, 3)
     except clv.NotEnoughData as exc:
-        record.reason = str(exc)
+        record.reason = f"{exc}; expected spend is each customer's own average purchase"
     if not score:
         diagnostics.holdout = _holdout(session, bg_nbd, found, as_of, horizon_days)
     record.diagnostics = diagnostics.model_dump(mode="json")
@@ -210,10 +210,14 @@ def _scores(
     h = found.histories
     purchases = clv.expected_purchases(bg_nbd, h, horizon_days / DAYS_PER_WEEK)
     alive = clv.probability_alive(bg_nbd, h)
-    value = purchases * clv.expected_spend(spend_model, h) if spend_model else None
+    if spend_model is not None:
+        spend = clv.expected_spend(spend_model, h)
+    else:  # no spend model: each customer's own average purchase day
+        spend = found.spent / (h.frequency + 1)
+    value = purchases * np.clip(spend, 0, None)
     rows = []
     for i, customer_id in enumerate(found.ids):
-        expected = None if value is None else round(float(value[i]), 2)
+        expected = round(float(value[i]), 2)
         rows.append(
             {
                 "customer_id": customer_id,
@@ -222,9 +226,7 @@ def _scores(
                 "probability_alive": round(float(alive[i]), 4),
                 "churn_risk": round(1 - float(alive[i]), 4),
                 "expected_value": expected,
-                "predicted_clv": None
-                if expected is None
-                else round(float(found.spent[i]) + expected, 2),
+                "predicted_clv": round(float(found.spent[i]) + expected, 2),
             }
         )
     return rows
