@@ -4,11 +4,8 @@ up to date (or rebuilt), one run per organization at a time; the API starts one 
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio import workflow
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.analytics import AnalyticsActivities
@@ -21,7 +18,8 @@ with workflow.unsafe.imports_passed_through():
         rollup_workflow_id,
     )
     from herald.analytics.rollup import RollupOutcome
-    from herald.temporal import run_search_attributes, tenant_priority
+    from herald.temporal import run_search_attributes
+    from workflows.fanout import start_abandoned, start_each
     from workflows.policies import DB_RETRY, DB_TIMEOUT, ROLLUP_TIMEOUT
 
 START_CONCURRENCY = 50
@@ -39,34 +37,25 @@ class AnalyticsSweep:
             start_to_close_timeout=DB_TIMEOUT,
             retry_policy=DB_RETRY,
         )
-        started = 0
-        for start in range(0, len(due), START_CONCURRENCY):
-            chunk = due[start : start + START_CONCURRENCY]
-            started += sum(
-                await asyncio.gather(
-                    *(self._start(AnalyticsRollupInput(organization_id=o)) for o in chunk)
-                )
-            )
+        started = await start_each(
+            [AnalyticsRollupInput(organization_id=o) for o in due], self._start, START_CONCURRENCY
+        )
         return AnalyticsSweepOutcome(organizations=len(due), started=started)
 
     @staticmethod
     async def _start(rollup: AnalyticsRollupInput) -> int:
-        try:
-            await workflow.start_child_workflow(
-                AnalyticsRollup.run,
-                rollup,
-                id=rollup_workflow_id(rollup.organization_id),
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                search_attributes=run_search_attributes(
-                    ANALYTICS_ROLLUP_WORKFLOW, str(rollup.organization_id)
-                ),
-                static_summary="Analytics rollup: new orders attributed, periods recomputed",
-                priority=tenant_priority(rollup.organization_id),
-            )
-        except WorkflowAlreadyStartedError:
-            return 0  # still running from the last sweep, or started by hand
-        return 1
+        # Skipped (0) while still running from the last sweep, or started by hand.
+        return await start_abandoned(
+            AnalyticsRollup.run,
+            rollup,
+            workflow_id=rollup_workflow_id(rollup.organization_id),
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            search_attributes=run_search_attributes(
+                ANALYTICS_ROLLUP_WORKFLOW, str(rollup.organization_id)
+            ),
+            summary="Analytics rollup: new orders attributed, periods recomputed",
+            organization_id=rollup.organization_id,
+        )
 
 
 @workflow.defn(name=ANALYTICS_ROLLUP_WORKFLOW)

@@ -3,11 +3,8 @@ and year."""
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio import workflow
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.loyalty import BirthdayActivities
@@ -23,7 +20,8 @@ with workflow.unsafe.imports_passed_through():
         birthday_workflow_id,
     )
     from herald.messaging.contracts import SEND_WORKFLOW, DeliveryRequest, send_workflow_id
-    from herald.temporal import run_search_attributes, tenant_priority
+    from herald.temporal import run_search_attributes
+    from workflows.fanout import start_abandoned, start_each
     from workflows.messaging import SendMessage
     from workflows.policies import DB_RETRY, DB_TIMEOUT
     from workflows.timing import scheduled_or_now
@@ -50,9 +48,7 @@ class BirthdayRewards:
                 retry_policy=DB_RETRY,
             )
             found += len(page.rewards)
-            for i in range(0, len(page.rewards), START_CONCURRENCY):
-                chunk = page.rewards[i : i + START_CONCURRENCY]
-                started += sum(await asyncio.gather(*(self._start(r) for r in chunk)))
+            started += await start_each(page.rewards, self._start, START_CONCURRENCY)
             if page.after is None:
                 return BirthdaySweepOutcome(at=at, found=found, started=started)
             after = page.after
@@ -65,23 +61,19 @@ class BirthdayRewards:
 
     @staticmethod
     async def _start(reward: BirthdayRewardInput) -> int:
-        try:
-            await workflow.start_child_workflow(
-                BirthdayReward.run,
-                reward,
-                id=birthday_workflow_id(reward),
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                search_attributes=run_search_attributes(
-                    BIRTHDAY_WORKFLOW, str(reward.organization_id), str(reward.customer_id)
-                ),
-                static_summary=f"Birthday reward of {reward.year} for one customer",
-                # The sweep spans organizations: each reward is queued under its own.
-                priority=tenant_priority(reward.organization_id),
-            )
-        except WorkflowAlreadyStartedError:
-            return 0  # rewarded already this year (or being rewarded now)
-        return 1
+        # Skipped (0) when rewarded already this year, or being rewarded now. The sweep spans
+        # organizations: each reward is queued under its own.
+        return await start_abandoned(
+            BirthdayReward.run,
+            reward,
+            workflow_id=birthday_workflow_id(reward),
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=run_search_attributes(
+                BIRTHDAY_WORKFLOW, str(reward.organization_id), str(reward.customer_id)
+            ),
+            summary=f"Birthday reward of {reward.year} for one customer",
+            organization_id=reward.organization_id,
+        )
 
 
 @workflow.defn(name=BIRTHDAY_WORKFLOW)

@@ -5,11 +5,8 @@ links relearned; the API starts one on demand."""
 
 from __future__ import annotations
 
-import asyncio
-
 from temporalio import workflow
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.predictions import PredictionsActivities
@@ -22,7 +19,8 @@ with workflow.unsafe.imports_passed_through():
         PredictionsSweepOutcome,
         predictions_workflow_id,
     )
-    from herald.temporal import run_search_attributes, tenant_priority
+    from herald.temporal import run_search_attributes
+    from workflows.fanout import start_abandoned, start_each
     from workflows.policies import DB_RETRY, DB_TIMEOUT, ROLLUP_TIMEOUT
 
 START_CONCURRENCY = 50
@@ -41,34 +39,27 @@ class PredictionsSweep:
             retry_policy=DB_RETRY,
         )
         today = workflow.now().date()
-        started = 0
-        for start in range(0, len(organizations), START_CONCURRENCY):
-            chunk = organizations[start : start + START_CONCURRENCY]
-            started += sum(
-                await asyncio.gather(
-                    *(self._start(PredictionsInput(organization_id=o, as_of=today)) for o in chunk)
-                )
-            )
+        started = await start_each(
+            [PredictionsInput(organization_id=o, as_of=today) for o in organizations],
+            self._start,
+            START_CONCURRENCY,
+        )
         return PredictionsSweepOutcome(organizations=len(organizations), started=started)
 
     @staticmethod
     async def _start(request: PredictionsInput) -> int:
-        try:
-            await workflow.start_child_workflow(
-                CustomerPredictions.run,
-                request,
-                id=predictions_workflow_id(request.organization_id, request.as_of),
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
-                search_attributes=run_search_attributes(
-                    CUSTOMER_PREDICTIONS_WORKFLOW, str(request.organization_id)
-                ),
-                static_summary="Predictions: lifetime value and churn risk, recommendations",
-                priority=tenant_priority(request.organization_id),
-            )
-        except WorkflowAlreadyStartedError:
-            return 0  # started by hand today and still running
-        return 1
+        # Skipped (0) when started by hand today and still running.
+        return await start_abandoned(
+            CustomerPredictions.run,
+            request,
+            workflow_id=predictions_workflow_id(request.organization_id, request.as_of),
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            search_attributes=run_search_attributes(
+                CUSTOMER_PREDICTIONS_WORKFLOW, str(request.organization_id)
+            ),
+            summary="Predictions: lifetime value and churn risk, recommendations",
+            organization_id=request.organization_id,
+        )
 
 
 @workflow.defn(name=CUSTOMER_PREDICTIONS_WORKFLOW)

@@ -12,6 +12,9 @@ import pytest
 
 from herald.db import utcnow
 from herald.predictions import clv
+from herald.predictions.contracts import PREDICTIONS_SWEEP_WORKFLOW, PredictionsSweepInput
+from herald.settings import Settings
+from herald.temporal import connect
 from tests.predictions.cdnow import (
     CALIBRATION_END,
     PUBLISHED_BG_NBD,
@@ -22,7 +25,7 @@ from tests.predictions.cdnow import (
     within,
 )
 from tests.seed import seed_email_audience
-from tests.support import Org, Stack
+from tests.support import TEST_SECRET, Org, Stack, wait_until
 
 # The summaries are SQL that differs between SQLite and PostgreSQL: run on both.
 pytestmark = pytest.mark.dialects
@@ -257,3 +260,30 @@ def test_another_tenant_reads_no_model_and_no_scores(
         ).status_code
         == 404
     )
+
+
+async def test_the_nightly_sweep_fits_and_scores_each_organization_with_orders(
+    stack: Stack, org: Org
+) -> None:
+    today = utcnow().date()
+    bought = [p for p in purchases() if p.customer <= 200 and p.day <= CALIBRATION_END]
+    post_purchases(stack, org, bought, (today - timedelta(days=31)) - CALIBRATION_END)
+    client = await connect(
+        Settings(temporal_address=stack.env["HERALD_TEMPORAL_ADDRESS"], secret_key=TEST_SECRET)
+    )
+    outcome = await client.execute_workflow(
+        PREDICTIONS_SWEEP_WORKFLOW,
+        PredictionsSweepInput(),
+        id=f"predictions-sweep-test-{uuid.uuid4()}",
+        task_queue=stack.env["HERALD_TASK_QUEUE"],
+        result_type=dict,
+    )
+    assert outcome["organizations"] >= 1 and outcome["started"] >= 1
+
+    def current() -> dict[str, Any] | None:
+        response = stack.api.get("/v1/analytics/clv/model", headers=org.headers())
+        return response.json() if response.status_code == 200 else None
+
+    model = wait_until(current, timeout_s=120)
+    assert model["as_of"] == today.isoformat() and model["status"] == "fitted"
+    assert model["scored"] == 200
