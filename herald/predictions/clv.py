@@ -77,12 +77,18 @@ class NotEnoughData(Exception):
     did not converge to sensible parameters."""
 
 
-def _fit(names: tuple[str, ...], negative_log_likelihood: Any, args: tuple[Any, ...]) -> Fitted:
+def _fit(
+    names: tuple[str, ...],
+    negative_log_likelihood: Any,
+    args: tuple[Any, ...],
+    start: Floats | None = None,
+) -> Fitted:
     """Minimise over the parameters' logarithms (every parameter is positive), with the simplex
-    method: robust on these surfaces, and tight enough to reproduce published figures."""
+    method: robust on these surfaces, and tight enough to reproduce published figures. From
+    ``start`` (parameters), else all ones."""
     result = optimize.minimize(
         negative_log_likelihood,
-        x0=np.zeros(len(names)),
+        x0=np.zeros(len(names)) if start is None else np.log(start),
         args=args,
         method="Nelder-Mead",
         options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 20_000, "maxfev": 40_000},
@@ -173,7 +179,12 @@ def fit_gamma_gamma(histories: Histories) -> tuple[GammaGamma, Fitted]:
     if np.count_nonzero(buyers) < MIN_REPEAT_BUYERS:
         raise NotEnoughData(f"fewer than {MIN_REPEAT_BUYERS} repeat buyers with a spend")
     (x, spend), weights = _grouped(histories.frequency[buyers], histories.spend[buyers])
-    fitted = _fit(("p", "q", "v"), _gamma_gamma_negative_ll, (x, spend, weights))
+    # From p = 1, q = 2 and v the mean spend (the population mean p·v/(q-1) is then right):
+    # from all ones the simplex can slide down a ridge where p grows without end as v shrinks.
+    mean = float(np.average(spend, weights=weights))
+    fitted = _fit(
+        ("p", "q", "v"), _gamma_gamma_negative_ll, (x, spend, weights), np.array([1.0, 2.0, mean])
+    )
     if not fitted.converged or fitted.parameters["q"] <= 1:
         # q <= 1: the spend distribution has no mean, so no expected spend exists.
         raise NotEnoughData(f"the spend model did not converge ({fitted.message})")
