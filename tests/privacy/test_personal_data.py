@@ -161,7 +161,12 @@ def test_erasure_leaves_nothing_findable_by_the_person_s_address(stack: Stack, o
     # Her journey run, and her inquiry's follow-up.
     assert erased.json()["runs_ended"] == 2 and erased.json()["addresses_suppressed"] == 2
     assert stack.api.post(f"/v1/customers/{cid}/erase", headers=h).status_code == 409
-    assert runs(stack, org, cid, "running") == [] and len(runs(stack, org, cid, "terminated")) == 1
+    # The run list is Temporal's visibility store, updated a moment after the termination.
+    wait_until(
+        lambda: (
+            runs(stack, org, cid, "running") == [] and len(runs(stack, org, cid, "terminated")) == 1
+        )
+    )
 
     # Every endpoint that could show her: not her address, name, phone or what she said.
     seen = [
