@@ -110,9 +110,10 @@ class MessagingSettings(TenantScoped, Base):
     twilio_auth_token: Mapped[str | None] = mapped_column(EncryptedText)
     twilio_base_url: Mapped[str | None] = mapped_column(String(300))
     sms_from: Mapped[str | None] = mapped_column(String(20))
-    # Push: an FCM HTTP v1 messages:send URL and the bearer token to call it with.
-    push_endpoint: Mapped[str | None] = mapped_column(String(500))
-    push_access_token: Mapped[str | None] = mapped_column(EncryptedText)
+    # Push: the Firebase service-account key (JSON) Herald mints FCM access tokens with, and
+    # where FCM is reached when not at Google (a relay; the local fake).
+    fcm_service_account: Mapped[str | None] = mapped_column(EncryptedText)
+    fcm_base_url: Mapped[str | None] = mapped_column(String(300))
     # Marketing waits out this window in the recipient's local time (it may wrap midnight).
     quiet_hours_start: Mapped[time | None]
     quiet_hours_end: Mapped[time | None]
@@ -181,8 +182,11 @@ class Message(TenantScoped, Base):
     # complaint overwrites (campaign analytics count engagement from these).
     opened_at: Mapped[datetime | None]
     clicked_at: Mapped[datetime | None]
-    # In-app messages: when the customer read it in their inbox.
+    # In-app messages: when the customer read it, removed it from their inbox, and when it
+    # stops being shown at all (from its display rules).
     read_at: Mapped[datetime | None]
+    dismissed_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -213,3 +217,41 @@ class Device(TenantScoped, Base):
     platform: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # FCM said the token is dead (the app was removed, the token belongs to another project):
+    # nothing is sent to it until the app registers it again.
+    active: Mapped[bool] = mapped_column(default=True)
+    deactivated_at: Mapped[datetime | None]
+    deactivated_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class PushDeliveryStatus(enum.StrEnum):
+    queued = "queued"
+    sent = "sent"
+    failed = "failed"
+    # The request left and its answer was lost: never sent to that device again.
+    unknown = "unknown"
+
+
+class PushDelivery(TenantScoped, Base):
+    """One push message to one of the customer's devices. Recorded before FCM is called, so a
+    retried message reaches each device once: the devices already served are not sent again."""
+
+    __tablename__ = "push_deliveries"
+    __table_args__ = (UniqueConstraint("message_id", "device_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    device_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL")
+    )
+    platform: Mapped[str] = mapped_column(String(20))
+    status: Mapped[PushDeliveryStatus] = mapped_column(
+        Enum(PushDeliveryStatus, native_enum=False, length=10), default=PushDeliveryStatus.queued
+    )
+    fcm_message_id: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    in_flight: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
