@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -302,6 +303,29 @@ def dev() -> None:
         console.print("stopping ...")
     finally:
         stop_all()
+
+
+@app.command("fake-fcm")
+def fake_fcm(
+    port: int = typer.Option(9099, help="where it listens, on 127.0.0.1"),
+    key_file: Path = typer.Option(
+        Path("fcm-service-account.json"), help="where to write its service-account key"
+    ),
+) -> None:
+    """A local stand-in for Firebase Cloud Messaging (OAuth sign-in and HTTP v1 send), to try
+    push without a Firebase project. Start Herald with HERALD_OUTBOUND_ALLOW=127.0.0.1."""
+    from herald.fake_fcm import FakeFcm
+
+    fake = FakeFcm(port=port).start()
+    key_file.write_text(json.dumps(fake.service_account(), indent=2) + "\n")
+    key_file.chmod(0o600)
+    console.print(f"fake FCM at [bold]{fake.url}[/bold]; its service-account key: {key_file}")
+    console.print(f"tokens starting with 'unregistered-' are dead; {fake.url}/messages lists sends")
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        fake.stop()
 
 
 @journeys.command("lint")

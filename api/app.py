@@ -17,6 +17,7 @@ from api.requestlog import RequestIds
 from api.routers import (
     analytics,
     api_keys,
+    app_api,
     bulk_actions,
     campaigns,
     customer_groups,
@@ -107,12 +108,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks,
         analytics,
         predictions,
+        app_api,
     ):
         app.include_router(router.router)
     console.install(app)
     app.include_router(public.tracking)
     app.include_router(loyalty.customer_loyalty)
     app.include_router(predictions.customer_router)
+    app.include_router(app_api.app_router)
     keys = secret_keys(settings)
     if settings.metrics:
         app.include_router(metrics_router(operator_token(keys)))

@@ -15,7 +15,9 @@ from herald.access.service import Principal, authenticate
 from herald.database import Database
 from herald.errors import Forbidden, Unauthorized
 from herald.logs import note_organization
+from herald.messaging.inbox import AppCustomer, read_app_token
 from herald.runtime import Runtime
+from herald.secrets import SecretKeys
 
 # A page of a list that grows: how many items, and where the previous page ended.
 PageLimit = Annotated[int, Query(ge=1, le=200, description="items per page (at most 200)")]
@@ -24,6 +26,9 @@ PageCursor = Annotated[
 ]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer hk_...`")
+_app_bearer = HTTPBearer(
+    auto_error=False, description="An app token: `Authorization: Bearer <token>`"
+)
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -70,4 +75,34 @@ def org_session(
 ) -> Iterator[Session]:
     """A database session that only sees the caller's organization."""
     with db.session(principal.organization_id) as session:
+        yield session
+
+
+def app_customer(
+    credentials: HTTPAuthorizationCredentials | None = Depends(_app_bearer),
+    access_token: Annotated[
+        str | None,
+        Query(
+            max_length=2000,
+            description="the app token, where no header can be set (a browser's EventSource)",
+        ),
+    ] = None,
+    runtime: Runtime = Depends(get_runtime),
+) -> AppCustomer:
+    """The customer an app token speaks for (``/v1/app``): a 401 for anything else."""
+    token = credentials.credentials if credentials is not None else access_token
+    if not token:
+        raise Unauthorized("send an app token: Authorization: Bearer <token>")
+    customer = read_app_token(
+        SecretKeys(runtime.links.secret_key, runtime.links.previous_keys), token
+    )
+    note_organization(customer.organization_id)
+    return customer
+
+
+def app_session(
+    app: AppCustomer = Depends(app_customer), db: Database = Depends(get_db)
+) -> Iterator[Session]:
+    """A database session that only sees the app's customer's organization."""
+    with db.session(app.organization_id) as session:
         yield session

@@ -75,6 +75,15 @@ def parse_allow_list(value: str) -> tuple[IPNetwork, ...]:
 
 
 @dataclass(frozen=True)
+class _Body:
+    """What a request carries: JSON, a form, or bytes as they are (at most one)."""
+
+    json: Any = None
+    data: Mapping[str, Any] | None = None
+    content: bytes | None = None
+
+
+@dataclass(frozen=True)
 class Outbound:
     allow: tuple[IPNetwork, ...] = ()
     max_response_bytes: int = MAX_RESPONSE_BYTES
@@ -131,24 +140,24 @@ class Outbound:
         *,
         json: Any = None,
         data: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         auth: tuple[str, str] | None = None,
         deadline_s: float = DEFAULT_DEADLINE_S,
     ) -> OutboundResponse:
         deadline = time.monotonic() + deadline_s
+        body = _Body(json, data, content)
         with httpx.Client(auth=auth, follow_redirects=False, trust_env=False) as client:
             for _ in range(MAX_REDIRECTS + 1):
-                response = self._send_once(
-                    client, method, url, json, data, params, headers, deadline
-                )
+                response = self._send_once(client, method, url, body, params, headers, deadline)
                 location = response.headers.get("location")
                 if response.status not in (301, 302, 303, 307, 308) or not location:
                     return response
                 url = urljoin(url, location)
                 params = None  # the new address carries its own query
                 if response.status in (301, 302, 303):
-                    method, json, data = "GET", None, None
+                    method, body = "GET", _Body()
         raise OutboundFailed(f"more than {MAX_REDIRECTS} redirects", reached=True)
 
     def _send_once(
@@ -156,8 +165,7 @@ class Outbound:
         client: httpx.Client,
         method: str,
         url: str,
-        json: Any,
-        data: Mapping[str, Any] | None,
+        body: _Body,
         params: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
         deadline: float,
@@ -170,8 +178,9 @@ class Outbound:
         request = client.build_request(
             method,
             target.copy_with(host=address),  # pinned: no second DNS answer is asked for
-            json=json,
-            data=data,
+            json=body.json,
+            data=body.data,
+            content=body.content,
             params=params,
             headers={**(headers or {}), "Host": target.netloc.decode("ascii")},
             # The certificate is still checked against the name, not the address.

@@ -38,6 +38,9 @@ T = TypeVar("T")
 
 # Live streams one API key may hold open in one process: each holds a connection and a poll.
 MAX_STREAMS_PER_KEY = 5
+# Live inbox streams of one organization's app users in one process: a shop with a large
+# audience gets many, never so many that its polls crowd out other shops.
+MAX_APP_STREAMS_PER_ORGANIZATION = 200
 
 
 @dataclass
@@ -45,13 +48,15 @@ class StreamSlots:
     """The live streams open in this process, per key (one event loop: no lock needed)."""
 
     per_key: int = MAX_STREAMS_PER_KEY
+    # What a key is, for the refusal.
+    holder: str = "API key"
     _open: Counter[uuid.UUID] = field(default_factory=Counter)
 
     @contextlib.contextmanager
     def hold(self, key_id: uuid.UUID) -> Iterator[None]:
         if self._open[key_id] >= self.per_key:
             raise TooManyRequests(
-                f"at most {self.per_key} live streams per API key; close one first"
+                f"at most {self.per_key} live streams per {self.holder}; close one first"
             )
         self._open[key_id] += 1
         try:
@@ -76,6 +81,13 @@ class Runtime:
     # Given by the composition that has a simulator (the API): journey simulations.
     simulate_journey: JourneySimulator | None = None
     streams: StreamSlots = field(default_factory=StreamSlots)
+    # An app user's inbox streams (per customer), and all of an organization's together.
+    customer_streams: StreamSlots = field(
+        default_factory=lambda: StreamSlots(MAX_STREAMS_PER_KEY, "customer")
+    )
+    app_streams: StreamSlots = field(
+        default_factory=lambda: StreamSlots(MAX_APP_STREAMS_PER_ORGANIZATION, "organization")
+    )
     # Dispatches under way, held so none is collected before it ends.
     _dispatching: set[asyncio.Task[int]] = field(default_factory=set, compare=False)
 

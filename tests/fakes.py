@@ -1,6 +1,6 @@
 """Local stand-ins for the outside world: enough of SendGrid's v3 Mail Send, Twilio's Messages
-API and FCM's HTTP v1 messages:send for Herald's clients to talk to, including throttling and
-server errors on cue."""
+API (FCM's is herald.fake_fcm, which `herald dev` uses too) for Herald's clients to talk to,
+including throttling and server errors on cue."""
 
 from __future__ import annotations
 
@@ -80,8 +80,6 @@ class FakeProviders(LocalServer):
                 ):
                     form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
                     fake._twilio(self, form)
-                elif self.path.startswith("/v1/projects/") and self.path.endswith("/messages:send"):
-                    fake._fcm(self, json.loads(raw or b"{}"))
                 elif self.path.startswith("/hooks/"):  # a merchant's own webhook endpoint
                     failure = fake._next_failure()
                     fake.requests.append(
@@ -158,16 +156,6 @@ class FakeProviders(LocalServer):
             handler._answer(status, headers, json.dumps(error).encode())
             return
         handler._answer(202, {"X-Message-Id": f"sg-{uuid.uuid4().hex[:16]}"}, b"")
-
-    def _fcm(self, handler: Any, body: Any) -> None:
-        failure = self._next_failure()
-        self.requests.append(Received(handler.path, dict(handler.headers), body, failure is None))
-        if failure is not None:
-            status, headers = failure
-            handler._answer(status, headers, b'{"error": {"status": "UNAVAILABLE"}}')
-            return
-        name = f"projects/shop/messages/0:{uuid.uuid4().hex[:12]}"
-        handler._answer(200, {}, json.dumps({"name": name}).encode())
 
     def _twilio(self, handler: Any, form: dict[str, str]) -> None:
         failure = self._next_failure()

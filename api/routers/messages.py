@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 from api.deps import PageCursor, PageLimit, get_runtime, org_session, require
 from herald.access.permissions import Permission
 from herald.access.service import Principal
-from herald.messaging import audience, messages, setup
+from herald.messaging import audience, inbox, messages, setup
+from herald.messaging.inbox import InboxMessage, InboxPage
 from herald.messaging.models import Channel
 from herald.messaging.providers import OutboxProvider
 from herald.messaging.schemas import (
@@ -68,7 +69,7 @@ def get_messaging_settings(
     _: Principal = Depends(require(Permission.messaging_configure)),
     session: Session = Depends(org_session),
 ) -> MessagingSettingsOut:
-    return setup.settings_out(setup.load_messaging_settings(session))
+    return setup.settings_out(session, setup.load_messaging_settings(session))
 
 
 @router.put(
@@ -138,20 +139,20 @@ def remove_suppression(
     audience.remove_suppression(session, suppression_id)
 
 
-@router.get("/v1/customers/{customer_id}/inbox", response_model=MessagePage, tags=["customers"])
+@router.get("/v1/customers/{customer_id}/inbox", response_model=InboxPage, tags=["customers"])
 def get_inbox(
     customer_id: uuid.UUID,
     unread: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     _: Principal = Depends(read),
     session: Session = Depends(org_session),
-) -> MessagePage:
-    return messages.inbox(session, customer_id, unread_only=unread, limit=limit)
+) -> InboxPage:
+    return inbox.inbox(session, customer_id, unread_only=unread, limit=limit)
 
 
 @router.post(
     "/v1/customers/{customer_id}/inbox/{message_id}/read",
-    response_model=MessageOut,
+    response_model=InboxMessage,
     tags=["customers"],
 )
 def mark_read(
@@ -159,8 +160,8 @@ def mark_read(
     message_id: uuid.UUID,
     _: Principal = Depends(read),
     session: Session = Depends(org_session),
-) -> MessageOut:
-    return messages.mark_read(session, customer_id, message_id)
+) -> InboxMessage:
+    return inbox.mark_read(session, customer_id, message_id)
 
 
 @router.post(

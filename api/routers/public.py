@@ -6,9 +6,10 @@ from html import escape
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import get_runtime
-from api.ratelimit import link_limit
+from api.ratelimit import link_limit, push_open_limit
 from herald.errors import NotFound
 from herald.messaging import actions
 from herald.runtime import Runtime
@@ -67,3 +68,23 @@ async def track(token: str, runtime: Runtime = Depends(get_runtime)) -> Response
     if tracked.redirect_to is not None:
         return RedirectResponse(tracked.redirect_to, status_code=302)
     return Response(_PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store"})
+
+
+class PushOpened(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(
+        min_length=10,
+        max_length=200,
+        description="the `herald_open_token` the push carried in its data",
+    )
+
+
+@router.post(
+    "/{slug}/push/opened",
+    status_code=204,
+    dependencies=[Depends(push_open_limit)],
+    summary="The app reports a push notification opened (it counts as the message's open)",
+)
+async def push_opened(slug: str, body: PushOpened, runtime: Runtime = Depends(get_runtime)) -> None:
+    await actions.push_opened(runtime, slug, body.token)

@@ -3,6 +3,7 @@ hours, caps), staff users and roles, API keys, and each member's own security.""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated, Any
 
@@ -92,14 +93,14 @@ async def update_organization(
 # --- messaging -------------------------------------------------------------------------------
 
 # Secrets: written when typed, never shown; an empty field keeps what is stored.
-SECRET_FIELDS = ("sendgrid_api_key", "twilio_auth_token", "push_access_token")
+SECRET_FIELDS = ("sendgrid_api_key", "twilio_auth_token", "fcm_service_account")
 TEXT_FIELDS = (
     "email_from",
     "email_from_name",
     "postal_address",
     "twilio_account_sid",
     "sms_from",
-    "push_endpoint",
+    "fcm_base_url",
     "quiet_hours_start",
     "quiet_hours_end",
 )
@@ -127,6 +128,8 @@ async def update_messaging(
             data[name] = value
         elif name in TEXT_FIELDS and name in form:
             data[name] = None  # a text field emptied: clear it
+    if "fcm_service_account" in data:  # the key file's JSON, pasted
+        data["fcm_service_account"] = _json_or_text(data["fcm_service_account"])
     data["newsletter_double_opt_in"] = form.get("newsletter_double_opt_in") == "true"
     caps = []
     for channel, messages, hours in zip(
@@ -141,6 +144,14 @@ async def update_messaging(
     change = validated(MessagingSettingsIn, data)
     await messaging.put_messaging_settings(runtime_of(request), member.organization_id, change)
     return redirect(request, "/settings/messaging", toast="Messaging settings saved")
+
+
+def _json_or_text(value: str) -> Any:
+    """What was pasted, as JSON when it is (else as typed, for the schema to refuse)."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 # --- users and roles -------------------------------------------------------------------------

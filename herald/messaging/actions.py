@@ -9,17 +9,21 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from herald.customers.schemas import to_e164
+from herald.db import utcnow
 from herald.errors import InvalidInput, NotFound, StillRunning, Unauthorized
-from herald.messaging import messages, setup, templates
+from herald.messaging import inbox, messages, setup, templates
 from herald.messaging.audience import unsubscribe_with_token
 from herald.messaging.contracts import DeliveryOutcome, MessageStatus
+from herald.messaging.inbox import AppCustomer, AppTokenIn, AppTokenOut, InboxMessage
 from herald.messaging.messages import DirectSend, TestSendRequest
 from herald.messaging.models import Message
 from herald.messaging.schemas import (
@@ -30,7 +34,7 @@ from herald.messaging.schemas import (
     RenderedMessage,
 )
 from herald.messaging.setup import load_messaging_settings, settings_out
-from herald.messaging.tracking import CLICK, OPEN
+from herald.messaging.tracking import CLICK, OPEN, PUSH_OPEN
 from herald.messaging.unsubscribe import Links
 from herald.messaging.webhooks import (
     advance,
@@ -41,6 +45,7 @@ from herald.messaging.webhooks import (
 from herald.organizations.models import Organization
 from herald.organizations.public import in_public_org
 from herald.runtime import Runtime
+from herald.secrets import SecretKeys
 from herald.temporal import WorkflowStart
 
 # How long a test send is awaited before the answer points at its run instead.
@@ -85,7 +90,9 @@ async def _sent(runtime: Runtime, organization_id: uuid.UUID, start: WorkflowSta
 
 
 async def messaging_settings(runtime: Runtime, organization_id: uuid.UUID) -> MessagingSettingsOut:
-    return await runtime.in_org(organization_id, lambda s: settings_out(load_messaging_settings(s)))
+    return await runtime.in_org(
+        organization_id, lambda s: settings_out(s, load_messaging_settings(s))
+    )
 
 
 async def put_messaging_settings(
@@ -247,3 +254,60 @@ async def track(runtime: Runtime, token: str) -> Tracked:
         raise NotFound("no such link")
 
     return await runtime.in_org(org_id, follow)
+
+
+async def push_opened(runtime: Runtime, slug: str, token: str) -> None:
+    """The app reports a push notification opened, with the signed token the push carried:
+    the message counts as opened (once). A token of another message or shop is a 404."""
+    parsed = Links.parse_tracking_token(token)
+    if parsed is None or parsed[1] != PUSH_OPEN:
+        raise NotFound("no such push message")
+    message_id, kind, index, signature = parsed
+
+    def record(session: Session, org: Organization) -> None:
+        message = session.get(Message, message_id)
+        if message is None or not runtime.links.tracking_valid(
+            org.id, message_id, kind, index, signature
+        ):
+            raise NotFound("no such push message")
+        advance(message, MessageStatus.opened)
+        session.commit()
+
+    await in_public_org(runtime, slug, record)
+
+
+def app_token_keys(runtime: Runtime) -> SecretKeys:
+    return SecretKeys(runtime.links.secret_key, runtime.links.previous_keys)
+
+
+async def issue_app_token(
+    runtime: Runtime, organization_id: uuid.UUID, customer_id: uuid.UUID, data: AppTokenIn
+) -> AppTokenOut:
+    keys = app_token_keys(runtime)
+    return await runtime.in_org(
+        organization_id,
+        lambda s: inbox.issue_app_token(s, keys, organization_id, customer_id, data),
+    )
+
+
+def app_customer(runtime: Runtime, token: str) -> AppCustomer:
+    return inbox.read_app_token(app_token_keys(runtime), token)
+
+
+# How often a live inbox looks for new messages.
+INBOX_POLL_S = 2.0
+
+
+async def inbox_feed(runtime: Runtime, app: AppCustomer) -> AsyncIterator[InboxMessage]:
+    """The customer's new in-app messages as they arrive, each once, until the app token
+    expires (the app reconnects with a fresh one). Short sessions per poll."""
+    since = utcnow()
+    while utcnow() < app.expires_at:
+        arrived = await runtime.in_org(
+            app.organization_id,
+            partial(inbox.arrived_since, customer_id=app.customer_id, since=since),
+        )
+        for message in arrived:
+            since = max(since, message.sent_at or since)
+            yield message
+        await asyncio.sleep(INBOX_POLL_S)

@@ -208,6 +208,8 @@ def register_device(session: Session, customer_id: uuid.UUID, data: DeviceIn) ->
         device = Device(customer_id=customer_id, token=data.token, platform=data.platform)
         session.add(device)
     device.customer_id, device.platform, device.last_seen_at = customer_id, data.platform, utcnow()
+    # Registered again: the app holds a working token after all (FCM gave it back).
+    device.active, device.deactivated_at, device.deactivated_reason = True, None, None
     try:
         session.commit()
     except IntegrityError:  # registered concurrently: refresh that row instead

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from herald.customers.models import Customer
 from herald.db import insert_rows, one_of, session_organization, utcnow
 from herald.errors import InvalidInput
+from herald.messaging.accounts import providers_for
 from herald.messaging.contracts import (
     DeliveryBatch,
     DeliveryOutcome,
@@ -33,6 +34,7 @@ from herald.messaging.contracts import (
     MessageStatus,
     Recipient,
 )
+from herald.messaging.inbox import in_app_expiry
 from herald.messaging.models import (
     AdHocRecipient,
     Category,
@@ -52,10 +54,10 @@ from herald.messaging.policy import (
 from herald.messaging.providers import (
     Handed,
     InDoubt,
+    Lost,
     OutgoingMessage,
     Provider,
     ProviderError,
-    providers_for,
 )
 from herald.messaging.setup import load_messaging_settings
 from herald.messaging.templates import (
@@ -66,7 +68,7 @@ from herald.messaging.templates import (
     render_content,
     uses_recommendations,
 )
-from herald.messaging.tracking import track
+from herald.messaging.tracking import PUSH_OPEN, track
 from herald.messaging.unsubscribe import Links, unsubscribe_headers, with_postal_footer
 from herald.metrics import MESSAGES
 from herald.newsletter.models import Subscriber
@@ -74,6 +76,8 @@ from herald.outbound import Outbound
 
 # Statuses after which a message is never handed to a provider again.
 SETTLED = frozenset(MessageStatus) - {MessageStatus.queued}
+# Why a customer's message cannot go, where "no <channel> address" would not say it.
+NO_ADDRESS = {Channel.push: "no active push device"}
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ def delivery_env(
     clock (a run that slept through quiet hours sees their end, on a time-skipping server too)."""
     settings = load_messaging_settings(session)
     return DeliveryEnv(
-        providers=providers_for(settings, links.public_url, outbound),
+        providers=providers_for(session, settings, links.public_url, outbound),
         rules=SendRules.of(settings),
         links=links,
         now=max(utcnow(), workflow_time or utcnow()),
@@ -200,15 +204,15 @@ def _addresses(
         return {customer_id: c["email"] for customer_id, c in customers.items()}
     if channel is Channel.sms:
         return {customer_id: c["phone"] for customer_id, c in customers.items()}
-    if channel is Channel.push:  # the device the customer used last
-        latest: dict[uuid.UUID, str | None] = dict.fromkeys(customers)
-        devices = session.execute(
-            select(Device.customer_id, Device.token)
-            .where(Device.customer_id.in_(latest))
-            .order_by(Device.last_seen_at)
+    if channel is Channel.push:  # each of their active devices, chosen when it is sent
+        reachable = set(
+            session.scalars(
+                select(Device.customer_id).where(
+                    one_of(session, Device.customer_id, customers), Device.active
+                )
+            )
         )
-        latest.update({customer_id: token for customer_id, token in devices})
-        return latest
+        return {c: str(c) if c in reachable else None for c in customers}
     return {customer_id: str(customer_id) for customer_id in customers}  # in-app: their inbox
 
 
@@ -325,7 +329,7 @@ class _Composer:
             }
             message.recipient = message.recipient or subscriber.email
         if not message.recipient and message.status is MessageStatus.queued:
-            _skip(message, f"no {channel.value} address")
+            _skip(message, NO_ADDRESS.get(channel, f"no {channel.value} address"))
         message.locale, content = pick_variant(self.template, locale)
         if message.status is not MessageStatus.queued:
             return
@@ -344,6 +348,12 @@ class _Composer:
         if not self.provider.tracks_engagement and channel in (Channel.email, Channel.sms):
             keep = {context.get("unsubscribe_url", "")}
             rendered = track(rendered, self.env.links, self.batch.organization_id, message.id, keep)
+        if channel is Channel.push:  # the app reports the open with it
+            rendered["open_token"] = self.env.links.tracking_token(
+                self.batch.organization_id, message.id, PUSH_OPEN, 0
+            )
+        if channel is Channel.in_app:
+            message.expires_at = in_app_expiry(rendered, message.created_at)
         message.content = {**rendered, "headers": headers} if headers else rendered
 
 
@@ -412,7 +422,12 @@ def _decide(
 
 def _outgoing(message: Message) -> OutgoingMessage:
     return OutgoingMessage(
-        message.id, message.channel, message.recipient, message.content, message.created_at
+        message.id,
+        message.channel,
+        message.recipient,
+        message.content,
+        message.created_at,
+        message.customer_id,
     )
 
 
@@ -439,6 +454,10 @@ def _settle(message: Message, handed: Handed | None, now: datetime) -> None:
         message.status_reason = handed.reason
         if not handed.retryable:
             message.status = MessageStatus.failed
+    elif isinstance(handed, Lost):
+        message.in_flight = False
+        message.status = MessageStatus.unknown
+        message.status_reason = handed.reason
     elif handed is None:  # never handed over
         message.in_flight = False
         message.attempts -= 1

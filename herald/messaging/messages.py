@@ -12,16 +12,14 @@ from sqlalchemy.orm import Session
 
 from herald.customers.schemas import to_e164
 from herald.customers.service import get_customer
-from herald.db import utcnow
 from herald.errors import InvalidInput, NotFound
 from herald.messaging.contracts import (
     SEND_WORKFLOW,
     DeliveryRequest,
-    MessageStatus,
     send_workflow_id,
 )
-from herald.messaging.models import AdHocRecipient, Channel, Message
-from herald.messaging.schemas import MessageOut, MessagePage
+from herald.messaging.models import AdHocRecipient, Channel, Message, PushDelivery
+from herald.messaging.schemas import MessageOut, MessagePage, PushDeliveryOut
 from herald.messaging.templates import get_template
 from herald.pagination import keyset_page
 from herald.temporal import WorkflowStart
@@ -123,7 +121,15 @@ def get_message(session: Session, message_id: uuid.UUID) -> MessageOut:
     message = session.get(Message, message_id)
     if message is None:
         raise NotFound("no such message")
-    return MessageOut.model_validate(message, from_attributes=True)
+    out = MessageOut.model_validate(message, from_attributes=True)
+    if message.channel is Channel.push:
+        rows = session.scalars(
+            select(PushDelivery)
+            .where(PushDelivery.message_id == message_id)
+            .order_by(PushDelivery.created_at)
+        )
+        out.devices = [PushDeliveryOut.model_validate(r, from_attributes=True) for r in rows]
+    return out
 
 
 def list_messages(
@@ -146,37 +152,3 @@ def list_messages(
         items=[MessageOut.model_validate(m, from_attributes=True) for m in rows],
         next_cursor=next_cursor,
     )
-
-
-def inbox(
-    session: Session, customer_id: uuid.UUID, *, unread_only: bool, limit: int
-) -> MessagePage:
-    """The customer's in-app messages, newest first."""
-    get_customer(session, customer_id)
-    stmt = select(Message).where(
-        Message.customer_id == customer_id,
-        Message.channel == Channel.in_app,
-        Message.status.in_((MessageStatus.sent, MessageStatus.delivered, MessageStatus.opened)),
-    )
-    if unread_only:
-        stmt = stmt.where(Message.read_at.is_(None))
-    rows = session.scalars(stmt.order_by(Message.created_at.desc()).limit(limit))
-    return MessagePage(
-        items=[MessageOut.model_validate(m, from_attributes=True) for m in rows], next_cursor=None
-    )
-
-
-def mark_read(session: Session, customer_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
-    message = session.get(Message, message_id)
-    if (
-        message is None
-        or message.customer_id != customer_id
-        or message.channel is not Channel.in_app
-    ):
-        raise NotFound("no such inbox message")
-    if message.read_at is None:
-        message.read_at = utcnow()
-        if message.status in (MessageStatus.sent, MessageStatus.delivered):
-            message.status = MessageStatus.opened
-        session.commit()
-    return MessageOut.model_validate(message, from_attributes=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -21,7 +21,7 @@ from twilio.http import HttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client as TwilioClient
 
-from herald.messaging.models import Channel, MessagingSettings
+from herald.messaging.models import Channel
 from herald.outbound import (
     Outbound,
     OutboundFailed,
@@ -46,6 +46,8 @@ class OutgoingMessage:
     content: dict[str, Any]
     # When Herald recorded it: a provider's record older than this is another message.
     recorded_at: datetime | None = None
+    # Whose it is: push goes to each of the customer's devices.
+    customer_id: uuid.UUID | None = None
 
 
 class ProviderError(Exception):
@@ -65,8 +67,16 @@ class InDoubt:
     error: BaseException
 
 
-# What became of one message handed to a provider: its provider id, a refusal, or nobody knows.
-Handed = str | ProviderError | InDoubt
+@dataclass(frozen=True)
+class Lost:
+    """Every answer was lost and the message is not sent again: it may or may not have arrived."""
+
+    reason: str
+
+
+# What became of one message handed to a provider: its provider id, a refusal, nobody knows
+# yet, or nobody will ever know.
+Handed = str | ProviderError | InDoubt | Lost
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -234,7 +244,9 @@ class SendGridProvider:
         for request in sendgrid_requests(messages):
             handed = self._send_request(request)
             results.update((m.message_id, handed) for m in request)
-            if not isinstance(handed, str) and (isinstance(handed, InDoubt) or handed.retryable):
+            if isinstance(handed, InDoubt) or (
+                isinstance(handed, ProviderError) and handed.retryable
+            ):
                 break
         return results
 
@@ -370,81 +382,3 @@ class TwilioProvider(OneByOne):
             ):
                 return str(candidate.sid)
         return None
-
-
-class PushProvider(OneByOne):
-    """FCM HTTP v1 ``messages:send``: one request per device token, the message id in ``data``."""
-
-    name = "push"
-    resend_when_in_doubt = False  # a duplicate notification is worse than a missing one
-    tracks_engagement = False
-
-    def __init__(self, endpoint: str, access_token: str, outbound: Outbound) -> None:
-        self._endpoint = endpoint
-        self._headers = {"Authorization": f"Bearer {access_token}"}
-        self._outbound = outbound
-
-    def send(self, message: OutgoingMessage) -> str:
-        content = message.content
-        body = {
-            "message": {
-                "token": message.recipient,
-                "notification": {"title": content["title"], "body": content["body"]},
-                "data": {**content.get("data", {}), MESSAGE_ID_ARG: str(message.message_id)},
-            }
-        }
-        response = _call(
-            self._outbound,
-            "push service",
-            "POST",
-            self._endpoint,
-            json=body,
-            headers=self._headers,
-        )
-        if response.status >= 300:
-            raise _refused("push", response)
-        try:
-            return str(response.json().get("name", ""))
-        except ValueError:
-            return ""
-
-
-def providers_for(
-    settings: MessagingSettings | None, public_url: str, outbound: Outbound
-) -> Callable[[Channel], Provider]:
-    """The organization's provider per channel: its own accounts, else the local outbox."""
-    outbox = OutboxProvider()
-    email: Provider = outbox
-    sms: Provider = outbox
-    if settings is not None and settings.sendgrid_api_key and settings.email_from:
-        email = SendGridProvider(
-            settings.sendgrid_api_key,
-            settings.email_from,
-            settings.email_from_name,
-            settings.sendgrid_host,
-            outbound,
-        )
-    if (
-        settings is not None
-        and settings.twilio_account_sid
-        and settings.twilio_auth_token
-        and settings.sms_from
-    ):
-        sms = TwilioProvider(
-            settings.twilio_account_sid,
-            settings.twilio_auth_token,
-            settings.sms_from,
-            settings.twilio_base_url,
-            public_url,
-            outbound,
-        )
-    push: Provider = outbox
-    if settings is not None and settings.push_endpoint and settings.push_access_token:
-        push = PushProvider(settings.push_endpoint, settings.push_access_token, outbound)
-    chosen = {
-        Channel.email: email,
-        Channel.sms: sms,
-        Channel.push: push,
-        Channel.in_app: InboxProvider(),
-    }
-    return lambda channel: chosen.get(channel, outbox)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -19,7 +19,13 @@ from pydantic import (
 from herald.customers.schemas import to_e164
 from herald.messaging.contracts import MessageStatus
 from herald.messaging.email_design import EmailDesign, design_html, design_text
-from herald.messaging.models import Category, Channel, ConsentStatus, SuppressionReason
+from herald.messaging.models import (
+    Category,
+    Channel,
+    ConsentStatus,
+    PushDeliveryStatus,
+    SuppressionReason,
+)
 from herald.messaging.policy import FrequencyCap
 
 
@@ -55,12 +61,65 @@ class SmsContent(BaseModel):
     body: str = Field(min_length=1, max_length=1600)
 
 
+# A header name as HTTP allows it (APNs and Web Push headers travel through FCM).
+HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+
+
+class AndroidOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel_id: str | None = Field(
+        default=None, max_length=100, description="the Android notification channel to post in"
+    )
+    priority: Literal["normal", "high"] = "high"
+
+
+class ApnsOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    headers: dict[HeaderName, str] = Field(
+        default={}, max_length=10, examples=[{"apns-priority": "10", "apns-collapse-id": "sale"}]
+    )
+
+
+class WebPushOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    headers: dict[HeaderName, str] = Field(
+        default={}, max_length=10, examples=[{"Urgency": "high"}]
+    )
+
+
 class PushContent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str = Field(min_length=1, max_length=200)
     body: str = Field(min_length=1, max_length=2000)
-    data: dict[str, str] = {}
+    data: dict[str, str] = Field(default={}, description="key-value data the app receives")
+    link: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="where a tap leads: a deep link (myapp://cart) or a web address",
+    )
+    image: str | None = Field(default=None, max_length=2000, description="an https image URL")
+    android: AndroidOptions | None = None
+    apns: ApnsOptions | None = None
+    webpush: WebPushOptions | None = None
+
+
+class DisplayTrigger(BaseModel):
+    """When the app shows a banner or modal: when it opens, or on a screen it names."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    on: Literal["app_open", "screen"]
+    screen: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _screen_named(self) -> DisplayTrigger:
+        if (self.on == "screen") != (self.screen is not None):
+            raise ValueError("a screen trigger names its screen, and only it does")
+        return self
 
 
 class InAppContent(BaseModel):
@@ -69,6 +128,32 @@ class InAppContent(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     body: str = Field(min_length=1, max_length=10_000)
     data: dict[str, str] = {}
+    link: str | None = Field(default=None, max_length=2000)
+    image: str | None = Field(default=None, max_length=2000)
+    kind: Literal["inbox", "banner", "modal"] = Field(
+        default="inbox",
+        description="inbox: listed only; banner and modal: also shown when a trigger matches",
+    )
+    priority: int = Field(default=0, ge=0, le=100, description="higher is shown first")
+    expires_in: timedelta | None = Field(
+        default=None, description="how long after sending it is shown at all (ISO 8601, P7D)"
+    )
+    expires_at: datetime | None = Field(default=None, description="or the moment it stops")
+    triggers: list[DisplayTrigger] = Field(
+        default=[],
+        max_length=10,
+        description="when a banner or modal shows; none: at the next chance (app open, any screen)",
+    )
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> InAppContent:
+        if self.expires_in is not None and self.expires_at is not None:
+            raise ValueError("give expires_in or expires_at, not both")
+        if self.expires_in is not None and self.expires_in <= timedelta(0):
+            raise ValueError("expires_in must be positive")
+        if self.expires_at is not None and self.expires_at.tzinfo is None:
+            raise ValueError("expires_at needs a time zone (2026-12-31T23:59:00Z)")
+        return self
 
 
 CONTENT_MODELS: dict[Channel, type[BaseModel]] = {
@@ -175,11 +260,37 @@ class MessageOut(BaseModel):
     created_at: datetime
     sent_at: datetime | None
     read_at: datetime | None
+    opened_at: datetime | None = None
+    devices: list[PushDeliveryOut] | None = Field(
+        default=None, description="push: what became of it on each device (one message only)"
+    )
+
+
+class PushDeliveryOut(BaseModel):
+    device_id: uuid.UUID | None
+    platform: str
+    status: PushDeliveryStatus
+    fcm_message_id: str | None
+    error: str | None
+    updated_at: datetime
 
 
 class MessagePage(BaseModel):
     items: list[MessageOut]
     next_cursor: str | None
+
+
+class FirebaseServiceAccount(BaseModel):
+    """A Firebase service-account key file (Project settings → Service accounts → Generate
+    new private key). Its other fields are kept as they come."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["service_account"]
+    project_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    private_key: str = Field(min_length=100, max_length=10_000)
+    client_email: str = Field(min_length=3, max_length=320)
+    token_uri: HttpUrl = HttpUrl("https://oauth2.googleapis.com/token")
 
 
 class MessagingSettingsIn(BaseModel):
@@ -197,8 +308,14 @@ class MessagingSettingsIn(BaseModel):
     twilio_auth_token: str | None = Field(default=None, min_length=1, max_length=200)
     twilio_base_url: HttpUrl | None = None
     sms_from: Annotated[str, AfterValidator(to_e164)] | None = None
-    push_endpoint: HttpUrl | None = None
-    push_access_token: str | None = Field(default=None, min_length=1, max_length=4000)
+    fcm_service_account: FirebaseServiceAccount | None = Field(
+        default=None,
+        description="the Firebase service-account key file's JSON, as Google hands it out "
+        "(write-only: Herald signs in to FCM with it)",
+    )
+    fcm_base_url: HttpUrl | None = Field(
+        default=None, description="where FCM is reached when not at fcm.googleapis.com"
+    )
     quiet_hours_start: time | None = Field(default=None, examples=["21:00"])
     quiet_hours_end: time | None = Field(default=None, examples=["08:00"])
     frequency_caps: list[FrequencyCap] | None = None
@@ -217,6 +334,9 @@ class MessagingSettingsOut(BaseModel):
     email_provider: str
     sms_provider: str
     push_provider: str
+    fcm_project_id: str | None = None
+    fcm_client_email: str | None = None
+    fcm_base_url: str | None = None
     quiet_hours_start: time | None
     quiet_hours_end: time | None
     frequency_caps: list[FrequencyCap]
@@ -270,3 +390,6 @@ class DeviceOut(BaseModel):
     platform: str
     created_at: datetime
     last_seen_at: datetime
+    active: bool
+    deactivated_at: datetime | None
+    deactivated_reason: str | None = Field(description="what FCM said of the token")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from pydantic import ValidationError
@@ -56,19 +56,16 @@ def _validated_variants(
     clean: dict[str, dict[str, Any]] = {}
     for locale, raw in variants.items():
         try:
-            content = model.model_validate(raw).model_dump(exclude_none=True)
+            content = model.model_validate(raw).model_dump(exclude_none=True, mode="json")
         except ValidationError as exc:
             error = exc.errors()[0]
             path = ".".join(str(p) for p in error["loc"])
             message = error["msg"].removeprefix("Value error, ")
             raise InvalidInput(message, field=f"variants.{locale}.{path}") from exc
         for name, value in content.items():
-            if name in SOURCE_FIELDS:
-                continue
-            texts = value.items() if isinstance(value, dict) else [(None, value)]
-            for key, text in texts:
-                field = f"variants.{locale}.{name}" + (f".{key}" if key else "")
-                check_template(text, field)
+            if name not in SOURCE_FIELDS:
+                for field, text in _texts(value, f"variants.{locale}.{name}"):
+                    check_template(text, field)
         clean[locale] = content
     return clean
 
@@ -180,18 +177,35 @@ def pick_variant(template: MessageTemplate, locale: str | None) -> tuple[str, di
     return template.default_locale, template.variants[template.default_locale]
 
 
+def _texts(value: Any, field: str) -> Iterator[tuple[str, str]]:
+    """Every text in a content field, however nested (push options, display triggers), with
+    where it is; numbers and flags are not templates."""
+    if isinstance(value, str):
+        yield field, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(item, f"{field}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _texts(item, f"{field}.{index}")
+
+
+def _rendered(value: Any, context: dict[str, Any], field: str, html: bool) -> Any:
+    if isinstance(value, str):
+        return render(value, context, html=html, field=field)
+    if isinstance(value, dict):
+        return {k: _rendered(v, context, f"{field}.{k}", False) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rendered(v, context, f"{field}.{i}", False) for i, v in enumerate(value)]
+    return value
+
+
 def render_content(content: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-    rendered: dict[str, Any] = {}
-    for name, value in content.items():
-        if name in SOURCE_FIELDS:
-            continue
-        if isinstance(value, dict):
-            rendered[name] = {
-                key: render(text, context, field=f"{name}.{key}") for key, text in value.items()
-            }
-        else:
-            rendered[name] = render(value, context, html=name in HTML_FIELDS, field=name)
-    return rendered
+    return {
+        name: _rendered(value, context, name, name in HTML_FIELDS)
+        for name, value in content.items()
+        if name not in SOURCE_FIELDS
+    }
 
 
 def uses_recommendations(template: MessageTemplate) -> bool:

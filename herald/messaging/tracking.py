@@ -16,6 +16,8 @@ _HREF = re.compile(r'href="(https?://[^"]+)"')
 _URL = re.compile(r"https?://[^\s<>\"']+")
 OPEN = "o"
 CLICK = "c"
+# A push notification opened in the app (the app reports it with the token the push carried).
+PUSH_OPEN = "p"
 
 
 def track(

@@ -104,12 +104,18 @@ class Links:
     ) -> bytes:
         return b"track:v1" + organization_id.bytes + message_id.bytes + f"{kind}{index}".encode()
 
+    def tracking_token(
+        self, organization_id: uuid.UUID, message_id: uuid.UUID, kind: str, index: int
+    ) -> str:
+        """One message's open or click, signed: whoever holds it can report that, nothing else."""
+        payload = self._tracking_payload(organization_id, message_id, kind, index)
+        signature = _b64(self._signatures(payload, 12)[0])
+        return f"{_b64(message_id.bytes)}.{kind}{index}.{signature}"
+
     def tracking_url(
         self, organization_id: uuid.UUID, message_id: uuid.UUID, kind: str, index: int
     ) -> str:
-        payload = self._tracking_payload(organization_id, message_id, kind, index)
-        signature = _b64(self._signatures(payload, 12)[0])
-        token = f"{_b64(message_id.bytes)}.{kind}{index}.{signature}"
+        token = self.tracking_token(organization_id, message_id, kind, index)
         return f"{self.public_url.rstrip('/')}/v1/track/{token}"
 
     @staticmethod

@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from herald.customers.service import delete_customer
 from herald.database import Database
 from herald.db import utcnow
+from herald.messaging.accounts import providers_for
 from herald.messaging.contracts import DeliveryBatch, MessageStatus, Recipient
 from herald.messaging.delivery import DeliveryEnv, SendRules, deliver_batch
 from herald.messaging.models import Channel, Message, Suppression, SuppressionReason
-from herald.messaging.providers import ProviderError, providers_for
+from herald.messaging.providers import ProviderError
 from herald.messaging.schemas import MessagingSettingsIn, TemplateCreate
 from herald.messaging.setup import load_messaging_settings, put_messaging_settings
 from herald.messaging.templates import create_template
@@ -69,7 +70,7 @@ def _batch(org: Org, template: uuid.UUID, customers: list[uuid.UUID]) -> Deliver
 def _env(session: Session, provider: Any = None) -> DeliveryEnv:
     links = Links("https://h.example", "s")
     settings = load_messaging_settings(session)
-    providers = providers_for(settings, links.public_url, TO_FAKES)
+    providers = providers_for(session, settings, links.public_url, TO_FAKES)
     return DeliveryEnv(
         (lambda channel: provider) if provider else providers,
         SendRules.of(settings),

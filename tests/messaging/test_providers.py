@@ -194,72 +194,13 @@ def test_an_sms_whose_outcome_was_lost_is_found_at_twilio_not_resent(
     assert len(fake_providers.accepted("/Messages.json")) == 1
 
 
-def test_push_goes_to_the_customer_s_last_device_in_fcm_v1_shape(
-    stack: Stack, org: Org, fake_providers: FakeProviders
-) -> None:
-    stack.api.put(
-        "/v1/messaging/settings",
-        json={
-            "push_endpoint": f"{fake_providers.url}/v1/projects/shop/messages:send",
-            "push_access_token": "ya29.fake",
-        },
-        headers=org.headers(),
-    )
-    push = {
-        "key": "push",
-        "name": "Push",
-        "channel": "push",
-        "category": "transactional",
-        "default_locale": "en",
-        "variants": {
-            "en": {
-                "title": "Hi {{ customer.first_name }}",
-                "body": "Order shipped",
-                "data": {"order": "{{ event.order_id | default('') }}"},
-            }
-        },
-    }
-    template = stack.api.post("/v1/templates", json=push, headers=org.headers()).json()
-    customer = stack.api.post(
-        "/v1/customers", json={"name": "Pia Park"}, headers=org.headers()
-    ).json()
-    send = lambda: stack.api.post(  # noqa: E731
-        f"/v1/templates/{template['id']}/test-send",
-        json={"customer_id": customer["id"]},
-        headers=org.headers(),
-    ).json()
-    no_device = send()
-    assert (no_device["status"], no_device["status_reason"]) == ("skipped", "no push address")
-
-    devices = f"/v1/customers/{customer['id']}/devices"
-    for token in ("old-device-token-1", "new-device-token-2"):
-        assert (
-            stack.api.post(
-                devices, json={"token": token, "platform": "android"}, headers=org.headers()
-            ).status_code
-            == 200
-        )
-    fake_providers.failures.append((503, {}))
-    message = send()
-    assert (message["provider"], message["status"]) == ("push", "sent")
-    [request] = fake_providers.accepted("/messages:send")
-    assert request.headers["Authorization"] == "Bearer ya29.fake"
-    body = request.body["message"]
-    assert body["token"] == "new-device-token-2"
-    assert body["notification"] == {"title": "Hi Pia", "body": "Order shipped"}
-    assert body["data"]["herald_message_id"] == message["id"]
-    assert message["provider_message_id"].startswith("projects/shop/messages/")
-    listed = stack.api.get(devices, headers=org.headers()).json()
-    assert [d["platform"] for d in listed] == ["android", "android"] and "token" not in listed[0]
-
-
 def test_provider_addresses_inside_the_network_are_refused_when_saved_and_when_called(
     stack: Stack, org: Org, fake_providers: FakeProviders
 ) -> None:
     """A tenant once pointed its push endpoint at the metadata service; the worker sent its
     credentials there and showed part of the answer back in /v1/messages."""
     for field, url in [
-        ("push_endpoint", "http://169.254.169.254/latest/meta-data/"),
+        ("fcm_base_url", "http://169.254.169.254/latest/meta-data/"),
         ("sendgrid_host", "http://10.0.0.8"),
         ("twilio_base_url", "http://[::1]:8080"),
     ]:
