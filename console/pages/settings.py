@@ -128,8 +128,8 @@ async def update_messaging(
             data[name] = value
         elif name in TEXT_FIELDS and name in form:
             data[name] = None  # a text field emptied: clear it
-    if "fcm_service_account" in data:  # the key file's JSON, pasted
-        data["fcm_service_account"] = _json_or_text(data["fcm_service_account"])
+    if "fcm_service_account" in data:
+        data["fcm_service_account"] = _key_file(data["fcm_service_account"])
     data["newsletter_double_opt_in"] = form.get("newsletter_double_opt_in") == "true"
     caps = []
     for channel, messages, hours in zip(
@@ -146,12 +146,15 @@ async def update_messaging(
     return redirect(request, "/settings/messaging", toast="Messaging settings saved")
 
 
-def _json_or_text(value: str) -> Any:
-    """What was pasted, as JSON when it is (else as typed, for the schema to refuse)."""
+def _key_file(pasted: str) -> Any:
+    """The pasted key file's JSON (the schema checks what is in it)."""
     try:
-        return json.loads(value)
-    except ValueError:
-        return value
+        return json.loads(pasted)
+    except ValueError as exc:
+        raise InvalidInput(
+            "not a key file: paste the JSON file Firebase gave you, as it is",
+            field="fcm_service_account",
+        ) from exc
 
 
 # --- users and roles -------------------------------------------------------------------------
