@@ -27,8 +27,8 @@ from herald.loyalty.contracts import LedgerOutcome
 from herald.loyalty.rewards import adjust, list_redemptions
 from herald.loyalty.schemas import AdjustmentIn, PointsOut, RedemptionOut
 from herald.loyalty.service import customer_points
-from herald.messaging.audience import get_consent
-from herald.messaging.schemas import ConsentOut
+from herald.messaging.audience import get_consent, list_devices
+from herald.messaging.schemas import ConsentOut, DeviceOut
 from herald.messaging.templates import list_templates
 from herald.orders.schemas import OrderOut
 from herald.pagination import Page
@@ -109,6 +109,8 @@ class CustomerRecord:
     points: PointsOut | None
     redemptions: list[RedemptionOut]
     consent: ConsentOut | None
+    # Their app installs for push, the ones FCM called dead with its reason.
+    devices: list[DeviceOut]
     templates: list[TemplateChoice]
 
 
@@ -138,6 +140,7 @@ async def record(runtime: Runtime, principal: Principal, customer_id: uuid.UUID)
             consent=get_consent(session, customer_id)
             if _may(principal, Permission.audience_manage)
             else None,
+            devices=list_devices(session, customer_id),
             templates=[
                 TemplateChoice(
                     id=t.id,

@@ -1,6 +1,6 @@
-"""Push set up from the console in a real Chromium: the owner pastes the Firebase key file,
-the page then names the account and project (never the key), and a paste that is no key is
-refused with the reason."""
+"""Push in the console, in a real Chromium: the owner pastes the Firebase key file, the page
+then names the account and project (never the key), and a paste that is no key is refused with
+the reason; a customer's profile lists their devices, the one FCM called dead marked so."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from herald.fake_fcm import FakeFcm
 from tests.console.conftest import Console, accessible
 from tests.console.support import add_staff
 from tests.console.test_browser import sign_in
-from tests.support import Org, Stack
+from tests.messaging.test_push import PUSH, app_token, configure_fcm, send_to, template
+from tests.support import Org, Stack, create_customer
 
 
 @pytest.fixture
@@ -49,4 +50,30 @@ def test_the_owner_sets_up_push_with_the_firebase_key_file(
     expect(page.get_by_text(f"set: {fcm.client_email}, project {fcm.project_id}")).to_be_visible()
     expect(page.get_by_text("Push: fcm")).to_be_visible()
     assert "PRIVATE KEY" not in page.content()
+    accessible(page)
+
+
+def test_a_profile_shows_the_customer_s_devices_and_which_fcm_called_dead(
+    stack: Stack, org: Org, console: Console, fcm: FakeFcm
+) -> None:
+    configure_fcm(stack, org, fcm)
+    customer = create_customer(stack, org, name="Mai Tran")["id"]
+    app = app_token(stack, org, customer)
+    for token, platform in (("phone-token-0001", "android"), ("unregistered-tab-0002", "ios")):
+        stack.api.post("/v1/app/devices", json={"token": token, "platform": platform}, headers=app)
+    assert (
+        send_to(stack, org, template(stack, org, "basket", "push", PUSH), customer)["status"]
+        == "sent"
+    )
+
+    page = console.page()
+    sign_in(page, add_staff(stack.db, org, Role.marketing))
+    page.goto(f"/customers/{customer}")
+    devices = page.get_by_role("region", name="Push devices").get_by_role("listitem")
+    expect(devices).to_have_count(2)
+    expect(devices.filter(has_text="android")).to_contain_text("active")
+    dead = devices.filter(has_text="ios")
+    expect(dead).to_contain_text("deactivated")
+    expect(dead).to_contain_text("UNREGISTERED")
+    assert "phone-token-0001" not in page.content()  # tokens stay out of the page
     accessible(page)
