@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -148,26 +149,25 @@ class Outbound:
     ) -> OutboundResponse:
         deadline = time.monotonic() + deadline_s
         body = _Body(json, data, content)
-        with httpx.Client(auth=auth, follow_redirects=False, trust_env=False) as client:
-            for _ in range(MAX_REDIRECTS + 1):
-                response = self._send_once(client, method, url, body, params, headers, deadline)
-                location = response.headers.get("location")
-                if response.status not in (301, 302, 303, 307, 308) or not location:
-                    return response
-                url = urljoin(url, location)
-                params = None  # the new address carries its own query
-                if response.status in (301, 302, 303):
-                    method, body = "GET", _Body()
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._send_once(method, url, body, params, headers, auth, deadline)
+            location = response.headers.get("location")
+            if response.status not in (301, 302, 303, 307, 308) or not location:
+                return response
+            url = urljoin(url, location)
+            params = None  # the new address carries its own query
+            if response.status in (301, 302, 303):
+                method, body = "GET", _Body()
         raise OutboundFailed(f"more than {MAX_REDIRECTS} redirects", reached=True)
 
     def _send_once(
         self,
-        client: httpx.Client,
         method: str,
         url: str,
         body: _Body,
         params: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
+        auth: tuple[str, str] | None,
         deadline: float,
     ) -> OutboundResponse:
         target = httpx.URL(url)
@@ -175,6 +175,7 @@ class Outbound:
             raise OutboundRefused("only http and https addresses are called")
         port = target.port or (443 if target.scheme == "https" else 80)
         address = self.vet(target.host, port)
+        client = _client_for(target.scheme, target.host, port)
         request = client.build_request(
             method,
             target.copy_with(host=address),  # pinned: no second DNS answer is asked for
@@ -188,7 +189,7 @@ class Outbound:
             timeout=httpx.Timeout(_remaining(deadline)),
         )
         try:
-            response = client.send(request, stream=True)
+            response = client.send(request, stream=True, auth=auth)
         except httpx.ConnectError as exc:
             raise OutboundFailed(f"{target.host} unreachable", reached=False) from exc
         except httpx.HTTPError as exc:
@@ -213,6 +214,27 @@ class Outbound:
         except httpx.HTTPError as exc:
             raise OutboundFailed(f"answer cut off: {type(exc).__name__}", reached=True) from exc
         return bytes(body)
+
+
+# One client per origin Herald calls, kept for its connections: a client made per call costs an
+# SSL context and a new connection each time (a push campaign makes one request per device).
+# Requests go to the vetted address, so the client's pool holds connections to addresses vetted
+# when they were opened, under this origin's name alone (its SNI and certificate checks).
+_clients: dict[tuple[str, str, int], httpx.Client] = {}
+_clients_lock = threading.Lock()
+MAX_CLIENTS = 256
+
+
+def _client_for(scheme: str, host: str, port: int) -> httpx.Client:
+    key = (scheme, host, port)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            if len(_clients) >= MAX_CLIENTS:  # the oldest goes; calls holding it finish with it
+                del _clients[next(iter(_clients))]
+            client = httpx.Client(follow_redirects=False, trust_env=False)
+            _clients[key] = client
+        return client
 
 
 def _remaining(deadline: float) -> float:
