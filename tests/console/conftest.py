@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.support import Stack
 
@@ -40,6 +40,13 @@ def chromium() -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
         yield browser
         browser.close()
+
+
+# How long an action, and an assertion on what the page shows, may wait: the whole suite shares
+# two cores with its workers and databases, and a fragment can take seconds there (Playwright's
+# assertions otherwise give up after 5 s, while actions wait 15).
+ACTION_TIMEOUT_MS = 15_000
+expect.set_options(timeout=ACTION_TIMEOUT_MS)
 
 
 @dataclass
@@ -72,7 +79,7 @@ class Console:
 
     def page(self, viewport: dict[str, int] | None = None) -> Page:
         context = self.chromium.new_context(viewport=viewport or DESKTOP, base_url=self.base)  # type: ignore[arg-type]
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
         self.contexts.append(context)
         page = context.new_page()
         self.watched.watch(page)
