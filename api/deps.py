@@ -15,9 +15,9 @@ from herald.access.service import Principal, authenticate
 from herald.database import Database
 from herald.errors import Forbidden, Unauthorized
 from herald.logs import note_organization
-from herald.messaging.inbox import AppCustomer, read_app_token
+from herald.messaging.actions import app_customer as app_token_customer
+from herald.messaging.inbox import AppCustomer
 from herald.runtime import Runtime
-from herald.secrets import SecretKeys
 
 # A page of a list that grows: how many items, and where the previous page ended.
 PageLimit = Annotated[int, Query(ge=1, le=200, description="items per page (at most 200)")]
@@ -93,9 +93,7 @@ def app_customer(
     token = credentials.credentials if credentials is not None else access_token
     if not token:
         raise Unauthorized("send an app token: Authorization: Bearer <token>")
-    customer = read_app_token(
-        SecretKeys(runtime.links.secret_key, runtime.links.previous_keys), token
-    )
+    customer = app_token_customer(runtime, token)
     note_organization(customer.organization_id)
     return customer
 

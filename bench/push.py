@@ -23,7 +23,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -35,12 +34,12 @@ from sqlalchemy import func, insert, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# The same campaign-shaped hand-over as the email bench, and the same leave for the local fake.
+from bench.delivery import TO_FAKE, run_herald  # noqa: E402
 from bench.stack import bench_database_url  # noqa: E402
 from herald.database import Database  # noqa: E402
 from herald.db import utcnow  # noqa: E402
 from herald.devserver import free_port, herald_command, wait_for_port  # noqa: E402
-from herald.messaging.contracts import DeliveryBatch, MessageStatus, Recipient  # noqa: E402
-from herald.messaging.delivery import deliver_batch, delivery_env  # noqa: E402
 from herald.messaging.fcm import access_token  # noqa: E402
 from herald.messaging.models import (  # noqa: E402
     Channel,
@@ -52,10 +51,8 @@ from herald.messaging.models import (  # noqa: E402
 from herald.messaging.schemas import MessagingSettingsIn, TemplateCreate  # noqa: E402
 from herald.messaging.setup import put_messaging_settings  # noqa: E402
 from herald.messaging.templates import create_template  # noqa: E402
-from herald.messaging.unsubscribe import Links  # noqa: E402
 from herald.migrate import upgrade  # noqa: E402
 from herald.organizations.service import create_organization  # noqa: E402
-from herald.outbound import Outbound  # noqa: E402
 from tests.seed import seed_email_audience  # noqa: E402
 
 TEMPLATE = TemplateCreate(
@@ -73,8 +70,6 @@ TEMPLATE = TemplateCreate(
         }
     },
 )
-TO_FAKE = Outbound.allowing("127.0.0.1")
-LINKS = Links("http://127.0.0.1:8000", "bench-secret")
 
 
 def seed_devices(db: Database, org_id: uuid.UUID, customers: list[uuid.UUID]) -> int:
@@ -121,40 +116,6 @@ def seed_devices(db: Database, org_id: uuid.UUID, customers: list[uuid.UUID]) ->
             session.execute(insert(Device), rows)
         session.commit()
     return dead
-
-
-def run_herald(
-    db: Database,
-    org_id: uuid.UUID,
-    template_id: uuid.UUID,
-    customers: list[uuid.UUID],
-    threads: int,
-    batch_size: int,
-) -> float:
-    """Messages per second through the delivery path."""
-    campaign = uuid.uuid4().hex[:8]
-    batches = [customers[i : i + batch_size] for i in range(0, len(customers), batch_size)]
-
-    def send(chunk: list[uuid.UUID]) -> None:
-        with db.session(org_id) as session:
-            env = delivery_env(session, LINKS, TO_FAKE, None)
-            batch = DeliveryBatch(
-                organization_id=org_id,
-                template_id=template_id,
-                recipients=[
-                    Recipient(idempotency_key=f"bench/{campaign}/{c}", customer_id=c) for c in chunk
-                ],
-            )
-            outcomes = deliver_batch(session, batch, env)
-        unsent = Counter(
-            (o.status.value, o.reason) for o in outcomes if o.status is not MessageStatus.sent
-        )
-        assert not unsent, unsent
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(send, batches))
-    return len(customers) / (time.perf_counter() - started)
 
 
 def run_bare(url: str, key: str, requests: int, threads: int) -> float:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import jwt
 from pydantic import BaseModel, Field, TypeAdapter
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from herald.customers.service import get_customer
@@ -180,8 +180,10 @@ def inbox(
     visible = _visible(customer_id, utcnow())
     stmt = visible.where(Message.read_at.is_(None)) if unread_only else visible
     rows = session.scalars(stmt.order_by(Message.created_at.desc()).limit(limit))
-    unread = session.scalars(visible.where(Message.read_at.is_(None))).all()
-    return InboxPage(items=[_inbox_message(m) for m in rows], unread=len(unread))
+    unread = session.scalar(
+        select(func.count()).select_from(visible.where(Message.read_at.is_(None)).subquery())
+    )
+    return InboxPage(items=[_inbox_message(m) for m in rows], unread=unread or 0)
 
 
 def to_show(
